@@ -1,0 +1,5 @@
+"""Allow ``python -m canvas_observers``."""
+
+from canvas_observers.cli import main
+
+main()

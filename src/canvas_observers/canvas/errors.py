@@ -1,0 +1,140 @@
+"""The one exception tree for everything that talks to Canvas.
+
+Split by what the caller should do about it::
+
+    CanvasError                       every Canvas problem; .method .path .status
+    ├── ConfigurationError            fix the settings, then run again (the run stops)
+    │   ├── InvalidToken              401 with WWW-Authenticate: missing/unknown/expired token
+    │   ├── NotAllowed                401/403 "unauthorized" JSON (or 403 {}): this token may not
+    │   └── UnsafeRequest             refused before sending: http:// to a non-loopback host,
+    │                                 a pagination link that leaves the Canvas origin
+    ├── NotFound                      404: no such object (or one this token may not see)
+    ├── RequestRejected               400/422: Canvas said no; .errors holds the parsed body,
+    │                                 .error_types() e.g. {"taken"}, .messages
+    ├── RetryableError                retried by the client; raised once retries are spent
+    │   ├── Throttled                 429, or 403 "Rate Limit Exceeded" text
+    │   ├── ServerError               5xx
+    │   └── TransportError            timeout, refused or dropped connection
+    └── OutcomeUnknown                a POST got no answer (timeout, dropped connection, 502/503/504):
+                                      Canvas may or may not have done it; look it up, never re-send
+
+``NotAllowed`` is raised for a row-level refusal too (a pairing code for a student with no
+enrollment is refused with the same 401/403), so the sync decides by operation whether it
+stops the run or skips the row.
+
+No exception message, ``repr`` or ``str`` ever contains the token: ``path`` is the URL path
+and query only, and the Authorization header is never attached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+
+class CanvasError(Exception):
+    """Base of every Canvas error; carries the request's method, path and the status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+    ) -> None:
+        self.message = message
+        self.method = method
+        self.path = path
+        self.status = status
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}".strip()
+        status = f" -> {self.status}" if self.status is not None else ""
+        return f"{self.message} ({where}{status})" if where else self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, method={self.method!r}, "
+            f"path={self.path!r}, status={self.status!r})"
+        )
+
+
+class ConfigurationError(CanvasError):
+    """The settings are wrong for this Canvas: the run cannot go on."""
+
+
+class InvalidToken(ConfigurationError):
+    """401 with WWW-Authenticate: the token is missing, unknown, expired or revoked."""
+
+
+class NotAllowed(ConfigurationError):
+    """401/403 with the "unauthorized" body (or 403 ``{}``): authenticated but not permitted."""
+
+
+class UnsafeRequest(ConfigurationError):
+    """Refused before sending: the token would travel in clear text or to another host."""
+
+
+class NotFound(CanvasError):
+    """404: no such object, or one the token may not see (Canvas does not tell which)."""
+
+
+class RequestRejected(CanvasError):
+    """400/422: Canvas refused the request; ``errors`` is the parsed JSON error body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        errors: Any = None,
+    ) -> None:
+        super().__init__(message, method=method, path=path, status=status)
+        self.errors = errors
+
+    def error_types(self) -> set[str]:
+        """Every ``type`` string anywhere in the error body (e.g. ``{"taken"}``)."""
+        return {str(item["type"]) for item in _walk(self.errors) if "type" in item}
+
+    @property
+    def messages(self) -> list[str]:
+        """Every ``message`` string anywhere in the error body."""
+        return [str(item["message"]) for item in _walk(self.errors) if "message" in item]
+
+
+class RetryableError(CanvasError):
+    """A temporary failure; the client retries these and raises one when retries run out."""
+
+
+class Throttled(RetryableError):
+    """Canvas's rate limiter refused the request (429, or 403 "Rate Limit Exceeded")."""
+
+
+class ServerError(RetryableError):
+    """Canvas answered 5xx."""
+
+
+class TransportError(RetryableError):
+    """No answer: timeout, refused or dropped connection."""
+
+
+class OutcomeUnknown(CanvasError):
+    """A non-idempotent write got no usable answer: it may or may not have happened.
+
+    The client never re-sends it; the caller looks the result up instead.
+    """
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Yield every dict inside a nested JSON value."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)

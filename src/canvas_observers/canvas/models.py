@@ -1,0 +1,52 @@
+"""Frozen values parsed once at the edge from Canvas's JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasUser:
+    """A Canvas user as the API showed it; fields the token may not see are None."""
+
+    id: int
+    name: str
+    sortable_name: str | None = None
+    sis_user_id: str | None = None
+    login_id: str | None = None
+    email: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CanvasUser:
+        return cls(
+            id=int(data["id"]),
+            name=str(data.get("name") or ""),
+            sortable_name=_opt_str(data.get("sortable_name")),
+            sis_user_id=_opt_str(data.get("sis_user_id")),
+            login_id=_opt_str(data.get("login_id")),
+            email=_opt_str(data.get("email")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PairingCode:
+    """An observer pairing code (6 case-sensitive characters, valid 7 days, single use)."""
+
+    user_id: int
+    code: str
+    expires_at: str
+    workflow_state: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PairingCode:
+        return cls(
+            user_id=int(data["user_id"]),
+            code=str(data["code"]),
+            expires_at=str(data.get("expires_at") or ""),
+            workflow_state=str(data.get("workflow_state") or ""),
+        )

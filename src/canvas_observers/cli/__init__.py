@@ -1,0 +1,30 @@
+"""The `canvas-observers` command: the only place that reads flags and the environment,
+prints, and picks exit codes. Each subcommand lives in its own module of this package."""
+
+from __future__ import annotations
+
+import click
+
+from canvas_observers import __version__
+from canvas_observers.cli.export import export_sis
+from canvas_observers.cli.fake import fake_canvas
+from canvas_observers.cli.journal import runs, show
+from canvas_observers.cli.sync import demo, sync
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="canvas-observers")
+def main() -> None:
+    """Create Canvas observer (parent) accounts from an SIS roster and pair them with students.
+
+    Start with `canvas-observers demo` (no Canvas needed), then
+    `canvas-observers sync ROSTER.csv --canvas-url https://school.instructure.com --dry-run`.
+    """
+
+
+main.add_command(sync)
+main.add_command(demo)
+main.add_command(fake_canvas)
+main.add_command(runs)
+main.add_command(show)
+main.add_command(export_sis)

@@ -1,0 +1,72 @@
+"""Operating knobs and request statistics of the fake Canvas (shared by app and middleware)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_ADMIN_TOKEN = "fake-admin-token"  # noqa: S105 - a fake server's well-known demo token
+
+
+@dataclass
+class FakeConfig:
+    """Knobs that `fake-canvas` flags and `POST /__fake__/config` set (mutable on purpose)."""
+
+    admin_token: str = DEFAULT_ADMIN_TOKEN
+    latency_ms: float = 0.0
+    throttle: bool = True
+    throttle_status: int = 429  # or 403 with the plain-text body of older Canvas
+    request_cost: float = 0.05  # units added per finished request
+    fault_rate: float = 0.0  # share of requests answered 500/502/503 before doing anything
+    lost_response_rate: float = 0.0  # share of writes committed, then 502 or dropped
+    seed: int = 0
+    forbidden_status: int = 401  # 403 imitates Canvas's api_auth_error_updates flag
+    # Leaky bucket (app/middleware/request_throttle.rb defaults)
+    hwm: float = 600.0
+    up_front_cost: float = 50.0
+    outflow: float = 10.0
+
+    KNOBS = (
+        "latency_ms", "throttle", "throttle_status", "request_cost", "fault_rate",
+        "lost_response_rate", "seed", "forbidden_status", "hwm", "up_front_cost", "outflow",
+    )
+
+    def update(self, values: dict[str, Any]) -> None:
+        """Apply a JSON object of knobs; unknown keys raise ValueError."""
+        unknown = set(values) - set(self.KNOBS)
+        if unknown:
+            raise ValueError(f"unknown knobs: {', '.join(sorted(unknown))}")
+        for key, value in values.items():
+            current = getattr(self, key)
+            setattr(self, key, type(current)(value))
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("admin_token")
+        return data
+
+
+@dataclass
+class FakeStats:
+    """Request counts served at `GET /__fake__/stats`."""
+
+    by_method: Counter[str] = field(default_factory=Counter)
+    by_route: Counter[str] = field(default_factory=Counter)
+    throttled: int = 0
+    faults: int = 0
+    lost_responses: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "by_method": dict(self.by_method),
+            "by_route": dict(self.by_route),
+            "throttled": self.throttled,
+            "faults": self.faults,
+            "lost_responses": self.lost_responses,
+        }
+
+    def reset(self) -> None:
+        self.by_method.clear()
+        self.by_route.clear()
+        self.throttled = self.faults = self.lost_responses = 0

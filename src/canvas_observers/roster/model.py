@@ -1,0 +1,98 @@
+"""Roster values shared by every reader (four-column CSV, OneRoster, SDS) and the sync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    """One valid (student, guardian) link, trimmed and validated.
+
+    ``line`` is the 1-based line of the source file where the row starts; ``source`` is the
+    file name used in messages. ``notes`` are non-fatal remarks shown in the row's detail
+    (e.g. the same guardian email given with other names elsewhere).
+    """
+
+    line: int
+    student_id: str
+    observer_email: str
+    observer_first_name: str
+    observer_last_name: str
+    source: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def email_key(self) -> str:
+        """The guardian email as compared (Canvas compares logins case-insensitively)."""
+        return self.observer_email.casefold()
+
+    @property
+    def student_is_login(self) -> bool:
+        """A student id with ``@`` is the student's login/email, not an SIS id."""
+        return "@" in self.student_id
+
+    @property
+    def observer_name(self) -> str:
+        return f"{self.observer_first_name} {self.observer_last_name}".strip()
+
+    @property
+    def observer_sortable_name(self) -> str:
+        return f"{self.observer_last_name}, {self.observer_first_name}".strip(", ")
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """A row that was rejected (skipped), with where it was and why."""
+
+    line: int
+    reason: str
+    student_id: str = ""
+    observer_email: str = ""
+    source: str = ""
+    field: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalCandidate:
+    """A link the SIS marks as ending (tobedeleted/inactive/disabled): reported, not removed."""
+
+    student_id: str
+    observer_email: str
+    reason: str
+    source: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """The result of reading a roster: valid rows, rejected rows, and counts."""
+
+    rows: tuple[RosterRow, ...]
+    problems: tuple[RowProblem, ...] = ()
+    duplicates: int = 0
+    source: str = ""
+    removal_candidates: tuple[RemovalCandidate, ...] = field(default_factory=tuple)
+
+
+class RosterError(Exception):
+    """The file cannot be read as a roster at all; the run stops before any write.
+
+    The message names the file and, where known, the line and the field, and says what to do.
+    """
+
+    def __init__(self, message: str, *, source: str = "", line: int | None = None,
+                 field: str | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        self.field = field
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where = f"{where}:{self.line}" if where else f"line {self.line}"
+        if self.field:
+            where = f"{where} ({self.field})" if where else self.field
+        return f"{where}: {self.message}" if where else self.message

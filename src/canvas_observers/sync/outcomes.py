@@ -1,0 +1,65 @@
+"""Row outcomes, per-row results and write-action records: what the report and journal hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """Every outcome a roster row can end in (design.md section 2, "Row outcomes")."""
+
+    CREATED = "created"  # account created and paired
+    PAIRED = "paired"  # existing account newly paired
+    ALREADY_PAIRED = "already_paired"
+    STUDENT_NOT_FOUND = "student_not_found"
+    STUDENT_AMBIGUOUS = "student_ambiguous"
+    OBSERVER_AMBIGUOUS = "observer_ambiguous"
+    NOT_ENROLLED = "not_enrolled"
+    INVALID_ROW = "invalid_row"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+    WOULD_CREATE = "would_create"  # dry run
+    WOULD_PAIR = "would_pair"  # dry run
+
+    @property
+    def is_success(self) -> bool:
+        """Rows that need no human: paired, already paired, or would be (exit code 0)."""
+        return self in _SUCCESS
+
+
+_SUCCESS = frozenset(
+    {Outcome.CREATED, Outcome.PAIRED, Outcome.ALREADY_PAIRED, Outcome.WOULD_CREATE,
+     Outcome.WOULD_PAIR}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """The final word on one roster row (a report row and a journal row)."""
+
+    line: int
+    student_id: str
+    observer_email: str
+    outcome: Outcome
+    detail: str = ""
+    canvas_student_id: int | None = None
+    canvas_observer_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One write the sync sent to Canvas, for the audit trail.
+
+    ``kind``: ``create_user`` | ``pairing_code`` | ``pair_code`` | ``pair_direct``.
+    ``result``: ``ok`` | ``failed`` | ``unknown`` (sent, no answer; resolved by a look-up)
+    | ``recovered`` (the look-up found it done).
+    """
+
+    kind: str
+    line: int
+    at: str  # ISO 8601 UTC
+    result: str
+    canvas_observer_id: int | None = None
+    canvas_student_id: int | None = None
+    detail: str = ""
