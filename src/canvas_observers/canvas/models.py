@@ -50,3 +50,24 @@ class PairingCode:
             expires_at=str(data.get("expires_at") or ""),
             workflow_state=str(data.get("workflow_state") or ""),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """A course enrollment (only what the sync needs: its type and state)."""
+
+    id: int
+    course_id: int
+    user_id: int
+    type: str
+    enrollment_state: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Enrollment:
+        return cls(
+            id=int(data["id"]),
+            course_id=int(data.get("course_id") or 0),
+            user_id=int(data.get("user_id") or 0),
+            type=str(data.get("type") or ""),
+            enrollment_state=str(data.get("enrollment_state") or data.get("workflow_state") or ""),
+        )

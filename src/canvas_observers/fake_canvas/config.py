@@ -39,7 +39,12 @@ class FakeConfig:
             raise ValueError(f"unknown knobs: {', '.join(sorted(unknown))}")
         for key, value in values.items():
             current = getattr(self, key)
-            setattr(self, key, type(current)(value))
+            if isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be true or false, not {value!r}")
+                setattr(self, key, value)
+            else:
+                setattr(self, key, type(current)(value))
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,0 +1,378 @@
+"""`CanvasClient`: the async Canvas API client the sync uses; the only module that sends HTTP.
+
+It sends what `protocol` builds over an injected `httpx.AsyncClient` (production, demo and tests
+differ only in its transport), paces itself with `pacing.Pacer`, retries by the rule in
+`retry`, follows pagination within the configured origin, and counts every request.
+
+Safety of the token: it travels only in the `Authorization` header of requests to the
+configured origin; redirects are never followed; pagination links to another scheme, host or
+port raise `UnsafeRequest` before anything is sent; `http://` is refused unless the host is
+loopback or `allow_insecure` is set. Log lines and errors carry the method, the path and the
+status only, and `repr(client)` hides the token (httpx already shows that header as
+`[secure]`), so DEBUG logging never shows it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import stamina
+
+from canvas_observers.canvas import protocol
+from canvas_observers.canvas.errors import (
+    CanvasError,
+    ConfigurationError,
+    OutcomeUnknown,
+    RequestRejected,
+    ServerError,
+    Throttled,
+    TransportError,
+    UnsafeRequest,
+)
+from canvas_observers.canvas.models import CanvasUser, PairingCode
+from canvas_observers.canvas.pacing import Pacer, PacingPolicy
+from canvas_observers.canvas.protocol import Answer, Request
+from canvas_observers.canvas.retry import RetryLater, RetryPolicy, backoff_hook, never_sent
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts:
+    """A snapshot of what the client sent: every HTTP request, retries and pages included."""
+
+    by_operation: dict[str, int] = field(default_factory=dict)
+    by_method: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    throttled: int = 0  # answers that were 429 / 403 "Rate Limit Exceeded"
+    retries: int = 0  # requests sent again after a failure (included in `requests`)
+    transport_errors: int = 0  # requests that got no answer at all
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "by_operation": dict(self.by_operation),
+            "by_method": dict(self.by_method),
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "retries": self.retries,
+            "transport_errors": self.transport_errors,
+        }
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost."""
+    name = host.strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    scheme = url.scheme.lower()
+    return scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(scheme)
+
+
+def check_base_url(base_url: str, *, allow_insecure: bool = False) -> httpx.URL:
+    """Parse the Canvas URL; refuse what would expose the token (UnsafeRequest)."""
+    try:
+        url = httpx.URL(base_url.strip())
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(f"not a URL: {base_url!r}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"the Canvas URL must be http(s)://host: {base_url!r}")
+    if url.scheme == "http" and not allow_insecure and not is_loopback(url.host):
+        raise UnsafeRequest(
+            f"refusing http:// to {url.host}: the token would travel in clear text "
+            "(use https://, or allow insecure explicitly)"
+        )
+    if url.query or url.fragment:
+        raise ConfigurationError("the Canvas URL must not have a query or fragment")
+    return url
+
+
+class CanvasClient:
+    """One method per Canvas operation the sync needs; values in, frozen values out."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        token: str,
+        allow_insecure: bool = False,
+        max_in_flight: int = 10,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing it is safe
+        timeout: float = 30.0,
+        pacing: PacingPolicy | None = None,
+        per_page: int = protocol.PER_PAGE,
+    ) -> None:
+        if not token or not token.strip() or any(ch in token for ch in "\r\n"):
+            raise ConfigurationError("the Canvas token is empty or malformed")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._http = http
+        self._base = check_base_url(base_url, allow_insecure=allow_insecure)
+        self._prefix = self._base.path.rstrip("/")
+        self._origin = _origin(self._base)
+        self._authorization = f"Bearer {token.strip()}"
+        self._retry = retry
+        self._per_page = per_page
+        self._timeout = httpx.Timeout(timeout)
+        self.pacer = Pacer(pacing or PacingPolicy(max_in_flight=max_in_flight))
+        self._by_operation: Counter[str] = Counter()
+        self._by_method: Counter[str] = Counter()
+        self._requests = self._throttled = self._retries = self._transport_errors = 0
+
+    def __repr__(self) -> str:
+        return f"CanvasClient(base_url={str(self._base)!r}, token=<redacted>)"
+
+    @property
+    def counts(self) -> RequestCounts:
+        return RequestCounts(
+            by_operation=dict(self._by_operation),
+            by_method=dict(self._by_method),
+            requests=self._requests,
+            throttled=self._throttled,
+            retries=self._retries,
+            transport_errors=self._transport_errors,
+        )
+
+    # ------------------------------------------------------------------ operations
+
+    async def get_self(self) -> CanvasUser:
+        """The token's owner; InvalidToken when Canvas refuses the token."""
+        return await self._user(protocol.get_self())
+
+    async def get_user(self, user_id: int) -> CanvasUser:
+        return await self._user(protocol.get_user(user_id))
+
+    async def get_user_by_sis_id(self, sis_id: str) -> CanvasUser:
+        return await self._user(protocol.get_user_by_sis_id(sis_id))
+
+    async def get_user_by_login(self, login: str) -> CanvasUser:
+        return await self._user(protocol.get_user_by_login(login))
+
+    async def search_users(self, term: str, *, account: str = "self") -> list[CanvasUser]:
+        """Every page of a substring search; keep only exact hits (protocol.matches_*)."""
+        return await self._users(protocol.search_users(term, account=account, per_page=self._per_page))
+
+    async def create_user(
+        self,
+        *,
+        name: str,
+        login_id: str,
+        sortable_name: str | None = None,
+        send_registration: bool = True,
+        account: str = "self",
+    ) -> CanvasUser:
+        """Create an account; RequestRejected (`"taken"`) or OutcomeUnknown, never re-sent."""
+        request = protocol.create_user(
+            name=name,
+            login_id=login_id,
+            sortable_name=sortable_name,
+            send_registration=send_registration,
+            account=account,
+        )
+        return await self._user(request)
+
+    async def create_pairing_code(self, student_id: int) -> PairingCode:
+        """A new code; NotAllowed when the student has no enrollment (retried if lost)."""
+        request = protocol.create_pairing_code(student_id)
+        answer = await self._one(request)
+        return PairingCode.from_json(self._object(answer, request))
+
+    async def add_observee_with_code(self, observer_id: int, code: str) -> CanvasUser:
+        """Pair with a code; OutcomeUnknown when the answer is lost (list observees to see)."""
+        return await self._link(protocol.add_observee_with_code(observer_id, code))
+
+    async def add_observee(self, observer_id: int, student_id: int) -> CanvasUser:
+        """Pair directly (admin PUT, idempotent, retried)."""
+        return await self._link(protocol.add_observee(observer_id, student_id))
+
+    async def list_observees(self, observer: int | str) -> list[CanvasUser]:
+        return await self._users(protocol.list_observees(observer, per_page=self._per_page))
+
+    async def list_observers(self, student_id: int) -> list[CanvasUser]:
+        return await self._users(protocol.list_observers(student_id, per_page=self._per_page))
+
+    async def remove_observee(self, observer_id: int, student_id: int) -> CanvasUser:
+        return await self._user(protocol.remove_observee(observer_id, student_id))
+
+    # ------------------------------------------------------------------ parsing at the edge
+
+    async def _user(self, request: Request) -> CanvasUser:
+        answer = await self._one(request)
+        return CanvasUser.from_json(self._object(answer, request))
+
+    async def _link(self, request: Request) -> CanvasUser:
+        answer = await self._one(request)
+        data = self._object(answer, request)
+        # With no shared root account Canvas answers 200 and makes no link [§0.7, §6.1].
+        if data.get("observation_link_root_account_ids") == []:
+            raise RequestRejected(
+                "Canvas made no link: the users share no root account",
+                method=request.method,
+                path=request.path,
+                status=200,
+                errors=None,
+            )
+        return CanvasUser.from_json(data)
+
+    async def _users(self, request: Request) -> list[CanvasUser]:
+        return [CanvasUser.from_json(item) for item in await self._pages(request)]
+
+    @staticmethod
+    def _object(answer: Answer, request: Request) -> dict[str, Any]:
+        if not isinstance(answer.data, dict):
+            raise CanvasError(
+                "Canvas answered without the expected JSON object",
+                method=request.method,
+                path=request.path,
+            )
+        return answer.data
+
+    # ------------------------------------------------------------------ sending
+
+    def _url(self, target: str) -> httpx.URL:
+        return self._base.copy_with(raw_path=(self._prefix + target).encode("ascii"))
+
+    async def _one(self, request: Request) -> Answer:
+        return await self._send(request, self._url(request.target))
+
+    async def _pages(self, request: Request) -> list[dict[str, Any]]:
+        """Follow `rel="next"` while it stays on the configured origin [§7]."""
+        items: list[dict[str, Any]] = []
+        url: httpx.URL | None = self._url(request.target)
+        seen: set[str] = set()
+        while url is not None:
+            seen.add(str(url))
+            answer = await self._send(request, url)
+            if not isinstance(answer.data, list) or not all(
+                isinstance(item, dict) for item in answer.data
+            ):
+                raise CanvasError(
+                    "Canvas answered a list request without a JSON list",
+                    method=request.method,
+                    path=_target(url),
+                )
+            items.extend(answer.data)
+            url = self._next(answer.next_url, request, url)
+            if url is not None and str(url) in seen:
+                break  # a link back to a page already read: stop rather than loop
+        return items
+
+    def _next(self, link: str | None, request: Request, current: httpx.URL) -> httpx.URL | None:
+        if not link:
+            return None
+        try:
+            url = current.join(link)
+        except httpx.InvalidURL as exc:
+            raise CanvasError(
+                "unreadable pagination link", method="GET", path=_target(current)
+            ) from exc
+        if _origin(url) != self._origin:
+            # The token goes only to the configured Canvas (issue 3): refuse before sending.
+            raise UnsafeRequest(
+                "pagination link leaves the Canvas origin; not followed",
+                method=request.method,
+                path=_target(current),
+            )
+        return url
+
+    async def _send(self, request: Request, url: httpx.URL) -> Answer:
+        """One logical request: paced attempts, retried by the rule in `retry`."""
+        policy = self._retry
+        try:
+            async for attempt in stamina.retry_context(
+                on=backoff_hook(policy),
+                attempts=policy.attempts,
+                timeout=policy.timeout,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with attempt:
+                    if attempt.num > 1:
+                        self._retries += 1
+                    return await self._attempt(request, url)
+        except RetryLater as spent:
+            raise spent.error from None
+        raise AssertionError("unreachable: stamina either returns or raises")
+
+    async def _attempt(self, request: Request, url: httpx.URL) -> Answer:
+        method, target = request.method, _target(url)
+        headers = {"Authorization": self._authorization, "Accept": "application/json"}
+        body = request.body()
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        async with self.pacer.slot() as slot:
+            self._requests += 1
+            self._by_method[method] += 1
+            self._by_operation[request.operation] += 1
+            started = time.monotonic()
+            try:
+                response = await self._http.request(
+                    method,
+                    url,
+                    content=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    follow_redirects=False,
+                )
+            except httpx.TransportError as exc:
+                self._transport_errors += 1
+                log.debug("canvas %s %s -> no answer (%s)", method, target, type(exc).__name__)
+                error = TransportError(
+                    f"no answer from Canvas ({type(exc).__name__})", method=method, path=target
+                )
+                if request.replay_safe or never_sent(exc):
+                    raise RetryLater(error, None) from None
+                raise OutcomeUnknown(
+                    "the write got no answer; it may or may not have happened",
+                    method=method,
+                    path=target,
+                ) from None
+            elapsed_ms = (time.monotonic() - started) * 1000
+            status = response.status_code
+            log.debug("canvas %s %s -> %s (%.0f ms)", method, target, status, elapsed_ms)
+            rate = protocol.rate_info(response.headers)
+            try:
+                answer = protocol.decipher(
+                    method, target, status, response.headers, response.content
+                )
+            except Throttled as error:
+                self._throttled += 1
+                slot.throttled()
+                raise RetryLater(error, protocol.retry_after(response.headers)) from None
+            except ServerError as error:
+                slot.answered(remaining=rate.remaining, cost=rate.cost)
+                if not request.replay_safe:
+                    raise OutcomeUnknown(
+                        f"the write was answered {status}; it may or may not have happened",
+                        method=method,
+                        path=target,
+                        status=status,
+                    ) from None
+                raise RetryLater(error, protocol.retry_after(response.headers)) from None
+            except CanvasError:
+                slot.answered(remaining=rate.remaining, cost=rate.cost)
+                raise
+            slot.answered(remaining=rate.remaining, cost=rate.cost)
+            return answer
+
+
+def _target(url: httpx.URL) -> str:
+    """Path and query of a URL, as errors and logs show it (the token is never in it)."""
+    return url.raw_path.decode("ascii", errors="replace")

@@ -1,0 +1,441 @@
+"""Canvas's REST protocol as pure functions: no I/O, no clock, no httpx (gidgethub's sansio).
+
+Two halves:
+
+* **Building requests.** One builder per operation returns a frozen `Request` (operation name,
+  method, escaped path, query pairs, form pairs, and whether it may be sent again after a lost
+  answer). Form bodies use Rails' `a[b]` nesting (`flatten_form`); object ids such as
+  `sis_login_id:ana@example.org` have their value part percent-escaped (`object_ref`).
+* **Deciphering answers.** `decipher(method, path, status, headers, body)` returns an `Answer`
+  (the JSON data, the `rel="next"` URL, the throttle headers) or raises the right error from
+  `canvas.errors`. The status table is `_decipher_error`; it is the only place that maps
+  Canvas statuses to meaning.
+
+Each decision cites canvas-api.md (the section in brackets) and through it the Canvas source.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+from canvas_observers.canvas.errors import (
+    CanvasError,
+    InvalidToken,
+    NotAllowed,
+    NotFound,
+    RequestRejected,
+    ServerError,
+    Throttled,
+)
+from canvas_observers.canvas.models import CanvasUser
+
+API: Final = "/api/v1"
+PER_PAGE: Final = 100  # Canvas clamps per_page to 1..100 (lib/api.rb MAX_PER_PAGE) [§7]
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+# Id prefixes Api.sis_parse_id understands for users and accounts (lib/api.rb) [§3].
+ID_PREFIXES: Final = frozenset(
+    {"sis_user_id", "sis_login_id", "sis_integration_id", "sis_account_id", "uuid"}
+)
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One Canvas API call, ready to send: everything but the origin and the token."""
+
+    operation: str
+    method: str
+    path: str  # already escaped, starts with /api/v1
+    query: tuple[tuple[str, str], ...] = ()
+    form: tuple[tuple[str, str], ...] = ()
+    replay_safe: bool = True  # may be sent again when its answer was lost
+    paginated: bool = False
+
+    @property
+    def target(self) -> str:
+        """Path and query string, as sent (and as shown in errors: it never holds the token)."""
+        return f"{self.path}?{urlencode(self.query)}" if self.query else self.path
+
+    def body(self) -> bytes | None:
+        """The form body (`application/x-www-form-urlencoded`), or None without a form."""
+        return urlencode(self.form).encode("ascii") if self.form else None
+
+
+def _request(
+    operation: str,
+    method: str,
+    path: str,
+    *,
+    query: Iterable[tuple[str, str]] = (),
+    form: Iterable[tuple[str, str]] = (),
+    replay_safe: bool | None = None,
+    paginated: bool = False,
+) -> Request:
+    return Request(
+        operation=operation,
+        method=method,
+        path=API + path,
+        query=tuple(query),
+        form=tuple(form),
+        replay_safe=method in IDEMPOTENT_METHODS if replay_safe is None else replay_safe,
+        paginated=paginated,
+    )
+
+
+def escape_id_value(value: str) -> str:
+    """Percent-escape an id's value for a URL path segment.
+
+    Canvas's object-id doc: UTF-8, then URI-escape, e.g. `CS/101.11é` -> `CS%2F101%2E11%C3%A9`
+    [§3]. `quote` leaves `.` alone, but Rails would read `.org` as a format suffix and `..` is a
+    path step, so `.` becomes `%2E` too. `/`, `@`, `+`, `:` and non-ASCII are all escaped.
+    """
+    return quote(value, safe="").replace(".", "%2E")
+
+
+def object_ref(value: int | str) -> str:
+    """A path segment for a Canvas id: an int, `self`, digits, or `prefix:value`.
+
+    Only the value part of `sis_login_id:ana@x.org` is escaped, the prefix stays readable.
+    """
+    if isinstance(value, bool):
+        raise TypeError("a Canvas id is an int or a str, not a bool")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"not a Canvas id: {value}")
+        return str(value)
+    text = value.strip()
+    if text == "self" or text.isdigit():
+        return text
+    prefix, colon, rest = text.partition(":")
+    if colon and prefix in ID_PREFIXES and rest:
+        return f"{prefix}:{escape_id_value(rest)}"
+    raise ValueError(f"not a Canvas id form: {value!r}")
+
+
+def flatten_form(fields: Mapping[str, Any], prefix: str = "") -> tuple[tuple[str, str], ...]:
+    """Rails' nested parameters: `{"user": {"name": "A"}}` -> `(("user[name]", "A"),)`.
+
+    Lists become `key[]` repeated; booleans `true`/`false` (what Rails' boolean casting reads);
+    None values are left out.
+    """
+    pairs: list[tuple[str, str]] = []
+    for key, value in fields.items():
+        name = f"{prefix}[{key}]" if prefix else key
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            pairs.extend(flatten_form(value, name))
+        elif isinstance(value, list | tuple):
+            pairs.extend((f"{name}[]", _scalar(item)) for item in value)
+        else:
+            pairs.append((name, _scalar(value)))
+    return tuple(pairs)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _list_query(per_page: int) -> tuple[tuple[str, str], ...]:
+    if not 1 <= per_page <= PER_PAGE:
+        raise ValueError(f"per_page must be 1..{PER_PAGE}")
+    return (("include[]", "email"), ("per_page", str(per_page)))
+
+
+def get_self() -> Request:
+    return _request("get_self", "GET", "/users/self")
+
+
+def get_user(user_id: int) -> Request:
+    return _request("get_user", "GET", f"/users/{object_ref(user_id)}")
+
+
+def get_user_by_sis_id(sis_id: str) -> Request:
+    # `sis_user_id:` is exact and case-sensitive on Canvas [§3]; never strip or fold it here.
+    if not sis_id:
+        raise ValueError("an SIS id cannot be empty")
+    return _request("get_user_by_sis_id", "GET", f"/users/sis_user_id:{escape_id_value(sis_id)}")
+
+
+def get_user_by_login(login: str) -> Request:
+    # `sis_login_id:` compares LOWER(unique_id) = LOWER(value) [§3].
+    if not login.strip():
+        raise ValueError("a login id cannot be empty")
+    path = f"/users/sis_login_id:{escape_id_value(login.strip())}"
+    return _request("get_user_by_login", "GET", path)
+
+
+def search_users(term: str, *, account: str | int = "self", per_page: int = PER_PAGE) -> Request:
+    # Substring search, 2 characters minimum (Canvas answers 400 below that) [§2].
+    query = (("search_term", term), *_list_query(per_page))
+    path = f"/accounts/{object_ref(account)}/users"
+    return _request("search_users", "GET", path, query=query, paginated=True)
+
+
+def create_user(
+    *,
+    name: str,
+    login_id: str,
+    sortable_name: str | None = None,
+    send_registration: bool = True,
+    account: str | int = "self",
+) -> Request:
+    """POST /accounts/:id/users [§4]: 200 with the user, 400 with `taken` for a used login.
+
+    `force_self_registration` sends the "finish registering" email; `skip_confirmation`
+    instead makes the channel active and sends nothing at all (creation_notify_policy) [§0.16].
+    The two are exclusive: skip_confirmation would silence the registration email.
+    """
+    pseudonym: dict[str, Any] = {"unique_id": login_id}
+    channel: dict[str, Any] = {"type": "email", "address": login_id}
+    if send_registration:
+        pseudonym["force_self_registration"] = True
+    else:
+        channel["skip_confirmation"] = True
+    form = flatten_form(
+        {
+            "user": {"name": name, "sortable_name": sortable_name},
+            "pseudonym": pseudonym,
+            "communication_channel": channel,
+        }
+    )
+    return _request("create_user", "POST", f"/accounts/{object_ref(account)}/users", form=form)
+
+
+def create_pairing_code(student_id: int) -> Request:
+    """POST /users/:id/observer_pairing_codes [§5].
+
+    Replay-safe although a POST: a lost answer leaves at most a spare code, which expires
+    unused in 7 days and harms nothing, so the client simply asks again rather than raising
+    OutcomeUnknown.
+    """
+    path = f"/users/{object_ref(student_id)}/observer_pairing_codes"
+    return _request("create_pairing_code", "POST", path, replay_safe=True)
+
+
+def add_observee_with_code(observer_id: int, code: str) -> Request:
+    # The code is burnt before any link is made [§6.1], so a re-send would fail with 422
+    # "Invalid pairing code." even when the first one worked: never replayed.
+    path = f"/users/{object_ref(observer_id)}/observees"
+    return _request(
+        "add_observee_with_code", "POST", path, form=(("pairing_code", code),), replay_safe=False
+    )
+
+
+def add_observee(observer_id: int, student_id: int) -> Request:
+    # PUT is idempotent for an existing pair and restores a deleted one [§6.2].
+    path = f"/users/{object_ref(observer_id)}/observees/{object_ref(student_id)}"
+    return _request("add_observee", "PUT", path)
+
+
+def list_observees(observer: int | str, *, per_page: int = PER_PAGE) -> Request:
+    path = f"/users/{object_ref(observer)}/observees"
+    return _request("list_observees", "GET", path, query=_list_query(per_page), paginated=True)
+
+
+def list_observers(student_id: int, *, per_page: int = PER_PAGE) -> Request:
+    path = f"/users/{object_ref(student_id)}/observers"
+    return _request("list_observers", "GET", path, query=_list_query(per_page), paginated=True)
+
+
+def remove_observee(observer_id: int, student_id: int) -> Request:
+    # A second DELETE answers 404 [§6.6]; retrying after a lost answer may therefore end in
+    # NotFound, which the caller reads as "already gone".
+    path = f"/users/{object_ref(observer_id)}/observees/{object_ref(student_id)}"
+    return _request("remove_observee", "DELETE", path)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True, slots=True)
+class RateInfo:
+    """Canvas's throttle headers [§8]: `X-Rate-Limit-Remaining` and `X-Request-Cost`."""
+
+    remaining: float | None = None
+    cost: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful answer: the parsed JSON, the next page's URL, the throttle headers."""
+
+    data: Any
+    next_url: str | None
+    rate: RateInfo
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in headers.items()}
+
+
+def _float(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def rate_info(headers: Mapping[str, str]) -> RateInfo:
+    """The throttle headers as numbers (None when absent or unreadable)."""
+    lowered = _lower(headers)
+    return RateInfo(
+        remaining=_float(lowered.get("x-rate-limit-remaining")),
+        cost=_float(lowered.get("x-request-cost")),
+    )
+
+
+_LINK: Final = re.compile(r"<([^>]*)>([^<]*)")
+_REL: Final = re.compile(r"""rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))""", re.IGNORECASE)
+
+
+def next_link(headers: Mapping[str, str]) -> str | None:
+    """The `rel="next"` URL of a `Link` header, or None on the last page [§7].
+
+    Canvas joins `<url>; rel="current"`, `<url>; rel="next"`, … with commas; a rel may list
+    several space-separated values. URLs are opaque (bookmarks) and returned as they are.
+    """
+    link = _lower(headers).get("link")
+    if not link:
+        return None
+    for found in _LINK.finditer(link):
+        url, params = found.group(1), found.group(2)
+        for match in _REL.finditer(params):
+            rels = (match.group(1) or match.group(2) or "").lower().split()
+            if "next" in rels:
+                return url.strip()
+    return None
+
+
+def retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or HTTP date), or None."""
+    value = _lower(headers).get("retry-after")
+    if value is None:
+        return None
+    seconds = _float(value)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _json(body: bytes) -> Any:
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _is_rate_limit_text(headers: Mapping[str, str], body: bytes) -> bool:
+    # request_throttle.rb answers `403 Forbidden (Rate Limit Exceeded)` as text/plain [§8];
+    # a permission 403 is always JSON on /api/ paths [§9], so the body tells them apart.
+    content_type = _lower(headers).get("content-type", "")
+    return b"rate limit exceeded" in body.lower() and "json" not in content_type.lower()
+
+
+def _first_message(data: Any) -> str | None:
+    probe = RequestRejected("", errors=data)
+    messages = probe.messages
+    if messages:
+        return messages[0]
+    if isinstance(data, dict) and isinstance(data.get("errors"), str):
+        return str(data["errors"])  # `{"errors":"Invalid as_user_id"}` [§1]
+    return None
+
+
+def decipher(
+    method: str, path: str, status: int, headers: Mapping[str, str], body: bytes
+) -> Answer:
+    """Turn an HTTP answer into an `Answer`, or raise the error its status means."""
+    if 200 <= status < 300:
+        data = _json(body)
+        if data is None and body.strip():
+            raise CanvasError(
+                "Canvas answered with a body that is not JSON",
+                method=method,
+                path=path,
+                status=status,
+            )
+        return Answer(data=data, next_url=next_link(headers), rate=rate_info(headers))
+    raise _decipher_error(method, path, status, headers, body)
+
+
+def _decipher_error(
+    method: str, path: str, status: int, headers: Mapping[str, str], body: bytes
+) -> CanvasError:
+    """The status table: each row is one Canvas behaviour from canvas-api.md."""
+    where: dict[str, Any] = {"method": method, "path": path, "status": status}
+    data = _json(body)
+    message = _first_message(data)
+    lowered = _lower(headers)
+    if status == 429 or (status == 403 and _is_rate_limit_text(headers, body)):
+        # 429 on hosted Canvas since 2025-10, the plain-text 403 before [§0.2, §8].
+        return Throttled("Canvas rate limit exceeded", **where)
+    if status == 401 and "www-authenticate" in lowered:
+        # require_user / invalid, expired or revoked token: 401 + WWW-Authenticate [§9].
+        return InvalidToken(message or "Canvas refused the token", **where)
+    if status in (401, 403):
+        # render_json_unauthorized: 401, or 403 with api_auth_error_updates; 403 `{}` for a
+        # user create without rights; 401 for a pairing code of an unenrolled student [§0.1,
+        # §0.15, §5]. Also the scope error (401 without WWW-Authenticate).
+        return NotAllowed(message or "Canvas says this token may not do that", **where)
+    if status == 404:
+        # Not found and not visible look the same; a deleted user is 404 with its JSON [§3].
+        return NotFound(message or "not found", **where)
+    if status in (400, 422) or 400 <= status < 500:
+        # 400 create-user validation (nested), 400 search term, 422 model validation,
+        # 422 pairing code [§9]. Other 4xx are also the request's fault.
+        errors = data.get("errors", data) if isinstance(data, dict) else data
+        return RequestRejected(message or "Canvas rejected the request", errors=errors, **where)
+    if status >= 500:
+        return ServerError(message or f"Canvas server error {status}", **where)
+    # 1xx/3xx: redirects are never followed (the token must not travel elsewhere).
+    return CanvasError(f"unexpected answer {status}", **where)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def matches_sis_id(user: CanvasUser, value: str) -> bool:
+    """True when the user's SIS id is exactly `value` (case-sensitive, like Canvas [§3]).
+
+    Search is a substring match [§2], so a hit for `100` may be `1001`: only this counts.
+    """
+    return bool(value) and user.sis_user_id is not None and user.sis_user_id == value
+
+
+def matches_login_or_email(user: CanvasUser, value: str) -> bool:
+    """True when the login id or the email equals `value`, ignoring case and outer spaces.
+
+    Canvas compares logins with LOWER() [§3] and stores them stripped [§4]; `str.lower`
+    mirrors LOWER (casefold would also equate `ß` with `ss`, which Canvas does not).
+    """
+    wanted = value.strip().lower()
+    if not wanted:
+        return False
+    return any(
+        candidate is not None and candidate.strip().lower() == wanted
+        for candidate in (user.login_id, user.email)
+    )

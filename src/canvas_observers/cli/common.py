@@ -1,0 +1,102 @@
+"""What every command shares: exit codes, logging set-up, reading the token safely."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK = 0  # every row paired or already paired (or would be)
+EXIT_ATTENTION = 1  # the run finished but some rows need a human
+EXIT_STOPPED = 2  # nothing was done / the run stopped: usage, roster, Canvas, token
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class Redactor(logging.Filter):
+    """Replaces secrets in every log record, whatever logger it came from (defence in depth:
+    no code of ours logs the token, but a library might log a header at DEBUG)."""
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "[REDACTED]")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def setup_logging(level: str, log_file: Path | None, *, secrets: tuple[str, ...] = (),
+                  console: bool = True) -> None:
+    """Log to stderr (and to a file for cron); the token is redacted from every record."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.DEBUG if level == "debug" else logging.INFO)
+    redactor = Redactor(*secrets)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = []
+    if console:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(getattr(logging, level.upper()))
+        stream.setFormatter(fmt)
+        handlers.append(stream)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(getattr(logging, level.upper()))
+        file_handler.setFormatter(fmt)
+        handlers.append(file_handler)
+    for handler in handlers:
+        handler.addFilter(redactor)
+        root.addHandler(handler)
+    # httpx/httpcore narrate every request at INFO/DEBUG; keep them for --log-level debug only.
+    noisy = logging.DEBUG if level == "debug" else logging.WARNING
+    for name in ("httpx", "httpcore", "hpack", "uvicorn", "uvicorn.access"):
+        logging.getLogger(name).setLevel(noisy)
+
+
+def read_token(token_file: Path | None) -> str:
+    """The Canvas token from --token-file or CANVAS_TOKEN; never from a flag value."""
+    if token_file is not None:
+        try:
+            info = token_file.stat()
+            text = token_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise click.UsageError(f"cannot read --token-file {token_file}: {error.strerror}")
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            click.echo(
+                f"warning: {token_file} can be read by other users of this machine; "
+                f"run: chmod 600 {token_file}",
+                err=True,
+            )
+        token = text.strip()
+        if not token:
+            raise click.UsageError(f"--token-file {token_file} is empty")
+        return token
+    token = os.environ.get("CANVAS_TOKEN", "").strip()
+    if not token:
+        raise click.UsageError(
+            "no Canvas token: set CANVAS_TOKEN or pass --token-file PATH "
+            "(a file readable only by you, holding the token)"
+        )
+    return token
+
+
+def fail(message: str, code: int = EXIT_STOPPED) -> None:
+    """Print a one-line error and exit."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)

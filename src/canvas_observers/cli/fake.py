@@ -1,0 +1,164 @@
+"""`canvas-observers fake-canvas`: serve the fake Canvas over HTTP for trying the tool, for
+tests and for benchmarks. A thin shell: flags -> FakeConfig -> create_app -> serve."""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from pathlib import Path
+
+import click
+
+from canvas_observers.fake_canvas.app import create_app
+from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN, FakeConfig
+from canvas_observers.fake_canvas.server import serve
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url(host: str, port: int) -> str:
+    host = host.strip("[]")
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@click.command(
+    "fake-canvas",
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
+@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback only).")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a non-loopback --host. The fake has a well-known admin token and a side door "
+    "(/__fake__/) that can rewrite its whole district, so anyone who can reach it owns it: "
+    "expose it only on a network you trust.",
+)
+@click.option("--port", default=8900, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option(
+    "--admin-token",
+    default=DEFAULT_ADMIN_TOKEN,
+    metavar="TOKEN",
+    help="Bearer token of the account admin (it has every permission an admin token has).",
+)
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    metavar="MS",
+    help="Delay added to every API request while it is in flight.",
+)
+@click.option(
+    "--throttle/--no-throttle",
+    default=True,
+    help="Canvas's leaky-bucket throttle per token (600 high-water mark, 50 units reserved "
+    "per request in flight, 10 units/s outflow).",
+)
+@click.option(
+    "--throttle-status",
+    default="429",
+    type=click.Choice(["429", "403"]),
+    help="Answer to a throttled request: 429 (hosted Canvas since 2025-10) or the plain-text "
+    "'403 Forbidden (Rate Limit Exceeded)' of older Canvas.",
+)
+@click.option(
+    "--request-cost",
+    default=0.05,
+    type=click.FloatRange(min=0),
+    metavar="UNITS",
+    help="Throttle units each finished request adds to its token's bucket.",
+)
+@click.option(
+    "--fault-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    metavar="R",
+    help="Share of API requests answered 500/502/503 before doing anything.",
+)
+@click.option(
+    "--lost-response-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    metavar="R",
+    help="Share of writes (POST/PUT/DELETE) that commit, then answer 502 or drop the "
+    "connection, as a proxy timeout would.",
+)
+@click.option("--seed", default=0, type=int, metavar="N", help="Seed of the injected faults.")
+@click.option(
+    "--forbidden-status",
+    default="401",
+    type=click.Choice(["401", "403"]),
+    help="Status for 'authenticated but not allowed': 401 (Canvas default) or 403 (Canvas's "
+    "api_auth_error_updates flag).",
+)
+@click.option(
+    "--scenario",
+    default="empty",
+    type=click.Choice(["demo", "empty"]),
+    help="Start empty, or with the demo district (its roster is written to --roster-out).",
+)
+@click.option(
+    "--roster-out",
+    default=Path("demo-roster.csv"),
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="PATH",
+    help="Where --scenario demo writes the matching roster CSV.",
+)
+def fake_canvas(
+    *,
+    host: str,
+    allow_remote: bool,
+    port: int,
+    admin_token: str,
+    latency_ms: float,
+    throttle: bool,
+    throttle_status: str,
+    request_cost: float,
+    fault_rate: float,
+    lost_response_rate: float,
+    seed: int,
+    forbidden_status: str,
+    scenario: str,
+    roster_out: Path,
+) -> None:
+    """Serve the fake Canvas (a Canvas-faithful in-memory server) until Ctrl-C."""
+    if not is_loopback(host) and not allow_remote:
+        raise click.UsageError(
+            f"--host {host} is not a loopback address; the fake Canvas has a well-known admin "
+            "token and an unauthenticated side door, so it binds loopback only unless you "
+            "also pass --allow-remote."
+        )
+    if not admin_token:
+        raise click.UsageError("--admin-token must not be empty.")
+    config = FakeConfig(
+        admin_token=admin_token,
+        latency_ms=latency_ms,
+        throttle=throttle,
+        throttle_status=int(throttle_status),
+        request_cost=request_cost,
+        fault_rate=fault_rate,
+        lost_response_rate=lost_response_rate,
+        seed=seed,
+        forbidden_status=int(forbidden_status),
+    )
+    app = create_app(config, scenario=scenario)
+    url = base_url(host, port)
+    click.echo(f"Fake Canvas at {url}")
+    click.echo(f"Admin token: {admin_token}")
+    if scenario == "demo" and app.fake.demo_roster is not None:
+        roster_out.write_text(app.fake.demo_roster, encoding="utf-8")
+        click.echo(f"Demo roster written to {roster_out.resolve()}")
+        click.echo("Try:")
+        click.echo(
+            f"  CANVAS_URL={url} CANVAS_TOKEN={shlex.quote(admin_token)} "
+            f"canvas-observers sync {shlex.quote(str(roster_out))}"
+        )
+    click.echo("Press Ctrl-C to stop.")
+    serve(app, host=host.strip("[]"), port=port)

@@ -1,0 +1,334 @@
+"""`canvas-observers runs` and `canvas-observers show`: read the journal of past runs.
+
+Both are read-only views over ``canvas_observers.store.Journal``; they never create a
+journal. Every value from the journal is printed as ``rich.text.Text`` (never parsed as
+markup), since roster names and emails are whatever the SIS exported.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from canvas_observers.store import (
+    Journal,
+    JournalError,
+    NotAJournal,
+    RunRecord,
+    default_state_path,
+)
+from canvas_observers.sync.outcomes import Outcome
+
+_STATE_STYLES = {
+    "complete": "green",
+    "running": "cyan",
+    "interrupted": "bold red",
+    "failed": "red",
+    "stopped": "yellow",
+}
+_OUTCOME_ORDER = [o.value for o in Outcome]
+
+_state_option = click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The SQLite journal to read. Default: the one for --canvas-url under the user's "
+    "state directory (~/.local/state/canvas-observers/ on Linux).",
+)
+_canvas_url_option = click.option(
+    "--canvas-url",
+    envvar="CANVAS_URL",
+    default=None,
+    help="Canvas base URL whose default journal to read (env: CANVAS_URL). "
+    "Ignored when --state is given.",
+)
+
+
+def _journal_path(state_path: Path | None, canvas_url: str | None) -> Path:
+    if state_path is not None:
+        return state_path
+    if not canvas_url:
+        raise click.UsageError("give --state PATH, or --canvas-url URL (or set CANVAS_URL)")
+    try:
+        return default_state_path(canvas_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--canvas-url") from exc
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[Journal]:
+    """Open an existing journal; any failure becomes a one-line message and exit 2.
+
+    A damaged page may only show up when a query reaches it, so reads are covered too.
+    """
+    try:
+        with Journal.open(path) as journal:
+            yield journal
+    except JournalError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+    except sqlite3.DatabaseError as exc:
+        click.echo(f"{NotAJournal(str(path), str(exc))}", err=True)
+        raise SystemExit(2) from None
+
+
+def _summarise(counts: Mapping[str, int], order: Iterable[str] = _OUTCOME_ORDER) -> str:
+    """``created 12 · paired 30 · failed 1``: non-zero counts, known outcomes first."""
+    known = list(order)
+    keys = [k for k in known if k in counts] + sorted(k for k in counts if k not in known)
+    parts = [f"{k} {counts[k]}" for k in keys if counts[k]]
+    return " · ".join(parts) if parts else "—"
+
+
+def _duration(started: str, ended: str | None) -> str:
+    if ended is None:
+        return "—"
+    try:
+        seconds = int(
+            (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
+        )
+    except (ValueError, TypeError):
+        return "?"
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _state_text(state: str) -> Text:
+    return Text(state, style=_STATE_STYLES.get(state, ""))
+
+
+def _when(iso: str, *, seconds: bool = False) -> str:
+    """``2024-09-01T02:00:00+00:00`` -> ``2024-09-01 02:00 UTC``: narrower, still exact."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    text = moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    offset = moment.utcoffset()
+    if offset is None:
+        return text
+    return f"{text} UTC" if not offset else f"{text}{moment.strftime('%z')}"
+
+
+def _ids(student: int | None, observer: int | None) -> Text:
+    """Canvas ids as ``student/observer``, ``—`` for one not known."""
+    return Text(f"{'—' if student is None else student}/{'—' if observer is None else observer}")
+
+
+@click.command()
+@_state_option
+@_canvas_url_option
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Show at most this many runs, newest first.",
+)
+def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
+    """List past runs from the journal, newest first; an interrupted run says so."""
+    path = _journal_path(state_path, canvas_url)
+    if not path.exists():
+        click.echo(f"No runs recorded yet (no journal at {path}).")
+        return
+    with _reading(path) as journal:
+        records = journal.list_runs(limit=limit)
+    if not records:
+        click.echo(f"No runs recorded yet in {path}.")
+        return
+    table = Table(title=Text(f"Runs in {path}"))
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("dry", no_wrap=True)
+    table.add_column("roster", overflow="fold", ratio=1)
+    table.add_column("totals", ratio=2)
+    for run in records:
+        table.add_row(
+            Text(str(run.id)),
+            Text(_when(run.started_at)),
+            Text(_duration(run.started_at, run.ended_at)),
+            _state_text(run.state),
+            Text("yes" if run.dry_run else ""),
+            Text(run.roster),
+            Text(_summarise(run.totals)),
+        )
+    Console().print(table)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN", type=int)
+@_state_option
+@_canvas_url_option
+@click.option(
+    "--outcome",
+    type=click.Choice(_OUTCOME_ORDER),
+    default=None,
+    help="Only rows with this outcome (and the actions taken for their lines).",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=0),
+    default=500,
+    show_default=True,
+    help="Print at most this many rows and this many actions in the tables (0: all). "
+    "Drawing tables is slow for large runs; --json always prints everything.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON instead of tables.")
+def show(
+    run_id: int,
+    state_path: Path | None,
+    canvas_url: str | None,
+    outcome: str | None,
+    max_rows: int,
+    as_json: bool,
+) -> None:
+    """Show one run (RUN is its id from `canvas-observers runs`): settings, rows, actions."""
+    path = _journal_path(state_path, canvas_url)
+    if not path.exists():
+        click.echo(f"no journal at {path}", err=True)
+        raise SystemExit(2)
+    with _reading(path) as journal:
+        run = journal.get_run(run_id)
+        if run is None:
+            click.echo(f"no run {run_id} in {path}", err=True)
+            raise SystemExit(2)
+        rows = journal.run_rows(run_id)
+        actions = journal.run_actions(run_id)
+    if outcome is not None:
+        rows = [r for r in rows if r.outcome == outcome]
+        lines = {r.line for r in rows}
+        actions = [a for a in actions if a.line in lines]
+
+    if as_json:
+        document = {
+            "run": _run_json(run),
+            "rows": [
+                {
+                    "line": r.line,
+                    "student_id": r.student_id,
+                    "observer_email": r.observer_email,
+                    "outcome": r.outcome.value,
+                    "detail": r.detail,
+                    "canvas_student_id": r.canvas_student_id,
+                    "canvas_observer_id": r.canvas_observer_id,
+                }
+                for r in rows
+            ],
+            "actions": [
+                {
+                    "at": a.at,
+                    "kind": a.kind,
+                    "line": a.line,
+                    "result": a.result,
+                    "canvas_observer_id": a.canvas_observer_id,
+                    "canvas_student_id": a.canvas_student_id,
+                    "detail": a.detail,
+                }
+                for a in actions
+            ],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+
+    console = Console()
+    console.print(_header(run))
+
+    row_table = Table(title=Text(f"Rows ({len(rows)})"), caption=_cut_note(len(rows), max_rows))
+    row_table.add_column("line", justify="right", no_wrap=True)
+    row_table.add_column("student", overflow="fold")
+    row_table.add_column("observer email", overflow="fold")
+    row_table.add_column("outcome", no_wrap=True)
+    row_table.add_column("detail", ratio=1)
+    row_table.add_column("canvas ids\nstudent/observer", no_wrap=True)
+    for r in rows[: max_rows or None]:
+        row_table.add_row(
+            Text(str(r.line)),
+            Text(r.student_id),
+            Text(r.observer_email),
+            Text(r.outcome.value, style="green" if r.outcome.is_success else "yellow"),
+            Text(r.detail),
+            _ids(r.canvas_student_id, r.canvas_observer_id),
+        )
+    console.print(row_table)
+
+    action_table = Table(
+        title=Text(f"Actions ({len(actions)})"), caption=_cut_note(len(actions), max_rows)
+    )
+    action_table.add_column("time", no_wrap=True)
+    action_table.add_column("kind", no_wrap=True)
+    action_table.add_column("line", justify="right", no_wrap=True)
+    action_table.add_column("canvas ids\nstudent/observer", no_wrap=True)
+    action_table.add_column("result", no_wrap=True)
+    action_table.add_column("detail", ratio=1)
+    for a in actions[: max_rows or None]:
+        action_table.add_row(
+            Text(_when(a.at, seconds=True)),
+            Text(a.kind),
+            Text(str(a.line)),
+            _ids(a.canvas_student_id, a.canvas_observer_id),
+            Text(a.result, style="green" if a.result in ("ok", "recovered") else "red"),
+            Text(a.detail),
+        )
+    console.print(action_table)
+
+
+def _cut_note(total: int, max_rows: int) -> Text | None:
+    if not max_rows or total <= max_rows:
+        return None
+    return Text(
+        f"first {max_rows} of {total}: see --outcome, --max-rows 0 or --json", style="yellow"
+    )
+
+
+def _run_json(run: RunRecord) -> dict[str, object]:
+    return {
+        "id": run.id,
+        "canvas_url": run.canvas_url,
+        "roster": run.roster,
+        "dry_run": run.dry_run,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "state": run.state,
+        "settings": run.settings,
+        "totals": run.totals,
+        "api_calls": run.api_calls,
+        "pid": run.pid,
+        "host": run.host,
+    }
+
+
+def _header(run: RunRecord) -> Table:
+    """A two-column key/value grid describing the run."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(f"Run {run.id}"), _state_text(run.state))
+    grid.add_row("canvas", Text(run.canvas_url))
+    grid.add_row("roster", Text(run.roster))
+    grid.add_row("dry run", Text("yes" if run.dry_run else "no"))
+    grid.add_row("started", Text(_when(run.started_at, seconds=True)))
+    grid.add_row("ended", Text(_when(run.ended_at, seconds=True) if run.ended_at else "—"))
+    grid.add_row("duration", Text(_duration(run.started_at, run.ended_at)))
+    grid.add_row("process", Text(f"pid {run.pid} on {run.host}"))
+    settings = ", ".join(
+        f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(run.settings.items())
+    )
+    grid.add_row("settings", Text(settings or "—"))
+    grid.add_row("totals", Text(_summarise(run.totals)))
+    grid.add_row("API calls", Text(_summarise(run.api_calls, order=())))
+    return grid

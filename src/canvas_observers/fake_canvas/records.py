@@ -1,0 +1,132 @@
+"""Records of the fake Canvas's district (mutable rows, owned by FakeState) and helpers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "v"})
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Canvas prints UTC times as ISO 8601 with a Z (e.g. PairingCode.expires_at)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sortable_from(name: str) -> str:
+    """User.last_name_first: "Ana María Pérez" -> "Pérez, Ana María" (suffixes stay last)."""
+    parts = name.split()
+    suffix = ""
+    if len(parts) > 2 and parts[-1].lower() in _SUFFIXES:
+        suffix = " " + parts.pop()
+    if len(parts) < 2:
+        return name.strip()
+    return f"{parts[-1]}, {' '.join(parts[:-1])}{suffix}"
+
+
+def is_email(address: str) -> bool:
+    return bool(_EMAIL.match(address))
+
+
+class StateError(Exception):
+    """A builder was asked for something Canvas would refuse (caught by the routes)."""
+
+    def __init__(self, field_name: str, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class Login:
+    """A pseudonym: the login id (unique_id) and SIS ids, in the root account."""
+
+    id: int
+    user_id: int
+    unique_id: str
+    sis_user_id: str | None = None
+    integration_id: str | None = None
+    workflow_state: str = "active"
+
+
+@dataclass
+class User:
+    id: int
+    name: str
+    sortable_name: str
+    short_name: str
+    created_at: datetime
+    workflow_state: str = "pre_registered"
+    is_admin: bool = False
+    locale: str | None = None
+    logins: list[Login] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    haystack: str = ""  # lower-cased searchable fields joined by NUL, rebuilt on change
+
+    @property
+    def active(self) -> bool:
+        return self.workflow_state != "deleted"
+
+    @property
+    def login(self) -> Login | None:
+        """The login Canvas shows (sis_pseudonym_for prefers one with a SIS id)."""
+        live = [p for p in self.logins if p.workflow_state == "active"]
+        with_sis = [p for p in live if p.sis_user_id is not None]
+        candidates = with_sis or live
+        return candidates[0] if candidates else None
+
+    @property
+    def email(self) -> str | None:
+        return self.emails[0] if self.emails else None
+
+    def sort_key(self) -> tuple[str, int]:
+        return (self.sortable_name.casefold(), self.id)
+
+
+@dataclass
+class Course:
+    id: int
+    name: str
+    course_code: str
+    sis_course_id: str | None = None
+    workflow_state: str = "unpublished"
+
+
+@dataclass
+class Enrollment:
+    id: int
+    user_id: int
+    course_id: int
+    type: str
+    state: str
+    created_at: datetime
+    associated_user_id: int | None = None  # the student an ObserverEnrollment follows
+
+
+@dataclass
+class ObservationLink:
+    observer_id: int
+    student_id: int
+    workflow_state: str = "active"
+
+
+@dataclass
+class PairingCodeRecord:
+    user_id: int
+    code: str
+    expires_at: datetime
+    workflow_state: str = "active"
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    user_id: int
+    address: str
+    kind: str  # "confirm_registration", "pseudonym_registration", "pseudonym_registration_done"

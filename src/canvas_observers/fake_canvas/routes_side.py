@@ -1,0 +1,92 @@
+"""The side door under `/__fake__/`: counters, state dump, tokens, knobs, reset.
+
+Never under `/api/`, so no Canvas client reaches it by accident; no token, loopback only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from canvas_observers.fake_canvas.web import FakeCanvas
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _fake(request: Request) -> FakeCanvas:
+    fake: FakeCanvas = request.app.state.fake
+    return fake
+
+
+def _refused(request: Request) -> Response | None:
+    host = request.client.host if request.client else None
+    if host is None or host in LOOPBACK or host.startswith("127."):
+        return None
+    return JSONResponse({"error": "the side door is for loopback clients only"}, status_code=403)
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def stats(request: Request) -> Response:
+    return _refused(request) or JSONResponse(_fake(request).stats.as_json())
+
+
+async def state(request: Request) -> Response:
+    return _refused(request) or JSONResponse(_fake(request).state.snapshot())
+
+
+async def tokens(request: Request) -> Response:
+    """`{"user_id": N}` -> `{"token": "..."}`: a token acting as that user."""
+    if refused := _refused(request):
+        return refused
+    data = await _json_object(request)
+    user_id = None if data is None else data.get("user_id")
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return JSONResponse({"error": "send a JSON object with an integer user_id"}, 400)
+    fake = _fake(request)
+    if user_id not in fake.state.users:
+        return JSONResponse({"error": f"no user {user_id}"}, status_code=404)
+    return JSONResponse({"token": fake.state.issue_token(user_id)})
+
+
+async def config(request: Request) -> Response:
+    """Change operating knobs at once (FakeConfig.update); unknown knobs are a 400."""
+    if refused := _refused(request):
+        return refused
+    data = await _json_object(request)
+    if data is None:
+        return JSONResponse({"error": "send a JSON object of knobs"}, status_code=400)
+    fake = _fake(request)
+    try:
+        fake.config.update(data)
+    except (ValueError, TypeError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse(fake.config.public())
+
+
+async def reset(request: Request) -> Response:
+    """A fresh empty district and zeroed counters; the config stays."""
+    if refused := _refused(request):
+        return refused
+    _fake(request).reset()
+    return JSONResponse({"reset": True})
+
+
+ROUTES = [
+    Route("/__fake__/stats", stats, methods=["GET"]),
+    Route("/__fake__/state", state, methods=["GET"]),
+    Route("/__fake__/tokens", tokens, methods=["POST"]),
+    Route("/__fake__/config", config, methods=["POST"]),
+    Route("/__fake__/reset", reset, methods=["POST"]),
+]

@@ -1,0 +1,163 @@
+"""Accounts and users: show account, list/search users, show user, create user (§2-§4)."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse, Response
+
+from canvas_observers.fake_canvas import views
+from canvas_observers.fake_canvas.state import ACCOUNT_NAME, StateError, is_email
+from canvas_observers.fake_canvas.web import (
+    ApiRoute,
+    Call,
+    get_bool,
+    get_list,
+    get_str,
+    not_found,
+    paged_json,
+    resolve_account,
+)
+
+MIN_SEARCH_TERM_LENGTH = 2  # SearchTermHelper::MIN_SEARCH_TERM_LENGTH (3 in older Canvas)
+SEARCH_TERM_TOO_SHORT = {
+    "errors": [
+        {
+            "field": "search_term",
+            "code": "invalid",
+            "message": f"{MIN_SEARCH_TERM_LENGTH} or more characters is required",
+        }
+    ]
+}
+
+
+def _create_error(field_name: str, kind: str, message: str) -> JSONResponse:
+    """UsersController#create_user's 400: a nested object per model (§4)."""
+    return JSONResponse(
+        {
+            "errors": {
+                "user": {
+                    "pseudonyms": [
+                        {"attribute": "pseudonyms", "type": "invalid", "message": "invalid"}
+                    ]
+                },
+                "pseudonym": {
+                    field_name: [{"attribute": field_name, "type": kind, "message": message}]
+                },
+                "observee": {},
+                "pairing_code": {},
+                "recaptcha": None,
+            }
+        },
+        status_code=400,
+    )
+
+
+async def show_account(call: Call) -> Response:
+    if resolve_account(call.path("id")) is None:
+        return not_found()
+    if not call.caller.is_admin:
+        return call.forbidden()
+    return JSONResponse(views.account(ACCOUNT_NAME))
+
+
+async def list_users(call: Call) -> Response:
+    """UsersController#api_index: read_roster on the account, search, no rel="last"."""
+    if resolve_account(call.path("account_id")) is None:
+        return not_found()
+    if not call.caller.is_admin:
+        return call.forbidden()
+    raw_term = get_str(call.params, "search_term")
+    if raw_term:
+        term = raw_term.strip()
+        if not term:
+            return JSONResponse([])  # blank after strip: an empty list, not an error
+        if len(term) < MIN_SEARCH_TERM_LENGTH:
+            return JSONResponse(SEARCH_TERM_TOO_SHORT, status_code=400)
+        users = call.state.search(term)
+    else:
+        users = call.state.sorted_users()
+    include_email = "email" in get_list(call.params, "include")
+    return paged_json(
+        call.request,
+        call.params,
+        users,
+        lambda u: views.user_in_account(u, admin=True, include_email=include_email),
+        with_last=False,  # api_index passes total_entries: nil
+    )
+
+
+async def show_user(call: Call) -> Response:
+    """UsersController#api_show: 404 for unknown or hidden users, 404 + JSON when deleted."""
+    user = call.state_user("id")
+    if user is None or not (call.caller.is_admin or user.id == call.caller.id):
+        return not_found()
+    body = views.user_show(user, admin=call.caller.is_admin)
+    return JSONResponse(body, status_code=200 if user.active else 404)
+
+
+async def create_user(call: Call) -> Response:
+    """UsersController#create on the root account (admin flow; §4)."""
+    if resolve_account(call.path("account_id")) is None:
+        return not_found()
+    if not call.caller.is_admin:
+        # require_self_registration: no manage_user_logins and no self-registration -> 403 {}
+        return JSONResponse({}, status_code=403)
+    params = call.params
+    unique_id = (get_str(params, "pseudonym", "unique_id") or "").strip()
+    if not unique_id:
+        return _create_error("unique_id", "too_short", "is too short (minimum is 1 character)")
+    if len(unique_id) > 100:
+        return _create_error("unique_id", "too_long", "is too long (maximum is 100 characters)")
+    name = (get_str(params, "user", "name") or "").strip() or unique_id
+    # The admin token has manage_sis, so pseudonym[sis_user_id] is honoured.
+    sis_user_id = (get_str(params, "pseudonym", "sis_user_id") or "").strip() or None
+    channel_type = get_str(params, "communication_channel", "type") or "email"
+    address = (get_str(params, "communication_channel", "address") or unique_id).strip()
+    # An invalid email address is dropped silently: no channel, so no notification either.
+    email = address if channel_type == "email" and is_email(address) else None
+    registered = get_bool(params, "user", "skip_registration") or bool(
+        get_str(params, "pseudonym", "password")
+    )
+    try:
+        user = call.state.create_user(
+            name,
+            unique_id=unique_id,
+            sis_user_id=sis_user_id,
+            sortable_name=get_str(params, "user", "sortable_name") or None,
+            short_name=get_str(params, "user", "short_name") or None,
+            email=email,
+            registered=registered,
+        )
+    except StateError as exc:
+        # Pseudonym#validate_unique_id ("taken") or the SIS id uniqueness check.
+        return _create_error(exc.field, exc.kind, exc.message)
+    user.locale = get_str(params, "user", "locale") or None
+    # Users::CreationNotifyPolicy: only with a channel and without skip_confirmation.
+    if email is not None and not get_bool(params, "communication_channel", "skip_confirmation"):
+        if get_bool(params, "pseudonym", "force_self_registration"):
+            call.state.record_email(user.id, email, "confirm_registration")
+        elif get_bool(params, "pseudonym", "send_confirmation"):
+            kind = "pseudonym_registration_done" if registered else "pseudonym_registration"
+            call.state.record_email(user.id, email, kind)
+    return JSONResponse(views.user_created(user))
+
+
+async def delete_user(call: Call) -> Response:
+    """AccountsController#remove_user: with one root account the user is deleted."""
+    if resolve_account(call.path("account_id")) is None:
+        return not_found()
+    if not call.caller.is_admin:
+        return call.forbidden()
+    user = call.user("user_id")
+    if user is None:
+        return not_found()
+    call.state.delete_user(user.id)
+    return JSONResponse(views.user_basic(user))
+
+
+ROUTES = [
+    ApiRoute("GET", "/api/v1/accounts/:id", show_account),
+    ApiRoute("GET", "/api/v1/accounts/:account_id/users", list_users),
+    ApiRoute("POST", "/api/v1/accounts/:account_id/users", create_user),
+    ApiRoute("DELETE", "/api/v1/accounts/:account_id/users/:user_id", delete_user),
+    ApiRoute("GET", "/api/v1/users/:id", show_user),
+]

@@ -1,0 +1,442 @@
+"""The fake Canvas's in-memory district: users, logins, enrollments, observer links, codes.
+
+Everything here is synchronous on purpose: a route handler parses its request first (the only
+awaits), then checks and mutates the state without yielding, so concurrent requests on one
+event loop cannot interleave between a uniqueness check and the write that follows it.
+
+The rules mirror Canvas (see /work/shared/canvas-api.md): logins (pseudonyms) are unique
+case-insensitively among *active* logins; SIS ids exactly, including deleted logins (that is
+why Canvas has `enable_sis_reactivation`); pairing codes are 6 case-sensitive characters, valid
+7 days, single use (app/models/observer_pairing_code.rb); links are soft-deleted and restored
+(UserObservationLink.create_or_restore). The indexes keep 100,000 users cheap.
+"""
+
+from __future__ import annotations
+
+import bisect
+import secrets
+import string
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN
+from canvas_observers.fake_canvas.records import (
+    Course,
+    Enrollment,
+    Login,
+    ObservationLink,
+    PairingCodeRecord,
+    SentEmail,
+    StateError,
+    User,
+    is_email,
+    iso,
+    sortable_from,
+    utc_now,
+)
+
+__all__ = [
+    "ACCOUNT_NAME",
+    "ROOT_ACCOUNT_ID",
+    "Course",
+    "Enrollment",
+    "FakeState",
+    "Login",
+    "ObservationLink",
+    "PairingCodeRecord",
+    "SentEmail",
+    "StateError",
+    "User",
+    "is_email",
+    "iso",
+    "sortable_from",
+]
+
+ROOT_ACCOUNT_ID = 1
+ACCOUNT_NAME = "Fake District"
+CODE_ALPHABET = string.ascii_letters + string.digits
+CODE_LIFETIME = timedelta(days=7)  # ObserverPairingCode: expires_at = 7.days.from_now
+STUDENT_TYPES = frozenset({"StudentEnrollment", "StudentViewEnrollment"})
+ENROLLMENT_TYPES = frozenset(
+    {
+        "StudentEnrollment",
+        "TeacherEnrollment",
+        "TaEnrollment",
+        "DesignerEnrollment",
+        "ObserverEnrollment",
+        "StudentViewEnrollment",
+    }
+)
+# User#has_student_enrollment?: any student enrollment not rejected/inactive/deleted counts.
+DEAD_ENROLLMENT_STATES = frozenset({"rejected", "inactive", "deleted"})
+# Observer enrollments follow the student's enrollments that are active or pending.
+FOLLOWED_STATES = frozenset({"active", "invited", "creation_pending"})
+
+
+class FakeState:
+    """The district. Builders are the public API for scenarios and tests."""
+
+    def __init__(
+        self,
+        admin_token: str = DEFAULT_ADMIN_TOKEN,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.clock = clock
+        self.users: dict[int, User] = {}
+        self.logins_by_unique_id: dict[str, Login] = {}  # lower(unique_id), active logins only
+        self.logins_by_sis_id: dict[str, Login] = {}  # exact, any login state
+        self.tokens: dict[str, int] = {}
+        self.courses: dict[int, Course] = {}
+        self.enrollments: dict[int, Enrollment] = {}
+        self.enrollments_by_user: dict[int, list[int]] = {}
+        self.links: dict[tuple[int, int], ObservationLink] = {}
+        self.observees_of: dict[int, set[int]] = {}
+        self.observers_of: dict[int, set[int]] = {}
+        self.pairing_codes: list[PairingCodeRecord] = []
+        self.codes_by_value: dict[str, PairingCodeRecord] = {}
+        self.emails_sent: list[SentEmail] = []
+        self._next_id: dict[str, int] = {}
+        self._sorted: list[User] = []  # active users in sort order, kept by bisection
+        self._sort_keys: list[tuple[str, int]] = []  # their sort keys, in step
+        self.admin_id = self.add_user("Fake Admin", login_id="admin", sortable_name="Admin, Fake")
+        admin = self.users[self.admin_id]
+        admin.is_admin = True
+        admin.workflow_state = "registered"
+        self.set_admin_token(admin_token)
+
+    # -- ids and indexes ---------------------------------------------------------------
+    def _new_id(self, kind: str) -> int:
+        value = self._next_id.get(kind, 0) + 1
+        self._next_id[kind] = value
+        return value
+
+    def _reindex(self, user: User) -> None:
+        fields = [user.name]
+        for login in user.logins:
+            if login.workflow_state == "active":
+                fields += [login.unique_id, login.sis_user_id or "", login.integration_id or ""]
+        fields += user.emails
+        user.haystack = "\0".join(f.lower() for f in fields if f)
+
+    def sorted_users(self) -> list[User]:
+        """Active users by sortable name, then id (do not mutate the list)."""
+        return self._sorted
+
+    # -- builders ----------------------------------------------------------------------
+    def add_user(
+        self,
+        name: str,
+        *,
+        login_id: str | None = None,
+        sis_user_id: str | None = None,
+        email: str | None = None,
+        sortable_name: str | None = None,
+    ) -> int:
+        """Add a user (with a login when login_id is given); StateError on duplicates."""
+        if login_id is not None:
+            self._check_login(login_id, sis_user_id)
+        user_id = self._new_id("user")
+        user = User(
+            id=user_id,
+            name=name,
+            sortable_name=sortable_name or sortable_from(name),
+            short_name=name,
+            created_at=self.clock(),
+        )
+        self.users[user_id] = user
+        key = user.sort_key()
+        at = bisect.bisect(self._sort_keys, key)
+        self._sort_keys.insert(at, key)
+        self._sorted.insert(at, user)
+        if login_id is not None:
+            self._add_login(user, login_id, sis_user_id)
+        if email is not None:
+            user.emails.append(email)
+        self._reindex(user)
+        return user_id
+
+    def _check_login(self, unique_id: str, sis_user_id: str | None) -> None:
+        if unique_id.lower() in self.logins_by_unique_id:
+            raise StateError(
+                "unique_id",
+                "taken",
+                "ID already in use for this account and authentication provider",
+            )
+        if sis_user_id is not None and sis_user_id in self.logins_by_sis_id:
+            raise StateError("sis_user_id", "taken", f'SIS ID "{sis_user_id}" is already in use')
+
+    def _add_login(self, user: User, unique_id: str, sis_user_id: str | None) -> Login:
+        login = Login(self._new_id("login"), user.id, unique_id, sis_user_id)
+        user.logins.append(login)
+        self.logins_by_unique_id[unique_id.lower()] = login
+        if sis_user_id is not None:
+            self.logins_by_sis_id[sis_user_id] = login
+        return login
+
+    def create_user(
+        self,
+        name: str,
+        *,
+        unique_id: str,
+        sis_user_id: str | None = None,
+        sortable_name: str | None = None,
+        short_name: str | None = None,
+        email: str | None = None,
+        registered: bool = False,
+    ) -> User:
+        """The POST /accounts/:id/users write: checks, then creates user, login and channel."""
+        user = self.users[
+            self.add_user(
+                name,
+                login_id=unique_id,
+                sis_user_id=sis_user_id,
+                email=email,
+                sortable_name=sortable_name,
+            )
+        ]
+        user.short_name = short_name or name
+        user.workflow_state = "registered" if registered else "pre_registered"
+        return user
+
+    def delete_user(self, user_id: int) -> None:
+        """Delete a user as Canvas does: logins, enrollments and links go with it."""
+        user = self.users[user_id]
+        if not user.active:
+            return
+        user.workflow_state = "deleted"
+        at = bisect.bisect_left(self._sort_keys, user.sort_key())
+        del self._sort_keys[at], self._sorted[at]
+        for login in user.logins:
+            login.workflow_state = "deleted"
+            if self.logins_by_unique_id.get(login.unique_id.lower()) is login:
+                del self.logins_by_unique_id[login.unique_id.lower()]
+        for enrollment_id in self.enrollments_by_user.get(user_id, []):
+            self.enrollments[enrollment_id].state = "deleted"
+        for other in list(self.observees_of.get(user_id, ())):
+            self.unlink(user_id, other)
+        for other in list(self.observers_of.get(user_id, ())):
+            self.unlink(other, user_id)
+        self._reindex(user)
+
+    def add_course(self, name: str, *, sis_course_id: str | None = None) -> int:
+        course_id = self._new_id("course")
+        self.courses[course_id] = Course(course_id, name, name, sis_course_id, "available")
+        return course_id
+
+    def enroll(
+        self,
+        user_id: int,
+        course_id: int,
+        *,
+        type: str = "StudentEnrollment",
+        state: str = "active",
+        associated_user_id: int | None = None,
+    ) -> int:
+        """Enroll a user; linked observers follow a live student enrollment into the course."""
+        if user_id not in self.users or course_id not in self.courses:
+            raise KeyError("unknown user or course")
+        enrollment_id = self._new_id("enrollment")
+        self.enrollments[enrollment_id] = Enrollment(
+            enrollment_id, user_id, course_id, type, state, self.clock(), associated_user_id
+        )
+        self.enrollments_by_user.setdefault(user_id, []).append(enrollment_id)
+        if type in STUDENT_TYPES and state in FOLLOWED_STATES:
+            for observer_id in self.observers_of.get(user_id, ()):
+                self._follow(observer_id, user_id, course_id)
+        return enrollment_id
+
+    def set_enrollment_state(self, enrollment_id: int, state: str) -> Enrollment:
+        enrollment = self.enrollments[enrollment_id]
+        enrollment.state = state
+        return enrollment
+
+    def user_enrollments(self, user_id: int) -> list[Enrollment]:
+        return [self.enrollments[i] for i in self.enrollments_by_user.get(user_id, [])]
+
+    def has_student_enrollment(self, user_id: int) -> bool:
+        """User#has_student_enrollment? (checked before any permission for pairing codes)."""
+        return any(
+            e.type in STUDENT_TYPES and e.state not in DEAD_ENROLLMENT_STATES
+            for e in self.user_enrollments(user_id)
+        )
+
+    def _follow(self, observer_id: int, student_id: int, course_id: int) -> None:
+        for e in self.user_enrollments(observer_id):
+            if (
+                e.course_id == course_id
+                and e.associated_user_id == student_id
+                and e.state != "deleted"
+            ):
+                return
+        self.enroll(
+            observer_id,
+            course_id,
+            type="ObserverEnrollment",
+            state="active",
+            associated_user_id=student_id,
+        )
+
+    def link(self, observer_id: int, student_id: int) -> None:
+        """Create or restore the observer link (idempotent); self-observation is refused."""
+        if observer_id == student_id:
+            raise StateError("observer_id", "invalid", "Cannot observe yourself")
+        link = self.links.get((observer_id, student_id))
+        if link is None:
+            self.links[(observer_id, student_id)] = ObservationLink(observer_id, student_id)
+        elif link.workflow_state == "active":
+            return
+        else:
+            link.workflow_state = "active"
+        self.observees_of.setdefault(observer_id, set()).add(student_id)
+        self.observers_of.setdefault(student_id, set()).add(observer_id)
+        # UserObservationLink#create_linked_enrollments
+        for e in self.user_enrollments(student_id):
+            if e.type in STUDENT_TYPES and e.state in FOLLOWED_STATES:
+                self._follow(observer_id, student_id, e.course_id)
+
+    def unlink(self, observer_id: int, student_id: int) -> bool:
+        """Soft-delete a live link (and its observer enrollments); False when there is none."""
+        link = self.links.get((observer_id, student_id))
+        if link is None or link.workflow_state != "active":
+            return False
+        link.workflow_state = "deleted"
+        self.observees_of[observer_id].discard(student_id)
+        self.observers_of[student_id].discard(observer_id)
+        for e in self.user_enrollments(observer_id):
+            if e.type == "ObserverEnrollment" and e.associated_user_id == student_id:
+                e.state = "deleted"
+        return True
+
+    def is_linked(self, observer_id: int, student_id: int) -> bool:
+        return student_id in self.observees_of.get(observer_id, ())
+
+    def issue_token(self, user_id: int) -> str:
+        if user_id not in self.users:
+            raise KeyError(user_id)
+        token = f"{user_id}~{secrets.token_urlsafe(24)}"
+        self.tokens[token] = user_id
+        return token
+
+    def set_admin_token(self, token: str) -> None:
+        self.tokens[token] = self.admin_id
+
+    # -- pairing codes -----------------------------------------------------------------
+    def _code_is_active(self, record: PairingCodeRecord) -> bool:
+        return record.workflow_state == "active" and record.expires_at > self.clock()
+
+    def new_pairing_code(self, user_id: int) -> PairingCodeRecord:
+        """A fresh code, regenerated until no active code has the same value."""
+        while True:
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+            existing = self.codes_by_value.get(code)
+            if existing is None or not self._code_is_active(existing):
+                break
+        record = PairingCodeRecord(user_id, code, self.clock() + CODE_LIFETIME)
+        self.pairing_codes.append(record)
+        self.codes_by_value[code] = record
+        return record
+
+    def redeem_pairing_code(self, code: str) -> PairingCodeRecord | None:
+        """Use up an active code (exact, case-sensitive match); None when there is none."""
+        record = self.codes_by_value.get(code)
+        if record is None or not self._code_is_active(record):
+            return None
+        record.workflow_state = "deleted"
+        return record
+
+    # -- lookups -----------------------------------------------------------------------
+    def user_by_login(self, unique_id: str) -> User | None:
+        login = self.logins_by_unique_id.get(unique_id.lower())
+        return None if login is None else self.users[login.user_id]
+
+    def user_by_sis_id(self, sis_user_id: str) -> User | None:
+        login = self.logins_by_sis_id.get(sis_user_id)
+        return None if login is None else self.users[login.user_id]
+
+    def user_by_integration_id(self, integration_id: str) -> User | None:
+        for login in self.logins_by_unique_id.values():
+            if login.integration_id == integration_id:
+                return self.users[login.user_id]
+        return None
+
+    def search(self, term: str) -> list[User]:
+        """UserSearch: case-insensitive substring over name/login/SIS/integration id/email,
+        union exact id for an all-digit term; sorted by sortable name (linear, one `in` each)."""
+        needle = term.lower()
+        exact = int(term) if term.isdigit() and len(term) <= 18 else None
+        return [u for u in self.sorted_users() if needle in u.haystack or u.id == exact]
+
+    def sorted_ids(self, ids: set[int]) -> list[User]:
+        users = [self.users[i] for i in ids if self.users[i].active]
+        return sorted(users, key=User.sort_key)
+
+    def record_email(self, user_id: int, address: str, kind: str) -> None:
+        self.emails_sent.append(SentEmail(user_id, address, kind))
+
+    # -- side door ---------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, as JSON-ready data, for GET /__fake__/state."""
+        return {
+            "account": {"id": ROOT_ACCOUNT_ID, "name": ACCOUNT_NAME},
+            "users": [
+                {
+                    "id": u.id,
+                    "name": u.name,
+                    "sortable_name": u.sortable_name,
+                    "short_name": u.short_name,
+                    "workflow_state": u.workflow_state,
+                    "created_at": iso(u.created_at),
+                    "is_admin": u.is_admin,
+                    "logins": [
+                        {
+                            "id": p.id,
+                            "unique_id": p.unique_id,
+                            "sis_user_id": p.sis_user_id,
+                            "integration_id": p.integration_id,
+                            "workflow_state": p.workflow_state,
+                        }
+                        for p in u.logins
+                    ],
+                    "emails": list(u.emails),
+                }
+                for u in self.users.values()
+            ],
+            "courses": [
+                {"id": c.id, "name": c.name, "workflow_state": c.workflow_state}
+                for c in self.courses.values()
+            ],
+            "enrollments": [
+                {
+                    "id": e.id,
+                    "user_id": e.user_id,
+                    "course_id": e.course_id,
+                    "type": e.type,
+                    "enrollment_state": e.state,
+                    "associated_user_id": e.associated_user_id,
+                }
+                for e in self.enrollments.values()
+            ],
+            "observer_links": [
+                {
+                    "observer_id": k.observer_id,
+                    "student_id": k.student_id,
+                    "workflow_state": k.workflow_state,
+                }
+                for k in self.links.values()
+            ],
+            "pairing_codes": [
+                {
+                    "user_id": c.user_id,
+                    "code": c.code,
+                    "expires_at": iso(c.expires_at),
+                    "workflow_state": c.workflow_state,
+                }
+                for c in self.pairing_codes
+            ],
+            "registration_emails": [
+                {"user_id": m.user_id, "address": m.address, "kind": m.kind}
+                for m in self.emails_sent
+            ],
+        }

@@ -1,0 +1,134 @@
+"""JSON shapes of the fake Canvas (lib/api/v1/user.rb#user_json and friends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canvas_observers.fake_canvas.state import (
+    ROOT_ACCOUNT_ID,
+    Course,
+    Enrollment,
+    PairingCodeRecord,
+    User,
+    iso,
+)
+
+
+def user_basic(user: User) -> dict[str, Any]:
+    """user_json without a context: what POST/PUT/DELETE observee answers carry."""
+    return {
+        "id": user.id,
+        "name": user.name,
+        "created_at": iso(user.created_at),
+        "sortable_name": user.sortable_name,
+        "short_name": user.short_name,
+    }
+
+
+def user_in_account(user: User, *, admin: bool, include_email: bool) -> dict[str, Any]:
+    """user_json in the root account's context: SIS and login fields for admins (§2),
+    email only with include[]=email (and read_email_addresses, which admins have)."""
+    data = user_basic(user)
+    if admin:
+        login = user.login
+        data["sis_user_id"] = login.sis_user_id if login else None
+        data["integration_id"] = login.integration_id if login else None
+        if login is not None:
+            data["login_id"] = login.unique_id
+    if include_email:
+        data["email"] = user.email
+    return data
+
+
+def _name_parts(user: User) -> tuple[str, str]:
+    last, comma, first = user.sortable_name.partition(",")
+    return (first.strip(), last.strip()) if comma else (user.sortable_name, "")
+
+
+def user_show(user: User, *, admin: bool) -> dict[str, Any]:
+    """GET /users/:id (api_show): the account view plus the default show includes (§3)."""
+    data = user_in_account(user, admin=admin, include_email=True)
+    first, last = _name_parts(user)
+    data.update(
+        {
+            "first_name": first,
+            "last_name": last,
+            "locale": user.locale,
+            "effective_locale": user.locale or "en",
+            "permissions": {
+                "can_update_name": True,
+                "can_update_avatar": False,
+                "limit_parent_app_web_access": False,
+            },
+        }
+    )
+    return data
+
+
+def user_created(user: User) -> dict[str, Any]:
+    """POST /accounts/:id/users answer: user_json with the locale and uuid includes (§4)."""
+    data = user_in_account(user, admin=True, include_email=False)
+    data["locale"] = user.locale
+    data["uuid"] = f"fake{user.id:036d}"
+    return data
+
+
+def observee(user: User) -> dict[str, Any]:
+    data = user_basic(user)
+    data["observation_link_root_account_ids"] = [ROOT_ACCOUNT_ID]
+    return data
+
+
+def observee_listed(user: User, *, admin: bool, include_email: bool) -> dict[str, Any]:
+    data = user_in_account(user, admin=admin, include_email=include_email)
+    data["observation_link_root_account_ids"] = [ROOT_ACCOUNT_ID]
+    return data
+
+
+def pairing_code(record: PairingCodeRecord) -> dict[str, Any]:
+    return {
+        "user_id": record.user_id,
+        "code": record.code,
+        "expires_at": iso(record.expires_at),
+        "workflow_state": record.workflow_state,
+    }
+
+
+def account(name: str) -> dict[str, Any]:
+    return {
+        "id": ROOT_ACCOUNT_ID,
+        "name": name,
+        "uuid": "fakeaccount0000000000000000000000000000001",
+        "parent_account_id": None,
+        "root_account_id": None,
+        "workflow_state": "active",
+        "default_time_zone": "Etc/UTC",
+        "sis_account_id": None,
+        "integration_id": None,
+    }
+
+
+def course(c: Course) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "course_code": c.course_code,
+        "sis_course_id": c.sis_course_id,
+        "account_id": ROOT_ACCOUNT_ID,
+        "root_account_id": ROOT_ACCOUNT_ID,
+        "workflow_state": c.workflow_state,
+    }
+
+
+def enrollment(e: Enrollment) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "course_id": e.course_id,
+        "user_id": e.user_id,
+        "type": e.type,
+        "role": e.type,
+        "enrollment_state": e.state,
+        "associated_user_id": e.associated_user_id,
+        "root_account_id": ROOT_ACCOUNT_ID,
+        "created_at": iso(e.created_at),
+    }

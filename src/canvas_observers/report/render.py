@@ -1,0 +1,177 @@
+"""Report renderers: the terminal summary (rich) and the JSON / CSV report files.
+
+Report files hold guardians' emails and students' ids, so they are created readable by their
+owner only (0600) and written atomically: a temporary file in the same directory, then
+``os.replace``, so a reader never sees half a report and a crash leaves the old one intact.
+
+CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+tab or carriage return) are prefixed with ``'``, per the OWASP "CSV Injection" guidance: a
+roster typed by office staff, or a name from Canvas, must not run code on an admin's machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from canvas_observers.report.summary import RunInfo, needs_attention, totals
+from canvas_observers.sync.outcomes import RowResult
+
+ROW_FIELDS = (
+    "line",
+    "student_id",
+    "observer_email",
+    "outcome",
+    "detail",
+    "canvas_student_id",
+    "canvas_observer_id",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMATS = {".json": "json", ".csv": "csv"}
+
+
+def write_report(path: Path, info: RunInfo, results: Sequence[RowResult]) -> None:
+    """Write the report as JSON or CSV, chosen by ``path``'s extension; ValueError otherwise."""
+    kind = _FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(
+            f"cannot write a report to {str(path)!r}: the name must end in .json or .csv"
+        )
+    text = _json_text(info, results) if kind == "json" else _csv_text(results)
+    _write_private(path, text)
+
+
+def report_json(info: RunInfo, results: Sequence[RowResult]) -> dict[str, object]:
+    """The JSON report as a dict: ``{"run": {...info, "totals": {...}}, "rows": [...]}``."""
+    run = info.as_json()
+    run["totals"] = totals(results)
+    return {"run": run, "rows": [_row_dict(r) for r in results]}
+
+
+def csv_safe(value: str) -> str:
+    """Prefix ``'`` to a cell a spreadsheet would otherwise evaluate as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def render_summary(
+    console: Console,
+    info: RunInfo,
+    results: Sequence[RowResult],
+    *,
+    max_attention_rows: int = 20,
+) -> None:
+    """Print the run summary: totals by outcome, API calls by kind, and rows needing a human.
+
+    Every value that comes from the roster or Canvas goes in as ``Text``, so ``[bold]`` in an
+    email prints literally instead of being read as rich markup.
+    """
+    title = Text("Dry run (nothing written)" if info.dry_run else "Sync summary")
+    if info.state != "complete":
+        title.append(f" ({info.state})", style="bold red")
+    console.print(title, style="bold")
+    counts = Table(show_footer=True)
+    counts.add_column("outcome", footer="total")
+    counts.add_column("rows", justify="right", footer=str(len(results)))
+    for outcome, count in totals(results).items():
+        if count:
+            counts.add_row(outcome, str(count))
+    console.print(counts)
+    console.print(
+        Text.assemble(
+            ("Roster ", "dim"),
+            info.roster,
+            f": {info.rows_read} rows read, {info.rows_rejected} rejected, "
+            f"{info.duplicates} duplicates collapsed",
+        )
+    )
+    console.print(
+        Text.assemble(
+            ("Canvas ", "dim"),
+            info.canvas_url,
+            f": pairing {info.pairing}, {info.duration_s:.1f} s",
+        )
+    )
+
+    calls = Table(title="API calls", show_footer=True)
+    calls.add_column("kind", footer="total")
+    calls.add_column("calls", justify="right", footer=str(sum(info.api_calls.values())))
+    for kind, count in sorted(info.api_calls.items()):
+        calls.add_row(Text(kind), str(count))
+    console.print(calls)
+
+    attention = needs_attention(results)
+    if not attention:
+        console.print(Text("No rows need attention.", style="green"))
+        return
+    table = Table(title=f"Rows that need attention ({len(attention)})")
+    for name in ("line", "student_id", "observer_email", "outcome", "detail"):
+        table.add_column(name, overflow="fold", justify="right" if name == "line" else "left")
+    for r in attention[:max_attention_rows]:
+        table.add_row(
+            str(r.line), Text(r.student_id), Text(r.observer_email), r.outcome.value, Text(r.detail)
+        )
+    console.print(table)
+    hidden = len(attention) - max_attention_rows
+    if hidden > 0:
+        console.print(Text(f"… and {hidden} more, see the report"))
+
+
+def _row_dict(r: RowResult) -> dict[str, object]:
+    return {
+        "line": r.line,
+        "student_id": r.student_id,
+        "observer_email": r.observer_email,
+        "outcome": r.outcome.value,
+        "detail": r.detail,
+        "canvas_student_id": r.canvas_student_id,
+        "canvas_observer_id": r.canvas_observer_id,
+    }
+
+
+def _json_text(info: RunInfo, results: Sequence[RowResult]) -> str:
+    return json.dumps(report_json(info, results), ensure_ascii=False, indent=2) + "\n"
+
+
+def _csv_text(results: Sequence[RowResult]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)  # RFC 4180: CRLF line ends, quotes where needed
+    writer.writerow(ROW_FIELDS)
+    for r in results:
+        writer.writerow(
+            [
+                "" if v is None else csv_safe(v) if isinstance(v, str) else v
+                for v in _row_dict(r).values()
+            ]
+        )
+    return out.getvalue()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, as a file only its owner can read (0600)."""
+    directory = path.parent
+    # mkstemp creates the file with O_EXCL and mode 0600, whatever the umask.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # utf-8-sig for CSV: Excel reads a CSV without a BOM as the local ANSI code page and
+        # garbles non-Latin names; JSON must not start with a BOM (RFC 8259 section 8.1).
+        encoding = "utf-8-sig" if path.suffix.lower() == ".csv" else "utf-8"
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

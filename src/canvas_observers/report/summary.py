@@ -1,0 +1,52 @@
+"""Pure summaries of a run: totals by outcome, the rows that need a human, and run facts.
+
+No I/O here; ``render.py`` turns these into a terminal table, a JSON or a CSV report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+from canvas_observers.sync.outcomes import Outcome, RowResult
+
+
+def totals(results: Iterable[RowResult]) -> dict[str, int]:
+    """Count rows per outcome: every ``Outcome`` value as a key, zeros included, in enum order."""
+    counts = Counter(result.outcome for result in results)
+    return {outcome.value: counts.get(outcome, 0) for outcome in Outcome}
+
+
+def needs_attention(results: Iterable[RowResult]) -> list[RowResult]:
+    """The rows a human must look at (every outcome that is not a success), by line."""
+    return sorted((r for r in results if not r.outcome.is_success), key=lambda r: r.line)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Facts about one run that head the report (design.md "Report"), token never included.
+
+    ``state`` is ``complete`` or ``interrupted``; ``api_calls`` counts requests by kind.
+    """
+
+    run_id: int | None
+    started_at: str
+    ended_at: str
+    canvas_url: str
+    dry_run: bool
+    pairing: str
+    duration_s: float
+    api_calls: dict[str, int] = field(hash=False)
+    roster: str
+    rows_read: int
+    rows_rejected: int
+    duplicates: int
+    state: str = "complete"
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready dict of every field (a copy: changing it does not change the value)."""
+        data = asdict(self)
+        data["api_calls"] = dict(self.api_calls)
+        data["duration_s"] = round(self.duration_s, 3)
+        return data

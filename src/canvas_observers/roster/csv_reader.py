@@ -1,0 +1,498 @@
+"""Read the four-column roster CSV (design.md "Roster CSV") into a validated ``Roster``.
+
+What can go wrong, and what happens:
+
+* The file cannot be a roster at all (empty, header only, a required column missing,
+  semicolon/tab separated, wrong encoding, UTF-16, binary, an unmatched quote that swallows
+  the rest of the file) -> ``RosterError``: the run stops before any write. The message names
+  the line and field where known and says what to do; it reads well after ``error: ``.
+* One row is bad (missing field, invalid email, over-long name, control characters, broken
+  quoting) -> a ``RowProblem`` with its line; the row is skipped and the other rows still run.
+
+Decisions worth knowing:
+
+* Line numbers are physical lines of the file; a record spanning several lines (a quoted
+  field with a newline) is numbered by the line where it starts.
+* The file is decoded in chunks and parsed as a stream, so a 100,000-row file needs no more
+  than the rows themselves in memory.
+* ``observer_email`` is trimmed and lower-cased: Canvas compares logins case-insensitively
+  (``LOWER(pseudonyms.unique_id)``, canvas-api.md), so the lower-cased form is the one we
+  create and search for. Names are trimmed and inner whitespace runs collapse to one space.
+* Email validation is a practical check, not an RFC 5322 parser: one ``@``, a non-empty
+  local part of at most 64 characters, a dotted domain with no empty labels, no whitespace,
+  control or invisible characters, none of ``<>()[],;:"\\``, and at most 100 characters in all
+  because Canvas refuses longer logins (``pseudonym[unique_id]`` max 100, canvas-api.md).
+  Non-ASCII letters are allowed (internationalised addresses exist).
+* Names longer than 255 characters are refused: Canvas limits string columns such as
+  ``users.name`` to 255 (``maximum_string_length``).
+* Rows with the same ``student_id`` and the same email (compared case-folded) are collapsed:
+  the first is kept and notes the lines of the others; ``Roster.duplicates`` counts them.
+* The same guardian email with different names: every such row still runs (it is one
+  account), the first name seen is the one used to create the account, and each affected row
+  gets a note naming the other spelling and its line.
+* A header with no data rows is a ``RosterError`` ("nothing to do"), so a truncated SIS export
+  is noticed instead of silently succeeding.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from canvas_observers.roster.model import Roster, RosterError, RosterRow, RowProblem
+
+REQUIRED_COLUMNS = ("student_id", "observer_email", "observer_first_name", "observer_last_name")
+MAX_NAME_LENGTH = 255  # Canvas ActiveRecord maximum_string_length (users.name, sortable_name)
+MAX_LOGIN_LENGTH = 100  # Canvas Pseudonym unique_id maximum (canvas-api.md, create user)
+MAX_LOCAL_PART = 64  # RFC 5321 section 4.5.3.1.1
+MAX_STUDENT_ID_LENGTH = 255  # sis_user_id and unique_id are string columns
+MAX_NAME_NOTES = 3  # per row: list this many other spellings, then summarise
+
+_CHUNK = 1 << 16
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+# Control characters other than tab/CR/LF (which in names are just whitespace to collapse).
+_NAME_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# In ids and emails also refuse whitespace and invisible format characters (zero-width
+# spaces, bidi marks, BOM, soft hyphen) that copy-paste from documents brings along.
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_SPACE = re.compile(r"\s")
+_PLAIN_EMAIL = re.compile(
+    r"(?!\.)(?!.*\.\.)[A-Za-z0-9._%+'&=!#$*/?^`{|}~-]{1,64}(?<!\.)@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+_EMAIL_FORBIDDEN = re.compile(r'[<>()\[\],;:"\\]')
+_UTF16_FAMILY = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"}
+_COLUMNS_HINT = "The roster needs the columns " + ", ".join(REQUIRED_COLUMNS) + "."
+
+
+def check_email(email: str) -> str | None:
+    """Return why ``email`` (already trimmed) is not a usable Canvas login, or None if it is."""
+    # Fast path for the common plain-ASCII address; everything else gets the detailed checks.
+    if len(email) <= MAX_LOGIN_LENGTH and _PLAIN_EMAIL.fullmatch(email):
+        return None
+    return _email_problem(email)
+
+
+def _email_problem(email: str) -> str | None:
+    """The detailed checks behind ``check_email`` (the fast path must agree with these)."""
+    shown = _show(email)
+    if _ID_CONTROL.search(email):
+        return f"observer_email {shown} contains control or invisible characters"
+    if _SPACE.search(email):
+        return f"observer_email {shown} contains spaces"
+    ats = email.count("@")
+    if ats == 0:
+        return f"observer_email {shown} has no '@'"
+    if ats > 1:
+        return f"observer_email {shown} has more than one '@'"
+    bad = _EMAIL_FORBIDDEN.search(email)
+    if bad:
+        return f"observer_email {shown} contains {bad.group()!r}, which an email cannot"
+    local, domain = email.split("@")
+    if not local:
+        return f"observer_email {shown} has nothing before the '@'"
+    if not domain:
+        return f"observer_email {shown} has nothing after the '@'"
+    if len(local) > MAX_LOCAL_PART:
+        return f"observer_email {shown} has more than {MAX_LOCAL_PART} characters before the '@'"
+    if len(email) > MAX_LOGIN_LENGTH:
+        return (
+            f"observer_email {shown} is longer than {MAX_LOGIN_LENGTH} characters, "
+            "the longest login Canvas accepts"
+        )
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return f"observer_email {shown} has a misplaced '.' before the '@'"
+    if "." not in domain:
+        return f"observer_email {shown} has no dot in the domain {domain!r}"
+    if domain.endswith("."):
+        return f"observer_email {shown} ends with a dot"
+    if domain.startswith(".") or ".." in domain:
+        return f"observer_email {shown} has an empty part in the domain {domain!r}"
+    return None
+
+
+def read_roster(fp: BinaryIO, *, source: str, encoding: str = "utf-8") -> Roster:
+    """Read a roster CSV from an open binary file; ``source`` names the file in messages.
+
+    Raises ``RosterError`` when the file cannot be read as a roster at all.
+    """
+    codec = _codec_name(encoding, source)
+    header_line, header, records = _records(_text_lines(fp, codec, source), source)
+    columns = _columns(header, header_line, source)
+    reader = _Reader(columns, source)
+    for line, fields in records:
+        reader.add(line, fields)
+    if reader.seen == 0:
+        raise RosterError(
+            "the file has a header but no data rows; nothing to do. "
+            "Check that the SIS export is complete.",
+            source=source,
+        )
+    return reader.finish()
+
+
+# -- decoding -------------------------------------------------------------------------------
+
+
+def _codec_name(encoding: str, source: str) -> str:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise RosterError(
+            f"unknown encoding {encoding!r}; try utf-8, latin-1, cp1252 or utf-16",
+            source=source,
+        ) from None
+    # utf-8-sig reads UTF-8 with or without a byte-order mark (Excel's "CSV UTF-8" adds one).
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _sniff(head: bytes, codec: str, source: str) -> None:
+    """Refuse UTF-16 and binary files up front, with a hint, instead of decoding garbage."""
+    if codec in _UTF16_FAMILY:
+        return
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise RosterError(
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark); "
+            'save it as UTF-8 ("CSV UTF-8") or pass --encoding utf-16',
+            source=source,
+        )
+    if b"\x00" not in head:
+        return
+    if head.startswith(b"PK\x03\x04"):
+        raise RosterError(
+            "the file is a zip archive, probably an Excel workbook (.xlsx), not a CSV; "
+            'open it and save it as "CSV UTF-8 (Comma delimited)"',
+            source=source,
+        )
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise RosterError(
+            "the file is an old Excel workbook (.xls), not a CSV; "
+            'open it and save it as "CSV UTF-8 (Comma delimited)"',
+            source=source,
+        )
+    sample = head[:8192]
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    half = max(len(sample) // 2, 1)
+    # ASCII text in UTF-16 has a NUL in every other byte: the high byte of each code unit.
+    if max(even, odd) >= half * 0.3 and min(even, odd) <= half * 0.02:
+        order = "utf-16-le" if odd > even else "utf-16-be"
+        raise RosterError(
+            f"the file looks like UTF-16 without a byte-order mark; "
+            f'save it as UTF-8 ("CSV UTF-8") or pass --encoding {order}',
+            source=source,
+        )
+    # A stray NUL in a text export is one bad row (reported as a control character); a file
+    # where control bytes are common is binary (images, archives, databases).
+    controls = sum(1 for b in sample if b < 0x20 and b not in b"\t\n\r\x0c")
+    if controls > len(sample) * 0.02:
+        raise RosterError(
+            "this is not a text CSV file (it contains binary data such as NUL bytes); "
+            "check that you picked the roster export",
+            source=source,
+        )
+
+
+def _text_lines(fp: BinaryIO, codec: str, source: str) -> Iterator[str]:
+    """Decode ``fp`` chunk by chunk and yield lines with their endings (CRLF, LF or CR)."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    lines_done = 0
+    buf = ""
+    first = True
+    while True:
+        chunk = fp.read(_CHUNK)
+        if first:
+            if not chunk:
+                raise RosterError(_empty_message(), source=source)
+            _sniff(chunk, codec, source)
+            first = False
+        final = not chunk
+        # The carried-over text holds no line end (but maybe a final CR), so scan only the new
+        # text: a file with very long lines stays linear instead of quadratic.
+        scan = max(len(buf) - 1, 0)
+        try:
+            buf += decoder.decode(chunk, final=final)
+        except UnicodeDecodeError as err:
+            raise _decode_error(err, codec, lines_done + buf.count("\n"), source) from None
+        pos = 0
+        for match in _NEWLINE.finditer(buf, scan):
+            if not final and match.end() == len(buf) and match.group() == "\r":
+                break  # a CR at the end of a chunk may be the first half of a CRLF
+            yield buf[pos : match.end()]
+            pos = match.end()
+            lines_done += 1
+        buf = buf[pos:]
+        if final:
+            if buf:
+                yield buf
+            return
+
+
+def _decode_error(
+    err: UnicodeDecodeError, codec: str, lines_before: int, source: str
+) -> RosterError:
+    data = err.object[: err.start]
+    line = lines_before + data.count(b"\n") + 1
+    column = err.start - (data.rfind(b"\n") + 1) + 1
+    bad = err.object[err.start : err.end]
+    name = "UTF-8" if codec == "utf-8-sig" else codec
+    # Bytes 0x80-0x9F are C1 controls in Latin-1 but letters/quotes in Windows-1252 (what
+    # Excel on Windows writes), so suggest the codec that will read them as intended.
+    guess = "cp1252" if any(0x80 <= b <= 0x9F for b in bad) else "latin-1"
+    hint = f'save it as UTF-8 ("CSV UTF-8") or pass --encoding {guess}'
+    if codec != "utf-8-sig":
+        hint = 'check the --encoding value, or save the file as UTF-8 ("CSV UTF-8")'
+    return RosterError(
+        f"the file is not {name}: byte 0x{bad[0]:02X} at column {column} cannot be decoded; {hint}",
+        source=source,
+        line=line,
+    )
+
+
+def _empty_message() -> str:
+    return "the file is empty; expected a header row. " + _COLUMNS_HINT
+
+
+# -- CSV records ----------------------------------------------------------------------------
+
+
+_Records = Iterator[tuple[int, list[str] | str]]  # (line, fields) or (line, row-level error)
+
+
+def _records(lines: Iterator[str], source: str) -> tuple[int, list[str], _Records]:
+    """Return the header (line, fields) and an iterator over the following records."""
+    # strict: an unmatched quote at the end of the file is an error instead of silently
+    # swallowing every later row into one field.
+    reader = csv.reader(lines, strict=True)
+
+    def records() -> _Records:
+        while True:
+            start = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                text = str(err)
+                if "expected after" in text:
+                    yield start, text  # one row's quoting is broken; the next line parses anew
+                    continue
+                raise _csv_fatal(text, start, source) from None
+            if any(f.strip() for f in fields):  # blank lines (and ",,,") are skipped
+                yield start, fields
+
+    it = records()
+    for line, fields in it:
+        if isinstance(fields, str):
+            raise RosterError(
+                f"the header row has broken quoting ({fields})", source=source, line=line
+            )
+        return line, fields, it
+    raise RosterError(_empty_message(), source=source)
+
+
+def _csv_fatal(text: str, line: int, source: str) -> RosterError:
+    if "unexpected end of data" in text or "field larger" in text:
+        return RosterError(
+            'a quoted field that starts on this line never ends (an unmatched double quote "), '
+            "so every later row would be lost; fix the quote and run again",
+            source=source,
+            line=line,
+        )
+    return RosterError(f"cannot parse the CSV: {text}", source=source, line=line)
+
+
+def _columns(header: list[str], line: int, source: str) -> dict[str, int]:
+    names = [h.replace("\ufeff", "").strip() for h in header]
+    if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+        kind = "semicolon" if names[0].count(";") >= names[0].count("\t") else "tab"
+        raise RosterError(
+            f"the file is {kind}-separated, but a roster must be comma-separated; "
+            'save it as "CSV UTF-8 (Comma delimited)" or replace the separators with commas',
+            source=source,
+            line=line,
+        )
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        key = name.casefold()
+        if key in REQUIRED_COLUMNS and key in index:
+            raise RosterError(
+                f"the column {key!r} appears twice in the header "
+                f"(columns {index[key] + 1} and {i + 1}); keep one",
+                source=source,
+                line=line,
+                field=key,
+            )
+        index.setdefault(key, i)
+    missing = [c for c in REQUIRED_COLUMNS if c not in index]
+    if missing:
+        found = ", ".join(repr(n) for n in names if n) or "none"
+        what = "column" if len(missing) == 1 else "columns"
+        raise RosterError(
+            f"the header has no {what} {', '.join(missing)} (found: {found}). {_COLUMNS_HINT}",
+            source=source,
+            line=line,
+            field=missing[0],
+        )
+    return {c: index[c] for c in REQUIRED_COLUMNS}
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(slots=True)
+class _Guardian:
+    """The first name seen for a guardian email, and the other spellings met later."""
+
+    name: tuple[str, str]
+    line: int
+    index: int
+    others: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
+
+
+class _Reader:
+    """Validates records one at a time, collapsing duplicates and noting name conflicts."""
+
+    def __init__(self, columns: dict[str, int], source: str) -> None:
+        self.columns = columns
+        self.source = source
+        self.rows: list[RosterRow] = []
+        self.problems: list[RowProblem] = []
+        self.notes: dict[int, list[str]] = {}
+        self.keys: dict[tuple[str, str], int] = {}
+        self.guardians: dict[str, _Guardian] = {}
+        self.duplicates = 0
+        self.seen = 0
+
+    def add(self, line: int, fields: list[str] | str) -> None:
+        self.seen += 1
+        if isinstance(fields, str):
+            reason = f"broken quoting ({fields}); fix the double quotes in this row"
+            self.problems.append(RowProblem(line=line, reason=reason, source=self.source))
+            return
+        raw = {c: fields[i] if i < len(fields) else "" for c, i in self.columns.items()}
+        student_id = raw["student_id"].strip()
+        email = raw["observer_email"].strip().lower()
+        reasons: list[tuple[str, str]] = []
+        if why := _check_student_id(student_id):
+            reasons.append(("student_id", why))
+        if not email:
+            reasons.append(("observer_email", "observer_email is missing"))
+        elif why := check_email(email):
+            reasons.append(("observer_email", why))
+        first, why = _name(raw["observer_first_name"], "observer_first_name")
+        if why:
+            reasons.append(("observer_first_name", why))
+        last, why = _name(raw["observer_last_name"], "observer_last_name")
+        if why:
+            reasons.append(("observer_last_name", why))
+        if reasons:
+            self.problems.append(
+                RowProblem(
+                    line=line,
+                    reason="; ".join(r for _, r in reasons),
+                    student_id=student_id,
+                    observer_email=email,
+                    source=self.source,
+                    field=reasons[0][0],
+                )
+            )
+            return
+        self._keep(RosterRow(line, student_id, email, first, last, source=self.source))
+
+    def _keep(self, row: RosterRow) -> None:
+        # Logins compare case-insensitively in Canvas; SIS ids are compared exactly.
+        sid = row.student_id.casefold() if row.student_is_login else row.student_id
+        key = (sid, row.email_key)
+        name = (row.observer_first_name, row.observer_last_name)
+        guardian = self.guardians.get(row.email_key)
+        if key in self.keys:
+            self.duplicates += 1
+            kept = self.keys[key]
+            note = f"duplicate of this row on line {row.line}"
+            if guardian is not None and name != guardian.name:
+                note += (
+                    f" (which gives the name {_full(name)!r}; "
+                    f"using {_full(guardian.name)!r} from line {guardian.line})"
+                )
+            self.notes.setdefault(kept, []).append(note)
+            return
+        index = len(self.rows)
+        self.keys[key] = index
+        self.rows.append(row)
+        if guardian is None:
+            self.guardians[row.email_key] = _Guardian(name, row.line, index)
+        elif name != guardian.name:
+            guardian.others.setdefault(name, row.line)
+            self.notes.setdefault(index, []).append(
+                f"observer_email first given as {_full(guardian.name)!r} on line {guardian.line}; "
+                f"using that name for the account, not {_full(name)!r}"
+            )
+
+    def finish(self) -> Roster:
+        for guardian in self.guardians.values():
+            if not guardian.others:
+                continue
+            notes = self.notes.setdefault(guardian.index, [])
+            others = list(guardian.others.items())
+            for name, line in others[:MAX_NAME_NOTES]:
+                notes.append(
+                    f"observer_email also given as {_full(name)!r} on line {line}; "
+                    f"using {_full(guardian.name)!r} from line {guardian.line}"
+                )
+            if len(others) > MAX_NAME_NOTES:
+                notes.append(
+                    f"observer_email also given with {len(others) - MAX_NAME_NOTES} more "
+                    f"different names on other rows"
+                )
+        rows = tuple(
+            dataclasses.replace(row, notes=(*row.notes, *self.notes[i])) if i in self.notes else row
+            for i, row in enumerate(self.rows)
+        )
+        return Roster(
+            rows=rows,
+            problems=tuple(self.problems),
+            duplicates=self.duplicates,
+            source=self.source,
+        )
+
+
+def _check_student_id(student_id: str) -> str | None:
+    if not student_id:
+        return "student_id is missing"
+    shown = _show(student_id)
+    if _ID_CONTROL.search(student_id):
+        return f"student_id {shown} contains control or invisible characters"
+    if _SPACE.search(student_id):
+        return f"student_id {shown} contains spaces"
+    if len(student_id) > MAX_STUDENT_ID_LENGTH:
+        return f"student_id is longer than {MAX_STUDENT_ID_LENGTH} characters"
+    return None
+
+
+def _name(value: str, field: str) -> tuple[str, str | None]:
+    """Return the normalised name and why it is refused (None when it is fine)."""
+    if _NAME_CONTROL.search(value):
+        return "", f"{field} {_show(value.strip())} contains control characters"
+    name = " ".join(value.split())
+    if not name:
+        return "", f"{field} is missing"
+    if len(name) > MAX_NAME_LENGTH:
+        return "", (
+            f"{field} is {len(name)} characters long; Canvas allows at most {MAX_NAME_LENGTH}"
+        )
+    return name, None
+
+
+def _full(name: tuple[str, str]) -> str:
+    return f"{name[0]} {name[1]}".strip()
+
+
+def _show(value: str, limit: int = 60) -> str:
+    """A value quoted for a message: control characters escaped, long values cut short."""
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return repr(value)

@@ -1,0 +1,132 @@
+"""Named schema migrations for the journal, each applied once, in its own transaction.
+
+The ``migrations`` table records which names were applied and when. A migration is a tuple
+of single SQL statements rather than a script: ``sqlite3.Connection.executescript`` commits
+any open transaction first, which would break the "all or nothing" promise. SQLite DDL is
+transactional (https://www.sqlite.org/lang_transaction.html), so a failing statement rolls
+the whole migration back and the next open tries it again.
+
+Never edit a migration that has shipped: add a new one. Names sort in the order applied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One named, append-only schema change."""
+
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0001_runs_rows_actions_users",
+        (
+            # pid + host tell an abandoned run (killed, crashed, power loss) from a live one.
+            """CREATE TABLE runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                canvas_url TEXT NOT NULL,
+                roster TEXT NOT NULL,
+                dry_run INTEGER NOT NULL,
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                state TEXT NOT NULL DEFAULT 'running',
+                settings TEXT NOT NULL DEFAULT '{}',
+                totals TEXT NOT NULL DEFAULT '{}',
+                api_calls TEXT NOT NULL DEFAULT '{}',
+                pid INTEGER NOT NULL,
+                host TEXT NOT NULL
+            )""",
+            """CREATE TABLE rows (
+                id INTEGER PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                line INTEGER NOT NULL,
+                student_id TEXT NOT NULL,
+                observer_email TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                detail TEXT NOT NULL DEFAULT '',
+                canvas_student_id INTEGER,
+                canvas_observer_id INTEGER,
+                at TEXT NOT NULL
+            )""",
+            "CREATE INDEX rows_by_run ON rows(run_id, id)",
+            """CREATE TABLE actions (
+                id INTEGER PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                line INTEGER NOT NULL,
+                at TEXT NOT NULL,
+                result TEXT NOT NULL,
+                canvas_observer_id INTEGER,
+                canvas_student_id INTEGER,
+                detail TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX actions_by_run ON actions(run_id, id)",
+            # Canvas ids learned in earlier runs: a hint to save look-ups, never trusted
+            # blindly (the engine verifies before it pairs).
+            """CREATE TABLE users (
+                canvas_url TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('student', 'observer')),
+                key TEXT NOT NULL,
+                canvas_id INTEGER NOT NULL,
+                learned_at TEXT NOT NULL,
+                PRIMARY KEY (canvas_url, kind, key)
+            ) WITHOUT ROWID""",
+        ),
+    ),
+)
+
+_CREATE_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+)
+
+
+def applied_migrations(conn: sqlite3.Connection) -> set[str]:
+    """Names recorded in the ``migrations`` table (empty if it does not exist yet)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+    ).fetchone()
+    if exists is None:
+        return set()
+    return {name for (name,) in conn.execute("SELECT name FROM migrations")}
+
+
+def apply_migrations(
+    conn: sqlite3.Connection,
+    *,
+    now: str,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> list[str]:
+    """Apply every migration not yet recorded, each in one transaction; return their names.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``) so that the transactions
+    here are the only ones. ``BEGIN IMMEDIATE`` takes the write lock before re-reading the
+    applied set, so two processes opening a new journal at once do not both migrate it.
+    """
+    conn.execute(_CREATE_MIGRATIONS_TABLE)
+    applied: list[str] = []
+    for migration in migrations:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            done = conn.execute(
+                "SELECT 1 FROM migrations WHERE name = ?", (migration.name,)
+            ).fetchone()
+            if done is None:
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                    (migration.name, now),
+                )
+                applied.append(migration.name)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return applied

@@ -1,0 +1,234 @@
+"""The pure planner: what Canvas said + one roster row -> what to do.
+
+No HTTP, no SQLite, no clock. The engine (engine.py) asks Canvas, hands the answers to these
+functions, and performs whatever they return.
+
+Matching rules (the only way a row ever reaches a pairing):
+
+* a student id without ``@`` is an SIS id and matches ``sis_user_id`` exactly, case-sensitively
+  (Canvas's ``sis_user_id:`` lookup is case-sensitive, canvas-api.md section 3);
+* a student id with ``@`` is a login and matches ``login_id`` case-insensitively (Canvas's
+  ``sis_login_id:`` lookup lowers both sides), or, when no login matches, the email;
+* a guardian email matches ``login_id``, or else the ``email``, case-insensitively;
+* search results (a case-insensitive *substring* search, so ``100`` also finds ``1001``) are
+  only ever candidates: they count when they match exactly by the rules above, and two
+  different users that both match make the row ambiguous, never paired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.roster.model import RosterRow
+from canvas_observers.sync.outcomes import Outcome
+
+PairingMethod = Literal["code", "direct"]
+
+
+# --- what a look-up found -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Exactly one account matches."""
+
+    user: CanvasUser
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """No account matches."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """Several different accounts match exactly: never guess."""
+
+    users: tuple[CanvasUser, ...]
+
+
+Resolution = Found | Missing | Ambiguous
+
+
+@dataclass(frozen=True, slots=True)
+class ObserverState:
+    """What the engine knows about one guardian's account.
+
+    ``login_exists`` is true when Canvas resolved ``sis_login_id:<email>`` (the account exists,
+    its id may not be fetched yet); ``user`` is set once the account itself is known.
+    ``observees`` are the students currently linked (complete list).
+    """
+
+    resolution: Resolution
+    observees: tuple[CanvasUser, ...] = ()
+    login_exists: bool = False
+
+    @property
+    def exists(self) -> bool:
+        return self.login_exists or isinstance(self.resolution, Found)
+
+    @property
+    def user(self) -> CanvasUser | None:
+        return self.resolution.user if isinstance(self.resolution, Found) else None
+
+
+# --- what to do with a row ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """The row ends here with this outcome (nothing to write)."""
+
+    outcome: Outcome
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyPaired:
+    """The guardian already observes this student."""
+
+    student: CanvasUser
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Pair the guardian with the student, creating the guardian's account first if needed."""
+
+    student: CanvasUser
+    create_observer: bool
+    method: PairingMethod
+
+
+RowAction = Skip | AlreadyPaired | Pair
+
+
+# --- exact matching -------------------------------------------------------------------------
+
+
+def _fold(value: str | None) -> str | None:
+    return None if value is None else value.strip().casefold()
+
+
+def matches_student_id(user: CanvasUser, student_id: str) -> bool:
+    """True when ``user`` is exactly the student the roster names."""
+    if "@" in student_id:
+        key = student_id.strip().casefold()
+        return _fold(user.login_id) == key or _fold(user.email) == key
+    return user.sis_user_id is not None and user.sis_user_id == student_id
+
+
+def _distinct(users: Iterable[CanvasUser]) -> tuple[CanvasUser, ...]:
+    seen: dict[int, CanvasUser] = {}
+    for user in users:
+        seen.setdefault(user.id, user)
+    return tuple(seen.values())
+
+
+def resolve_student(candidates: Sequence[CanvasUser], student_id: str) -> Resolution:
+    """Pick the student among search results: exact matches only; two = ambiguous.
+
+    For a login-style id, a login match wins over an email match (logins are unique in a root
+    account, emails are not).
+    """
+    if "@" in student_id:
+        key = student_id.strip().casefold()
+        by_login = _distinct(u for u in candidates if _fold(u.login_id) == key)
+        if by_login:
+            return _one(by_login)
+        return _one(_distinct(u for u in candidates if _fold(u.email) == key))
+    return _one(_distinct(u for u in candidates if matches_student_id(u, student_id)))
+
+
+def resolve_observer(candidates: Sequence[CanvasUser], email: str) -> Resolution:
+    """Pick the guardian among search results: login match first, then email; exact only."""
+    key = email.strip().casefold()
+    by_login = _distinct(u for u in candidates if _fold(u.login_id) == key)
+    if by_login:
+        return _one(by_login)
+    return _one(_distinct(u for u in candidates if _fold(u.email) == key))
+
+
+def _one(users: tuple[CanvasUser, ...]) -> Resolution:
+    if not users:
+        return Missing()
+    if len(users) == 1:
+        return Found(users[0])
+    return Ambiguous(users)
+
+
+def linked_student(observees: Sequence[CanvasUser], row: RosterRow) -> CanvasUser | None:
+    """The already-linked student this row names, judged from the observee list alone.
+
+    Only an unambiguous identifier counts here: the SIS id (exact) or, for a login-style id,
+    the login (case-insensitive). Anything less certain goes through the full student look-up.
+    """
+    if row.student_is_login:
+        key = row.student_id.casefold()
+        hits = _distinct(u for u in observees if _fold(u.login_id) == key)
+    else:
+        hits = _distinct(u for u in observees if u.sis_user_id == row.student_id)
+    return hits[0] if len(hits) == 1 else None
+
+
+# --- the decision ---------------------------------------------------------------------------
+
+
+def plan_row(
+    row: RosterRow,
+    student: Resolution,
+    observer: ObserverState,
+    *,
+    method: PairingMethod,
+) -> RowAction:
+    """Decide what to do with one row from the student and guardian look-ups."""
+    match student:
+        case Missing():
+            kind = "login or email" if row.student_is_login else "SIS id"
+            return Skip(Outcome.STUDENT_NOT_FOUND, f"no Canvas user has the {kind} {row.student_id!r}")
+        case Ambiguous(users):
+            ids = ", ".join(str(u.id) for u in users)
+            return Skip(
+                Outcome.STUDENT_AMBIGUOUS,
+                f"{len(users)} Canvas users match {row.student_id!r} exactly (ids {ids})",
+            )
+        case Found(student_user):
+            pass
+    if isinstance(observer.resolution, Ambiguous):
+        ids = ", ".join(str(u.id) for u in observer.resolution.users)
+        return Skip(
+            Outcome.OBSERVER_AMBIGUOUS,
+            f"{len(observer.resolution.users)} Canvas users match {row.observer_email!r} (ids {ids})",
+        )
+    key = row.email_key
+    if key in {_fold(student_user.login_id), _fold(student_user.email)} or (
+        observer.user is not None and observer.user.id == student_user.id
+    ):
+        return Skip(
+            Outcome.CONFLICT,
+            f"the guardian email {row.observer_email!r} is the student's own login or email",
+        )
+    if any(u.id == student_user.id for u in observer.observees):
+        return AlreadyPaired(student_user)
+    return Pair(student_user, create_observer=not observer.exists, method=method)
+
+
+def dry_run_outcome(action: Pair) -> Outcome:
+    """What a dry run reports for a pairing it would make."""
+    return Outcome.WOULD_CREATE if action.create_observer else Outcome.WOULD_PAIR
+
+
+LIVE_STUDENT_ENROLLMENT_STATES = frozenset({"active", "invited", "completed", "creation_pending"})
+"""Enrollment states that let Canvas make a pairing code (``User#has_student_enrollment?``:
+any StudentEnrollment/StudentViewEnrollment not rejected, inactive or deleted)."""
+
+
+def can_get_pairing_code(enrollments: Iterable[tuple[str, str]]) -> bool:
+    """Whether Canvas would give a pairing code, from (type, state) pairs of enrollments."""
+    return any(
+        kind in {"StudentEnrollment", "StudentViewEnrollment"}
+        and state in LIVE_STUDENT_ENROLLMENT_STATES
+        for kind, state in enrollments
+    )

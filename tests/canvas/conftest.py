@@ -1,0 +1,55 @@
+"""Fixtures for the Canvas client tests: a fake Canvas and clients on it, with no retry sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import stamina
+
+from canvas_observers.canvas import CanvasClient
+from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
+
+BASE_URL = "http://127.0.0.1"
+ClientFactory = Callable[..., CanvasClient]
+
+
+@pytest.fixture(autouse=True)
+def no_retry_sleeps() -> Iterator[None]:
+    """stamina's test mode: retry backoffs are zero, the policy's attempt limit is kept."""
+    with stamina.set_testing(True, attempts=1000, cap=True):
+        yield
+
+
+@pytest.fixture
+async def http_clients() -> AsyncIterator[list[httpx.AsyncClient]]:
+    """httpx clients made by a test, closed at its end."""
+    made: list[httpx.AsyncClient] = []
+    yield made
+    for http in made:
+        await http.aclose()
+
+
+@pytest.fixture
+def canvas_on(http_clients: list[httpx.AsyncClient]) -> Callable[..., CanvasClient]:
+    """Build a CanvasClient on a fake app in-process (ASGI), admin token by default."""
+
+    def make(app: FakeCanvasApp, *, token: str | None = None, **options: Any) -> CanvasClient:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+        http_clients.append(http)
+        return CanvasClient(
+            http,
+            base_url=BASE_URL,
+            token=token if token is not None else app.fake.config.admin_token,
+            **options,
+        )
+
+    return make
+
+
+@pytest.fixture
+def quiet_app() -> FakeCanvasApp:
+    """A fake Canvas with the throttle off (the throttle has its own tests)."""
+    return create_app(FakeConfig(throttle=False))

@@ -1,0 +1,142 @@
+"""Serving the fake over real loopback HTTP, and the `canvas-observers fake-canvas` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from canvas_observers.cli import fake as fake_cli
+from canvas_observers.cli import main
+from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
+from canvas_observers.fake_canvas.server import running_server
+
+OPTIONS = (
+    "--host",
+    "--port",
+    "--admin-token",
+    "--latency-ms",
+    "--throttle",
+    "--no-throttle",
+    "--throttle-status",
+    "--request-cost",
+    "--fault-rate",
+    "--lost-response-rate",
+    "--seed",
+    "--scenario",
+    "--forbidden-status",
+    "--roster-out",
+    "--allow-remote",
+)
+
+
+def test_running_server_serves_over_loopback_and_stops() -> None:
+    """The background server answers real HTTP on 127.0.0.1 and is gone after the block."""
+    app = create_app(FakeConfig())
+    token = app.fake.config.admin_token
+    with running_server(app) as url:
+        assert url.startswith("http://127.0.0.1:")
+        r = httpx.get(f"{url}/api/v1/accounts/self", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        assert r.json()["id"] == 1
+        assert "X-Request-Cost" in r.headers
+        assert httpx.get(f"{url}/__fake__/stats").json()["by_method"] == {"GET": 1}
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/api/v1/accounts/self", timeout=2.0)
+
+
+def test_help_lists_every_option() -> None:
+    """`canvas-observers fake-canvas --help` documents each flag of the command."""
+    result = CliRunner().invoke(main, ["fake-canvas", "--help"])
+    assert result.exit_code == 0, result.output
+    for option in OPTIONS:
+        assert option in result.output
+    for param in fake_cli.fake_canvas.params:
+        assert getattr(param, "help", None), param.name
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])  # noqa: S104
+def test_refuses_a_non_loopback_host(host: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-loopback --host is a usage error (exit 2) naming --allow-remote; nothing serves."""
+    served: list[object] = []
+    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: served.append(kw))
+    result = CliRunner().invoke(main, ["fake-canvas", "--host", host])
+    assert result.exit_code == 2
+    assert "--allow-remote" in result.output
+    assert served == []
+
+
+def test_allow_remote_lets_a_non_loopback_host_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --allow-remote the command serves on the host asked for."""
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: served.append(kw))
+    args = ["fake-canvas", "--host", "0.0.0.0", "--allow-remote"]  # noqa: S104
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert served == [{"host": "0.0.0.0", "port": 8900}]  # noqa: S104
+
+
+def test_demo_start_writes_roster_and_maps_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--scenario demo` writes the roster and prints how to sync; every flag reaches the app."""
+    apps: list[FakeCanvasApp] = []
+    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: apps.append(app))
+    roster = tmp_path / "roster.csv"
+    args = [
+        "fake-canvas", "--port", "9123", "--admin-token", "s3cret", "--latency-ms", "5",
+        "--no-throttle", "--throttle-status", "403", "--request-cost", "0.5",
+        "--fault-rate", "0.1", "--lost-response-rate", "0.2", "--seed", "42",
+        "--forbidden-status", "403", "--scenario", "demo", "--roster-out", str(roster),
+    ]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:9123" in result.output
+    assert "s3cret" in result.output
+    assert str(roster.resolve()) in result.output
+    assert (
+        f"CANVAS_URL=http://127.0.0.1:9123 CANVAS_TOKEN=s3cret canvas-observers sync {roster}"
+        in (result.output)
+    )
+    (app,) = apps
+    assert roster.read_text(encoding="utf-8") == app.fake.demo_roster
+    config = app.fake.config
+    assert (config.admin_token, config.latency_ms, config.throttle) == ("s3cret", 5.0, False)
+    assert (config.throttle_status, config.request_cost, config.seed) == (403, 0.5, 42)
+    assert (config.fault_rate, config.lost_response_rate, config.forbidden_status) == (
+        0.1,
+        0.2,
+        403,
+    )
+
+
+def test_empty_scenario_writes_no_roster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default empty scenario serves an empty district and writes no file."""
+    apps: list[FakeCanvasApp] = []
+    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: apps.append(app))
+    roster = tmp_path / "roster.csv"
+    result = CliRunner().invoke(main, ["fake-canvas", "--roster-out", str(roster)])
+    assert result.exit_code == 0, result.output
+    assert not roster.exists()
+    assert "fake-admin-token" in result.output
+    assert len(apps[0].fake.state.users) == 1  # only the admin
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),  # noqa: S104
+        ("10.1.2.3", False),
+        ("canvas.example.edu", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    """Only localhost and loopback addresses count as loopback."""
+    assert fake_cli.is_loopback(host) is loopback

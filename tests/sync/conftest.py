@@ -1,0 +1,95 @@
+"""Fixtures for sync tests: a district on the in-process fake and a one-call sync runner."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import stamina
+
+from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.fake_canvas import FakeCanvas, FakeCanvasApp
+from canvas_observers.roster.csv_reader import read_roster
+from canvas_observers.store.journal import Journal
+from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.outcomes import RowResult
+from canvas_observers.sync.run import SyncReport, run_sync
+
+BASE_URL = "http://127.0.0.1"
+HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_sleeps() -> Iterator[None]:
+    """Retries keep their attempt limits but never sleep in tests."""
+    stamina.set_testing(True, attempts=5)
+    yield
+    stamina.set_testing(False)
+
+
+@dataclass
+class District:
+    """Builders for a small district on the fake, returning Canvas ids."""
+
+    fake: FakeCanvas
+    course: int = 0
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def student(self, sis: str, *, login: str | None = None, email: str | None = None,
+                enrolled: bool = True, name: str | None = None) -> int:
+        uid = self.fake.state.add_user(name or f"Student {sis}", login_id=login or f"{sis}@kids.test",
+                                       sis_user_id=sis, email=email)
+        if enrolled:
+            if not self.course:
+                self.course = self.fake.state.add_course("Grade 5")
+            self.fake.state.enroll(uid, self.course)
+        self.ids[sis] = uid
+        return uid
+
+    def guardian(self, email: str, *, name: str = "Existing Parent", login: str | None = None) -> int:
+        uid = self.fake.state.add_user(name, login_id=login or email, email=email)
+        self.ids[email] = uid
+        return uid
+
+    def links(self) -> set[tuple[int, int]]:
+        """Every live observer link as (observer id, student id)."""
+        state = self.fake.state.snapshot()
+        return {(link["observer_id"], link["student_id"]) for link in state["observer_links"]
+                if link.get("workflow_state", "active") == "active"}
+
+    def writes(self) -> int:
+        by_method = self.fake.stats.by_method
+        return sum(by_method.get(m, 0) for m in ("POST", "PUT", "DELETE"))
+
+
+@pytest.fixture
+def district(fake: FakeCanvas) -> District:
+    return District(fake)
+
+
+SyncRunner = Callable[..., Awaitable[SyncReport]]
+
+
+@pytest.fixture
+def sync_csv(fake_app: FakeCanvasApp) -> SyncRunner:
+    """Run a sync of CSV text against the in-process fake; returns the SyncReport."""
+
+    async def run(csv_text: str, *, journal: Journal | None = None,
+                  on_result: Callable[[RowResult], None] | None = None,
+                  **options: object) -> SyncReport:
+        roster = read_roster(io.BytesIO((HEADER + csv_text).encode()), source="roster.csv")
+        transport = httpx.ASGITransport(app=fake_app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
+            return await run_sync(roster, client=client, options=SyncOptions(**options),  # type: ignore[arg-type]
+                                  canvas_url=BASE_URL, journal=journal, on_result=on_result)
+
+    return run
+
+
+def outcomes(report: SyncReport) -> dict[int, str]:
+    """Line number -> outcome value."""
+    return {r.line: r.outcome.value for r in report.results}

@@ -1,0 +1,131 @@
+"""The pure planner: exact matching and row decisions, table-tested without Canvas."""
+
+from __future__ import annotations
+
+import pytest
+
+from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.roster.model import RosterRow
+from canvas_observers.sync.outcomes import Outcome
+from canvas_observers.sync.plan import (
+    Ambiguous,
+    Found,
+    Missing,
+    ObserverState,
+    Pair,
+    Skip,
+    can_get_pairing_code,
+    linked_student,
+    plan_row,
+    resolve_observer,
+    resolve_student,
+)
+
+
+def user(uid: int, sis: str | None = None, login: str | None = None,
+         email: str | None = None) -> CanvasUser:
+    return CanvasUser(id=uid, name=f"User {uid}", sis_user_id=sis, login_id=login, email=email)
+
+
+def row(student: str = "100", email: str = "pat@example.org") -> RosterRow:
+    return RosterRow(line=2, student_id=student, observer_email=email,
+                     observer_first_name="Pat", observer_last_name="Lee")
+
+
+S100 = user(1, sis="100", login="s100@school.org")
+S1001 = user(2, sis="1001", login="s1001@school.org")
+S1002 = user(3, sis="1002")
+
+
+@pytest.mark.parametrize(
+    ("candidates", "student_id", "expected"),
+    [
+        ([S100, S1001, S1002], "100", Found(S100)),  # substring hits are not matches
+        ([S1001, S1002], "100", Missing()),
+        ([user(4, sis="ab-7")], "AB-7", Missing()),  # SIS ids are case-sensitive
+        ([S100, S100], "100", Found(S100)),  # the same user twice is one user
+        ([user(5, sis="100"), user(6, sis="100")], "100", Ambiguous((user(5, sis="100"),
+                                                                     user(6, sis="100")))),
+        ([S100], "S100@School.org", Found(S100)),  # logins are case-insensitive
+        ([user(7, email="kid@home.org")], "kid@home.org", Found(user(7, email="kid@home.org"))),
+        # a login match wins over an email match on another account
+        ([user(8, login="kid@home.org"), user(9, email="kid@home.org")], "kid@home.org",
+         Found(user(8, login="kid@home.org"))),
+        ([user(10, email="k@h.org"), user(11, email="K@H.org")], "k@h.org",
+         Ambiguous((user(10, email="k@h.org"), user(11, email="K@H.org")))),
+    ],
+)
+def test_resolve_student(candidates: list[CanvasUser], student_id: str, expected: object) -> None:
+    """Only exact identifier matches count; two distinct exact matches are ambiguous."""
+    assert resolve_student(candidates, student_id) == expected
+
+
+def test_resolve_observer_login_then_email() -> None:
+    """A guardian is matched by login first, then email, case-insensitively, never by name."""
+    by_login = user(20, login="pat@example.org")
+    by_email = user(21, email="PAT@example.org")
+    named = CanvasUser(id=22, name="pat@example.org")
+    assert resolve_observer([by_email, by_login], "Pat@Example.org") == Found(by_login)
+    assert resolve_observer([by_email], "pat@example.org") == Found(by_email)
+    assert resolve_observer([named], "pat@example.org") == Missing()
+    assert resolve_observer([user(30, login="pat@example.org.uk")], "pat@example.org") == Missing()
+
+
+def test_linked_student_needs_an_exact_identifier() -> None:
+    """The already-paired shortcut trusts only an exact SIS id or login on the observee list."""
+    assert linked_student([S1001, S100], row("100")) == S100
+    assert linked_student([S1001], row("100")) is None
+    assert linked_student([S100], row("s100@SCHOOL.org")) == S100
+    # an email-only match is not enough for the shortcut
+    assert linked_student([user(9, email="kid@home.org")], row("kid@home.org")) is None
+
+
+@pytest.mark.parametrize(
+    ("student", "observer", "outcome"),
+    [
+        (Missing(), ObserverState(Missing()), Outcome.STUDENT_NOT_FOUND),
+        (Ambiguous((S100, S1001)), ObserverState(Missing()), Outcome.STUDENT_AMBIGUOUS),
+        (Found(S100), ObserverState(Ambiguous((user(40), user(41)))), Outcome.OBSERVER_AMBIGUOUS),
+    ],
+)
+def test_plan_row_skips(student: object, observer: ObserverState, outcome: Outcome) -> None:
+    """Rows that cannot be paired safely end with the matching outcome."""
+    action = plan_row(row(), student, observer, method="code")  # type: ignore[arg-type]
+    assert isinstance(action, Skip)
+    assert action.outcome is outcome
+
+
+def test_plan_row_conflict_when_guardian_is_the_student() -> None:
+    """A guardian email that is the student's own login or email is a conflict, never a pair."""
+    kid = user(50, sis="777", login="kid@school.org", email="kid@home.org")
+    for email in ("kid@school.org", "KID@home.org"):
+        action = plan_row(row("777", email), Found(kid), ObserverState(Missing()), method="code")
+        assert isinstance(action, Skip)
+        assert action.outcome is Outcome.CONFLICT
+    action = plan_row(row("777", "x@y.org"), Found(kid), ObserverState(Found(kid)),
+                      method="direct")
+    assert isinstance(action, Skip)
+    assert action.outcome is Outcome.CONFLICT
+
+
+def test_plan_row_pairs_and_creates() -> None:
+    """A found student is paired; the account is created only when the guardian has none."""
+    assert plan_row(row(), Found(S100), ObserverState(Missing()), method="code") == Pair(
+        S100, create_observer=True, method="code")
+    existing = ObserverState(Missing(), (), login_exists=True)
+    assert plan_row(row(), Found(S100), existing, method="direct") == Pair(
+        S100, create_observer=False, method="direct")
+    linked = ObserverState(Found(user(60)), (S100,))
+    assert plan_row(row(), Found(S100), linked, method="code").__class__.__name__ == (
+        "AlreadyPaired")
+
+
+def test_can_get_pairing_code_mirrors_has_student_enrollment() -> None:
+    """Invited, active and completed student enrollments allow codes; inactive/deleted do not."""
+    assert can_get_pairing_code([("StudentEnrollment", "active")])
+    assert can_get_pairing_code([("StudentEnrollment", "completed")])
+    assert can_get_pairing_code([("TeacherEnrollment", "active"), ("StudentEnrollment", "invited")])
+    assert not can_get_pairing_code([("StudentEnrollment", "inactive")])
+    assert not can_get_pairing_code([("StudentEnrollment", "deleted")])
+    assert not can_get_pairing_code([("TeacherEnrollment", "active")])
+    assert not can_get_pairing_code([])
