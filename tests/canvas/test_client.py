@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import httpx
@@ -431,3 +432,23 @@ async def test_counts_snapshot(quiet_app: FakeCanvasApp, canvas_on: Make) -> Non
         "transport_errors": 0,
     }
     assert client.counts.requests == 3
+
+
+async def test_pacing_2000_requests_at_default_throttle(canvas_on: Make) -> None:
+    """2,000 GETs at the default throttle (5 ms latency) keep 10 in flight, <1% throttled."""
+    app = create_app(FakeConfig(latency_ms=5))  # hwm 600, 50 up front, cost 0.05, 10/s
+    ids = [app.fake.state.add_user(f"U{n}") for n in range(200)]
+    client = canvas_on(app, max_in_flight=10)
+    started = time.perf_counter()
+    users = await asyncio.gather(*(client.get_user(ids[n % 200]) for n in range(2000)))
+    seconds = time.perf_counter() - started
+    counts = client.counts
+    print(  # the figures the lead reports; not asserted on (no timed assertions)
+        f"\n[pacing] 2000 GETs at default throttle, latency 5 ms: requests={counts.requests} "
+        f"throttled={counts.throttled} ({100 * counts.throttled / counts.requests:.2f}%) "
+        f"peak_in_flight={client.pacer.peak_in_flight} seconds={seconds:.2f}"
+    )
+    assert len(users) == 2000
+    assert counts.throttled == app.fake.stats.throttled
+    assert counts.throttled < 20  # under 1% of 2,000
+    assert client.pacer.peak_in_flight == 10

@@ -38,10 +38,21 @@ class District:
     course: int = 0
     ids: dict[str, int] = field(default_factory=dict)
 
-    def student(self, sis: str, *, login: str | None = None, email: str | None = None,
-                enrolled: bool = True, name: str | None = None) -> int:
-        uid = self.fake.state.add_user(name or f"Student {sis}", login_id=login or f"{sis}@kids.test",
-                                       sis_user_id=sis, email=email)
+    def student(
+        self,
+        sis: str,
+        *,
+        login: str | None = None,
+        email: str | None = None,
+        enrolled: bool = True,
+        name: str | None = None,
+    ) -> int:
+        uid = self.fake.state.add_user(
+            name or f"Student {sis}",
+            login_id=login or f"{sis}@kids.test",
+            sis_user_id=sis,
+            email=email,
+        )
         if enrolled:
             if not self.course:
                 self.course = self.fake.state.add_course("Grade 5")
@@ -49,7 +60,9 @@ class District:
         self.ids[sis] = uid
         return uid
 
-    def guardian(self, email: str, *, name: str = "Existing Parent", login: str | None = None) -> int:
+    def guardian(
+        self, email: str, *, name: str = "Existing Parent", login: str | None = None
+    ) -> int:
         uid = self.fake.state.add_user(name, login_id=login or email, email=email)
         self.ids[email] = uid
         return uid
@@ -57,8 +70,11 @@ class District:
     def links(self) -> set[tuple[int, int]]:
         """Every live observer link as (observer id, student id)."""
         state = self.fake.state.snapshot()
-        return {(link["observer_id"], link["student_id"]) for link in state["observer_links"]
-                if link.get("workflow_state", "active") == "active"}
+        return {
+            (link["observer_id"], link["student_id"])
+            for link in state["observer_links"]
+            if link.get("workflow_state", "active") == "active"
+        }
 
     def writes(self) -> int:
         by_method = self.fake.stats.by_method
@@ -77,15 +93,25 @@ SyncRunner = Callable[..., Awaitable[SyncReport]]
 def sync_csv(fake_app: FakeCanvasApp) -> SyncRunner:
     """Run a sync of CSV text against the in-process fake; returns the SyncReport."""
 
-    async def run(csv_text: str, *, journal: Journal | None = None,
-                  on_result: Callable[[RowResult], None] | None = None,
-                  **options: object) -> SyncReport:
+    async def run(
+        csv_text: str,
+        *,
+        journal: Journal | None = None,
+        on_result: Callable[[RowResult], None] | None = None,
+        **options: object,
+    ) -> SyncReport:
         roster = read_roster(io.BytesIO((HEADER + csv_text).encode()), source="roster.csv")
         transport = httpx.ASGITransport(app=fake_app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
             client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
-            return await run_sync(roster, client=client, options=SyncOptions(**options),  # type: ignore[arg-type]
-                                  canvas_url=BASE_URL, journal=journal, on_result=on_result)
+            return await run_sync(
+                roster,
+                client=client,
+                options=SyncOptions(**options),  # type: ignore[arg-type]
+                canvas_url=BASE_URL,
+                journal=journal,
+                on_result=on_result,
+            )
 
     return run
 

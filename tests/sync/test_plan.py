@@ -19,17 +19,24 @@ from canvas_observers.sync.plan import (
     plan_row,
     resolve_observer,
     resolve_student,
+    roster_conflicts,
 )
 
 
-def user(uid: int, sis: str | None = None, login: str | None = None,
-         email: str | None = None) -> CanvasUser:
+def user(
+    uid: int, sis: str | None = None, login: str | None = None, email: str | None = None
+) -> CanvasUser:
     return CanvasUser(id=uid, name=f"User {uid}", sis_user_id=sis, login_id=login, email=email)
 
 
 def row(student: str = "100", email: str = "pat@example.org") -> RosterRow:
-    return RosterRow(line=2, student_id=student, observer_email=email,
-                     observer_first_name="Pat", observer_last_name="Lee")
+    return RosterRow(
+        line=2,
+        student_id=student,
+        observer_email=email,
+        observer_first_name="Pat",
+        observer_last_name="Lee",
+    )
 
 
 S100 = user(1, sis="100", login="s100@school.org")
@@ -44,15 +51,24 @@ S1002 = user(3, sis="1002")
         ([S1001, S1002], "100", Missing()),
         ([user(4, sis="ab-7")], "AB-7", Missing()),  # SIS ids are case-sensitive
         ([S100, S100], "100", Found(S100)),  # the same user twice is one user
-        ([user(5, sis="100"), user(6, sis="100")], "100", Ambiguous((user(5, sis="100"),
-                                                                     user(6, sis="100")))),
+        (
+            [user(5, sis="100"), user(6, sis="100")],
+            "100",
+            Ambiguous((user(5, sis="100"), user(6, sis="100"))),
+        ),
         ([S100], "S100@School.org", Found(S100)),  # logins are case-insensitive
         ([user(7, email="kid@home.org")], "kid@home.org", Found(user(7, email="kid@home.org"))),
         # a login match wins over an email match on another account
-        ([user(8, login="kid@home.org"), user(9, email="kid@home.org")], "kid@home.org",
-         Found(user(8, login="kid@home.org"))),
-        ([user(10, email="k@h.org"), user(11, email="K@H.org")], "k@h.org",
-         Ambiguous((user(10, email="k@h.org"), user(11, email="K@H.org")))),
+        (
+            [user(8, login="kid@home.org"), user(9, email="kid@home.org")],
+            "kid@home.org",
+            Found(user(8, login="kid@home.org")),
+        ),
+        (
+            [user(10, email="k@h.org"), user(11, email="K@H.org")],
+            "k@h.org",
+            Ambiguous((user(10, email="k@h.org"), user(11, email="K@H.org"))),
+        ),
     ],
 )
 def test_resolve_student(candidates: list[CanvasUser], student_id: str, expected: object) -> None:
@@ -102,8 +118,7 @@ def test_plan_row_conflict_when_guardian_is_the_student() -> None:
         action = plan_row(row("777", email), Found(kid), ObserverState(Missing()), method="code")
         assert isinstance(action, Skip)
         assert action.outcome is Outcome.CONFLICT
-    action = plan_row(row("777", "x@y.org"), Found(kid), ObserverState(Found(kid)),
-                      method="direct")
+    action = plan_row(row("777", "x@y.org"), Found(kid), ObserverState(Found(kid)), method="direct")
     assert isinstance(action, Skip)
     assert action.outcome is Outcome.CONFLICT
 
@@ -111,13 +126,16 @@ def test_plan_row_conflict_when_guardian_is_the_student() -> None:
 def test_plan_row_pairs_and_creates() -> None:
     """A found student is paired; the account is created only when the guardian has none."""
     assert plan_row(row(), Found(S100), ObserverState(Missing()), method="code") == Pair(
-        S100, create_observer=True, method="code")
+        S100, create_observer=True, method="code"
+    )
     existing = ObserverState(Missing(), (), login_exists=True)
     assert plan_row(row(), Found(S100), existing, method="direct") == Pair(
-        S100, create_observer=False, method="direct")
+        S100, create_observer=False, method="direct"
+    )
     linked = ObserverState(Found(user(60)), (S100,))
     assert plan_row(row(), Found(S100), linked, method="code").__class__.__name__ == (
-        "AlreadyPaired")
+        "AlreadyPaired"
+    )
 
 
 def test_can_get_pairing_code_mirrors_has_student_enrollment() -> None:
@@ -129,3 +147,15 @@ def test_can_get_pairing_code_mirrors_has_student_enrollment() -> None:
     assert not can_get_pairing_code([("StudentEnrollment", "deleted")])
     assert not can_get_pairing_code([("TeacherEnrollment", "active")])
     assert not can_get_pairing_code([])
+
+
+def test_roster_conflicts_email_used_as_student_and_guardian() -> None:
+    """An email the roster uses both as a student login and a guardian email pairs no one."""
+    rows = [
+        RosterRow(2, "100", "kid@home.test", "A", "B"),
+        RosterRow(3, "KID@home.test", "pat@home.test", "P", "L"),
+        RosterRow(4, "200", "pat2@home.test", "P", "L"),
+    ]
+    conflicts = roster_conflicts(rows)
+    assert set(conflicts) == {2, 3}
+    assert "both as a student's login and as a guardian's email" in conflicts[2]

@@ -40,9 +40,15 @@ async def test_every_outcome_from_one_district(district: District, sync_csv: Syn
     )
     report = await sync_csv(roster)
     assert outcomes(report) == {
-        2: "created", 3: "paired", 4: "already_paired", 5: "student_not_found",
-        6: "student_ambiguous", 7: "observer_ambiguous", 8: "not_enrolled",
-        9: "invalid_row", 10: "conflict",
+        2: "created",
+        3: "paired",
+        4: "already_paired",
+        5: "student_not_found",
+        6: "student_ambiguous",
+        7: "observer_ambiguous",
+        8: "not_enrolled",
+        9: "invalid_row",
+        10: "conflict",
     }
     new = district.fake.state.user_by_login("new@home.test")
     assert new is not None
@@ -65,11 +71,13 @@ async def test_failed_pairing_is_reported_and_cured_next_run(
         return await httpx.ASGITransport(app=fake_app).handle_async_request(request)
 
     async def once() -> list[str]:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler),
-                                     base_url=BASE_URL) as http:
+        async with httpx.AsyncClient(
+            transport=httpx.MockTransport(handler), base_url=BASE_URL
+        ) as http:
             client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
-            report = await run_sync(roster, client=client, options=SyncOptions(),
-                                    canvas_url=BASE_URL)
+            report = await run_sync(
+                roster, client=client, options=SyncOptions(), canvas_url=BASE_URL
+            )
         return [f"{r.outcome.value}: {r.detail}" for r in report.results]
 
     first = await once()
@@ -159,11 +167,16 @@ async def test_dry_run_writes_nothing(district: District, sync_csv: SyncRunner) 
     district.student("A2")
     district.student("C3", enrolled=False)
     district.guardian("sam@home.test")
-    rows = ("A1,new@home.test,N,P\nA2,new@home.test,N,P\nA1,sam@home.test,S,E\n"
-            "C3,sam@home.test,S,E\n")
+    rows = (
+        "A1,new@home.test,N,P\nA2,new@home.test,N,P\nA1,sam@home.test,S,E\nC3,sam@home.test,S,E\n"
+    )
     report = await sync_csv(rows, dry_run=True)
-    assert outcomes(report) == {2: "would_create", 3: "would_pair", 4: "would_pair",
-                                5: "not_enrolled"}
+    assert outcomes(report) == {
+        2: "would_create",
+        3: "would_pair",
+        4: "would_pair",
+        5: "not_enrolled",
+    }
     assert district.writes() == 0
     assert district.links() == set()
 
@@ -179,8 +192,7 @@ async def test_journal_records_rows_and_actions(district: District, sync_csv: Sy
         assert run is not None
         assert run.state == "complete"
         rows = journal.run_rows(run_id)
-        assert [(r.line, r.outcome.value, r.canvas_student_id) for r in rows] == [
-            (2, "created", a)]
+        assert [(r.line, r.outcome.value, r.canvas_student_id) for r in rows] == [(2, "created", a)]
         kinds = [(x.kind, x.result) for x in journal.run_actions(run_id)]
         assert kinds == [("pairing_code", "ok"), ("create_user", "ok"), ("pair_code", "ok")]
 
@@ -189,11 +201,11 @@ async def test_rejected_token_stops_the_run(district: District, fake_app: FakeCa
     """A token Canvas rejects stops the run before any row, with exit code 2."""
     district.student("A1")
     roster = Roster(rows=(RosterRow(2, "A1", "pat@home.test", "Pat", "Lee"),), source="r.csv")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake_app),
-                                 base_url=BASE_URL) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fake_app), base_url=BASE_URL
+    ) as http:
         client = CanvasClient(http, base_url=BASE_URL, token="not-a-token")
-        report = await run_sync(roster, client=client, options=SyncOptions(),
-                                canvas_url=BASE_URL)
+        report = await run_sync(roster, client=client, options=SyncOptions(), canvas_url=BASE_URL)
     assert report.aborted is not None
     assert "token" in report.aborted.lower()
     assert report.exit_code == 2

@@ -35,7 +35,7 @@ from canvas_observers.canvas.errors import (
     TransportError,
     UnsafeRequest,
 )
-from canvas_observers.canvas.models import CanvasUser, PairingCode
+from canvas_observers.canvas.models import CanvasUser, Enrollment, PairingCode
 from canvas_observers.canvas.pacing import Pacer, PacingPolicy
 from canvas_observers.canvas.protocol import Answer, Request
 from canvas_observers.canvas.retry import RetryLater, RetryPolicy, backoff_hook, never_sent
@@ -166,7 +166,9 @@ class CanvasClient:
 
     async def search_users(self, term: str, *, account: str = "self") -> list[CanvasUser]:
         """Every page of a substring search; keep only exact hits (protocol.matches_*)."""
-        return await self._users(protocol.search_users(term, account=account, per_page=self._per_page))
+        return await self._users(
+            protocol.search_users(term, account=account, per_page=self._per_page)
+        )
 
     async def create_user(
         self,
@@ -206,6 +208,11 @@ class CanvasClient:
 
     async def list_observers(self, student_id: int) -> list[CanvasUser]:
         return await self._users(protocol.list_observers(student_id, per_page=self._per_page))
+
+    async def list_enrollments(self, user_id: int) -> list[Enrollment]:
+        """Every enrollment of a user (all states), for the dry run's pairing-code check."""
+        items = await self._pages(protocol.list_enrollments(user_id, per_page=self._per_page))
+        return [Enrollment.from_json(item) for item in items]
 
     async def remove_observee(self, observer_id: int, student_id: int) -> CanvasUser:
         return await self._user(protocol.remove_observee(observer_id, student_id))

@@ -15,7 +15,7 @@ Split by what the caller should do about it::
     │   ├── Throttled                 429, or 403 "Rate Limit Exceeded" text
     │   ├── ServerError               5xx
     │   └── TransportError            timeout, refused or dropped connection
-    └── OutcomeUnknown                a POST got no answer (timeout, dropped connection, 502/503/504):
+    └── OutcomeUnknown                a POST got no answer (timeout, dropped connection, 5xx):
                                       Canvas may or may not have done it; look it up, never re-send
 
 ``NotAllowed`` is raised for a row-level refusal too (a pairing code for a student with no

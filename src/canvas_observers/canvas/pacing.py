@@ -99,9 +99,11 @@ class BucketEstimate:
         if cost is not None and cost > 0:
             self.base += cost
         if remaining is not None:
+            # A bucket bigger than assumed shows as more remaining than the assumed mark.
+            # (Not remaining + our reservations: some of ours may not have reached Canvas
+            # yet, or already left it, so that sum can overshoot the real mark.)
+            self.hwm = max(self.hwm, remaining)
             reserved = self.policy.up_front * max(0, others)
-            # A bucket bigger than assumed shows as more remaining than we think possible.
-            self.hwm = max(self.hwm, remaining + reserved)
             self.base = max(self.base, self.hwm - remaining - reserved)
         self._clean += 1
         if self._clean >= self.policy.recovery and self.cap < self.policy.max_in_flight:
@@ -144,26 +146,28 @@ class Pacer:
         self.estimate = BucketEstimate(self.policy, clock())
         self.in_flight = 0
         self.peak_in_flight = 0
-        self._changed = asyncio.Condition()
+        self._queue = asyncio.Lock()
+        self._freed = asyncio.Event()
 
     async def _admit(self) -> None:
-        async with self._changed:
+        # Callers queue on a FIFO lock and only the head of the queue watches the estimate,
+        # so thousands of waiting callers cost nothing (no thundering herd on each release).
+        async with self._queue:
             while True:
                 wait = self.estimate.wait_time(self._clock(), self.in_flight)
                 if wait <= 0:
                     break
                 # Woken by a finishing request, or when the leak has made room; looked at
                 # again at least every _POLL seconds, so a changed estimate is seen soon.
-                timeout = min(wait, _POLL)
+                self._freed.clear()
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                    await asyncio.wait_for(self._freed.wait(), min(wait, _POLL))
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
-    async def _release(self) -> None:
-        async with self._changed:
-            self.in_flight -= 1
-            self._changed.notify_all()
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self._freed.set()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Slot]:
@@ -172,7 +176,7 @@ class Pacer:
         try:
             yield slot
         finally:
-            await asyncio.shield(self._release())
+            self._release()
 
     def _answered(self, *, remaining: float | None, cost: float | None) -> None:
         self.estimate.on_answer(

@@ -250,6 +250,18 @@ def list_observers(student_id: int, *, per_page: int = PER_PAGE) -> Request:
     return _request("list_observers", "GET", path, query=_list_query(per_page), paginated=True)
 
 
+def list_enrollments(user_id: int, *, per_page: int = PER_PAGE) -> Request:
+    # GET /api/v1/users/:user_id/enrollments: the dry run reads enrollments to predict what
+    # the pairing-code request would say (User#has_student_enrollment?, canvas-api.md §5).
+    # Without state[] Canvas lists only active and invited ones; completed ones count too.
+    path = f"/users/{object_ref(user_id)}/enrollments"
+    states = tuple(("state[]", s) for s in ("active", "invited", "creation_pending", "completed"))
+    query = (*states, ("type[]", "StudentEnrollment"), ("type[]", "StudentViewEnrollment"))
+    return _request(
+        "list_enrollments", "GET", path, query=(*query, *_list_query(per_page)), paginated=True
+    )
+
+
 def remove_observee(observer_id: int, student_id: int) -> Request:
     # A second DELETE answers 404 [§6.6]; retrying after a lost answer may therefore end in
     # NotFound, which the caller reads as "already gone".

@@ -37,8 +37,9 @@ class Redactor(logging.Filter):
         return True
 
 
-def setup_logging(level: str, log_file: Path | None, *, secrets: tuple[str, ...] = (),
-                  console: bool = True) -> None:
+def setup_logging(
+    level: str, log_file: Path | None, *, secrets: tuple[str, ...] = (), console: bool = True
+) -> None:
     """Log to stderr (and to a file for cron); the token is redacted from every record."""
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -76,7 +77,9 @@ def read_token(token_file: Path | None) -> str:
             info = token_file.stat()
             text = token_file.read_text(encoding="utf-8")
         except OSError as error:
-            raise click.UsageError(f"cannot read --token-file {token_file}: {error.strerror}")
+            raise click.UsageError(
+                f"cannot read --token-file {token_file}: {error.strerror}"
+            ) from None
         if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             click.echo(
                 f"warning: {token_file} can be read by other users of this machine; "

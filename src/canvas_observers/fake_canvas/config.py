@@ -28,8 +28,17 @@ class FakeConfig:
     outflow: float = 10.0
 
     KNOBS = (
-        "latency_ms", "throttle", "throttle_status", "request_cost", "fault_rate",
-        "lost_response_rate", "seed", "forbidden_status", "hwm", "up_front_cost", "outflow",
+        "latency_ms",
+        "throttle",
+        "throttle_status",
+        "request_cost",
+        "fault_rate",
+        "lost_response_rate",
+        "seed",
+        "forbidden_status",
+        "hwm",
+        "up_front_cost",
+        "outflow",
     )
 
     def update(self, values: dict[str, Any]) -> None:

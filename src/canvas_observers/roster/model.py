@@ -81,8 +81,9 @@ class RosterError(Exception):
     The message names the file and, where known, the line and the field, and says what to do.
     """
 
-    def __init__(self, message: str, *, source: str = "", line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str = "", line: int | None = None, field: str | None = None
+    ) -> None:
         self.message = message
         self.source = source
         self.line = line

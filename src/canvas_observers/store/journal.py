@@ -45,7 +45,7 @@ from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 
 MEMORY = ":memory:"
 FINAL_STATES = frozenset({"complete", "failed", "stopped"})
-USER_KINDS = frozenset({"student", "observer"})
+USER_KINDS = frozenset({"student", "observer", "unenrolled"})
 # SQLite primary result codes meaning "this file is not a database we can read"
 # (https://www.sqlite.org/rescode.html): SQLITE_CORRUPT, SQLITE_NOTADB.
 _NOT_A_DATABASE_CODES = frozenset({11, 26})

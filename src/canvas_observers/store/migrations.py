@@ -80,6 +80,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        "0002_users_kind_unenrolled",
+        (
+            # The sync also remembers students Canvas refused a pairing code for, so that the
+            # next run reads their enrollments before it writes again. SQLite cannot change a
+            # CHECK constraint in place: rebuild the table (https://www.sqlite.org/lang_altertable.html).
+            """CREATE TABLE users_new (
+                canvas_url TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('student', 'observer', 'unenrolled')),
+                key TEXT NOT NULL,
+                canvas_id INTEGER NOT NULL,
+                learned_at TEXT NOT NULL,
+                PRIMARY KEY (canvas_url, kind, key)
+            ) WITHOUT ROWID""",
+            "INSERT INTO users_new SELECT canvas_url, kind, key, canvas_id, learned_at FROM users",
+            "DROP TABLE users",
+            "ALTER TABLE users_new RENAME TO users",
+        ),
+    ),
 )
 
 _CREATE_MIGRATIONS_TABLE = (

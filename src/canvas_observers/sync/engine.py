@@ -5,8 +5,9 @@ of a guardian, in roster order, so siblings never create two accounts; different
 concurrently (``concurrency`` workers), and the client paces the requests to Canvas's throttle.
 Student look-ups are shared between workers (two guardians of one child look the child up once).
 
-Calls per guardian on a re-run with nothing to do: one (``GET /users/sis_login_id:<email>/observees``
-both proves the guardian's login and lists who they observe, with SIS ids to match rows against).
+Calls per guardian on a re-run with nothing to do: one. ``GET
+/users/sis_login_id:<email>/observees`` both proves the guardian's login and lists who they
+observe, with the SIS ids and logins to match rows against.
 
 Writes that lose their answer are never blindly repeated: an account creation is resolved by
 looking the login up, a pairing by listing the guardian's observees.
@@ -49,6 +50,7 @@ from canvas_observers.sync.plan import (
     plan_row,
     resolve_observer,
     resolve_student,
+    roster_conflicts,
 )
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class Recorder(Protocol):
         self, *, canvas_url: str, kind: str, key: str, canvas_id: int, at: str
     ) -> None: ...
     def recall_user(self, *, canvas_url: str, kind: str, key: str) -> int | None: ...
+    def forget_user(self, *, canvas_url: str, kind: str, key: str) -> None: ...
 
 
 class RunAborted(Exception):
@@ -123,9 +126,13 @@ class Engine:
 
     async def run(self, rows: Sequence[RosterRow]) -> list[RowResult]:
         """Process every row; raise RunAborted (with ``results`` so far) if the run must stop."""
+        conflicts = roster_conflicts(rows)
         groups: dict[str, list[RosterRow]] = {}
         for row in sorted(rows, key=lambda r: r.line):
-            groups.setdefault(row.email_key, []).append(row)
+            if row.line in conflicts:
+                self.emit(self._result(row, Outcome.CONFLICT, conflicts[row.line]))
+            else:
+                groups.setdefault(row.email_key, []).append(row)
         pending = iter(list(groups.values()))
 
         async def worker() -> None:
@@ -151,19 +158,40 @@ class Engine:
         if self.on_result is not None:
             self.on_result(result)
 
-    def _action(self, kind: str, row: RosterRow, result: str, *, observer: int | None = None,
-                student: int | None = None, detail: str = "") -> None:
+    def _action(
+        self,
+        kind: str,
+        row: RosterRow,
+        result: str,
+        *,
+        observer: int | None = None,
+        student: int | None = None,
+        detail: str = "",
+    ) -> None:
         log.info("%s line %d: %s%s", kind, row.line, result, f" ({detail})" if detail else "")
         if self.recorder is not None and not self.options.dry_run:
-            self.recorder.record_action(self.run_id, ActionRecord(
-                kind=kind, line=row.line, at=_iso(self.now()), result=result,
-                canvas_observer_id=observer, canvas_student_id=student, detail=detail,
-            ))
+            self.recorder.record_action(
+                self.run_id,
+                ActionRecord(
+                    kind=kind,
+                    line=row.line,
+                    at=_iso(self.now()),
+                    result=result,
+                    canvas_observer_id=observer,
+                    canvas_student_id=student,
+                    detail=detail,
+                ),
+            )
 
     def _remember(self, kind: str, key: str, canvas_id: int) -> None:
         if self.recorder is not None:
-            self.recorder.remember_user(canvas_url=self.canvas_url, kind=kind, key=key,
-                                        canvas_id=canvas_id, at=_iso(self.now()))
+            self.recorder.remember_user(
+                canvas_url=self.canvas_url,
+                kind=kind,
+                key=key,
+                canvas_id=canvas_id,
+                at=_iso(self.now()),
+            )
 
     # --- one guardian -----------------------------------------------------------------------
 
@@ -181,7 +209,8 @@ class Engine:
         elif guardian.state.login_exists and self.recorder is not None:
             # Only for the report: which account this was last time. Never used to write.
             guardian.journal_id = self.recorder.recall_user(
-                canvas_url=self.canvas_url, kind="observer", key=rows[0].email_key)
+                canvas_url=self.canvas_url, kind="observer", key=rows[0].email_key
+            )
         for row in rows:
             try:
                 result = await self._row(row, guardian)
@@ -235,7 +264,8 @@ class Engine:
             # The siblings that follow would pair with the account this row would create.
             guardian.state = replace(guardian.state, login_exists=True)
         guardian.state = replace(
-            guardian.state, observees=(*guardian.state.observees, action.student))
+            guardian.state, observees=(*guardian.state.observees, action.student)
+        )
         return self._result(row, outcome, student=action.student, guardian=guardian)
 
     async def _pair(self, row: RosterRow, action: Pair, guardian: _Guardian) -> RowResult:
@@ -243,19 +273,26 @@ class Engine:
         for attempt in range(1, PAIRING_ATTEMPTS + 1):
             code = None
             if action.method == "code":
+                if await self._still_unenrolled(row, student):
+                    return self._not_enrolled(row, student, guardian)
                 try:
                     code = await self.client.create_pairing_code(student.id)
                 except NotAllowed:
+                    self._remember("unenrolled", row.student_id, student.id)
                     return self._not_enrolled(row, student, guardian)
                 self._action("pairing_code", row, "ok", student=student.id)
             observer = await self._ensure_observer(row, guardian)
             if observer is None:
-                return self._result(row, Outcome.FAILED, "the guardian's account could not be "
-                                    "created or found; the next run tries again",
-                                    student=student, guardian=guardian)
+                return self._result(
+                    row,
+                    Outcome.FAILED,
+                    "the guardian's account could not be "
+                    "created or found; the next run tries again",
+                    student=student,
+                    guardian=guardian,
+                )
             if any(u.id == student.id for u in guardian.state.observees):
-                return self._result(row, Outcome.ALREADY_PAIRED, student=student,
-                                    guardian=guardian)
+                return self._result(row, Outcome.ALREADY_PAIRED, student=student, guardian=guardian)
             kind = "pair_code" if code is not None else "pair_direct"
             try:
                 if code is not None:
@@ -263,28 +300,60 @@ class Engine:
                 else:
                     await self.client.add_observee(observer.id, student.id)
             except OutcomeUnknown as lost:
-                self._action(kind, row, "unknown", observer=observer.id, student=student.id,
-                             detail=str(lost))
+                self._action(
+                    kind, row, "unknown", observer=observer.id, student=student.id, detail=str(lost)
+                )
                 if not await self._is_linked(observer.id, student.id):
                     continue
                 self._action(kind, row, "recovered", observer=observer.id, student=student.id)
             except RequestRejected as rejected:
-                self._action(kind, row, "failed", observer=observer.id, student=student.id,
-                             detail=str(rejected))
+                self._action(
+                    kind,
+                    row,
+                    "failed",
+                    observer=observer.id,
+                    student=student.id,
+                    detail=str(rejected),
+                )
                 if attempt == PAIRING_ATTEMPTS:
                     raise
                 continue
             else:
                 self._action(kind, row, "ok", observer=observer.id, student=student.id)
-            guardian.state = replace(
-                guardian.state, observees=(*guardian.state.observees, student))
+            guardian.state = replace(guardian.state, observees=(*guardian.state.observees, student))
             created = guardian.created_now
             guardian.created_now = False  # the siblings that follow are "paired"
             outcome = Outcome.CREATED if created else Outcome.PAIRED
             return self._result(row, outcome, student=student, guardian=guardian)
-        return self._result(row, Outcome.FAILED, "the pairing could not be confirmed after "
-                            f"{PAIRING_ATTEMPTS} attempts; the next run tries again",
-                            student=student, guardian=guardian)
+        return self._result(
+            row,
+            Outcome.FAILED,
+            "the pairing could not be confirmed after "
+            f"{PAIRING_ATTEMPTS} attempts; the next run tries again",
+            student=student,
+            guardian=guardian,
+        )
+
+    async def _still_unenrolled(self, row: RosterRow, student: CanvasUser) -> bool:
+        """For a student Canvas refused a code for last time, read before writing again.
+
+        Only a hint from the journal decides whether to *look*; what Canvas says now decides.
+        A nightly run thus sends no refused POSTs for students who are still not enrolled.
+        """
+        if self.recorder is None:
+            return False
+        known = self.recorder.recall_user(
+            canvas_url=self.canvas_url, kind="unenrolled", key=row.student_id
+        )
+        if known != student.id:
+            return False
+        enrollments = await self.client.list_enrollments(student.id)
+        if can_get_pairing_code((e.type, e.enrollment_state) for e in enrollments):
+            self.recorder.forget_user(
+                canvas_url=self.canvas_url, kind="unenrolled", key=row.student_id
+            )
+            return False
+        return True
 
     async def _is_linked(self, observer_id: int, student_id: int) -> bool:
         observees = await self.client.list_observees(observer_id)
@@ -312,10 +381,10 @@ class Engine:
             return await self._refetch(guardian)
         except OutcomeUnknown as lost:
             self._action("create_user", row, "unknown", detail=str(lost))
-            user = await self._refetch(guardian, created=True)
-            if user is not None:
-                self._action("create_user", row, "recovered", observer=user.id)
-            return user
+            found = await self._refetch(guardian, created=True)
+            if found is not None:
+                self._action("create_user", row, "recovered", observer=found.id)
+            return found
         self._action("create_user", row, "ok", observer=user.id)
         guardian.created_now = True
         return self._known(guardian, user)
@@ -368,13 +437,23 @@ class Engine:
 
     def _not_enrolled(self, row: RosterRow, student: CanvasUser, guardian: _Guardian) -> RowResult:
         return self._result(
-            row, Outcome.NOT_ENROLLED,
+            row,
+            Outcome.NOT_ENROLLED,
             "Canvas gives pairing codes only for students with a live enrollment; a later run "
             "pairs them (or use --pairing direct)",
-            student=student, guardian=guardian)
+            student=student,
+            guardian=guardian,
+        )
 
-    def _result(self, row: RosterRow, outcome: Outcome, detail: str = "", *,
-                student: CanvasUser | None = None, guardian: _Guardian | None = None) -> RowResult:
+    def _result(
+        self,
+        row: RosterRow,
+        outcome: Outcome,
+        detail: str = "",
+        *,
+        student: CanvasUser | None = None,
+        guardian: _Guardian | None = None,
+    ) -> RowResult:
         notes = "; ".join(row.notes)
         observer_id = None
         if guardian is not None:
@@ -400,6 +479,8 @@ class Engine:
 
 def _abort_reason(error: ConfigurationError) -> str:
     if isinstance(error, NotAllowed):
-        return (f"the token is not allowed to do this ({error}); it needs an account admin's "
-                "rights: manage users, logins and observers")
+        return (
+            f"the token is not allowed to do this ({error}); it needs an account admin's "
+            "rights: manage users, logins and observers"
+        )
     return str(error)

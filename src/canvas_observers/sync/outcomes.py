@@ -29,8 +29,13 @@ class Outcome(StrEnum):
 
 
 _SUCCESS = frozenset(
-    {Outcome.CREATED, Outcome.PAIRED, Outcome.ALREADY_PAIRED, Outcome.WOULD_CREATE,
-     Outcome.WOULD_PAIR}
+    {
+        Outcome.CREATED,
+        Outcome.PAIRED,
+        Outcome.ALREADY_PAIRED,
+        Outcome.WOULD_CREATE,
+        Outcome.WOULD_PAIR,
+    }
 )
 
 

@@ -187,7 +187,9 @@ def plan_row(
     match student:
         case Missing():
             kind = "login or email" if row.student_is_login else "SIS id"
-            return Skip(Outcome.STUDENT_NOT_FOUND, f"no Canvas user has the {kind} {row.student_id!r}")
+            return Skip(
+                Outcome.STUDENT_NOT_FOUND, f"no Canvas user has the {kind} {row.student_id!r}"
+            )
         case Ambiguous(users):
             ids = ", ".join(str(u.id) for u in users)
             return Skip(
@@ -197,10 +199,11 @@ def plan_row(
         case Found(student_user):
             pass
     if isinstance(observer.resolution, Ambiguous):
-        ids = ", ".join(str(u.id) for u in observer.resolution.users)
+        users = observer.resolution.users
+        ids = ", ".join(str(u.id) for u in users)
         return Skip(
             Outcome.OBSERVER_AMBIGUOUS,
-            f"{len(observer.resolution.users)} Canvas users match {row.observer_email!r} (ids {ids})",
+            f"{len(users)} Canvas users match {row.observer_email!r} (ids {ids})",
         )
     key = row.email_key
     if key in {_fold(student_user.login_id), _fold(student_user.email)} or (
@@ -213,6 +216,24 @@ def plan_row(
     if any(u.id == student_user.id for u in observer.observees):
         return AlreadyPaired(student_user)
     return Pair(student_user, create_observer=not observer.exists, method=method)
+
+
+def roster_conflicts(rows: Iterable[RosterRow]) -> dict[int, str]:
+    """Rows whose guardian email the roster also uses as a student's login (line -> detail).
+
+    Such an email names a student *and* a guardian: whichever account it ends up on, one of the
+    two rows would pair the wrong person, so neither is paired.
+    """
+    rows = list(rows)
+    students = {r.student_id.casefold() for r in rows if r.student_is_login}
+    guardians = {r.email_key for r in rows}
+    both = students & guardians
+    return {
+        r.line: f"{r.observer_email if r.email_key in both else r.student_id!r} is used in the "
+        "roster both as a student's login and as a guardian's email"
+        for r in rows
+        if r.email_key in both or (r.student_is_login and r.student_id.casefold() in both)
+    }
 
 
 def dry_run_outcome(action: Pair) -> Outcome:

@@ -74,8 +74,15 @@ async def run_sync(
             dry_run=options.dry_run,
             started_at=_iso(started),
         )
-    engine = Engine(client, options=options, recorder=journal, run_id=run_id,
-                    canvas_url=canvas_url, now=now, on_result=on_result)
+    engine = Engine(
+        client,
+        options=options,
+        recorder=journal,
+        run_id=run_id,
+        canvas_url=canvas_url,
+        now=now,
+        on_result=on_result,
+    )
     for result in invalid_row_results(roster):
         engine.emit(result)
     aborted: str | None = None
