@@ -383,8 +383,8 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
         sys.exit(EXIT_STOPPED)
     rows = max(1, len(roster.rows))
     console.print(
-        f"API calls per valid row: first run {first.info.api_calls.get('requests', 0) / rows:.2f}, "
-        f"second run {second.info.api_calls.get('requests', 0) / rows:.2f}. "
+        f"API calls per valid row: first run {sum(first.info.api_calls.values()) / rows:.2f}, "
+        f"second run {sum(second.info.api_calls.values()) / rows:.2f}. "
         f"The second run wrote {sum(writes2.values())} times. "
         f"See past runs with: canvas-observers runs --state {state}"
     )

@@ -102,7 +102,11 @@ def render_summary(
         )
     )
 
-    calls = Table(title="API calls", show_footer=True)
+    calls = Table(
+        title="API calls",
+        show_footer=True,
+        caption=f"throttled answers: {info.throttled} · retries: {info.retries}",
+    )
     calls.add_column("kind", footer="total")
     calls.add_column("calls", justify="right", footer=str(sum(info.api_calls.values())))
     for kind, count in sorted(info.api_calls.items()):

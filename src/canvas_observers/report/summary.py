@@ -27,7 +27,9 @@ def needs_attention(results: Iterable[RowResult]) -> list[RowResult]:
 class RunInfo:
     """Facts about one run that head the report (design.md "Report"), token never included.
 
-    ``state`` is ``complete`` or ``interrupted``; ``api_calls`` counts requests by kind.
+    ``state`` is ``complete`` or ``stopped``; ``api_calls`` counts requests by kind (every
+    HTTP request, retries and further pages included); ``throttled`` counts the answers that
+    Canvas's rate limiter refused, ``retries`` the requests sent again.
     """
 
     run_id: int | None
@@ -43,6 +45,9 @@ class RunInfo:
     rows_rejected: int
     duplicates: int
     state: str = "complete"
+    throttled: int = 0
+    retries: int = 0
+    stop_reason: str = ""
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready dict of every field (a copy: changing it does not change the value)."""

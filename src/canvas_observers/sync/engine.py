@@ -220,18 +220,35 @@ class Engine:
             self.emit(result)
 
     async def _observer_state(self, email: str) -> ObserverState:
-        """Find the guardian's account: login first (one call that also lists observees)."""
-        try:
-            observees = await self.client.list_observees(f"sis_login_id:{email}")
-        except NotFound:
-            pass
-        else:
-            return ObserverState(Missing(), tuple(observees), login_exists=True)
+        """Find the guardian's account and whom they observe.
+
+        Both routes give the same answer; the journal only picks the cheaper one. A guardian
+        seen in an earlier run most likely has a login equal to their email, and one call to
+        ``/users/sis_login_id:<email>/observees`` proves it and lists their students. A guardian
+        never seen is most likely new, and one search shows that no account has that login or
+        email (a 404 on the login route alone would not: the email may be on another login).
+        """
+        if self._seen_before(email):
+            try:
+                observees = await self.client.list_observees(f"sis_login_id:{email}")
+            except NotFound:
+                pass
+            else:
+                return ObserverState(Missing(), tuple(observees), login_exists=True)
         resolution = resolve_observer(await self.client.search_users(email), email)
         if isinstance(resolution, Found):
             observees = await self.client.list_observees(resolution.user.id)
             return ObserverState(resolution, tuple(observees))
         return ObserverState(resolution)
+
+    def _seen_before(self, email: str) -> bool:
+        if self.recorder is None:
+            return False
+        key = email.casefold()
+        return (
+            self.recorder.recall_user(canvas_url=self.canvas_url, kind="observer", key=key)
+            is not None
+        )
 
     # --- one row ----------------------------------------------------------------------------
 

@@ -92,6 +92,7 @@ async def run_sync(
     except RunAborted as stop:
         aborted = stop.reason
     ended = now()
+    counts = client.counts
     results = tuple(sorted(engine.results, key=lambda r: r.line))
     info = RunInfo(
         run_id=run_id or None,
@@ -101,7 +102,10 @@ async def run_sync(
         dry_run=options.dry_run,
         pairing=options.method,
         duration_s=round(time.monotonic() - clock, 3),
-        api_calls=client.counts.as_dict(),
+        api_calls=dict(counts.by_operation),
+        throttled=counts.throttled,
+        retries=counts.retries,
+        stop_reason=aborted or "",
         roster=roster.source,
         rows_read=len(roster.rows) + len(roster.problems) + roster.duplicates,
         rows_rejected=len(roster.problems),
@@ -114,7 +118,7 @@ async def run_sync(
             ended_at=info.ended_at,
             state=info.state,
             totals=totals(results),
-            api_calls=info.api_calls,
+            api_calls={**info.api_calls, "throttled": info.throttled, "retries": info.retries},
         )
     return SyncReport(info=info, results=results, aborted=aborted)
 
