@@ -192,3 +192,46 @@ async def test_non_admin_gets_403_empty_body(
     assert response.status_code == 403
     assert response.json() == {}
     assert fake.state.user_by_login("x@example.com") is None
+
+
+async def test_create_with_pairing_code_links_and_uses_the_code(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """initial_enrollment_type=observer + pairing_code[code] creates, links, and uses the code."""
+    student = fake.state.add_user("Kid", login_id="kid@school.test")
+    fake.state.enroll(student, fake.state.add_course("C"))
+    code = (await api.post(f"/api/v1/users/{student}/observer_pairing_codes")).json()["code"]
+    form = {
+        "user[name]": "Pat Lee",
+        "user[initial_enrollment_type]": "observer",
+        "pairing_code[code]": code,
+        "pseudonym[unique_id]": "pat@home.test",
+    }
+    response = await api.post(CREATE, data=form)
+    assert response.status_code == 200
+    parent = response.json()["id"]
+    assert fake.state.is_linked(parent, student)
+    again = await api.post(CREATE, data={**form, "pseudonym[unique_id]": "pat2@home.test"})
+    assert again.status_code == 400
+    assert again.json()["errors"]["pairing_code"]["code"][0]["type"] == "invalid"
+    assert fake.state.user_by_login("pat2@home.test") is None
+
+
+async def test_create_with_a_wrong_case_code_creates_nothing(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """A pairing code is case-sensitive on create too: a wrong-case code is a 400, no account."""
+    student = fake.state.add_user("Kid", login_id="kid@school.test")
+    fake.state.enroll(student, fake.state.add_course("C"))
+    code = (await api.post(f"/api/v1/users/{student}/observer_pairing_codes")).json()["code"]
+    wrong = code.swapcase() if code.swapcase() != code else "zzzzzz"
+    response = await api.post(
+        CREATE,
+        data={
+            "user[initial_enrollment_type]": "observer",
+            "pairing_code[code]": wrong,
+            "pseudonym[unique_id]": "pat@home.test",
+        },
+    )
+    assert response.status_code == 400
+    assert fake.state.user_by_login("pat@home.test") is None

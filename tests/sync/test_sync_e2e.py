@@ -62,6 +62,7 @@ async def test_failed_pairing_is_reported_and_cured_next_run(
 ) -> None:
     """A pairing whose answer is always lost ends `failed` with the reason; the next run pairs."""
     a = district.student("A1")
+    pat = district.guardian("pat@home.test")
     roster = Roster(rows=(RosterRow(2, "A1", "pat@home.test", "Pat", "Lee"),), source="r.csv")
     broken = {"on": True}
 
@@ -84,10 +85,8 @@ async def test_failed_pairing_is_reported_and_cured_next_run(
     assert first[0].startswith("failed: the pairing could not be confirmed")
     assert district.links() == set()
     broken["on"] = False
-    assert (await once())[0].startswith("created") is False  # the account exists by now
-    observer = district.fake.state.user_by_login("pat@home.test")
-    assert observer is not None
-    assert district.links() == {(observer.id, a)}
+    assert (await once())[0] == "paired: "
+    assert district.links() == {(pat, a)}
 
 
 async def test_substring_trap_never_pairs_the_wrong_student(
@@ -194,8 +193,14 @@ async def test_journal_records_rows_and_actions(district: District, sync_csv: Sy
         assert run.state == "complete"
         rows = journal.run_rows(run_id)
         assert [(r.line, r.outcome.value, r.canvas_student_id) for r in rows] == [(2, "created", a)]
-        kinds = [(x.kind, x.result) for x in journal.run_actions(run_id)]
-        assert kinds == [("pairing_code", "ok"), ("create_user", "ok"), ("pair_code", "ok")]
+        actions = journal.run_actions(run_id)
+        assert [(x.kind, x.result) for x in actions] == [
+            ("pairing_code", "ok"),
+            ("create_user", "ok"),
+        ]
+        # the new account was created with the pairing code: one request made and linked it
+        assert actions[1].canvas_observer_id is not None
+        assert "linked" in actions[1].detail
 
 
 async def test_rejected_token_stops_the_run(district: District, fake_app: FakeCanvasApp) -> None:

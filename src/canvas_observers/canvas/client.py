@@ -178,14 +178,19 @@ class CanvasClient:
         sortable_name: str | None = None,
         send_registration: bool = True,
         account: str = "self",
+        pairing_code: str | None = None,
     ) -> CanvasUser:
-        """Create an account; RequestRejected (`"taken"`) or OutcomeUnknown, never re-sent."""
+        """Create an account (observing the code's student when a pairing code is given).
+
+        RequestRejected (`"taken"`, or `"invalid"` for the code) or OutcomeUnknown; never re-sent.
+        """
         request = protocol.create_user(
             name=name,
             login_id=login_id,
             sortable_name=sortable_name,
             send_registration=send_registration,
             account=account,
+            pairing_code=pairing_code,
         )
         return await self._user(request)
 

@@ -191,8 +191,13 @@ def create_user(
     sortable_name: str | None = None,
     send_registration: bool = True,
     account: str | int = "self",
+    pairing_code: str | None = None,
 ) -> Request:
     """POST /accounts/:id/users [§4]: 200 with the user, 400 with `taken` for a used login.
+
+    With `pairing_code`, `user[initial_enrollment_type]=observer` + `pairing_code[code]` make
+    the new user observe the code's student in the same request (a bad code is a 400 with
+    `errors.pairing_code.code[0].type == "invalid"` and nothing is created) [§4, §0.14].
 
     `force_self_registration` sends the "finish registering" email; `skip_confirmation`
     instead makes the channel active and sends nothing at all (creation_notify_policy) [§0.16].
@@ -204,13 +209,16 @@ def create_user(
         pseudonym["force_self_registration"] = True
     else:
         channel["skip_confirmation"] = True
-    form = flatten_form(
-        {
-            "user": {"name": name, "sortable_name": sortable_name},
-            "pseudonym": pseudonym,
-            "communication_channel": channel,
-        }
-    )
+    user: dict[str, Any] = {"name": name, "sortable_name": sortable_name}
+    fields: dict[str, Any] = {
+        "user": user,
+        "pseudonym": pseudonym,
+        "communication_channel": channel,
+    }
+    if pairing_code is not None:
+        user["initial_enrollment_type"] = "observer"
+        fields["pairing_code"] = {"code": pairing_code}
+    form = flatten_form(fields)
     return _request("create_user", "POST", f"/accounts/{object_ref(account)}/users", form=form)
 
 

@@ -51,6 +51,24 @@ def _create_error(field_name: str, kind: str, message: str) -> JSONResponse:
     )
 
 
+def _pairing_code_error() -> JSONResponse:
+    """The 400 for a bad pairing_code[code] on create (errors.pairing_code.code[0].type)."""
+    return JSONResponse(
+        {
+            "errors": {
+                "user": {},
+                "pseudonym": {},
+                "observee": {},
+                "pairing_code": {
+                    "code": [{"attribute": "code", "type": "invalid", "message": "invalid"}]
+                },
+                "recaptcha": None,
+            }
+        },
+        status_code=400,
+    )
+
+
 async def show_account(call: Call) -> Response:
     if resolve_account(call.path("id")) is None:
         return not_found()
@@ -117,6 +135,16 @@ async def create_user(call: Call) -> Response:
     registered = get_bool(params, "user", "skip_registration") or bool(
         get_str(params, "pseudonym", "password")
     )
+    # user[initial_enrollment_type]=observer + pairing_code[code]: the code is checked with the
+    # other validations (an unknown, used or expired code is a 400 with a pairing_code error and
+    # nothing is created); after the save the new user observes the code's student and the code
+    # is used up (UsersController#create_user: @pairing_code, UserObservationLink
+    # .create_or_restore).
+    code = None
+    if get_str(params, "user", "initial_enrollment_type") == "observer":
+        code = call.state.active_pairing_code(get_str(params, "pairing_code", "code") or "")
+        if code is None:
+            return _pairing_code_error()
     try:
         user = call.state.create_user(
             name,
@@ -131,6 +159,9 @@ async def create_user(call: Call) -> Response:
         # Pseudonym#validate_unique_id ("taken") or the SIS id uniqueness check.
         return _create_error(exc.field, exc.kind, exc.message)
     user.locale = get_str(params, "user", "locale") or None
+    if code is not None:
+        call.state.redeem_pairing_code(code.code)
+        call.state.link(user.id, code.user_id)
     # Users::CreationNotifyPolicy: only with a channel and without skip_confirmation.
     if email is not None and not get_bool(params, "communication_channel", "skip_confirmation"):
         if get_bool(params, "pseudonym", "force_self_registration"):

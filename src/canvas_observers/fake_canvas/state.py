@@ -338,6 +338,13 @@ class FakeState:
         self.codes_by_value[code] = record
         return record
 
+    def active_pairing_code(self, code: str) -> PairingCodeRecord | None:
+        """The active code with exactly this value (case-sensitive), without using it up."""
+        record = self.codes_by_value.get(code)
+        if record is None or not self._code_is_active(record):
+            return None
+        return record
+
     def redeem_pairing_code(self, code: str) -> PairingCodeRecord | None:
         """Use up an active code (exact, case-sensitive match); None when there is none."""
         record = self.codes_by_value.get(code)

@@ -32,7 +32,7 @@ from canvas_observers.canvas.errors import (
     RequestRejected,
     TransportError,
 )
-from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.canvas.models import CanvasUser, PairingCode
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.sync.plan import (
@@ -298,7 +298,13 @@ class Engine:
                     self._remember("unenrolled", row.student_id, student.id)
                     return self._not_enrolled(row, student, guardian)
                 self._action("pairing_code", row, "ok", student=student.id)
-            observer = await self._ensure_observer(row, guardian)
+            try:
+                observer = await self._ensure_observer(row, guardian, code=code, student=student)
+            except RequestRejected as rejected:  # e.g. the code expired between the two calls
+                self._action("create_user", row, "failed", detail=str(rejected))
+                if attempt == PAIRING_ATTEMPTS:
+                    raise
+                continue
             if observer is None:
                 return self._result(
                     row,
@@ -309,7 +315,10 @@ class Engine:
                     guardian=guardian,
                 )
             if any(u.id == student.id for u in guardian.state.observees):
-                return self._result(row, Outcome.ALREADY_PAIRED, student=student, guardian=guardian)
+                # Linked by the account creation itself, or found linked after a recovery.
+                outcome = Outcome.CREATED if guardian.created_now else Outcome.ALREADY_PAIRED
+                guardian.created_now = False
+                return self._result(row, outcome, student=student, guardian=guardian)
             kind = "pair_code" if code is not None else "pair_direct"
             try:
                 if code is not None:
@@ -376,8 +385,20 @@ class Engine:
         observees = await self.client.list_observees(observer_id)
         return any(u.id == student_id for u in observees)
 
-    async def _ensure_observer(self, row: RosterRow, guardian: _Guardian) -> CanvasUser | None:
-        """The guardian's account: known, fetched by login, or created (once per guardian)."""
+    async def _ensure_observer(
+        self,
+        row: RosterRow,
+        guardian: _Guardian,
+        *,
+        code: PairingCode | None = None,
+        student: CanvasUser | None = None,
+    ) -> CanvasUser | None:
+        """The guardian's account: known, fetched by login, or created (once per guardian).
+
+        A new account is created with the pairing code when there is one, so Canvas links it
+        to the student in the same request (one call fewer per new guardian); the caller sees
+        the link in ``guardian.state.observees``.
+        """
         state = guardian.state
         if state.user is not None:
             return state.user
@@ -389,6 +410,7 @@ class Engine:
                 login_id=row.observer_email,
                 sortable_name=row.observer_sortable_name,
                 send_registration=self.options.send_registration,
+                pairing_code=code.code if code is not None else None,
             )
         except RequestRejected as rejected:
             if "taken" not in rejected.error_types():
@@ -402,8 +424,11 @@ class Engine:
             if found is not None:
                 self._action("create_user", row, "recovered", observer=found.id)
             return found
-        self._action("create_user", row, "ok", observer=user.id)
+        detail = "with the pairing code: linked" if code is not None else ""
+        self._action("create_user", row, "ok", observer=user.id, student=None, detail=detail)
         guardian.created_now = True
+        if code is not None and student is not None:
+            guardian.state = replace(guardian.state, observees=(*state.observees, student))
         return self._known(guardian, user)
 
     async def _refetch(self, guardian: _Guardian, *, created: bool = False) -> CanvasUser | None:
