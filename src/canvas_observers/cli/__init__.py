@@ -6,10 +6,11 @@ from __future__ import annotations
 import click
 
 from canvas_observers import __version__
+from canvas_observers.cli.demo import demo
 from canvas_observers.cli.export import export_sis
 from canvas_observers.cli.fake import fake_canvas
 from canvas_observers.cli.journal import runs, show
-from canvas_observers.cli.sync import demo, sync
+from canvas_observers.cli.sync import sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

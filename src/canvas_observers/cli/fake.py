@@ -11,7 +11,11 @@ import click
 
 from canvas_observers.fake_canvas.app import create_app
 from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN, FakeConfig
+from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import serve
+from canvas_observers.fake_canvas.state import FakeState
+
+MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district (issue 5)
 
 
 def is_loopback(host: str) -> bool:
@@ -90,7 +94,13 @@ def base_url(host: str, port: int) -> str:
     help="Share of writes (POST/PUT/DELETE) that commit, then answer 502 or drop the "
     "connection, as a proxy timeout would.",
 )
-@click.option("--seed", default=0, type=int, metavar="N", help="Seed of the injected faults.")
+@click.option(
+    "--seed",
+    default=0,
+    type=int,
+    metavar="N",
+    help="Seed of the injected faults, and of the district with --scenario generated.",
+)
 @click.option(
     "--forbidden-status",
     default="401",
@@ -101,15 +111,23 @@ def base_url(host: str, port: int) -> str:
 @click.option(
     "--scenario",
     default="empty",
-    type=click.Choice(["demo", "empty"]),
-    help="Start empty, or with the demo district (its roster is written to --roster-out).",
+    type=click.Choice(["demo", "empty", "generated"]),
+    help="Start empty, with the demo district, or with a generated benchmark district of "
+    "--rows roster rows (seeded by --seed); the roster is written to --roster-out.",
+)
+@click.option(
+    "--rows",
+    default=1000,
+    type=click.IntRange(1, MAX_GENERATED_ROWS),
+    metavar="N",
+    help="Roster rows of the district made by --scenario generated.",
 )
 @click.option(
     "--roster-out",
     default=Path("demo-roster.csv"),
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     metavar="PATH",
-    help="Where --scenario demo writes the matching roster CSV.",
+    help="Where --scenario demo or generated writes the matching roster CSV.",
 )
 def fake_canvas(
     *,
@@ -126,6 +144,7 @@ def fake_canvas(
     seed: int,
     forbidden_status: str,
     scenario: str,
+    rows: int,
     roster_out: Path,
 ) -> None:
     """Serve the fake Canvas (a Canvas-faithful in-memory server) until Ctrl-C."""
@@ -148,13 +167,21 @@ def fake_canvas(
         seed=seed,
         forbidden_status=int(forbidden_status),
     )
-    app = create_app(config, scenario=scenario)
+    roster_text: str | None = None
+    if scenario == "generated":
+        state = FakeState(admin_token)
+        roster_text = generate_district(state, rows=rows, seed=seed)
+        app = create_app(config, state)
+    else:
+        app = create_app(config, scenario=scenario)
+        roster_text = app.fake.demo_roster if scenario == "demo" else None
     url = base_url(host, port)
     click.echo(f"Fake Canvas at {url}")
     click.echo(f"Admin token: {admin_token}")
-    if scenario == "demo" and app.fake.demo_roster is not None:
-        roster_out.write_text(app.fake.demo_roster, encoding="utf-8")
-        click.echo(f"Demo roster written to {roster_out.resolve()}")
+    if roster_text is not None:
+        roster_out.write_text(roster_text, encoding="utf-8")
+        label = "Demo" if scenario == "demo" else f"Generated ({rows} rows, seed {seed})"
+        click.echo(f"{label} roster written to {roster_out.resolve()}")
         click.echo("Try:")
         click.echo(
             f"  CANVAS_URL={url} CANVAS_TOKEN={shlex.quote(admin_token)} "

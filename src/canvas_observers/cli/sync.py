@@ -1,11 +1,11 @@
-"""`canvas-observers sync` and `canvas-observers demo`."""
+"""`canvas-observers sync`: the main job, and the pieces the demo shares with it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -16,17 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.canvas.errors import UnsafeRequest
-from canvas_observers.cli.common import (
-    EXIT_STOPPED,
-    LOG_LEVELS,
-    fail,
-    read_token,
-    setup_logging,
-)
+from canvas_observers.canvas.errors import ConfigurationError
+from canvas_observers.cli.common import LOG_LEVELS, fail, read_token, setup_logging
+from canvas_observers.cli.export import source_options
 from canvas_observers.report.render import render_summary, write_report
-from canvas_observers.roster.model import Roster, RosterError
-from canvas_observers.roster.sources import read_source
+from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
+from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
 from canvas_observers.sync.engine import SyncOptions
 from canvas_observers.sync.outcomes import RowResult
@@ -34,13 +29,13 @@ from canvas_observers.sync.run import SyncReport, run_sync
 
 log = logging.getLogger("canvas_observers")
 
-FORMATS = ("csv", "oneroster", "sds")
+REQUEST_TIMEOUT = 30.0  # seconds for one request; retries have their own total bound
 
 
-def _progress_sink(
+def progress_sink(
     total: int, console: Console
 ) -> tuple[AbstractContextManager[Any], Callable[[RowResult], None]]:
-    """A progress bar on a terminal; plain log lines (every ~10%) otherwise."""
+    """A progress bar on a terminal; plain log lines (every ~10%) otherwise (cron, pipes)."""
     if console.is_terminal:
         progress = Progress(
             TextColumn("[bold]pairing"),
@@ -64,15 +59,16 @@ def _progress_sink(
     return nullcontext(), tick
 
 
-def _read_roster(path: Path, **kwargs: Any) -> Roster:
+def read_roster_or_exit(path: Path, source: SourceOptions) -> Roster:
+    """Read the roster; a file that cannot be read as one stops here, before any write."""
     try:
-        return read_source(path, **kwargs)
+        return source.read(path)
     except RosterError as error:
         fail(str(error))
         raise  # unreachable: fail() exits
 
 
-async def _run(
+async def run_with_progress(
     roster: Roster,
     *,
     http: httpx.AsyncClient,
@@ -84,13 +80,19 @@ async def _run(
     settings: dict[str, object],
     console: Console,
 ) -> SyncReport:
+    """Build the client on ``http`` and run the sync with a progress display."""
     try:
-        client = CanvasClient(http, base_url=base_url, token=token, allow_insecure=allow_insecure)
-    except UnsafeRequest as error:
-        fail(str(error))
+        client = CanvasClient(
+            http,
+            base_url=base_url,
+            token=token,
+            allow_insecure=allow_insecure,
+            timeout=REQUEST_TIMEOUT,
+        )
+    except ConfigurationError as error:
+        fail(error.message)
         raise
-    total = len(roster.rows) + len(roster.problems)
-    bar, tick = _progress_sink(total, console)
+    bar, tick = progress_sink(len(roster.rows) + len(roster.problems), console)
     with bar:
         return await run_sync(
             roster,
@@ -103,12 +105,26 @@ async def _run(
         )
 
 
-def _finish(
-    report: SyncReport, *, console: Console, report_path: Path | None, state_path: Path | None
+def finish(
+    report: SyncReport,
+    *,
+    console: Console,
+    report_path: Path | None,
+    state_path: Path | None,
+    removal_candidates: Sequence[RemovalCandidate] = (),
 ) -> int:
+    """Print the summary, write the report, say where the journal is; return the exit code."""
     render_summary(console, report.info, report.results)
+    if removal_candidates:
+        console.print(
+            f"{len(removal_candidates)} links are marked as ending in the SIS (tobedeleted, "
+            "inactive or disabled): listed in the JSON report as removal candidates; "
+            "nothing was removed."
+        )
     if report_path is not None:
-        write_report(report_path, report.info, report.results)
+        write_report(
+            report_path, report.info, report.results, removal_candidates=removal_candidates
+        )
         console.print(f"Report written to {report_path}")
     if state_path is not None:
         console.print(f"Journal: {state_path} (run {report.info.run_id})")
@@ -129,7 +145,9 @@ def _finish(
     "--token-file",
     type=click.Path(path_type=Path),
     metavar="PATH",
-    help="File holding the API token (readable only by you). Default: CANVAS_TOKEN.",
+    help="File holding the API token (readable only by you). Default: the CANVAS_TOKEN "
+    "environment variable. There is no flag for the token itself: it would show in "
+    "process lists and shell history.",
 )
 @click.option(
     "--dry-run",
@@ -141,70 +159,42 @@ def _finish(
     type=click.Choice(["code", "direct"]),
     default="code",
     show_default=True,
-    help="code: pairing codes (needs an enrolled student, as Canvas's own process); "
-    "direct: admin link with PUT, no code needed.",
+    help="code: pairing codes, Canvas's own process (students need a live enrollment); "
+    "direct: admin link with PUT, no code and no enrollment needed.",
 )
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
     default=16,
     show_default=True,
-    help="Guardians handled at once (requests are paced to Canvas's rate limit).",
+    help="Guardians handled at once. Requests are paced to Canvas's rate limit either way.",
 )
 @click.option(
     "--report",
     "report_path",
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     metavar="PATH",
-    help="Write the full report to PATH (.json or .csv).",
+    help="Also write the full report to PATH (.json or .csv), readable only by you.",
 )
 @click.option(
     "--state",
     "state_path",
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     metavar="PATH",
-    help="The SQLite journal. Default: one per Canvas under ~/.local/state/canvas-observers/.",
+    help="The SQLite journal of runs. Default: one per Canvas under "
+    "~/.local/state/canvas-observers/.",
 )
 @click.option(
     "--no-registration-email",
     is_flag=True,
-    help="Create accounts without Canvas's 'finish registering' email.",
+    help="Create accounts without Canvas's 'finish registering' email to the guardian.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Roster format (default: detected). See docs/oneroster.md.",
-)
-@click.option(
-    "--guardian-roles",
-    default="parent,guardian",
-    show_default=True,
-    help="OneRoster/SDS roles that count as guardians (comma-separated).",
-)
-@click.option(
-    "--student-id-field",
-    default="identifier",
-    show_default=True,
-    help="OneRoster field sent to Canvas as the student's SIS id "
-    "(identifier, username, sourcedId, email, or a userIds type like {SIS}).",
-)
-@click.option(
-    "--legal-names",
-    is_flag=True,
-    help="OneRoster 1.2: use givenName/familyName even when preferred names exist.",
-)
-@click.option(
-    "--encoding",
-    default="utf-8",
-    show_default=True,
-    help="Text encoding of the roster file (e.g. latin-1, utf-16).",
-)
+@source_options
 @click.option(
     "--allow-insecure-http",
     is_flag=True,
-    help="Allow http:// to a non-loopback Canvas (sends the token in clear text).",
+    help="Allow http:// to a Canvas that is not on this machine (sends the token in clear "
+    "text; for test servers only).",
 )
 @click.option(
     "--log-level",
@@ -215,9 +205,9 @@ def _finish(
 )
 @click.option(
     "--log-file",
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     metavar="PATH",
-    help="Also log to this file (for cron).",
+    help="Also log to this file, e.g. for cron (created readable only by you).",
 )
 def sync(
     roster: Path,
@@ -229,36 +219,28 @@ def sync(
     report_path: Path | None,
     state_path: Path | None,
     no_registration_email: bool,
-    fmt: str | None,
-    guardian_roles: str,
-    student_id_field: str,
-    legal_names: bool,
-    encoding: str,
+    source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
     log_file: Path | None,
 ) -> None:
     """Create and pair observer accounts for every row of ROSTER.
 
-    ROSTER is a CSV with student_id, observer_email, observer_first_name, observer_last_name
-    (or a OneRoster / SDS export). Exit codes: 0 all paired, 1 some rows need attention,
-    2 nothing done (bad usage, unreadable roster, Canvas unreachable or token rejected).
+    ROSTER is a CSV with the columns student_id, observer_email, observer_first_name,
+    observer_last_name, or a OneRoster / School Data Sync export (see --format).
+
+    Exit codes: 0 every row is paired (or would be); 1 the run finished but some rows need
+    attention (see the summary or --report); 2 nothing was done: bad usage, unreadable roster,
+    Canvas unreachable or the token rejected.
     """
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
     canvas_url = canvas_url.rstrip("/")
+    if report_path is not None and report_path.suffix.lower() not in {".json", ".csv"}:
+        raise click.UsageError(f"--report {report_path}: the name must end in .json or .csv")
     token = read_token(token_file)
     setup_logging(log_level, log_file, secrets=(token,))
-    if report_path is not None and report_path.suffix.lower() not in {".json", ".csv"}:
-        raise click.UsageError("--report must end in .json or .csv")
-    data = _read_roster(
-        roster,
-        format=fmt,
-        guardian_roles=_roles(guardian_roles),
-        student_id_field=student_id_field,
-        prefer_preferred_names=not legal_names,
-        encoding=encoding,
-    )
+    data = read_roster_or_exit(roster, source)
     options = SyncOptions(
         method="direct" if pairing == "direct" else "code",
         dry_run=dry_run,
@@ -270,7 +252,8 @@ def sync(
         "dry_run": dry_run,
         "concurrency": concurrency,
         "send_registration": options.send_registration,
-        "format": fmt or "detected",
+        "format": source.format or "detected",
+        "roster": str(roster),
     }
     state = state_path or default_state_path(canvas_url)
     console = Console()
@@ -281,8 +264,8 @@ def sync(
         return
 
     async def main() -> SyncReport:
-        async with httpx.AsyncClient(timeout=30.0) as http:
-            return await _run(
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
+            return await run_with_progress(
                 data,
                 http=http,
                 base_url=canvas_url,
@@ -296,95 +279,11 @@ def sync(
 
     with journal:
         report = asyncio.run(main())
-    sys.exit(_finish(report, console=console, report_path=report_path, state_path=state))
-
-
-def _roles(value: str) -> tuple[str, ...]:
-    return tuple(r.strip().lower() for r in value.split(",") if r.strip())
-
-
-@click.command()
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("demo-output"),
-    show_default=True,
-    help="Where the demo writes its roster, reports and journal.",
-)
-@click.option(
-    "--pairing",
-    type=click.Choice(["code", "direct"]),
-    default="code",
-    show_default=True,
-    help="Pairing method to demonstrate.",
-)
-@click.option(
-    "--latency-ms",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Simulated Canvas latency per request.",
-)
-def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
-    """Run the whole job on a built-in fake Canvas with a sample district (no Canvas needed).
-
-    It syncs the demo roster (progress, summary, report, journal), then syncs again to show
-    that a second run writes nothing.
-    """
-    from canvas_observers.fake_canvas import FakeConfig, create_app
-
-    setup_logging("warning", None)
-    console = Console()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config = FakeConfig(latency_ms=latency_ms)
-    app = create_app(config, scenario="demo")
-    fake = app.fake
-    roster_path = out_dir / "demo-roster.csv"
-    roster_path.write_text(fake.demo_roster or "", encoding="utf-8")
-    state = out_dir / "journal.sqlite3"
-    base_url = "http://127.0.0.1"
-    options = SyncOptions(method="direct" if pairing == "direct" else "code")
-    roster = _read_roster(roster_path)
-    console.rule("[bold]canvas-observers demo")
-    console.print(
-        f"Fake Canvas with a sample district; roster: {roster_path} "
-        f"({len(roster.rows) + len(roster.problems)} rows)"
+    code = finish(
+        report,
+        console=console,
+        report_path=report_path,
+        state_path=state,
+        removal_candidates=data.removal_candidates,
     )
-
-    async def once(report_name: str) -> tuple[SyncReport, dict[str, int]]:
-        before = dict(fake.stats.by_method)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
-            with Journal.open(state) as journal:
-                report = await _run(
-                    roster,
-                    http=http,
-                    base_url=base_url,
-                    token=config.admin_token,
-                    options=options,
-                    journal=journal,
-                    allow_insecure=False,
-                    settings={"pairing": options.method},
-                    console=console,
-                )
-        _finish(report, console=console, report_path=out_dir / report_name, state_path=state)
-        after = fake.stats.by_method
-        writes = {m: after.get(m, 0) - before.get(m, 0) for m in ("POST", "PUT", "DELETE")}
-        return report, writes
-
-    console.rule("First run")
-    first, writes1 = asyncio.run(once("report-first-run.json"))
-    console.print(f"Writes sent to Canvas: {writes1}")
-    console.rule("Second run (nothing should change)")
-    second, writes2 = asyncio.run(once("report-second-run.json"))
-    console.print(f"Writes sent to Canvas: {writes2}")
-    if first.aborted or second.aborted:
-        sys.exit(EXIT_STOPPED)
-    rows = max(1, len(roster.rows))
-    console.print(
-        f"API calls per valid row: first run {sum(first.info.api_calls.values()) / rows:.2f}, "
-        f"second run {sum(second.info.api_calls.values()) / rows:.2f}. "
-        f"The second run wrote {sum(writes2.values())} times. "
-        f"See past runs with: canvas-observers runs --state {state}"
-    )
+    sys.exit(code)

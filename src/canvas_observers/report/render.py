@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from canvas_observers.report.summary import RunInfo, needs_attention, totals
+from canvas_observers.roster.model import RemovalCandidate
 from canvas_observers.sync.outcomes import RowResult
 
 ROW_FIELDS = (
@@ -40,22 +41,49 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMATS = {".json": "json", ".csv": "csv"}
 
 
-def write_report(path: Path, info: RunInfo, results: Sequence[RowResult]) -> None:
-    """Write the report as JSON or CSV, chosen by ``path``'s extension; ValueError otherwise."""
+def write_report(
+    path: Path,
+    info: RunInfo,
+    results: Sequence[RowResult],
+    *,
+    removal_candidates: Sequence[RemovalCandidate] = (),
+) -> None:
+    """Write the report as JSON or CSV, chosen by ``path``'s extension; ValueError otherwise.
+
+    Removal candidates (links the SIS marks as ending) go in the JSON report only; the CSV
+    report holds the row results.
+    """
     kind = _FORMATS.get(path.suffix.lower())
     if kind is None:
         raise ValueError(
             f"cannot write a report to {str(path)!r}: the name must end in .json or .csv"
         )
-    text = _json_text(info, results) if kind == "json" else _csv_text(results)
+    text = _json_text(info, results, removal_candidates) if kind == "json" else _csv_text(results)
     _write_private(path, text)
 
 
-def report_json(info: RunInfo, results: Sequence[RowResult]) -> dict[str, object]:
-    """The JSON report as a dict: ``{"run": {...info, "totals": {...}}, "rows": [...]}``."""
+def report_json(
+    info: RunInfo,
+    results: Sequence[RowResult],
+    removal_candidates: Sequence[RemovalCandidate] = (),
+) -> dict[str, object]:
+    """The JSON report as a dict: ``{"run": {...info, "totals": {...}}, "rows": [...]}``,
+    plus ``"removal_candidates"`` when the SIS marked links as ending."""
     run = info.as_json()
     run["totals"] = totals(results)
-    return {"run": run, "rows": [_row_dict(r) for r in results]}
+    data: dict[str, object] = {"run": run, "rows": [_row_dict(r) for r in results]}
+    if removal_candidates:
+        data["removal_candidates"] = [
+            {
+                "student_id": c.student_id,
+                "observer_email": c.observer_email,
+                "reason": c.reason,
+                "source": c.source,
+                "line": c.line,
+            }
+            for c in removal_candidates
+        ]
+    return data
 
 
 def csv_safe(value: str) -> str:
@@ -142,8 +170,11 @@ def _row_dict(r: RowResult) -> dict[str, object]:
     }
 
 
-def _json_text(info: RunInfo, results: Sequence[RowResult]) -> str:
-    return json.dumps(report_json(info, results), ensure_ascii=False, indent=2) + "\n"
+def _json_text(
+    info: RunInfo, results: Sequence[RowResult], removal_candidates: Sequence[RemovalCandidate]
+) -> str:
+    data = report_json(info, results, removal_candidates)
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 def _csv_text(results: Sequence[RowResult]) -> str:
