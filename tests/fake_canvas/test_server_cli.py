@@ -28,6 +28,7 @@ OPTIONS = (
     "--scenario",
     "--forbidden-status",
     "--roster-out",
+    "--rows",
     "--allow-remote",
 )
 
@@ -122,6 +123,40 @@ def test_empty_scenario_writes_no_roster(tmp_path: Path, monkeypatch: pytest.Mon
     assert not roster.exists()
     assert "fake-admin-token" in result.output
     assert len(apps[0].fake.state.users) == 1  # only the admin
+
+
+def test_generated_scenario_serves_the_seeded_district(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--scenario generated --rows N --seed S` serves the district whose roster it writes."""
+    apps: list[FakeCanvasApp] = []
+    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: apps.append(app))
+    rosters = []
+    for name, seed in (("a.csv", 3), ("b.csv", 3), ("c.csv", 4)):
+        roster = tmp_path / name
+        args = ["fake-canvas", "--scenario", "generated", "--rows", "30", "--seed", str(seed)]
+        result = CliRunner().invoke(main, [*args, "--roster-out", str(roster)])
+        assert result.exit_code == 0, result.output
+        assert "Generated (30 rows, seed" in result.output
+        rosters.append(roster.read_text(encoding="utf-8"))
+    assert rosters[0] == rosters[1] != rosters[2]
+    lines = rosters[0].splitlines()
+    assert lines[0] == "student_id,observer_email,observer_first_name,observer_last_name"
+    assert len(lines) == 31
+    state = apps[0].fake.state
+    sis_ids = set(state.logins_by_sis_id)
+    known = [line.split(",")[0] for line in lines[1:] if line.split(",")[0] in sis_ids]
+    assert len(known) >= 25  # all but the few rows broken on purpose name a served student
+    assert apps[0].fake.config.seed == 3
+
+
+def test_rows_is_bounded() -> None:
+    """`--rows` refuses 0 and more than 100,000 rows (usage error, exit 2)."""
+    for rows in ("0", "100001"):
+        result = CliRunner().invoke(
+            main, ["fake-canvas", "--scenario", "generated", "--rows", rows]
+        )
+        assert result.exit_code == 2, result.output
 
 
 @pytest.mark.parametrize(

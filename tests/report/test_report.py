@@ -97,6 +97,9 @@ def test_run_info_as_json_is_a_copy() -> None:
         "rows_rejected",
         "duplicates",
         "state",
+        "throttled",
+        "retries",
+        "stop_reason",
     }
     api_calls = data["api_calls"]
     assert isinstance(api_calls, dict)
