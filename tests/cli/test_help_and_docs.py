@@ -1,0 +1,44 @@
+"""Every command and option has help text and is documented in docs/cli.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from canvas_observers.cli import main
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+COMMANDS = sorted(main.commands)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_has_help(name: str) -> None:
+    """`canvas-observers NAME --help` works and every option explains itself."""
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    command = main.commands[name]
+    assert command.help
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{name} {param.opts} has no help text"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_is_documented(name: str) -> None:
+    """docs/cli.md has a section for every command and names every one of its options."""
+    assert f"## `canvas-observers {name}" in DOC
+    for param in main.commands[name].params:
+        if isinstance(param, click.Option):
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    assert opt.split("=")[0] in DOC, f"{name} {opt} missing from docs/cli.md"
+
+
+def test_version() -> None:
+    """`canvas-observers --version` prints the version."""
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert "canvas-observers" in result.output

@@ -1,0 +1,187 @@
+"""`canvas-observers sync` end to end: real loopback HTTP, exit codes, report, log, journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
+from canvas_observers.fake_canvas.server import running_server
+
+TOKEN = "cli-test-token-7f3a9c"  # distinctive, so a leak would be found by a plain search
+HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[FakeCanvasApp, str]]:
+    """A fake Canvas over real loopback HTTP with two enrolled students and one unenrolled."""
+    app = create_app(FakeConfig(admin_token=TOKEN))
+    state = app.fake.state
+    course = state.add_course("C")
+    for sis in ("100", "1001"):
+        state.enroll(
+            state.add_user(f"Kid {sis}", login_id=f"k{sis}@kids.test", sis_user_id=sis), course
+        )
+    state.add_user("Kid 300", login_id="k300@kids.test", sis_user_id="300")
+    with running_server(app) as url:
+        yield app, url
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed command, as a Canvas admin runs it (no terminal: plain log lines)."""
+    full_env = {**os.environ, "CANVAS_TOKEN": TOKEN, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "canvas_observers", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
+
+
+def roster(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "roster.csv"
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def test_all_paired_exits_0_and_rerun_writes_nothing(
+    server: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """Every row paired: exit 0, a JSON report, a journal; the re-run writes nothing."""
+    app, url = server
+    path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n1001,pat@home.test,Pat,Lee\n")
+    args = ["sync", str(path), "--canvas-url", url, "--state", str(tmp_path / "j.sqlite3")]
+    first = run_cli(*args, "--report", str(tmp_path / "r1.json"))
+    assert first.returncode == 0, first.stderr
+    report = json.loads((tmp_path / "r1.json").read_text())
+    assert [r["outcome"] for r in report["rows"]] == ["created", "paired"]
+    assert report["run"]["totals"]["created"] == 1
+    writes = sum(app.fake.stats.by_method.get(m, 0) for m in ("POST", "PUT", "DELETE"))
+    second = run_cli(*args, "--report", str(tmp_path / "r2.csv"))
+    assert second.returncode == 0, second.stderr
+    assert sum(app.fake.stats.by_method.get(m, 0) for m in ("POST", "PUT", "DELETE")) == writes
+    csv_text = (tmp_path / "r2.csv").read_text(encoding="utf-8-sig")
+    assert csv_text.count("already_paired") == 2
+    runs = run_cli("runs", "--state", str(tmp_path / "j.sqlite3"))
+    assert runs.returncode == 0
+    assert runs.stdout.count("complete") == 2
+
+
+def test_rows_needing_attention_exit_1(server: tuple[FakeCanvasApp, str], tmp_path: Path) -> None:
+    """Unknown, unenrolled and invalid rows are listed; the good row still pairs; exit 1."""
+    _app, url = server
+    path = roster(
+        tmp_path,
+        "100,pat@home.test,Pat,Lee\n999,x@home.test,X,Y\n300,z@home.test,Z,Z\n100,bad-email,A,B\n",
+    )
+    result = run_cli("sync", str(path), "--canvas-url", url, "--state", str(tmp_path / "j"))
+    assert result.returncode == 1, result.stderr
+    for text in ("student_not_found", "not_enrolled", "invalid_row", "created"):
+        assert text in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_dry_run_writes_nothing(server: tuple[FakeCanvasApp, str], tmp_path: Path) -> None:
+    """--dry-run reports would_create and sends no write to Canvas."""
+    app, url = server
+    path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n")
+    result = run_cli(
+        "sync", str(path), "--canvas-url", url, "--dry-run", "--state", str(tmp_path / "j")
+    )
+    assert result.returncode == 0, result.stderr
+    assert "would_create" in result.stdout
+    assert sum(app.fake.stats.by_method.get(m, 0) for m in ("POST", "PUT", "DELETE")) == 0
+
+
+def test_log_file_and_report_are_private_and_token_free(
+    server: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """--log-file and --report are created 0600, and neither holds the token (DEBUG logging)."""
+    _app, url = server
+    path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n")
+    log, report = tmp_path / "sync.log", tmp_path / "r.csv"
+    result = run_cli(
+        "sync",
+        str(path),
+        "--canvas-url",
+        url,
+        "--state",
+        str(tmp_path / "j"),
+        "--log-level",
+        "debug",
+        "--log-file",
+        str(log),
+        "--report",
+        str(report),
+    )
+    assert result.returncode == 0, result.stderr
+    for file in (log, report, tmp_path / "j"):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        assert TOKEN not in file.read_bytes().decode("utf-8", "replace")
+    assert TOKEN not in result.stdout + result.stderr
+    assert "GET /api/v1/users/self" in log.read_text() or "users/self" in log.read_text()
+
+
+def test_rejected_token_exits_2_with_one_line(
+    server: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """A token Canvas refuses stops the run before any row: exit 2 and one clear line."""
+    _app, url = server
+    path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n")
+    result = run_cli(
+        "sync",
+        str(path),
+        "--canvas-url",
+        url,
+        "--state",
+        str(tmp_path / "j"),
+        env={"CANVAS_TOKEN": "wrong-token"},
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "token" in errors[0].lower()
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_url_and_token_are_usage_errors(tmp_path: Path) -> None:
+    """No Canvas URL or no token: exit 2 with a message saying what to set."""
+    path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n")
+    env = {k: v for k, v in os.environ.items() if k not in {"CANVAS_URL", "CANVAS_TOKEN"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "canvas_observers", "sync", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "CANVAS_URL" in result.stderr
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "canvas_observers",
+            "sync",
+            str(path),
+            "--canvas-url",
+            "https://canvas.example.edu",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "CANVAS_TOKEN" in result.stderr
