@@ -217,3 +217,23 @@ async def test_rejected_token_stops_the_run(district: District, fake_app: FakeCa
     assert report.exit_code == 2
     assert report.results == ()
     assert "not-a-token" not in report.aborted
+
+
+async def test_stale_journal_ids_never_skip_or_misdirect_a_pairing(
+    district: District, sync_csv: SyncRunner
+) -> None:
+    """A guardian the journal remembers but whose account is gone gets a new one and is paired."""
+    a = district.student("A1")
+    journal = Journal.open(":memory:")
+    first = await sync_csv("A1,pat@home.test,Pat,Lee\n", journal=journal)
+    assert outcomes(first) == {2: "created"}
+    old = district.fake.state.user_by_login("pat@home.test")
+    assert old is not None
+    district.fake.state.delete_user(old.id)  # someone deleted the account in Canvas
+    second = await sync_csv("A1,pat@home.test,Pat,Lee\n", journal=journal)
+    assert outcomes(second) == {2: "created"}
+    new = district.fake.state.user_by_login("pat@home.test")
+    assert new is not None
+    assert new.id != old.id
+    assert district.links() == {(new.id, a)}
+    assert second.results[0].canvas_observer_id == new.id
