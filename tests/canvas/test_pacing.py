@@ -149,3 +149,34 @@ async def test_pacer_waits_for_the_leak_when_full() -> None:
     now[0] = 10.5  # 105 units leaked: room for one
     await asyncio.wait_for(task, timeout=10)
     assert admitted.is_set()
+
+
+async def test_answer_read_after_a_sibling_finished_is_not_base_level() -> None:
+    """A reservation refunded between Canvas's answer and our reading it is not base level."""
+    pacer = Pacer(PacingPolicy(), clock=lambda: 0.0)
+    first, second = pacer.slot(), pacer.slot()
+    slot_b = await first.__aenter__()
+    slot_a = await second.__aenter__()  # A starts while B runs
+    slot_b.answered(remaining=550.0, cost=None)  # B ended at Canvas while A held 50
+    await first.__aexit__(None, None, None)
+    # Canvas answered A while B was still in flight (remaining 550), but we read it only now.
+    slot_a.answered(remaining=550.0, cost=None)
+    await second.__aexit__(None, None, None)
+    assert pacer.estimate.level(0.0) == 0.0
+    assert pacer.estimate.allowance(0.0) == 10
+
+
+async def test_requests_started_later_count_as_sharing_the_bucket() -> None:
+    """A request started after this one may have held a reservation when Canvas answered."""
+    pacer = Pacer(PacingPolicy(), clock=lambda: 0.0)
+    outer = pacer.slot()
+    slot_a = await outer.__aenter__()
+    async with pacer.slot() as slot_c:  # C starts and ends while A runs
+        slot_c.answered(remaining=550.0, cost=None)
+    slot_a.answered(remaining=550.0, cost=None)  # Canvas saw C's 50 when it answered A
+    await outer.__aexit__(None, None, None)
+    assert pacer.estimate.level(0.0) == 0.0
+    # Foreign load still shows: remaining below what our own requests explain raises the base.
+    async with pacer.slot() as slot_d:
+        slot_d.answered(remaining=300.0, cost=None)
+    assert pacer.estimate.level(0.0) == 300.0

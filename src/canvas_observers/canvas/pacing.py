@@ -14,6 +14,11 @@ where the *base* level is what finished requests left behind. It is estimated be
 by the same arithmetic Canvas does (add each answer's `X-Request-Cost`, leak at `outflow`), and
 corrected upwards by each answer's `X-Rate-Limit-Remaining` (which also reveals other users of
 the token, or a smaller bucket than assumed): remaining = hwm − base − up_front × others.
+`others` is every other request of ours that may have been in flight at Canvas when it answered:
+those running when the request started plus those started since. Counting only those still
+running when the answer is read (an earlier rule) missed requests that finished in between,
+read their refunded reservations as base level, and so held the client one request below its
+allowance about a fifth of the time (benchmarks/profile_sync.py, issue 5).
 A throttled answer sets the estimate to "full" and halves an extra in-flight cap, which grows
 back by one per `recovery` clean answers (additive increase, multiplicative decrease).
 
@@ -125,11 +130,19 @@ class Slot:
     def __init__(self, pacer: Pacer) -> None:
         self._pacer = pacer
         self._reported = False
+        # Ours that may share Canvas with this request: those running when it started, and
+        # (via the start counter) every one started before its answer is read.
+        self._others_at_start = pacer.in_flight - 1
+        self._starts_at_start = pacer.starts
+
+    def others(self) -> int:
+        """Our other requests that may have been in flight at Canvas when this one ended."""
+        return self._others_at_start + (self._pacer.starts - self._starts_at_start)
 
     def answered(self, *, remaining: float | None, cost: float | None) -> None:
         if not self._reported:
             self._reported = True
-            self._pacer._answered(remaining=remaining, cost=cost)
+            self._pacer._answered(remaining=remaining, cost=cost, others=self.others())
 
     def throttled(self) -> None:
         if not self._reported:
@@ -146,6 +159,7 @@ class Pacer:
         self.estimate = BucketEstimate(self.policy, clock())
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.starts = 0  # requests admitted so far
         self._queue = asyncio.Lock()
         self._freed = asyncio.Event()
 
@@ -163,6 +177,7 @@ class Pacer:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._freed.wait(), min(wait, _POLL))
             self.in_flight += 1
+            self.starts += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     def _release(self) -> None:
@@ -178,10 +193,8 @@ class Pacer:
         finally:
             self._release()
 
-    def _answered(self, *, remaining: float | None, cost: float | None) -> None:
-        self.estimate.on_answer(
-            self._clock(), remaining=remaining, cost=cost, others=self.in_flight - 1
-        )
+    def _answered(self, *, remaining: float | None, cost: float | None, others: int) -> None:
+        self.estimate.on_answer(self._clock(), remaining=remaining, cost=cost, others=others)
 
     def _throttled(self) -> None:
         self.estimate.on_throttled(self._clock(), in_flight=self.in_flight)

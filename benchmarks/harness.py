@@ -1,0 +1,217 @@
+"""Benchmark plumbing: the fake Canvas in its own process, measured child processes, and the
+fake's request counters turned into call kinds. Used by ``bench.py``; not part of the package.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BIN = Path(sys.executable).parent
+ADMIN_TOKEN = "fake-admin-token"  # the fake's well-known default admin token
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WRITE_METHODS = ("POST", "PUT", "DELETE")
+
+# Canvas route template (as the fake counts it) -> the kind of call, for the table.
+KINDS: Mapping[str, str] = {
+    "POST /api/v1/accounts/:account_id/users": "creates",
+    "POST /api/v1/users/:user_id/observer_pairing_codes": "codes",
+    "POST /api/v1/users/:user_id/observees": "pairings",
+    "PUT /api/v1/users/:user_id/observees/:observee_id": "pairings",
+}
+
+
+def cli_command(*args: str) -> list[str]:
+    """`canvas-observers ARGS` from this venv (the console script, else `python -m`)."""
+    script = BIN / "canvas-observers"
+    if script.exists():
+        return [str(script), *args]
+    return [sys.executable, "-m", "canvas_observers", *args]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def kind_of(route: str) -> str:
+    if route in KINDS:
+        return KINDS[route]
+    return "lookups" if route.startswith("GET ") else "other"
+
+
+@dataclass(frozen=True)
+class Calls:
+    """What the fake saw between two snapshots of `GET /__fake__/stats`."""
+
+    by_kind: dict[str, int]
+    by_method: dict[str, int]
+    throttled: int
+
+    @property
+    def total(self) -> int:
+        """Requests that reached Canvas's app (throttled ones are refused before it)."""
+        return sum(self.by_method.values())
+
+    @property
+    def writes(self) -> int:
+        return sum(self.by_method.get(m, 0) for m in WRITE_METHODS)
+
+    @classmethod
+    def between(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> Calls:
+        def diff(key: str) -> Counter[str]:
+            out = Counter(after[key])
+            out.subtract(before[key])
+            return +out
+
+        kinds: Counter[str] = Counter()
+        for route, n in diff("by_route").items():
+            kinds[kind_of(route)] += n
+        methods = diff("by_method")
+        # Requests that reached the app but matched no route (none expected) count as "other".
+        kinds["other"] += sum(methods.values()) - sum(kinds.values())
+        by_kind = {k: kinds.get(k, 0) for k in ("lookups", "creates", "codes", "pairings", "other")}
+        return cls(by_kind, dict(methods), int(after["throttled"]) - int(before["throttled"]))
+
+
+@dataclass
+class FakeServer:
+    """A `canvas-observers fake-canvas` process serving a generated district."""
+
+    url: str
+    roster: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+
+    def stats(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.http.get(f"{self.url}/__fake__/stats").json()
+        return data
+
+    def state(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.http.get(f"{self.url}/__fake__/state").json()
+        return data
+
+    def configure(self, **knobs: Any) -> None:
+        self.http.post(f"{self.url}/__fake__/config", json=knobs).raise_for_status()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (/proc/<pid>/stat)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@contextmanager
+def fake_server(
+    workdir: Path,
+    *,
+    rows: int,
+    seed: int,
+    latency_ms: float,
+    request_cost: float,
+    throttle: bool = True,
+    name: str = "fake",
+) -> Iterator[FakeServer]:
+    """Start a fresh fake Canvas with the seeded district on a free port; stop it after."""
+    roster = workdir / f"{name}-roster.csv"
+    log = workdir / f"{name}.log"
+    for _attempt in range(3):  # a free port can be taken between the probe and the bind
+        port = free_port()
+        args = cli_command(
+            "fake-canvas",
+            *("--port", str(port), "--scenario", "generated", "--rows", str(rows)),
+            *("--seed", str(seed), "--roster-out", str(roster)),
+            *("--latency-ms", str(latency_ms), "--request-cost", str(request_cost)),
+            "--throttle" if throttle else "--no-throttle",
+        )
+        with log.open("wb") as out:
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        server = FakeServer(f"http://127.0.0.1:{port}", roster, process, log)
+        try:
+            if _wait_ready(server, timeout=60.0 + rows / 1000):
+                break
+        except BaseException:
+            _stop(server)
+            raise
+        _stop(server)
+    else:
+        raise RuntimeError(f"the fake Canvas did not start; see {log}")
+    try:
+        yield server
+    finally:
+        _stop(server)
+
+
+def _wait_ready(server: FakeServer, *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            return False
+        try:
+            if server.http.get(f"{server.url}/__fake__/stats", timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _stop(server: FakeServer) -> None:
+    server.http.close()
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A finished child process: exit code, wall seconds, peak RSS and CPU seconds."""
+
+    returncode: int
+    wall_s: float
+    peak_rss_mb: float
+    cpu_s: float
+    output: str
+
+
+def run_measured(
+    args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Measured:
+    """Run a command; its own peak RSS and CPU time come from wait4's rusage for that child."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        list(args),
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()  # the children print little; read to EOF, then reap
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stdout.close()
+    return Measured(
+        returncode=process.returncode,
+        wall_s=wall,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        output=output.decode("utf-8", "replace"),
+    )

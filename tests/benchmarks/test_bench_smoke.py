@@ -1,0 +1,136 @@
+"""The benchmark machinery (benchmarks/) on a tiny district, so it does not rot.
+
+It runs `benchmarks/bench.py` for real (fake Canvas processes, the article scripts, the sync
+CLI, the memory check) on 20 rows with no latency, and checks the bookkeeping, never timings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    sys.path.insert(0, str(BENCHMARKS))  # bench.py imports its sibling harness.py
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One small benchmark run, shared by the tests of this module."""
+    out = tmp_path_factory.mktemp("bench") / "latest.json"
+    args = ["--rows", "20", "--latency-ms", "0", "--sample", "5", "--seed", "3"]
+    args += ["--probe-requests", "20", "--memory-rows", "200", "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "canvas-observers benchmark" in done.stdout
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return data
+
+
+def _by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in data["contenders"]}
+
+
+def test_every_contender_runs_on_the_same_district(result: dict[str, Any]) -> None:
+    """All five contenders report, on the 20-row district the settings name."""
+    assert [c["name"] for c in result["contenders"]] == [
+        "article",
+        "gather",
+        "sync-code",
+        "sync-direct",
+        "rerun",
+    ]
+    assert result["district"]["roster_rows"] == 20
+    assert result["settings"]["rows"] == 20 and result["settings"]["seed"] == 3
+    assert all(c["rows"] == 20 for c in result["contenders"])
+
+
+def test_article_sample_is_scaled_to_the_roster(result: dict[str, Any]) -> None:
+    """Contender 1 runs the first 5 rows and its counts are scaled to 20 rows, and says so."""
+    article = _by_name(result)["article"]
+    assert article["rows_measured"] == 5 and article["scaled"] is True
+    assert sum(article["outcomes"].values()) == 5
+    assert article["calls"] == sum(article["by_kind"].values())
+
+
+def test_sync_calls_agree_with_the_sync_report(result: dict[str, Any]) -> None:
+    """The fake's count of a sync's requests equals what the sync's own report counted."""
+    for name in ("sync-code", "sync-direct", "rerun"):
+        c = _by_name(result)[name]
+        assert c["calls"] + c["throttled"] == c["report_requests"], name
+        assert c["calls"] == sum(c["by_kind"].values())
+        assert sum(c["outcomes"].values()) == 20
+        assert c["exit_code"] in (0, 1)
+
+
+def test_rerun_writes_nothing_and_direct_needs_no_codes(result: dict[str, Any]) -> None:
+    """The re-run of an unchanged district sends no writes; direct pairing asks no codes."""
+    contenders = _by_name(result)
+    assert contenders["rerun"]["writes"] == 0
+    assert contenders["sync-direct"]["by_kind"]["codes"] == 0
+    assert contenders["sync-code"]["by_kind"]["codes"] > 0
+
+
+def test_targets_and_memory_check_are_reported(result: dict[str, Any]) -> None:
+    """The JSON holds the target verdicts, the server probe and the memory check."""
+    names = {t["target"] for t in result["targets"]}
+    assert "re-run: 0 writes" in names
+    assert all(isinstance(t["met"], bool) for t in result["targets"])
+    assert result["server_probe"]["requests"] == 20
+    memory = result["memory_check"]
+    assert memory["rows"] == 200 and memory["peak_rss_mb"] > 0
+    assert sum(memory["outcomes"].values()) == memory["valid_rows"]
+
+
+def test_calls_between_diffs_stats_by_kind() -> None:
+    """Two /__fake__/stats snapshots become calls by kind, writes and throttled answers."""
+    harness = _load("harness")
+    before = {"by_method": {"GET": 2}, "by_route": {"GET /api/v1/users/:id": 2}, "throttled": 1}
+    after = {
+        "by_method": {"GET": 5, "POST": 3, "PUT": 1},
+        "by_route": {
+            "GET /api/v1/users/:id": 4,
+            "GET /api/v1/accounts/:account_id/users": 1,
+            "POST /api/v1/accounts/:account_id/users": 1,
+            "POST /api/v1/users/:user_id/observer_pairing_codes": 1,
+            "POST /api/v1/users/:user_id/observees": 1,
+            "PUT /api/v1/users/:user_id/observees/:observee_id": 1,
+        },
+        "throttled": 4,
+    }
+    calls = harness.Calls.between(before, after)
+    assert calls.by_kind == {"lookups": 3, "creates": 1, "codes": 1, "pairings": 2, "other": 0}
+    assert (calls.total, calls.writes, calls.throttled) == (7, 4, 3)
+
+
+def test_model_rate_takes_the_tighter_limit() -> None:
+    """The bound is min(11 in flight / latency, 10 units/s / cost), unbounded when both are 0."""
+    bench = _load("bench")
+    assert bench.model_rate(50, 0.05) == pytest.approx(200.0)
+    assert bench.model_rate(100, 0.01) == pytest.approx(110.0)
+    assert math.isinf(bench.model_rate(0, 0))
