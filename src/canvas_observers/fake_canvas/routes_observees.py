@@ -111,28 +111,26 @@ async def list_observers(call: Call) -> Response:
     return _list(call, call.state.observers_of.get(student.id, set()))
 
 
-async def show_observee(call: Call) -> Response:
-    observer = call.user("user_id")
-    student = call.user("observee_id")
-    if observer is None or student is None:
+async def _show_link(call: Call, other_key: str, *, path_user_is_observer: bool) -> Response:
+    """Show one linked user of the path user; 404 when either is unknown or not linked."""
+    path_user = call.user("user_id")
+    other = call.user(other_key)
+    if path_user is None or other is None:
         return not_found()
-    if not _allowed(call, observer):
+    if not _allowed(call, path_user):
         return call.forbidden()
+    observer, student = (path_user, other) if path_user_is_observer else (other, path_user)
     if not call.state.is_linked(observer.id, student.id):
         return not_found()
-    return JSONResponse(views.observee(student))
+    return JSONResponse(views.observee(other))
+
+
+async def show_observee(call: Call) -> Response:
+    return await _show_link(call, "observee_id", path_user_is_observer=True)
 
 
 async def show_observer(call: Call) -> Response:
-    student = call.user("user_id")
-    observer = call.user("observer_id")
-    if observer is None or student is None:
-        return not_found()
-    if not _allowed(call, student):
-        return call.forbidden()
-    if not call.state.is_linked(observer.id, student.id):
-        return not_found()
-    return JSONResponse(views.observee(observer))
+    return await _show_link(call, "observer_id", path_user_is_observer=False)
 
 
 async def delete_observee(call: Call) -> Response:
