@@ -26,6 +26,7 @@ from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
+    InvalidToken,
     NotAllowed,
     NotFound,
     OutcomeUnknown,
@@ -520,6 +521,10 @@ class Engine:
 
 
 def _abort_reason(error: ConfigurationError) -> str:
+    if isinstance(error, InvalidToken):
+        # Revoked or expired mid-run: say so in the same words as the check at the start
+        # (run._check_token), not just Canvas's bare "Invalid access token." (issue 6).
+        return f"Canvas refused the token: {error}"
     if isinstance(error, NotAllowed):
         return (
             f"the token is not allowed to do this ({error}); it needs an account admin's "

@@ -1,0 +1,213 @@
+"""Shared helpers for the reliability tests: syncs over real loopback HTTP, the real CLI,
+and checks of the fake Canvas's final state (duplicates, unasked links) from its state dump.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import stamina
+from click.testing import CliRunner, Result
+
+from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.canvas.retry import RetryPolicy
+from canvas_observers.cli import main
+from canvas_observers.roster.csv_reader import read_roster
+from canvas_observers.roster.model import Roster
+from canvas_observers.store.journal import Journal
+from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.outcomes import RowResult
+from canvas_observers.sync.run import SyncReport, run_sync
+
+HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
+# Small waits: real sleeps stay short where stamina's test mode is not on (subprocesses).
+FAST_RETRY = RetryPolicy(attempts=6, timeout=20.0, wait_initial=0.01, wait_max=0.05)
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_sleeps() -> Iterator[None]:
+    """Retries keep their attempt limits but never sleep in in-process tests."""
+    stamina.set_testing(True, attempts=6)
+    yield
+    stamina.set_testing(False)
+
+
+def roster_of(csv_text: str, source: str = "roster.csv") -> Roster:
+    """Parse roster CSV text exactly as the CLI would."""
+    return read_roster(io.BytesIO(csv_text.encode()), source=source)
+
+
+async def sync_over_http(
+    base_url: str,
+    token: str,
+    roster: Roster,
+    *,
+    journal: Journal | None = None,
+    on_result: Callable[[RowResult], None] | None = None,
+    **options: Any,
+) -> SyncReport:
+    """One sync over real HTTP to ``base_url`` (a `running_server` fake)."""
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        client = CanvasClient(http, base_url=base_url, token=token, retry=FAST_RETRY)
+        return await run_sync(
+            roster,
+            client=client,
+            options=SyncOptions(**options),
+            canvas_url=base_url,
+            journal=journal,
+            on_result=on_result,
+        )
+
+
+# --- the fake's final state -------------------------------------------------------------
+
+
+def fold(value: str | None) -> str:
+    return (value or "").strip().casefold()
+
+
+def active_logins(user: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [p for p in user["logins"] if p["workflow_state"] == "active"]
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """A `/__fake__/state` dump with the questions the reliability checks ask of it."""
+
+    dump: Mapping[str, Any]
+
+    @property
+    def users(self) -> dict[int, Mapping[str, Any]]:
+        return {u["id"]: u for u in self.dump["users"] if u["workflow_state"] != "deleted"}
+
+    def live_links(self) -> set[tuple[int, int]]:
+        return {
+            (k["observer_id"], k["student_id"])
+            for k in self.dump["observer_links"]
+            if k["workflow_state"] == "active"
+        }
+
+    def login_of(self, user_id: int) -> str:
+        logins = active_logins(self.users[user_id])
+        return fold(logins[0]["unique_id"]) if logins else f"#{user_id}"
+
+    def sis_of(self, user_id: int) -> str:
+        for login in active_logins(self.users[user_id]):
+            if login["sis_user_id"]:
+                return str(login["sis_user_id"])
+        return self.login_of(user_id)
+
+    def links_by_identity(self) -> set[tuple[str, str]]:
+        """Live links as (observer login, student SIS id): comparable across two districts."""
+        return {(self.login_of(o), self.sis_of(s)) for o, s in self.live_links()}
+
+    def accounts_for(self, email: str) -> set[int]:
+        """Every live user whose login or email channel is ``email`` (case-insensitively)."""
+        key = fold(email)
+        return {
+            uid
+            for uid, u in self.users.items()
+            if any(fold(p["unique_id"]) == key for p in active_logins(u))
+            or any(fold(e) == key for e in u.get("emails", []))
+        }
+
+    def assert_no_duplicate_accounts(self, emails: set[str]) -> None:
+        """No two live logins equal case-insensitively; no guardian email on two accounts."""
+        logins = [fold(p["unique_id"]) for u in self.users.values() for p in active_logins(u)]
+        assert len(logins) == len(set(logins)), "two live logins differ only by case"
+        for email in emails:
+            assert len(self.accounts_for(email)) <= 1, f"{email} has two accounts"
+
+
+def fetch_state(base_url: str) -> Canvas:
+    """The fake's whole district over its side door."""
+    return Canvas(httpx.get(f"{base_url}/__fake__/state", timeout=10.0).json())
+
+
+def asked_pairs(roster: Roster) -> set[tuple[str, str]]:
+    """(guardian email, student id) for every valid roster row, both case-folded for email."""
+    return {(fold(r.observer_email), r.student_id) for r in roster.rows}
+
+
+# --- the real CLI ---------------------------------------------------------------------------
+
+
+def invoke(
+    args: list[str], *, env: Mapping[str, str] | None = None, input: bytes | None = None
+) -> Result:
+    """Run ``canvas-observers ARGS`` in-process; stdout and stderr kept apart."""
+    runner = CliRunner()
+    return runner.invoke(main, args, env=dict(env or {}), input=input, catch_exceptions=True)
+
+
+def cli_command() -> list[str]:
+    """The installed console script, or ``python -m canvas_observers`` beside this Python."""
+    script = Path(sys.executable).with_name("canvas-observers")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "canvas_observers"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class FakeProcess:
+    """A `canvas-observers fake-canvas` subprocess on a loopback port."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_fake_canvas(args: list[str], cwd: Path) -> FakeProcess:
+    """Start `fake-canvas ARGS` and wait until its side door answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*cli_command(), "fake-canvas", "--port", str(port), *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    fake = FakeProcess(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"fake-canvas exited: {process.stderr.read() if process.stderr else ''!r}"
+            )
+        try:
+            httpx.get(f"{fake.base_url}/__fake__/stats", timeout=1.0)
+        except httpx.TransportError:
+            time.sleep(0.05)
+        else:
+            return fake
+    fake.stop()
+    raise RuntimeError("fake-canvas did not start")
+
+
+def cli_env(base_url: str, token: str) -> dict[str, str]:
+    """Environment for a `sync` subprocess: Canvas URL and token, no terminal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANVAS_")}
+    env.update({"CANVAS_URL": base_url, "CANVAS_TOKEN": token, "COLUMNS": "200"})
+    return env

@@ -1,0 +1,215 @@
+"""Security guarantees through the real CLI: the token never written anywhere, the token never
+sent off the Canvas origin or in clear text to a remote host, private files created 0600."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.cli import common
+from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, create_app
+from canvas_observers.fake_canvas.scenarios import generate_district
+from canvas_observers.fake_canvas.server import running_server
+from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.run import run_sync
+
+from .conftest import HEADER, invoke, roster_of
+
+# Distinctive, and with no substring that would appear by chance in any output.
+TOKEN = "7~SECRETtoken-Qx9Zr4Wm2Lk8Jh5Vb3Np6"
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """A typical umask, under which files are world-readable unless created otherwise."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def all_bytes(*places: Path) -> dict[str, bytes]:
+    """Every file under the given files and folders, by name."""
+    found: dict[str, bytes] = {}
+    for place in places:
+        files = [place] if place.is_file() else [p for p in place.rglob("*") if p.is_file()]
+        for path in files:
+            found[str(path)] = path.read_bytes()
+    return found
+
+
+def district(tmp_path: Path, **knobs: Any) -> tuple[FakeCanvasApp, Path]:
+    state = FakeState(TOKEN)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(generate_district(state, rows=60, seed=4), encoding="utf-8")
+    return create_app(FakeConfig(admin_token=TOKEN, throttle=False, **knobs), state), roster
+
+
+def test_token_never_written_anywhere(tmp_path: Path, umask_022: None) -> None:
+    """DEBUG logging, a log file, JSON and CSV reports, the journal (every SQLite file), and a
+    run with faults and a revoked-token stop: the token appears in none of them."""
+    app, roster = district(tmp_path, fault_rate=0.1, lost_response_rate=0.1, seed=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    token_file = out / "token"  # kept apart from the searched files below
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    state, log = tmp_path / "state" / "journal.sqlite3", tmp_path / "logs" / "sync.log"
+    outputs: list[str] = []
+    with running_server(app) as url:
+        for extra in (
+            ["--report", str(tmp_path / "r.json")],
+            ["--report", str(tmp_path / "r.csv")],
+        ):
+            result = invoke(
+                [
+                    "sync", str(roster), "--canvas-url", url, "--token-file", str(token_file),
+                    "--state", str(state), "--log-level", "debug", "--log-file", str(log), *extra,
+                ],
+            )  # fmt: skip
+            assert result.exit_code in (0, 1), result.output
+            outputs += [result.stdout, result.stderr]
+        del app.fake.state.tokens[TOKEN]  # a refused token must not be echoed either
+        result = invoke(
+            ["sync", str(roster), "--canvas-url", url, "--state", str(state),
+             "--log-level", "debug", "--log-file", str(log)],
+            env={"CANVAS_TOKEN": TOKEN},
+        )  # fmt: skip
+        assert result.exit_code == 2
+        outputs += [result.stdout, result.stderr]
+        shown = invoke(["show", "1", "--state", str(state), "--json"])
+        listed = invoke(["runs", "--state", str(state)])
+        outputs += [shown.stdout, shown.stderr, listed.stdout, listed.stderr]
+    files = all_bytes(tmp_path / "r.json", tmp_path / "r.csv", log, state.parent)
+    assert len(files) >= 4
+    assert b"DEBUG" in files[str(log)]  # the log really was at debug level
+    assert any(b"canvas GET" in data for data in files.values())  # requests were logged
+    for name, data in files.items():
+        assert TOKEN.encode() not in data, name
+        assert TOKEN.encode("utf-16-le") not in data, name
+    for text in outputs:
+        assert TOKEN not in text
+    assert app.fake.stats.faults > 0  # the error paths ran too
+
+
+def test_demo_at_debug_level_never_shows_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole `demo`, forced to DEBUG logging into a file: no output holds its token."""
+    log = tmp_path / "demo.log"
+
+    def debug_logging(_level: str, _file: Path | None, **kw: object) -> None:
+        # No secrets to redact, as in the demo itself: nothing may log the token at all.
+        common.setup_logging("debug", log, console=True)
+
+    demo_module = importlib.import_module("canvas_observers.cli.demo")
+    monkeypatch.setattr(demo_module, "setup_logging", debug_logging)
+    out = tmp_path / "demo-output"
+    result = invoke(["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output[-3000:]
+    assert b"DEBUG" in log.read_bytes()
+    token = FakeConfig().admin_token
+    assert token not in result.stdout + result.stderr
+    for name, data in all_bytes(out, log).items():
+        assert token.encode() not in data, name
+
+
+def test_private_files_are_created_owner_only(tmp_path: Path, umask_022: None) -> None:
+    """Under umask 022, the journal (and its WAL), the reports and the log file are 0600."""
+    app, roster = district(tmp_path)
+    state = tmp_path / "state" / "journal.sqlite3"
+    with running_server(app) as url:
+        for report in ("r.json", "r.csv"):
+            result = invoke(
+                ["sync", str(roster), "--canvas-url", url, "--state", str(state),
+                 "--report", str(tmp_path / report), "--log-file", str(tmp_path / "s.log")],
+                env={"CANVAS_TOKEN": TOKEN},
+            )  # fmt: skip
+            assert result.exit_code in (0, 1), result.output
+    private = [state, tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "s.log"]
+    private += [p for p in state.parent.iterdir() if p.name.startswith(state.name + "-")]
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert not stat.S_IMODE(state.parent.stat().st_mode) & 0o077
+
+
+def test_token_file_readable_by_others_warns_and_works(tmp_path: Path) -> None:
+    """A --token-file readable by group/others gets a chmod 600 warning; the run still works."""
+    app, roster = district(tmp_path)
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(TOKEN, encoding="utf-8")
+    with running_server(app) as url:
+        for mode, warned in ((0o644, True), (0o600, False)):
+            token_file.chmod(mode)
+            result = invoke(
+                ["sync", str(roster), "--canvas-url", url, "--token-file", str(token_file),
+                 "--state", str(tmp_path / "j.sqlite3")],
+            )  # fmt: skip
+            assert result.exit_code in (0, 1), result.output
+            warning = (
+                f"warning: {token_file} can be read by other users of this machine; "
+                f"run: chmod 600 {token_file}"
+            )
+            assert (warning in result.stderr) is warned
+    assert app.fake.stats.by_method["POST"] > 0
+
+
+def test_plain_http_to_a_remote_host_is_refused_unless_allowed(tmp_path: Path) -> None:
+    """http:// to a non-loopback address: exit 2 and nothing sent; --allow-insecure-http runs.
+
+    0.0.0.0 is not a loopback address by name (so the rule applies), yet on Linux a connection
+    to it reaches this machine, so the allowed case runs without leaving it.
+    """
+    app, roster = district(tmp_path)
+    with running_server(app) as url:
+        port = url.rsplit(":", 1)[1]
+        remote = f"http://0.0.0.0:{port}"
+        args = ["sync", str(roster), "--canvas-url", remote, "--state", str(tmp_path / "j.db")]
+        refused = invoke(args, env={"CANVAS_TOKEN": TOKEN})
+        assert refused.exit_code == 2
+        assert refused.stderr.startswith(
+            "error: refusing http:// to 0.0.0.0: the token would travel in clear text"
+        ), refused.stderr
+        assert sum(app.fake.stats.by_method.values()) == 0
+        allowed = invoke([*args, "--allow-insecure-http"], env={"CANVAS_TOKEN": TOKEN})
+        assert allowed.exit_code in (0, 1), allowed.output
+        assert app.fake.stats.by_method["POST"] > 0
+
+
+async def test_sync_refuses_a_link_header_to_another_host() -> None:
+    """Canvas's Link header pointing at another host stops the run; the token never goes there."""
+    app = create_app(FakeConfig(admin_token=TOKEN, throttle=False))
+    state = app.fake.state
+    kid = state.add_user("Kid", login_id="kid@kids.test", sis_user_id="S1")
+    state.enroll(kid, state.add_course("C"))
+    inner = httpx.ASGITransport(app=app)
+    hosts: list[str] = []
+
+    async def evil_proxy(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        response = await inner.handle_async_request(request)
+        if request.url.path.endswith("/users") and request.method == "GET":
+            await response.aread()
+            response.headers["Link"] = (
+                '<https://evil.test/api/v1/accounts/self/users?page=2>; rel="next"'
+            )
+        return response
+
+    roster = roster_of(HEADER + "S1,pat@home.test,Pat,Lee\n")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(evil_proxy)) as http:
+        client = CanvasClient(http, base_url="http://127.0.0.1", token=TOKEN)
+        report = await run_sync(
+            roster, client=client, options=SyncOptions(), canvas_url="http://127.0.0.1"
+        )
+    assert report.exit_code == 2
+    assert report.aborted is not None
+    assert "pagination link leaves the Canvas origin" in report.aborted
+    assert set(hosts) == {"127.0.0.1"}
+    assert state.user_by_login("pat@home.test") is None  # nothing written on a partial search
