@@ -9,24 +9,25 @@ import pytest
 
 from canvas_observers.canvas.pacing import BucketEstimate, Pacer, PacingPolicy
 
-POLICY = PacingPolicy()  # Canvas defaults: hwm 600, 50 up front, 10/s outflow, margin 50
+POLICY = PacingPolicy()  # Canvas defaults: hwm 600, 50 up front, 10/s outflow; margin 10
 
 
 def test_empty_bucket_allows_max_in_flight() -> None:
     """With an empty bucket all `max_in_flight` requests may run at once, never more."""
     estimate = BucketEstimate(POLICY, now=0.0)
-    assert estimate.allowance(0.0) == 10
-    assert BucketEstimate(PacingPolicy(max_in_flight=30), now=0.0).allowance(0.0) == 10
+    assert estimate.allowance(0.0) == 11  # Canvas admits 11 at once and refuses the 12th
+    assert BucketEstimate(PacingPolicy(max_in_flight=30), now=0.0).allowance(0.0) == 11
     assert BucketEstimate(PacingPolicy(max_in_flight=4), now=0.0).allowance(0.0) == 4
 
 
 @pytest.mark.parametrize(
     ("remaining", "others", "base", "allowance"),
     [
-        (600.0, 0, 0.0, 10),
-        (500.0, 0, 100.0, 8),  # 100 + 50×8 + 50 = 550 < 600; a 9th would reach 600
-        (450.0, 3, 0.0, 10),  # 150 remaining are our own three reservations
-        (100.0, 0, 500.0, 0),  # another user of the token filled the bucket: wait
+        (600.0, 0, 0.0, 11),
+        (500.0, 0, 100.0, 9),  # 100 + 50×9 + 10 = 560 < 600; a 10th would reach 610
+        (450.0, 3, 0.0, 11),  # 150 remaining are our own three reservations
+        (100.0, 0, 500.0, 1),  # 500 + 50 + 10 = 560: one more fits (Canvas: 550 < 600)
+        (40.0, 0, 560.0, 0),  # another user of the token filled the bucket: wait
     ],
 )
 def test_remaining_header_sets_the_base(
@@ -54,7 +55,7 @@ def test_wait_time_counts_the_leak() -> None:
     estimate = BucketEstimate(POLICY, now=0.0)
     estimate.on_answer(0.0, remaining=0.0, cost=None, others=0)  # base 600: full
     wait = estimate.wait_time(0.0, in_flight=0)
-    assert wait == pytest.approx(10.0, abs=0.01)  # 600 + 50 + 50 - 600 = 100 units at 10/s
+    assert wait == pytest.approx(6.0, abs=0.01)  # 600 + 50 + 10 - 600 = 60 units at 10/s
     assert estimate.allowance(wait) == 1
     assert estimate.wait_time(wait, in_flight=0) == 0.0
 
@@ -89,10 +90,10 @@ def test_a_bigger_bucket_is_learned() -> None:
 
 
 def test_a_smaller_bucket_reads_as_a_fuller_one() -> None:
-    """A bucket smaller than assumed (hwm 120) leaves room for only one request at a time."""
+    """A bucket smaller than assumed (hwm 120) leaves room for two requests, as Canvas would."""
     estimate = BucketEstimate(POLICY, now=0.0)
     estimate.on_answer(0.0, remaining=120.0, cost=0.05, others=0)
-    assert estimate.allowance(0.0) == 1
+    assert estimate.allowance(0.0) == 2  # Canvas: 2 × 50 = 100 < 120, a third reaches 150
 
 
 @pytest.mark.parametrize(
@@ -163,7 +164,7 @@ async def test_answer_read_after_a_sibling_finished_is_not_base_level() -> None:
     slot_a.answered(remaining=550.0, cost=None)
     await second.__aexit__(None, None, None)
     assert pacer.estimate.level(0.0) == 0.0
-    assert pacer.estimate.allowance(0.0) == 10
+    assert pacer.estimate.allowance(0.0) == 11
 
 
 async def test_requests_started_later_count_as_sharing_the_bucket() -> None:

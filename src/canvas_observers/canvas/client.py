@@ -112,7 +112,7 @@ class CanvasClient:
         base_url: str,
         token: str,
         allow_insecure: bool = False,
-        max_in_flight: int = 10,
+        max_in_flight: int = 11,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing it is safe
         timeout: float = 30.0,
         pacing: PacingPolicy | None = None,

@@ -42,11 +42,15 @@ _POLL = 0.25  # seconds between looks at the estimate while waiting
 class PacingPolicy:
     """Canvas's default bucket (request_throttle.rb settings) and our safety margin."""
 
-    max_in_flight: int = 10
+    # 11: with an empty bucket Canvas admits 11 requests at once and refuses the 12th
+    # (12 x 50 = 600, request_throttle.rb). Canvas never sees more of ours in flight than we
+    # count (ours include the time on the wire), so the margin only has to absorb errors in
+    # the estimated level, not whole requests.
+    max_in_flight: int = 11
     hwm: float = 600.0
     up_front: float = 50.0
     outflow: float = 10.0
-    margin: float = 50.0  # one request's reservation: absorbs answers still on the wire
+    margin: float = 10.0
     recovery: int = 10  # clean answers that earn back one slot of the throttle cap
 
     def __post_init__(self) -> None:
