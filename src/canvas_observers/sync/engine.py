@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import (
@@ -35,41 +34,25 @@ from canvas_observers.canvas.errors import (
 )
 from canvas_observers.canvas.models import CanvasUser, PairingCode
 from canvas_observers.roster.model import RosterRow
+from canvas_observers.sync.lookup import Lookups, Recorder
 from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.sync.plan import (
     AlreadyPaired,
     Found,
-    Missing,
     ObserverState,
     Pair,
     PairingMethod,
-    Resolution,
     Skip,
     can_get_pairing_code,
     dry_run_outcome,
     linked_student,
     plan_row,
-    resolve_observer,
-    resolve_student,
     roster_conflicts,
 )
 
 log = logging.getLogger(__name__)
 
-MIN_SEARCH_LENGTH = 2  # lib/search_term_helper.rb MIN_SEARCH_TERM_LENGTH (3 on older Canvas)
 PAIRING_ATTEMPTS = 2  # a pairing code that Canvas refuses is replaced once, then the row fails
-
-
-class Recorder(Protocol):
-    """Where the engine writes its audit trail (the SQLite journal implements this)."""
-
-    def record_row(self, run_id: int, result: RowResult, *, at: str) -> None: ...
-    def record_action(self, run_id: int, action: ActionRecord) -> None: ...
-    def remember_user(
-        self, *, canvas_url: str, kind: str, key: str, canvas_id: int, at: str
-    ) -> None: ...
-    def recall_user(self, *, canvas_url: str, kind: str, key: str) -> int | None: ...
-    def forget_user(self, *, canvas_url: str, kind: str, key: str) -> None: ...
 
 
 class RunAborted(Exception):
@@ -105,7 +88,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(moment: datetime) -> str:
+def iso_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -121,7 +104,10 @@ class Engine:
     now: Callable[[], datetime] = utc_now
     on_result: Callable[[RowResult], None] | None = None
     results: list[RowResult] = field(default_factory=list)
-    _students: dict[str, asyncio.Task[Resolution]] = field(default_factory=dict)
+    lookups: Lookups = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lookups = Lookups(self.client, recorder=self.recorder, canvas_url=self.canvas_url)
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -148,14 +134,13 @@ class Engine:
         except* RunAborted as aborted:
             raise aborted.exceptions[0] from None
         finally:
-            for task in self._students.values():
-                task.cancel()
+            self.lookups.close()
         return self.results
 
     def emit(self, result: RowResult) -> None:
         self.results.append(result)
         if self.recorder is not None:
-            self.recorder.record_row(self.run_id, result, at=_iso(self.now()))
+            self.recorder.record_row(self.run_id, result, at=iso_timestamp(self.now()))
         if self.on_result is not None:
             self.on_result(result)
 
@@ -176,7 +161,7 @@ class Engine:
                 ActionRecord(
                     kind=kind,
                     line=row.line,
-                    at=_iso(self.now()),
+                    at=iso_timestamp(self.now()),
                     result=result,
                     canvas_observer_id=observer,
                     canvas_student_id=student,
@@ -191,7 +176,7 @@ class Engine:
                 kind=kind,
                 key=key,
                 canvas_id=canvas_id,
-                at=_iso(self.now()),
+                at=iso_timestamp(self.now()),
             )
 
     # --- one guardian -----------------------------------------------------------------------
@@ -199,7 +184,7 @@ class Engine:
     async def _guardian(self, rows: list[RosterRow]) -> None:
         email = rows[0].observer_email
         try:
-            guardian = _Guardian(email=email, state=await self._observer_state(email))
+            guardian = _Guardian(email=email, state=await self.lookups.observer(email))
         except CanvasError as error:
             self._check_abort(error)
             for row in rows:
@@ -220,44 +205,13 @@ class Engine:
                 result = self._result(row, Outcome.FAILED, str(error), guardian=guardian)
             self.emit(result)
 
-    async def _observer_state(self, email: str) -> ObserverState:
-        """Find the guardian's account and whom they observe.
-
-        Both routes give the same answer; the journal only picks the cheaper one. A guardian
-        seen in an earlier run most likely has a login equal to their email, and one call to
-        ``/users/sis_login_id:<email>/observees`` proves it and lists their students. A guardian
-        never seen is most likely new, and one search shows that no account has that login or
-        email (a 404 on the login route alone would not: the email may be on another login).
-        """
-        if self._seen_before(email):
-            try:
-                observees = await self.client.list_observees(f"sis_login_id:{email}")
-            except NotFound:
-                pass
-            else:
-                return ObserverState(Missing(), tuple(observees), login_exists=True)
-        resolution = resolve_observer(await self.client.search_users(email), email)
-        if isinstance(resolution, Found):
-            observees = await self.client.list_observees(resolution.user.id)
-            return ObserverState(resolution, tuple(observees))
-        return ObserverState(resolution)
-
-    def _seen_before(self, email: str) -> bool:
-        if self.recorder is None:
-            return False
-        key = email.casefold()
-        return (
-            self.recorder.recall_user(canvas_url=self.canvas_url, kind="observer", key=key)
-            is not None
-        )
-
     # --- one row ----------------------------------------------------------------------------
 
     async def _row(self, row: RosterRow, guardian: _Guardian) -> RowResult:
         linked = linked_student(guardian.state.observees, row)
         if linked is not None:
             return self._result(row, Outcome.ALREADY_PAIRED, student=linked, guardian=guardian)
-        student = await self._student(row.student_id)
+        student = await self.lookups.student(row.student_id)
         if isinstance(student, Found):
             self._remember("student", row.student_id, student.user.id)
         action = plan_row(row, student, guardian.state, method=self.options.method)
@@ -447,34 +401,6 @@ class Engine:
         guardian.state = replace(guardian.state, resolution=Found(user))
         self._remember("observer", guardian.email.casefold(), user.id)
         return user
-
-    # --- students ---------------------------------------------------------------------------
-
-    async def _student(self, student_id: str) -> Resolution:
-        """Look a student up once per run, however many rows and workers ask."""
-        task = self._students.get(student_id)
-        if task is None:
-            task = asyncio.ensure_future(self._lookup_student(student_id))
-            self._students[student_id] = task
-        return await asyncio.shield(task)
-
-    async def _lookup_student(self, student_id: str) -> Resolution:
-        try:
-            if "@" in student_id:
-                user = await self.client.get_user_by_login(student_id)
-            else:
-                user = await self.client.get_user_by_sis_id(student_id)
-        except NotFound:
-            pass
-        else:
-            return Found(user)
-        if len(student_id.strip()) < MIN_SEARCH_LENGTH:
-            return Missing()
-        try:
-            candidates = await self.client.search_users(student_id)
-        except RequestRejected:
-            return Missing()  # shorter than this Canvas's minimum search length
-        return resolve_student(candidates, student_id)
 
     # --- results ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from canvas_observers.canvas.errors import CanvasError, ConfigurationError, Tran
 from canvas_observers.report.summary import RunInfo, totals
 from canvas_observers.roster.model import Roster
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import Engine, RunAborted, SyncOptions, _iso, utc_now
+from canvas_observers.sync.engine import Engine, RunAborted, SyncOptions, iso_timestamp, utc_now
 from canvas_observers.sync.outcomes import Outcome, RowResult
 
 
@@ -72,7 +72,7 @@ async def run_sync(
             settings=dict(settings or {}),
             roster=roster.source,
             dry_run=options.dry_run,
-            started_at=_iso(started),
+            started_at=iso_timestamp(started),
         )
     engine = Engine(
         client,
@@ -96,8 +96,8 @@ async def run_sync(
     results = tuple(sorted(engine.results, key=lambda r: r.line))
     info = RunInfo(
         run_id=run_id or None,
-        started_at=_iso(started),
-        ended_at=_iso(ended),
+        started_at=iso_timestamp(started),
+        ended_at=iso_timestamp(ended),
         canvas_url=canvas_url,
         dry_run=options.dry_run,
         pairing=options.method,

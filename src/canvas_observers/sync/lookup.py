@@ -1,0 +1,107 @@
+"""Finding students and guardians in Canvas: exact look-ups first, search only as a fallback.
+
+What is found is judged by the pure matching rules of plan.py; this module only decides which
+calls to make, and shares one student look-up between every row and worker that asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.canvas.errors import NotFound, RequestRejected
+from canvas_observers.sync.outcomes import ActionRecord, RowResult
+from canvas_observers.sync.plan import (
+    Found,
+    Missing,
+    ObserverState,
+    Resolution,
+    resolve_observer,
+    resolve_student,
+)
+
+MIN_SEARCH_LENGTH = 2  # lib/search_term_helper.rb MIN_SEARCH_TERM_LENGTH (3 on older Canvas)
+
+
+class Recorder(Protocol):
+    """Where the engine writes its audit trail (the SQLite journal implements this)."""
+
+    def record_row(self, run_id: int, result: RowResult, *, at: str) -> None: ...
+    def record_action(self, run_id: int, action: ActionRecord) -> None: ...
+    def remember_user(
+        self, *, canvas_url: str, kind: str, key: str, canvas_id: int, at: str
+    ) -> None: ...
+    def recall_user(self, *, canvas_url: str, kind: str, key: str) -> int | None: ...
+    def forget_user(self, *, canvas_url: str, kind: str, key: str) -> None: ...
+
+
+class Lookups:
+    """The look-ups of one run, against one Canvas."""
+
+    def __init__(self, client: CanvasClient, *, recorder: Recorder | None, canvas_url: str) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.canvas_url = canvas_url
+        self._students: dict[str, asyncio.Task[Resolution]] = {}
+
+    async def observer(self, email: str) -> ObserverState:
+        """Find the guardian's account and whom they observe.
+
+        Both routes give the same answer; the journal only picks the cheaper one. A guardian
+        seen in an earlier run most likely has a login equal to their email, and one call to
+        ``/users/sis_login_id:<email>/observees`` proves it and lists their students. A guardian
+        never seen is most likely new, and one search shows that no account has that login or
+        email (a 404 on the login route alone would not: the email may be on another login).
+        """
+        if self._seen_before(email):
+            try:
+                observees = await self.client.list_observees(f"sis_login_id:{email}")
+            except NotFound:
+                pass
+            else:
+                return ObserverState(Missing(), tuple(observees), login_exists=True)
+        resolution = resolve_observer(await self.client.search_users(email), email)
+        if isinstance(resolution, Found):
+            observees = await self.client.list_observees(resolution.user.id)
+            return ObserverState(resolution, tuple(observees))
+        return ObserverState(resolution)
+
+    def _seen_before(self, email: str) -> bool:
+        if self.recorder is None:
+            return False
+        known = self.recorder.recall_user(
+            canvas_url=self.canvas_url, kind="observer", key=email.casefold()
+        )
+        return known is not None
+
+    async def student(self, student_id: str) -> Resolution:
+        """Look a student up once per run, however many rows and workers ask."""
+        task = self._students.get(student_id)
+        if task is None:
+            task = asyncio.ensure_future(self._lookup_student(student_id))
+            self._students[student_id] = task
+        return await asyncio.shield(task)
+
+    async def _lookup_student(self, student_id: str) -> Resolution:
+        try:
+            if "@" in student_id:
+                user = await self.client.get_user_by_login(student_id)
+            else:
+                user = await self.client.get_user_by_sis_id(student_id)
+        except NotFound:
+            pass
+        else:
+            return Found(user)
+        if len(student_id.strip()) < MIN_SEARCH_LENGTH:
+            return Missing()
+        try:
+            candidates = await self.client.search_users(student_id)
+        except RequestRejected:
+            return Missing()  # shorter than this Canvas's minimum search length
+        return resolve_student(candidates, student_id)
+
+    def close(self) -> None:
+        """Cancel look-ups still running (the run is over or stopping)."""
+        for task in self._students.values():
+            task.cancel()
