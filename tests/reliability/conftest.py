@@ -74,7 +74,7 @@ async def sync_over_http(
 
 
 def fold(value: str | None) -> str:
-    return (value or "").strip().casefold()
+    return (value or "").strip().lower()
 
 
 def active_logins(user: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -134,7 +134,12 @@ def test_server_gone_mid_run_stops_and_journal_keeps_the_work(tmp_path: Path) ->
     assert document["run"]["state"] == "stopped"
     done = [r for r in document["rows"] if r["outcome"] in ("created", "paired")]
     assert done, "the rows paired before Canvas went away are in the journal"
-    assert len(document["rows"]) < 80
+    # Every roster row has exactly one outcome; those the run did not reach say why.
+    assert len(document["rows"]) == 80
+    assert len({r["line"] for r in document["rows"]}) == 80
+    stopped = [r for r in document["rows"] if r["outcome"] == "failed"]
+    assert stopped
+    assert all("the run stopped: Canvas is unreachable" in r["detail"] for r in stopped)
     live = {
         (k["observer_id"], k["student_id"])
         for k in app.fake.state.snapshot()["observer_links"]
@@ -159,7 +164,11 @@ def test_token_revoked_mid_run_stops_with_exit_2(tmp_path: Path) -> None:
     document = journal_json(state)
     assert document["run"]["state"] == "stopped"
     assert any(r["outcome"] in ("created", "paired") for r in document["rows"])
-    assert not any(r["outcome"] == "failed" for r in document["rows"])
+    # The rows the run did not reach are reported as such, never as a Canvas failure of theirs.
+    assert len({r["line"] for r in document["rows"]}) == len(document["rows"]) == 80
+    for row in document["rows"]:
+        if row["outcome"] == "failed":
+            assert "the run stopped: Canvas refused the token" in row["detail"], row
 
 
 def test_token_rejected_at_start_writes_nothing(tmp_path: Path) -> None:

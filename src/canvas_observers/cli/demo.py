@@ -87,7 +87,13 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
                     settings={"pairing": options.method, "demo": True},
                     console=console,
                 )
-        finish(report, console=console, report_path=out_dir / report_name, state_path=state)
+        finish(
+            report,
+            console=console,
+            report_path=out_dir / report_name,
+            state_path=state,
+            max_attention_rows=8,
+        )
         return report, sum(fake.stats.by_method.get(m, 0) for m in WRITE_METHODS) - before
 
     console.rule("First run")

@@ -112,9 +112,10 @@ def finish(
     report_path: Path | None,
     state_path: Path | None,
     removal_candidates: Sequence[RemovalCandidate] = (),
+    max_attention_rows: int = 20,
 ) -> int:
     """Print the summary, write the report, say where the journal is; return the exit code."""
-    render_summary(console, report.info, report.results)
+    render_summary(console, report.info, report.results, max_attention_rows=max_attention_rows)
     if removal_candidates:
         console.print(
             f"{len(removal_candidates)} links are marked as ending in the SIS (tobedeleted, "

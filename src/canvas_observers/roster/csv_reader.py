@@ -25,8 +25,9 @@ Decisions worth knowing:
   Non-ASCII letters are allowed (internationalised addresses exist).
 * Names longer than 255 characters are refused: Canvas limits string columns such as
   ``users.name`` to 255 (``maximum_string_length``).
-* Rows with the same ``student_id`` and the same email (compared case-folded) are collapsed:
-  the first is kept and notes the lines of the others; ``Roster.duplicates`` counts them.
+* Rows with the same ``student_id`` and the same email (compared lower-cased, as Canvas
+  does) are collapsed: the first is kept and notes the lines of the others;
+  ``Roster.duplicates`` counts them.
 * The same guardian email with different names: every such row still runs (it is one
   account), the first name seen is the one used to create the account, and each affected row
   gets a note naming the other spelling and its line.
@@ -405,7 +406,7 @@ class _Reader:
 
     def _keep(self, row: RosterRow) -> None:
         # Logins compare case-insensitively in Canvas; SIS ids are compared exactly.
-        sid = row.student_id.casefold() if row.student_is_login else row.student_id
+        sid = row.student_id.lower() if row.student_is_login else row.student_id
         key = (sid, row.email_key)
         name = (row.observer_first_name, row.observer_last_name)
         guardian = self.guardians.get(row.email_key)

@@ -24,8 +24,12 @@ class RosterRow:
 
     @property
     def email_key(self) -> str:
-        """The guardian email as compared (Canvas compares logins case-insensitively)."""
-        return self.observer_email.casefold()
+        """The guardian email as compared: lower-cased, as Canvas compares logins (``LOWER()``).
+
+        Not ``casefold()``: that would also equate ``straße`` with ``strasse``, two different
+        Canvas logins, and so two different guardians.
+        """
+        return self.observer_email.lower()
 
     @property
     def student_is_login(self) -> bool:

@@ -262,7 +262,7 @@ class _Assembler:
             return
         self.guardian_ids.setdefault(email, g.sourced_id)
         # Logins compare case-insensitively in Canvas; SIS ids exactly (as csv_reader does).
-        key = (student_id.casefold() if "@" in student_id else student_id, email)
+        key = (student_id.lower() if "@" in student_id else student_id, email)
         ending = f"guardian {g.ending}" if g.ending else (f"student {s.ending}" if s.ending else "")
         if ending:
             self.removals.setdefault(

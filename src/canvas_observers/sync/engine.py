@@ -1,6 +1,6 @@
 """The engine: asks Canvas, lets the planner decide, performs the writes, records everything.
 
-Concurrency model: rows are grouped by guardian (case-folded email). One worker handles all rows
+Concurrency model: rows are grouped by guardian (lower-cased email). One worker handles all rows
 of a guardian, in roster order, so siblings never create two accounts; different guardians run
 concurrently (``concurrency`` workers), and the client paces the requests to Canvas's throttle.
 Student look-ups are shared between workers (two guardians of one child look the child up once).
@@ -19,13 +19,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
-    InvalidToken,
     NotAllowed,
     NotFound,
     OutcomeUnknown,
@@ -35,13 +34,19 @@ from canvas_observers.canvas.errors import (
 from canvas_observers.canvas.models import CanvasUser, PairingCode
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.lookup import Lookups, Recorder
+from canvas_observers.sync.options import (  # re-exported: the sync's public names
+    RunAborted,
+    SyncOptions,
+    abort_reason,
+    iso_timestamp,
+    utc_now,
+)
 from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.sync.plan import (
     AlreadyPaired,
     Found,
     ObserverState,
     Pair,
-    PairingMethod,
     Skip,
     can_get_pairing_code,
     dry_run_outcome,
@@ -50,28 +55,11 @@ from canvas_observers.sync.plan import (
     roster_conflicts,
 )
 
+__all__ = ["Engine", "RunAborted", "SyncOptions", "iso_timestamp", "utc_now"]
+
 log = logging.getLogger(__name__)
 
 PAIRING_ATTEMPTS = 2  # a pairing code that Canvas refuses is replaced once, then the row fails
-
-
-class RunAborted(Exception):
-    """The run cannot go on (token rejected, permission missing, Canvas unreachable)."""
-
-    def __init__(self, reason: str, cause: CanvasError) -> None:
-        self.reason = reason
-        self.cause = cause
-        super().__init__(reason)
-
-
-@dataclass(frozen=True, slots=True)
-class SyncOptions:
-    """How the sync behaves (built by the CLI from flags)."""
-
-    method: PairingMethod = "code"
-    dry_run: bool = False
-    concurrency: int = 16
-    send_registration: bool = True
 
 
 @dataclass
@@ -81,15 +69,6 @@ class _Guardian:
     email: str
     state: ObserverState
     created_now: bool = False
-    journal_id: int | None = None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso_timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -105,6 +84,11 @@ class Engine:
     on_result: Callable[[RowResult], None] | None = None
     results: list[RowResult] = field(default_factory=list)
     lookups: Lookups = field(init=False)
+    stopped: RunAborted | None = field(default=None, init=False)
+    # Links known or made in this run, and a lock per guardian account: two roster emails
+    # that lead to one account (a login and an email of the same person) pair a student once.
+    _links: set[tuple[int, int]] = field(default_factory=set, init=False)
+    _locks: dict[int, asyncio.Lock] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.lookups = Lookups(self.client, recorder=self.recorder, canvas_url=self.canvas_url)
@@ -128,13 +112,15 @@ class Engine:
 
         workers = max(1, min(self.options.concurrency, len(groups)))
         try:
+            # A stop does not cancel the other workers: they finish the row in hand (so every
+            # write that was sent is recorded) and mark the rest "not processed".
             async with asyncio.TaskGroup() as tasks:
                 for _ in range(workers):
                     tasks.create_task(worker())
-        except* RunAborted as aborted:
-            raise aborted.exceptions[0] from None
         finally:
             self.lookups.close()
+        if self.stopped is not None:
+            raise self.stopped
         return self.results
 
     def emit(self, result: RowResult) -> None:
@@ -182,28 +168,58 @@ class Engine:
     # --- one guardian -----------------------------------------------------------------------
 
     async def _guardian(self, rows: list[RosterRow]) -> None:
+        """All rows of one guardian, in roster order; every row gets exactly one result."""
+        if self._is_stopped():
+            self._not_processed(rows)
+            return
         email = rows[0].observer_email
         try:
             guardian = _Guardian(email=email, state=await self.lookups.observer(email))
-        except CanvasError as error:
-            self._check_abort(error)
+        except Exception as error:  # each row must end with an outcome
+            detail = self._failure(error)
             for row in rows:
-                self.emit(self._result(row, Outcome.FAILED, f"guardian look-up failed: {error}"))
+                self.emit(self._result(row, Outcome.FAILED, f"guardian look-up failed: {detail}"))
             return
-        if guardian.state.user is not None:
-            self._remember("observer", rows[0].email_key, guardian.state.user.id)
-        elif guardian.state.login_exists and self.recorder is not None:
-            # Only for the report: which account this was last time. Never used to write.
-            guardian.journal_id = self.recorder.recall_user(
-                canvas_url=self.canvas_url, kind="observer", key=rows[0].email_key
-            )
-        for row in rows:
+        user = guardian.state.user
+        if user is not None:
+            self._remember("observer", rows[0].email_key, user.id)
+            self._links.update((user.id, s.id) for s in guardian.state.observees)
+        for index, row in enumerate(rows):
+            if self._is_stopped():  # another worker may have stopped the run meanwhile
+                self._not_processed(rows[index:])
+                return
             try:
                 result = await self._row(row, guardian)
-            except CanvasError as error:
-                self._check_abort(error)
-                result = self._result(row, Outcome.FAILED, str(error), guardian=guardian)
+            except Exception as error:  # each row must end with an outcome
+                result = self._result(row, Outcome.FAILED, self._failure(error), guardian=guardian)
             self.emit(result)
+
+    def _is_stopped(self) -> bool:
+        return self.stopped is not None
+
+    def _failure(self, error: Exception) -> str:
+        """The detail of a failed row; errors that no row can get past stop the run."""
+        if isinstance(error, RunAborted):
+            stop = error
+        elif isinstance(error, ConfigurationError):
+            stop = RunAborted(abort_reason(error), error)
+        elif isinstance(error, TransportError):
+            stop = RunAborted(f"Canvas is unreachable: {error}", error)
+        elif isinstance(error, CanvasError):
+            return str(error)
+        else:  # a bug or an answer we cannot read: keep it to this row, keep going
+            log.debug("unexpected error", exc_info=error)
+            return f"unexpected error: {type(error).__name__}: {error}"
+        if self.stopped is None:
+            self.stopped = stop
+        return f"the run stopped: {stop.reason}"
+
+    def _not_processed(self, rows: Sequence[RosterRow]) -> None:
+        reason = self.stopped.reason if self.stopped is not None else "unknown reason"
+        for row in rows:
+            self.emit(
+                self._result(row, Outcome.FAILED, f"not processed, the run stopped: {reason}")
+            )
 
     # --- one row ----------------------------------------------------------------------------
 
@@ -249,7 +265,8 @@ class Engine:
                     return self._not_enrolled(row, student, guardian)
                 try:
                     code = await self.client.create_pairing_code(student.id)
-                except NotAllowed:
+                except NotAllowed as refused:
+                    await self._check_code_refusal(row, student, refused)
                     self._remember("unenrolled", row.student_id, student.id)
                     return self._not_enrolled(row, student, guardian)
                 self._action("pairing_code", row, "ok", student=student.id)
@@ -269,43 +286,23 @@ class Engine:
                     student=student,
                     guardian=guardian,
                 )
-            if any(u.id == student.id for u in guardian.state.observees):
-                # Linked by the account creation itself, or found linked after a recovery.
-                outcome = Outcome.CREATED if guardian.created_now else Outcome.ALREADY_PAIRED
-                guardian.created_now = False
-                return self._result(row, outcome, student=student, guardian=guardian)
-            kind = "pair_code" if code is not None else "pair_direct"
-            try:
-                if code is not None:
-                    await self.client.add_observee_with_code(observer.id, code.code)
-                else:
-                    await self.client.add_observee(observer.id, student.id)
-            except OutcomeUnknown as lost:
-                self._action(
-                    kind, row, "unknown", observer=observer.id, student=student.id, detail=str(lost)
-                )
-                if not await self._is_linked(observer.id, student.id):
-                    continue
-                self._action(kind, row, "recovered", observer=observer.id, student=student.id)
-            except RequestRejected as rejected:
-                self._action(
-                    kind,
-                    row,
-                    "failed",
-                    observer=observer.id,
-                    student=student.id,
-                    detail=str(rejected),
-                )
-                if attempt == PAIRING_ATTEMPTS:
-                    raise
-                continue
-            else:
-                self._action(kind, row, "ok", observer=observer.id, student=student.id)
-            guardian.state = replace(guardian.state, observees=(*guardian.state.observees, student))
-            created = guardian.created_now
-            guardian.created_now = False  # the siblings that follow are "paired"
-            outcome = Outcome.CREATED if created else Outcome.PAIRED
-            return self._result(row, outcome, student=student, guardian=guardian)
+            async with self._lock(observer.id):
+                if any(u.id == student.id for u in guardian.state.observees) or (
+                    (observer.id, student.id) in self._links
+                ):
+                    # Linked by the account creation itself, found linked after a recovery,
+                    # or linked meanwhile through another roster email of the same account.
+                    outcome = Outcome.CREATED if guardian.created_now else Outcome.ALREADY_PAIRED
+                    guardian.created_now = False
+                    self._links.add((observer.id, student.id))
+                    return self._result(row, outcome, student=student, guardian=guardian)
+                last = attempt == PAIRING_ATTEMPTS
+                result = await self._send_pairing(row, guardian, observer, student, code, last=last)
+            if result is not None or attempt == PAIRING_ATTEMPTS:
+                return result or self._unconfirmed(row, student, guardian)
+        return self._unconfirmed(row, student, guardian)
+
+    def _unconfirmed(self, row: RosterRow, student: CanvasUser, guardian: _Guardian) -> RowResult:
         return self._result(
             row,
             Outcome.FAILED,
@@ -314,6 +311,68 @@ class Engine:
             student=student,
             guardian=guardian,
         )
+
+    def _lock(self, observer_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(observer_id, asyncio.Lock())
+
+    async def _send_pairing(
+        self,
+        row: RosterRow,
+        guardian: _Guardian,
+        observer: CanvasUser,
+        student: CanvasUser,
+        code: PairingCode | None,
+        *,
+        last: bool,
+    ) -> RowResult | None:
+        """Send the pairing; the row's result, or None to try again with a fresh code."""
+        kind = "pair_code" if code is not None else "pair_direct"
+        try:
+            if code is not None:
+                await self.client.add_observee_with_code(observer.id, code.code)
+            else:
+                await self.client.add_observee(observer.id, student.id)
+        except OutcomeUnknown as lost:
+            self._action(
+                kind, row, "unknown", observer=observer.id, student=student.id, detail=str(lost)
+            )
+            if not await self._is_linked(observer.id, student.id):
+                return None
+            self._action(kind, row, "recovered", observer=observer.id, student=student.id)
+        except RequestRejected as rejected:
+            self._action(
+                kind, row, "failed", observer=observer.id, student=student.id, detail=str(rejected)
+            )
+            if last:
+                raise
+            return None
+        else:
+            self._action(kind, row, "ok", observer=observer.id, student=student.id)
+        self._links.add((observer.id, student.id))
+        guardian.state = replace(guardian.state, observees=(*guardian.state.observees, student))
+        created = guardian.created_now
+        guardian.created_now = False  # the siblings that follow are "paired"
+        outcome = Outcome.CREATED if created else Outcome.PAIRED
+        return self._result(row, outcome, student=student, guardian=guardian)
+
+    async def _check_code_refusal(
+        self, row: RosterRow, student: CanvasUser, refused: NotAllowed
+    ) -> None:
+        """A code refused for an *enrolled* student is not about the student: stop the run.
+
+        Canvas refuses pairing codes (401/403) for students without a live enrollment, and
+        also when self-registration is off for the account or the token lacks the permission
+        (canvas-api.md section 5). Only the enrollments tell which; reporting the second case
+        as "not enrolled" would promise a later run that never comes.
+        """
+        enrollments = await self.client.list_enrollments(student.id)
+        if can_get_pairing_code((e.type, e.enrollment_state) for e in enrollments):
+            raise RunAborted(
+                f"Canvas refused a pairing code for an enrolled student (line {row.line}): "
+                "self-registration may be off for the account, or the token may lack the "
+                "'generate observer pairing codes' permission; --pairing direct needs neither",
+                refused,
+            )
 
     async def _still_unenrolled(self, row: RosterRow, student: CanvasUser) -> bool:
         """For a student Canvas refused a code for last time, read before writing again.
@@ -394,12 +453,12 @@ class Engine:
         guardian.created_now = created
         observees = await self.client.list_observees(user.id)
         guardian.state = ObserverState(Found(user), tuple(observees))
-        self._remember("observer", guardian.email.casefold(), user.id)
+        self._remember("observer", guardian.email.lower(), user.id)
         return user
 
     def _known(self, guardian: _Guardian, user: CanvasUser) -> CanvasUser:
         guardian.state = replace(guardian.state, resolution=Found(user))
-        self._remember("observer", guardian.email.casefold(), user.id)
+        self._remember("observer", guardian.email.lower(), user.id)
         return user
 
     # --- results ----------------------------------------------------------------------------
@@ -408,8 +467,8 @@ class Engine:
         return self._result(
             row,
             Outcome.NOT_ENROLLED,
-            "Canvas gives pairing codes only for students with a live enrollment; a later run "
-            "pairs them (or use --pairing direct)",
+            "no live student enrollment, so Canvas gives no pairing code; the next run tries "
+            "again (--pairing direct needs no enrollment)",
             student=student,
             guardian=guardian,
         )
@@ -424,10 +483,7 @@ class Engine:
         guardian: _Guardian | None = None,
     ) -> RowResult:
         notes = "; ".join(row.notes)
-        observer_id = None
-        if guardian is not None:
-            user = guardian.state.user
-            observer_id = user.id if user is not None else guardian.journal_id
+        observer = guardian.state.user if guardian is not None else None
         return RowResult(
             line=row.line,
             student_id=row.student_id,
@@ -435,25 +491,5 @@ class Engine:
             outcome=outcome,
             detail="; ".join(part for part in (detail, notes) if part),
             canvas_student_id=student.id if student is not None else None,
-            canvas_observer_id=observer_id,
+            canvas_observer_id=observer.id if observer is not None else None,
         )
-
-    def _check_abort(self, error: CanvasError) -> None:
-        """Errors that no row can get past stop the whole run."""
-        if isinstance(error, ConfigurationError):
-            raise RunAborted(_abort_reason(error), error) from error
-        if isinstance(error, TransportError):
-            raise RunAborted(f"Canvas is unreachable: {error}", error) from error
-
-
-def _abort_reason(error: ConfigurationError) -> str:
-    if isinstance(error, InvalidToken):
-        # Revoked or expired mid-run: say so in the same words as the check at the start
-        # (run._check_token), not just Canvas's bare "Invalid access token." (issue 6).
-        return f"Canvas refused the token: {error}"
-    if isinstance(error, NotAllowed):
-        return (
-            f"the token is not allowed to do this ({error}); it needs an account admin's "
-            "rights: manage users, logins and observers"
-        )
-    return str(error)

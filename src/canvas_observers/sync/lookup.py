@@ -71,7 +71,7 @@ class Lookups:
         if self.recorder is None:
             return False
         known = self.recorder.recall_user(
-            canvas_url=self.canvas_url, kind="observer", key=email.casefold()
+            canvas_url=self.canvas_url, kind="observer", key=email.lower()
         )
         return known is not None
 

@@ -109,13 +109,14 @@ RowAction = Skip | AlreadyPaired | Pair
 
 
 def _fold(value: str | None) -> str | None:
-    return None if value is None else value.strip().casefold()
+    # LOWER(), as Canvas compares logins; casefold() would equate distinct logins (ß / ss).
+    return None if value is None else value.strip().lower()
 
 
 def matches_student_id(user: CanvasUser, student_id: str) -> bool:
     """True when ``user`` is exactly the student the roster names."""
     if "@" in student_id:
-        key = student_id.strip().casefold()
+        key = student_id.strip().lower()
         return _fold(user.login_id) == key or _fold(user.email) == key
     return user.sis_user_id is not None and user.sis_user_id == student_id
 
@@ -134,7 +135,7 @@ def resolve_student(candidates: Sequence[CanvasUser], student_id: str) -> Resolu
     account, emails are not).
     """
     if "@" in student_id:
-        key = student_id.strip().casefold()
+        key = student_id.strip().lower()
         by_login = _distinct(u for u in candidates if _fold(u.login_id) == key)
         if by_login:
             return _one(by_login)
@@ -144,7 +145,7 @@ def resolve_student(candidates: Sequence[CanvasUser], student_id: str) -> Resolu
 
 def resolve_observer(candidates: Sequence[CanvasUser], email: str) -> Resolution:
     """Pick the guardian among search results: login match first, then email; exact only."""
-    key = email.strip().casefold()
+    key = email.strip().lower()
     by_login = _distinct(u for u in candidates if _fold(u.login_id) == key)
     if by_login:
         return _one(by_login)
@@ -166,7 +167,7 @@ def linked_student(observees: Sequence[CanvasUser], row: RosterRow) -> CanvasUse
     the login (case-insensitive). Anything less certain goes through the full student look-up.
     """
     if row.student_is_login:
-        key = row.student_id.casefold()
+        key = row.student_id.lower()
         hits = _distinct(u for u in observees if _fold(u.login_id) == key)
     else:
         hits = _distinct(u for u in observees if u.sis_user_id == row.student_id)
@@ -225,14 +226,14 @@ def roster_conflicts(rows: Iterable[RosterRow]) -> dict[int, str]:
     two rows would pair the wrong person, so neither is paired.
     """
     rows = list(rows)
-    students = {r.student_id.casefold() for r in rows if r.student_is_login}
+    students = {r.student_id.lower() for r in rows if r.student_is_login}
     guardians = {r.email_key for r in rows}
     both = students & guardians
     return {
         r.line: f"{r.observer_email if r.email_key in both else r.student_id!r} is used in the "
         "roster both as a student's login and as a guardian's email"
         for r in rows
-        if r.email_key in both or (r.student_is_login and r.student_id.casefold() in both)
+        if r.email_key in both or (r.student_is_login and r.student_id.lower() in both)
     }
 
 

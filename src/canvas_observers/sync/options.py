@@ -1,0 +1,54 @@
+"""Values the sync's modules share: options, the stop signal, timestamps, stop reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from canvas_observers.canvas.errors import (
+    CanvasError,
+    ConfigurationError,
+    InvalidToken,
+    NotAllowed,
+)
+from canvas_observers.sync.plan import PairingMethod
+
+
+class RunAborted(Exception):
+    """The run cannot go on (token rejected, permission missing, Canvas unreachable)."""
+
+    def __init__(self, reason: str, cause: CanvasError) -> None:
+        self.reason = reason
+        self.cause = cause
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """How the sync behaves (built by the CLI from flags)."""
+
+    method: PairingMethod = "code"
+    dry_run: bool = False
+    concurrency: int = 16
+    send_registration: bool = True
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def abort_reason(error: ConfigurationError) -> str:
+    if isinstance(error, InvalidToken):
+        # Revoked or expired mid-run: say so in the same words as the check at the start
+        # (run._check_token), not just Canvas's bare "Invalid access token." (issue 6).
+        return f"Canvas refused the token: {error}"
+    if isinstance(error, NotAllowed):
+        return (
+            f"the token is not allowed to do this ({error}); it needs an account admin's "
+            "rights: manage users, logins and observers"
+        )
+    return str(error)
