@@ -217,18 +217,7 @@ def show(
     if as_json:
         document = {
             "run": _run_json(run),
-            "rows": [
-                {
-                    "line": r.line,
-                    "student_id": r.student_id,
-                    "observer_email": r.observer_email,
-                    "outcome": r.outcome.value,
-                    "detail": r.detail,
-                    "canvas_student_id": r.canvas_student_id,
-                    "canvas_observer_id": r.canvas_observer_id,
-                }
-                for r in rows
-            ],
+            "rows": [r.as_json() for r in rows],
             "actions": [
                 {
                     "at": a.at,

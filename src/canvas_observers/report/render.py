@@ -71,7 +71,7 @@ def report_json(
     plus ``"removal_candidates"`` when the SIS marked links as ending."""
     run = info.as_json()
     run["totals"] = totals(results)
-    data: dict[str, object] = {"run": run, "rows": [_row_dict(r) for r in results]}
+    data: dict[str, object] = {"run": run, "rows": [r.as_json() for r in results]}
     if removal_candidates:
         data["removal_candidates"] = [
             {
@@ -158,18 +158,6 @@ def render_summary(
         console.print(Text(f"… and {hidden} more, see the report"))
 
 
-def _row_dict(r: RowResult) -> dict[str, object]:
-    return {
-        "line": r.line,
-        "student_id": r.student_id,
-        "observer_email": r.observer_email,
-        "outcome": r.outcome.value,
-        "detail": r.detail,
-        "canvas_student_id": r.canvas_student_id,
-        "canvas_observer_id": r.canvas_observer_id,
-    }
-
-
 def _json_text(
     info: RunInfo, results: Sequence[RowResult], removal_candidates: Sequence[RemovalCandidate]
 ) -> str:
@@ -185,7 +173,7 @@ def _csv_text(results: Sequence[RowResult]) -> str:
         writer.writerow(
             [
                 "" if v is None else csv_safe(v) if isinstance(v, str) else v
-                for v in _row_dict(r).values()
+                for v in r.as_json().values()
             ]
         )
     return out.getvalue()

@@ -51,6 +51,18 @@ class RowResult:
     canvas_student_id: int | None = None
     canvas_observer_id: int | None = None
 
+    def as_json(self) -> dict[str, object]:
+        """The row as the report and `show --json` give it (design.md "Report")."""
+        return {
+            "line": self.line,
+            "student_id": self.student_id,
+            "observer_email": self.observer_email,
+            "outcome": self.outcome.value,
+            "detail": self.detail,
+            "canvas_student_id": self.canvas_student_id,
+            "canvas_observer_id": self.canvas_observer_id,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ActionRecord:
