@@ -9,6 +9,7 @@ import pytest
 from canvas_observers.canvas import protocol
 from canvas_observers.canvas.errors import (
     CanvasError,
+    ConfigurationError,
     InvalidToken,
     NotAllowed,
     NotFound,
@@ -245,7 +246,7 @@ def test_decipher_success_that_is_not_json() -> None:
         (500, JSON, INTERNAL, ServerError, "An error occurred."),
         (502, TEXT, b"502 Bad Gateway\n", ServerError, None),
         (503, {}, b"", ServerError, None),
-        (302, {"Location": "https://c.test/login"}, b"", CanvasError, None),
+        (302, {"Location": "https://c.test/login"}, b"", ConfigurationError, None),
     ],
 )
 def test_decipher_errors(

@@ -43,6 +43,7 @@ from canvas_observers.canvas.retry import RetryLater, RetryPolicy, backoff_hook,
 log = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_PAGES = 10_000  # 1,000,000 items at 100 a page: far past any real list; stops a loop
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -99,6 +100,9 @@ def check_base_url(base_url: str, *, allow_insecure: bool = False) -> httpx.URL:
         )
     if url.query or url.fragment:
         raise ConfigurationError("the Canvas URL must not have a query or fragment")
+    if url.username or url.password:
+        # httpx would send them as Basic auth instead of the Bearer token, and print them.
+        raise ConfigurationError("the Canvas URL must not hold a user name or password")
     return url
 
 
@@ -243,7 +247,10 @@ class CanvasClient:
         return CanvasUser.from_json(data)
 
     async def _users(self, request: Request) -> list[CanvasUser]:
-        return [CanvasUser.from_json(item) for item in await self._pages(request)]
+        # One user once, even if a page boundary shifted while we read (a user added or
+        # removed between two pages repeats or skips an item; skipping is Canvas's to fix).
+        users = {int(item["id"]): item for item in await self._pages(request) if "id" in item}
+        return [CanvasUser.from_json(item) for item in users.values()]
 
     @staticmethod
     def _object(answer: Answer, request: Request) -> dict[str, Any]:
@@ -269,6 +276,12 @@ class CanvasClient:
         url: httpx.URL | None = self._url(request.target)
         seen: set[str] = set()
         while url is not None:
+            if len(seen) >= MAX_PAGES:
+                raise CanvasError(
+                    f"Canvas kept answering with another page after {MAX_PAGES} pages",
+                    method=request.method,
+                    path=_target(url),
+                )
             seen.add(str(url))
             answer = await self._send(request, url)
             if not isinstance(answer.data, list) or not all(

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode
 
 from canvas_observers.canvas.errors import (
     CanvasError,
+    ConfigurationError,
     InvalidToken,
     NotAllowed,
     NotFound,
@@ -424,6 +425,10 @@ def _decipher_error(
     if status == 404:
         # Not found and not visible look the same; a deleted user is 404 with its JSON [§3].
         return NotFound(message or "not found", **where)
+    if status == 408:
+        # A proxy or load balancer gave up waiting: a temporary failure, not Canvas's "no".
+        # Retried like a 5xx when replay-safe; a POST may have reached Canvas (OutcomeUnknown).
+        return ServerError(message or "request timed out at a proxy (408)", **where)
     if status in (400, 422) or 400 <= status < 500:
         # 400 create-user validation (nested), 400 search term, 422 model validation,
         # 422 pairing code [§9]. Other 4xx are also the request's fault.
@@ -431,7 +436,14 @@ def _decipher_error(
         return RequestRejected(message or "Canvas rejected the request", errors=errors, **where)
     if status >= 500:
         return ServerError(message or f"Canvas server error {status}", **where)
-    # 1xx/3xx: redirects are never followed (the token must not travel elsewhere).
+    if 300 <= status < 400:
+        # Redirects are never followed (the token must not travel elsewhere): most likely the
+        # Canvas URL is not the API's own (an old domain, a vanity URL, http -> https).
+        location = lowered.get("location", "")
+        hint = f" to {location.split('?')[0]}" if location else ""
+        return ConfigurationError(
+            f"Canvas answered with a redirect{hint}; use the Canvas URL it points to", **where
+        )
     return CanvasError(f"unexpected answer {status}", **where)
 
 
