@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -185,3 +186,70 @@ def test_missing_url_and_token_are_usage_errors(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "CANVAS_TOKEN" in result.stderr
+
+
+def test_ctrl_c_stops_gracefully_and_reports_every_row(tmp_path: Path) -> None:
+    """SIGINT mid-run: rows in hand finish, the rest are reported, exit 2, run `stopped`."""
+    from canvas_observers.fake_canvas.scenarios import generate_district
+
+    app = create_app(FakeConfig(admin_token=TOKEN, latency_ms=150))
+    path = tmp_path / "roster.csv"
+    path.write_text(generate_district(app.fake.state, rows=120, seed=3), encoding="utf-8")
+    report = tmp_path / "r.json"
+    with running_server(app) as url:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "canvas_observers",
+                "sync",
+                str(path),
+                "--canvas-url",
+                url,
+                "--state",
+                str(tmp_path / "j"),
+                "--report",
+                str(report),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CANVAS_TOKEN": TOKEN},
+        )
+        assert process.stderr is not None
+        for line in process.stderr:  # wait until the run is under way
+            if "progress:" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr
+    assert "Stopping: finishing the rows in hand" in stderr
+    assert "error: the run stopped: interrupted (Ctrl-C)" in stderr
+    assert "Traceback" not in stdout + stderr
+    rows = json.loads(report.read_text())["rows"]
+    assert len({r["line"] for r in rows}) == len(rows)
+    not_processed = [r for r in rows if r["detail"].startswith("not processed")]
+    assert not_processed, "the run stopped before the end, and says which rows it left"
+    runs = run_cli("runs", "--state", str(tmp_path / "j"))
+    assert "stopped" in runs.stdout
+
+
+def test_report_folder_must_exist_before_any_write(
+    server: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """A --report in a missing folder is refused up front (exit 2), before Canvas is touched."""
+    app, url = server
+    path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n")
+    result = run_cli(
+        "sync",
+        str(path),
+        "--canvas-url",
+        url,
+        "--state",
+        str(tmp_path / "j"),
+        "--report",
+        str(tmp_path / "missing" / "r.json"),
+    )
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    assert sum(app.fake.stats.by_method.values()) == 0

@@ -72,13 +72,24 @@ def state(tmp_path: Path) -> Path:
     return path
 
 
-def test_runs_without_journal_is_a_friendly_message(tmp_path: Path) -> None:
-    """`runs` with no journal file says so in one line, exits 0 and creates nothing."""
-    path = tmp_path / "none.sqlite3"
-    result = _invoke(runs, ["--state", str(path)])
+def test_runs_without_journal_is_a_friendly_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`runs` before any run (default journal) says so in one line, exits 0, creates nothing."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    result = _invoke(runs, ["--canvas-url", "https://school.example.edu"])
     assert result.exit_code == 0
     assert "No runs recorded yet" in result.output
     assert len(result.output.strip().splitlines()) == 1
+    assert not any(tmp_path.rglob("*.sqlite3"))
+
+
+def test_runs_with_a_mistyped_state_path_is_an_error(tmp_path: Path) -> None:
+    """`runs --state` naming a file that does not exist is most likely a typo: exit 2."""
+    path = tmp_path / "none.sqlite3"
+    result = _invoke(runs, ["--state", str(path)])
+    assert result.exit_code == 2
+    assert "no journal at" in result.output
     assert not path.exists()
 
 

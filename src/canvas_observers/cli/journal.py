@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -142,6 +143,9 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
     """List past runs from the journal, newest first; an interrupted run says so."""
     path = _journal_path(state_path, canvas_url)
     if not path.exists():
+        if state_path is not None:  # a path the user typed: most likely a typo
+            click.echo(f"error: no journal at {path}", err=True)
+            sys.exit(2)
         click.echo(f"No runs recorded yet (no journal at {path}).")
         return
     with _reading(path) as journal:
@@ -207,7 +211,7 @@ def show(
         if run is None:
             click.echo(f"no run {run_id} in {path}", err=True)
             raise SystemExit(2)
-        rows = journal.run_rows(run_id)
+        rows = sorted(journal.run_rows(run_id), key=lambda r: r.line)
         actions = journal.run_actions(run_id)
     if outcome is not None:
         rows = [r for r in rows if r.outcome == outcome]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -24,7 +27,7 @@ from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
 from canvas_observers.sync.engine import SyncOptions
-from canvas_observers.sync.outcomes import RowResult
+from canvas_observers.sync.outcomes import Outcome, RowResult
 from canvas_observers.sync.run import SyncReport, run_sync
 
 log = logging.getLogger("canvas_observers")
@@ -79,6 +82,7 @@ async def run_with_progress(
     allow_insecure: bool,
     settings: dict[str, object],
     console: Console,
+    interrupt: asyncio.Event | None = None,
 ) -> SyncReport:
     """Build the client on ``http`` and run the sync with a progress display."""
     try:
@@ -102,6 +106,7 @@ async def run_with_progress(
             journal=journal,
             settings=settings,
             on_result=tick,
+            interrupt=interrupt,
         )
 
 
@@ -114,24 +119,70 @@ def finish(
     removal_candidates: Sequence[RemovalCandidate] = (),
     max_attention_rows: int = 20,
 ) -> int:
-    """Print the summary, write the report, say where the journal is; return the exit code."""
-    render_summary(console, report.info, report.results, max_attention_rows=max_attention_rows)
-    if removal_candidates:
-        console.print(
-            f"{len(removal_candidates)} links are marked as ending in the SIS (tobedeleted, "
-            "inactive or disabled): listed in the JSON report as removal candidates; "
-            "nothing was removed."
-        )
+    """Write the report, print the summary and where the journal is; return the exit code.
+
+    The report comes first, so a closed terminal or pipe cannot lose it. A run that stopped
+    before reaching any row (token refused, Canvas unreachable) prints only its one error line.
+    """
     if report_path is not None:
         write_report(
             report_path, report.info, report.results, removal_candidates=removal_candidates
         )
-        console.print(f"Report written to {report_path}")
-    if state_path is not None:
-        console.print(f"Journal: {state_path} (run {report.info.run_id})")
+    reached = any(r.outcome is not Outcome.INVALID_ROW for r in report.results)
+    try:
+        if report.aborted is None or reached:
+            render_summary(
+                console, report.info, report.results, max_attention_rows=max_attention_rows
+            )
+            if removal_candidates:
+                console.print(
+                    f"{len(removal_candidates)} links are marked as ending in the SIS "
+                    "(tobedeleted, inactive or disabled): listed in the JSON report as removal "
+                    "candidates; nothing was removed."
+                )
+            if report_path is not None:
+                console.print(f"Report written to {report_path}")
+            if state_path is not None:
+                console.print(f"Journal: {state_path} (run {report.info.run_id})")
+    except BrokenPipeError:  # `sync ... | head`: the summary is optional, the exit code is not
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
     if report.aborted is not None:
         click.echo(f"error: the run stopped: {report.aborted}", err=True)
     return report.exit_code
+
+
+def check_report_path(report_path: Path | None) -> None:
+    """Refuse, before any write to Canvas, a report that could not be written afterwards."""
+    if report_path is None:
+        return
+    if report_path.suffix.lower() not in {".json", ".csv"}:
+        raise click.UsageError(f"--report {report_path}: the name must end in .json or .csv")
+    folder = report_path.parent if str(report_path.parent) else Path(".")
+    if not folder.is_dir():
+        raise click.UsageError(f"--report {report_path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise click.UsageError(f"--report {report_path}: the folder {folder} is not writable")
+
+
+def install_stop_signals(interrupt: asyncio.Event) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM: stop gracefully; a second Ctrl-C quits at once."""
+    loop = asyncio.get_running_loop()
+
+    def stop(signum: int) -> None:
+        if not interrupt.is_set():
+            click.echo(
+                "\nStopping: finishing the rows in hand, then reporting "
+                "(Ctrl-C again to quit at once).",
+                err=True,
+            )
+            interrupt.set()
+        if signum == signal.SIGINT:
+            loop.remove_signal_handler(signal.SIGINT)  # the next one raises KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop, signum)
 
 
 @click.command()
@@ -237,8 +288,7 @@ def sync(
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
     canvas_url = canvas_url.rstrip("/")
-    if report_path is not None and report_path.suffix.lower() not in {".json", ".csv"}:
-        raise click.UsageError(f"--report {report_path}: the name must end in .json or .csv")
+    check_report_path(report_path)
     token = read_token(token_file)
     setup_logging(log_level, log_file, secrets=(token,))
     data = read_roster_or_exit(roster, source)
@@ -265,6 +315,8 @@ def sync(
         return
 
     async def main() -> SyncReport:
+        interrupt = asyncio.Event()
+        install_stop_signals(interrupt)
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
             return await run_with_progress(
                 data,
@@ -276,10 +328,18 @@ def sync(
                 allow_insecure=allow_insecure_http,
                 settings=settings,
                 console=console,
+                interrupt=interrupt,
             )
 
     with journal:
-        report = asyncio.run(main())
+        try:
+            report = asyncio.run(main())
+        except KeyboardInterrupt:
+            fail(
+                "quit at once (second Ctrl-C); `canvas-observers runs` shows this run as "
+                "interrupted, and the next run picks up where it left off"
+            )
+            return
     code = finish(
         report,
         console=console,

@@ -140,7 +140,7 @@ class Engine:
         student: int | None = None,
         detail: str = "",
     ) -> None:
-        log.info("%s line %d: %s%s", kind, row.line, result, f" ({detail})" if detail else "")
+        log.debug("%s line %d: %s%s", kind, row.line, result, f" ({detail})" if detail else "")
         if self.recorder is not None and not self.options.dry_run:
             self.recorder.record_action(
                 self.run_id,
@@ -193,6 +193,11 @@ class Engine:
             except Exception as error:  # each row must end with an outcome
                 result = self._result(row, Outcome.FAILED, self._failure(error), guardian=guardian)
             self.emit(result)
+
+    def request_stop(self, reason: str) -> None:
+        """Stop taking rows (e.g. on Ctrl-C): rows in hand finish, the rest are reported."""
+        if self.stopped is None:
+            self.stopped = RunAborted(reason)
 
     def _is_stopped(self) -> bool:
         return self.stopped is not None

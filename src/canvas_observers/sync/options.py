@@ -15,9 +15,10 @@ from canvas_observers.sync.plan import PairingMethod
 
 
 class RunAborted(Exception):
-    """The run cannot go on (token rejected, permission missing, Canvas unreachable)."""
+    """The run cannot go on (token rejected, permission missing, Canvas unreachable, or the
+    user asked it to stop: then ``cause`` is None)."""
 
-    def __init__(self, reason: str, cause: CanvasError) -> None:
+    def __init__(self, reason: str, cause: CanvasError | None = None) -> None:
         self.reason = reason
         self.cause = cause
         super().__init__(reason)

@@ -7,6 +7,7 @@ The CLI builds the client, journal and options; this module ties them together a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,8 +62,13 @@ async def run_sync(
     settings: Mapping[str, object] | None = None,
     now: Callable[[], datetime] = utc_now,
     on_result: Callable[[RowResult], None] | None = None,
+    interrupt: asyncio.Event | None = None,
 ) -> SyncReport:
-    """Run the sync for a roster that has been read and validated."""
+    """Run the sync for a roster that has been read and validated.
+
+    Setting ``interrupt`` (the CLI does on Ctrl-C) stops the run as a rejected token would:
+    rows in hand finish, the others are reported "not processed", and the run is ``stopped``.
+    """
     started = now()
     clock = time.monotonic()
     run_id = 0
@@ -86,11 +92,20 @@ async def run_sync(
     for result in invalid_row_results(roster):
         engine.emit(result)
     aborted: str | None = None
+
+    async def watch() -> None:
+        if interrupt is not None:
+            await interrupt.wait()
+            engine.request_stop("interrupted (Ctrl-C); the rows in hand were finished")
+
+    watcher = asyncio.create_task(watch())
     try:
         await _check_token(client)
         await engine.run(roster.rows)
     except RunAborted as stop:
         aborted = stop.reason
+    finally:
+        watcher.cancel()
     ended = now()
     counts = client.counts
     results = tuple(sorted(engine.results, key=lambda r: r.line))
