@@ -159,19 +159,39 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
     table.add_column("took", justify="right", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("dry", no_wrap=True)
-    table.add_column("roster", overflow="fold", ratio=1)
-    table.add_column("totals", ratio=2)
+    table.add_column("roster", overflow="fold", min_width=8)
+    # Three numbers a row fits: paired now, fine already, needing a human (`show` has the rest).
+    table.add_column("new", justify="right", no_wrap=True)
+    table.add_column("ok", justify="right", no_wrap=True)
+    table.add_column("check", justify="right", no_wrap=True)
     for run in records:
+        new, ok, attention = _triage(run.totals)
         table.add_row(
             Text(str(run.id)),
-            Text(_when(run.started_at)),
+            Text(_when(run.started_at).removesuffix(" UTC")),
             Text(_duration(run.started_at, run.ended_at)),
             _state_text(run.state),
             Text("yes" if run.dry_run else ""),
             Text(run.roster),
-            Text(_summarise(run.totals)),
+            Text(new),
+            Text(ok),
+            Text(attention, style="yellow" if attention not in {"0", "—"} else ""),
         )
+    table.caption = (
+        "started in UTC · new: created or paired (or would be) · ok: already paired · "
+        "check: rows that need a human (see `canvas-observers show RUN`)"
+    )
     Console().print(table)
+
+
+def _triage(totals: Mapping[str, int]) -> tuple[str, str, str]:
+    """(new, ok, attention) counts of a run's outcomes; dashes for a run without totals."""
+    if not totals:
+        return "—", "—", "—"
+    new = sum(totals.get(k, 0) for k in ("created", "paired", "would_create", "would_pair"))
+    ok = totals.get("already_paired", 0)
+    attention = sum(totals.values()) - new - ok
+    return str(new), str(ok), str(attention)
 
 
 @click.command()
