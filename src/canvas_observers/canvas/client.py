@@ -319,9 +319,10 @@ class CanvasClient:
     async def _send(self, request: Request, url: httpx.URL) -> Answer:
         """One logical request: paced attempts, retried by the rule in `retry`."""
         policy = self._retry
+        deadline = time.monotonic() + policy.timeout
         try:
             async for attempt in stamina.retry_context(
-                on=backoff_hook(policy),
+                on=backoff_hook(policy, deadline=deadline),
                 attempts=policy.attempts,
                 timeout=policy.timeout,
                 wait_initial=policy.wait_initial,

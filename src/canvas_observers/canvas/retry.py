@@ -19,6 +19,7 @@ retry sleep off while keeping the attempt limit; `RetryPolicy.none()` turns retr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,15 +60,27 @@ class RetryLater(Exception):
         self.wait = wait
 
 
-def backoff_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:
-    """A stamina backoff hook: retry `RetryLater`, honouring its server-given wait."""
+def backoff_hook(
+    policy: RetryPolicy,
+    *,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[Exception], bool | float]:
+    """A stamina backoff hook: retry `RetryLater`, honouring its server-given wait.
+
+    A server-given wait that would end past ``deadline`` (the request's total time budget) is
+    not waited for: the error is raised now rather than after the budget is gone.
+    """
 
     def hook(exc: Exception) -> bool | float:
         if not isinstance(exc, RetryLater):
             return False
         if exc.wait is None:
             return True
-        return min(exc.wait, policy.retry_after_max)
+        wait = min(exc.wait, policy.retry_after_max)
+        if deadline is not None and clock() + wait > deadline:
+            return False
+        return wait
 
     return hook
 
