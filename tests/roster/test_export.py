@@ -76,15 +76,18 @@ def test_oneroster_export_matches_the_sis_spec(tmp_path: Path) -> None:
         ("G-G1", "s2user", "active"),
         ("G-G2", "1001", "active"),
         ("G-G6", "1003", "active"),
-        ("G-G2", "1004", "deleted"),
-        ("G-G5", "s2user", "deleted"),
+        ("G-G5", "s2user", "deleted"),  # G5 is tobedeleted
     ]
-    assert (result.guardians, result.active_links, result.deleted_links) == (3, 4, 2)
+    # S4 is only enabledUser=false (often temporary): its link is reported, not deleted.
+    assert (result.guardians, result.active_links, result.deleted_links) == (3, 4, 1)
     assert {f"{p.source}:{p.line}" for p in result.problems} == {
         "users.csv:4",
         "users.csv:8",
+        "users.csv:3",  # the link, on the guardian's (G2's) line
         "users.csv:12",
     }
+    (kept,) = [p for p in result.problems if p.line == 3]
+    assert "not written as deleted: student enabledUser false may be temporary" in kept.reason
 
 
 def test_files_are_private_and_written_atomically(tmp_path: Path) -> None:

@@ -162,6 +162,20 @@ def build_export(
         )
         links.setdefault((oid, row.student_id), (oid, row.student_id, "active"))
     for cand in roster.removal_candidates:
+        if "tobedeleted" not in cand.reason:
+            # inactive / enabledUser=false is often temporary (summer, a reversed withdrawal):
+            # a deleted row would remove the link and the observer's enrollments for good.
+            problems.append(
+                RowProblem(
+                    cand.line,
+                    f"link of student {cand.student_id} not written as deleted: {cand.reason} "
+                    "may be temporary; only tobedeleted links are written as deleted",
+                    student_id=cand.student_id,
+                    observer_email=cand.observer_email,
+                    source=cand.source,
+                )
+            )
+            continue
         oid = observer_id(cand.observer_email)
         if risky(cand.line, cand.source, cand.student_id, cand.observer_email, oid):
             continue

@@ -218,6 +218,7 @@ class _Assembler:
         self.removals: dict[tuple[str, str], RemovalCandidate] = {}
         self.first_names: dict[str, tuple[str, str]] = {}
         self.guardian_ids: dict[str, str] = {}
+        self.ending_ids: dict[str, str] = {}  # guardians known only through ending links
         self.problems: list[RowProblem] = []
         self.reported: set[tuple[str, str]] = set()
         self.duplicates = 0
@@ -260,7 +261,6 @@ class _Assembler:
                 ),
             )
             return
-        self.guardian_ids.setdefault(email, g.sourced_id)
         # Logins compare case-insensitively in Canvas; SIS ids exactly (as csv_reader does).
         key = (student_id.lower() if "@" in student_id else student_id, email)
         ending = f"guardian {g.ending}" if g.ending else (f"student {s.ending}" if s.ending else "")
@@ -268,7 +268,10 @@ class _Assembler:
             self.removals.setdefault(
                 key, RemovalCandidate(student_id, email, ending, source=link.source, line=link.line)
             )
+            self.ending_ids.setdefault(email, g.sourced_id)
             return
+        # The guardian's id for export-sis templates: an active record's, never an ending one's.
+        self.guardian_ids.setdefault(email, g.sourced_id)
         if key in self.rows:
             self.duplicates += 1
             return
@@ -290,7 +293,8 @@ class _Assembler:
             source=label,
             removal_candidates=kept,
         )
-        return BundleRead(roster, self.guardian_ids)
+        # A guardian known only through ending links keeps their id for the deleted rows.
+        return BundleRead(roster, {**self.ending_ids, **self.guardian_ids})
 
 
 def assemble(
@@ -386,12 +390,14 @@ def read_oneroster(
     _load_roles(bundle, people, users, encoding=encoding)
     wanted = {r.strip().lower() for r in guardian_roles if r.strip()}
     for person in people.values():
-        if (
-            wanted
-            and person.roles.isdisjoint(wanted)
-            and not person.ending_roles.isdisjoint(wanted)
-        ):
-            person.ending = person.ending or "role tobedeleted in roles.csv"
+        for roles in (wanted, {"student"}):
+            # A guardian or student role that is only tobedeleted in roles.csv ends the links.
+            if (
+                roles
+                and person.roles.isdisjoint(roles)
+                and not person.ending_roles.isdisjoint(roles)
+            ):
+                person.ending = person.ending or "role tobedeleted in roles.csv"
 
     students = [p for p in people.values() if p.has_role(("student",))]
     pick = student_id_picker(users, student_id_field, students)

@@ -58,17 +58,40 @@ class Bundle:
         except (zipfile.BadZipFile, OSError) as exc:
             raise RosterError(f"not a readable zip file ({exc})", source=self.label) from exc
 
-    @staticmethod
-    def _zip_member(zf: zipfile.ZipFile, name: str) -> str | None:
-        # Exports are often zipped with their folder; take the shallowest match.
-        found = [
+    def _zip_member(self, zf: zipfile.ZipFile, name: str) -> str | None:
+        """The member ``name`` in the export's folder inside the zip (case-insensitive).
+
+        Exports are often zipped with their folder, so the export's folder is the one holding
+        the shallowest users.csv (or relationships.csv for SDS), and every file is read from
+        that same folder. Two such folders at the same depth (two exports in one zip) are an
+        error rather than a guess.
+        """
+        files = [
             info.filename
             for info in zf.infolist()
-            if not info.is_dir()
-            and not info.filename.startswith("__MACOSX/")
-            and info.filename.rsplit("/", 1)[-1].lower() == name.lower()
+            if not info.is_dir() and not info.filename.startswith("__MACOSX/")
         ]
-        return min(found, key=lambda n: (n.count("/"), n)) if found else None
+
+        def folder(member: str) -> str:
+            return member.rsplit("/", 1)[0] + "/" if "/" in member else ""
+
+        def base(member: str) -> str:
+            return member.rsplit("/", 1)[-1].lower()
+
+        anchors = [m for m in files if base(m) in {"users.csv", "relationships.csv"}]
+        if not anchors:
+            return None
+        depth = min(m.count("/") for m in anchors)
+        roots = sorted({folder(m) for m in anchors if m.count("/") == depth})
+        if len(roots) > 1:
+            raise RosterError(
+                f"holds more than one export ({', '.join(r or '(top)' for r in roots)}); "
+                "give the zip of one export, or its folder",
+                source=self.label,
+            )
+        root = roots[0]
+        found = [m for m in files if folder(m) == root and base(m) == name.lower()]
+        return found[0] if found else None
 
     def has(self, name: str) -> bool:
         match self.kind:
@@ -287,6 +310,15 @@ def read_source_detailed(
         prefer_preferred_names=prefer_preferred_names,
         encoding=encoding,
     )
+    roster = got.roster
+    if not roster.rows and not roster.removal_candidates and not roster.problems:
+        # Like a four-column file with a header only: nothing to do is worth saying loudly
+        # (a wrong --guardian-roles or an export without guardians looks exactly like this).
+        raise RosterError(
+            f"found no guardian-student links for the roles {', '.join(roles)}; check "
+            "--guardian-roles and that the export includes guardians",
+            source=path.name,
+        )
     return SourceRead(got.roster, fmt, got.guardian_ids)
 
 
