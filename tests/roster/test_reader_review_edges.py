@@ -89,3 +89,17 @@ def test_an_export_with_no_guardian_links_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RosterError, match="no guardian-student links for the roles parent"):
         read_source(tmp_path)
     assert len(read_source(tmp_path, guardian_roles=("relative",)).rows) == 1
+
+
+def test_two_ids_of_one_userids_type_are_never_guessed(tmp_path: Path) -> None:
+    """`{SIS:1001},{SIS:9999}`: the student is reported, not paired under either id."""
+    (tmp_path / "users.csv").write_text(
+        USERS.replace("agentSourcedIds", "agentSourcedIds,userIds")
+        + "G1,active,parent,Pat,Lee,G1,pat@x.org,S1,\n"
+        + 'S1,active,student,Kai,Lee,,,,"{SIS:1001},{SIS:9999}"\n'
+        + 'S2,active,student,Lia,Lee,,,G1,"{SIS:2002},{FED:7}"\n',
+        encoding="utf-8",
+    )
+    roster = read_source(tmp_path, student_id_field="{SIS}")
+    assert [r.student_id for r in roster.rows] == ["2002"]
+    assert any("'1001 or 9999'" in p.reason for p in roster.problems)

@@ -176,7 +176,16 @@ def student_id_picker(
             source=table.source,
             field="userIds",
         )
-    return lambda p: parse_user_ids(p.record.get("userIds")).get(kind, "")
+
+    def pick(person: Person) -> str:
+        values = sorted(
+            {v for t, v in _USERIDS.findall(person.record.get("userIds")) if t.lower() == kind}
+        )
+        # Two different ids of the one type: never guess which is the Canvas SIS id. The
+        # joined text contains spaces, so the student is reported as having an unusable id.
+        return " or ".join(values)
+
+    return pick
 
 
 def guardian_names(person: Person, *, prefer_preferred_names: bool) -> tuple[str, str]:
