@@ -110,9 +110,10 @@ def user_ending(record: Record) -> str:
     return ""
 
 
-def parse_user_ids(cell: str) -> dict[str, str]:
-    """``{SIS:123},{FED:9}`` -> {"sis": "123", "fed": "9"} (types compared case-insensitively)."""
-    return {t.lower(): v for t, v in _USERIDS.findall(cell)}
+def parse_user_ids(cell: str) -> list[tuple[str, str]]:
+    """``{SIS:123},{FED:9}`` -> [("sis", "123"), ("fed", "9")] (types lower-cased; a type
+    may repeat, so this is a list, not a dict that would keep only the last)."""
+    return [(t.lower(), v) for t, v in _USERIDS.findall(cell)]
 
 
 def userids_type(student_id_field: str) -> str | None:
@@ -167,7 +168,7 @@ def student_id_picker(
         )
     seen: set[str] = set()
     for person in people:
-        seen.update(parse_user_ids(person.record.get("userIds")))
+        seen.update(t for t, _ in parse_user_ids(person.record.get("userIds")))
     if kind not in seen:
         # A typo here would otherwise skip every student one by one.
         known = ", ".join(sorted(seen)) or "none in {type:id} form"
@@ -178,9 +179,7 @@ def student_id_picker(
         )
 
     def pick(person: Person) -> str:
-        values = sorted(
-            {v for t, v in _USERIDS.findall(person.record.get("userIds")) if t.lower() == kind}
-        )
+        values = sorted({v for t, v in parse_user_ids(person.record.get("userIds")) if t == kind})
         # Two different ids of the one type: never guess which is the Canvas SIS id. The
         # joined text contains spaces, so the student is reported as having an unusable id.
         return " or ".join(values)
