@@ -13,12 +13,9 @@ from canvas_observers.fake_canvas import FakeCanvas, FakeState
 ClientFor = Callable[..., httpx.AsyncClient]
 NOT_FOUND = {"errors": [{"message": "The specified resource does not exist."}]}
 INVALID_CODE = {"errors": [{"message": "Invalid pairing code."}]}
-SELF_OBSERVE = {
-    "errors": {
-        "observer_id": [
-            {"attribute": "observer_id", "type": "invalid", "message": "Cannot observe yourself"}
-        ]
-    }
+UNAUTHORIZED = {
+    "status": "unauthorized",
+    "errors": [{"message": "user not authorized to perform that action"}],
 }
 
 
@@ -131,16 +128,42 @@ async def test_code_used_up_on_already_linked_pair(
     assert second.status_code == 422
 
 
-async def test_observing_yourself_is_422_and_burns_the_code(
+async def test_admin_pairing_a_student_with_their_own_code_is_refused_after_the_code_is_used(
     fake: FakeCanvas, api: httpx.AsyncClient
 ) -> None:
-    """A student redeeming their own code gets the validation 422; the code is gone."""
+    """An admin POSTing a student's own code for that student gets 401, never 422; code gone."""
     _, student = district(fake.state)
     code = await new_code(api, student)
     response = await api.post(f"/api/v1/users/{student}/observees", data={"pairing_code": code})
-    assert response.status_code == 422
-    assert response.json() == SELF_OBSERVE
+    assert response.status_code == 401
+    assert response.json() == UNAUTHORIZED
     assert fake.state.snapshot()["pairing_codes"][0]["workflow_state"] == "deleted"
+    assert live_links(fake) == []
+
+
+async def test_admin_self_pairing_is_403_under_the_auth_error_flag(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """With forbidden_status 403 the same refusal is a 403."""
+    fake.config.forbidden_status = 403
+    _, student = district(fake.state)
+    code = await new_code(api, student)
+    response = await api.post(f"/api/v1/users/{student}/observees", data={"pairing_code": code})
+    assert response.status_code == 403
+    assert response.json() == UNAUTHORIZED
+
+
+async def test_a_student_redeeming_their_own_code_gets_200_and_no_link(
+    fake: FakeCanvas, client_for: ClientFor
+) -> None:
+    """The student as caller: 200, an empty observation_link_root_account_ids, no link."""
+    _, student = district(fake.state)
+    own = client_for(fake.state.issue_token(student))
+    code = (await own.post(f"/api/v1/users/{student}/observer_pairing_codes")).json()["code"]
+    response = await own.post("/api/v1/users/self/observees", data={"pairing_code": code})
+    assert response.status_code == 200
+    assert response.json()["observation_link_root_account_ids"] == []
+    assert live_links(fake) == []
 
 
 async def test_missing_pairing_code_is_400(fake: FakeCanvas, api: httpx.AsyncClient) -> None:
@@ -187,11 +210,12 @@ async def test_put_by_sis_ids(fake: FakeCanvas, api: httpx.AsyncClient) -> None:
 
 
 async def test_put_self_and_unknown(fake: FakeCanvas, api: httpx.AsyncClient) -> None:
-    """PUT on yourself is 422; an unknown or deleted user is 404."""
+    """PUT on yourself is 404 (no common root account), as is an unknown or deleted user."""
     parent, student = district(fake.state)
     own = await api.put(f"/api/v1/users/{student}/observees/{student}")
-    assert own.status_code == 422
-    assert own.json() == SELF_OBSERVE
+    assert own.status_code == 404
+    assert own.json() == NOT_FOUND
+    assert live_links(fake) == []
     assert (await api.put(f"/api/v1/users/{parent}/observees/9999")).json() == NOT_FOUND
     fake.state.delete_user(student)
     assert (await api.put(f"/api/v1/users/{parent}/observees/{student}")).status_code == 404

@@ -30,6 +30,7 @@ OPTIONS = (
     "--roster-out",
     "--rows",
     "--allow-remote",
+    "--admin-permissions",
 )
 
 

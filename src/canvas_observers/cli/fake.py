@@ -11,6 +11,7 @@ import click
 
 from canvas_observers.fake_canvas.app import create_app
 from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN, FakeConfig
+from canvas_observers.fake_canvas.roles import ACCOUNT_ADMIN, parse_permissions
 from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import serve
 from canvas_observers.fake_canvas.state import FakeState
@@ -109,6 +110,15 @@ def base_url(host: str, port: int) -> str:
     "api_auth_error_updates flag).",
 )
 @click.option(
+    "--admin-permissions",
+    default=None,
+    metavar="LIST",
+    help="Give the admin token a custom admin role with only these comma-separated Canvas "
+    f"permissions (default: all of {', '.join(sorted(ACCOUNT_ADMIN))}), to see what a "
+    "limited role sees: no login_id without view_user_logins, no sis_user_id without "
+    "read_sis or manage_sis, no email without read_email_addresses.",
+)
+@click.option(
     "--scenario",
     default="empty",
     type=click.Choice(["demo", "empty", "generated"]),
@@ -143,6 +153,7 @@ def fake_canvas(
     lost_response_rate: float,
     seed: int,
     forbidden_status: str,
+    admin_permissions: str | None,
     scenario: str,
     rows: int,
     roster_out: Path,
@@ -156,6 +167,12 @@ def fake_canvas(
         )
     if not admin_token:
         raise click.UsageError("--admin-token must not be empty.")
+    permissions = None
+    if admin_permissions is not None:
+        try:
+            permissions = parse_permissions(admin_permissions.split(","))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--admin-permissions") from None
     config = FakeConfig(
         admin_token=admin_token,
         latency_ms=latency_ms,
@@ -166,6 +183,7 @@ def fake_canvas(
         lost_response_rate=lost_response_rate,
         seed=seed,
         forbidden_status=int(forbidden_status),
+        admin_permissions=permissions,
     )
     roster_text: str | None = None
     if scenario == "generated":

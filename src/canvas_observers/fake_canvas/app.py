@@ -119,6 +119,7 @@ def create_app(
     else:
         state.set_admin_token(config.admin_token)
     fake = FakeCanvas(config=config, state=state, stats=FakeStats())
+    fake.apply_admin_role()
     if scenario == "demo":
         # Imported lazily: scenarios builds on this module's builders and is only for the demo.
         from canvas_observers.fake_canvas import scenarios

@@ -22,6 +22,8 @@ class FakeConfig:
     lost_response_rate: float = 0.0  # share of writes committed, then 502 or dropped
     seed: int = 0
     forbidden_status: int = 401  # 403 imitates Canvas's api_auth_error_updates flag
+    # The built-in admin's role: None = every permission (roles.ACCOUNT_ADMIN), else these.
+    admin_permissions: frozenset[str] | None = None
     # Leaky bucket (app/middleware/request_throttle.rb defaults)
     hwm: float = 600.0
     up_front_cost: float = 50.0
@@ -58,6 +60,8 @@ class FakeConfig:
     def public(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("admin_token")
+        if self.admin_permissions is not None:
+            data["admin_permissions"] = sorted(self.admin_permissions)
         return data
 
 

@@ -65,6 +65,7 @@ class User:
     created_at: datetime
     workflow_state: str = "pre_registered"
     is_admin: bool = False
+    permissions: frozenset[str] = frozenset()  # an admin's rights (fake_canvas/roles.py)
     locale: str | None = None
     logins: list[Login] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
@@ -81,6 +82,10 @@ class User:
         with_sis = [p for p in live if p.sis_user_id is not None]
         candidates = with_sis or live
         return candidates[0] if candidates else None
+
+    def can(self, permission: str) -> bool:
+        """An account admin whose role grants this permission."""
+        return self.is_admin and permission in self.permissions
 
     @property
     def email(self) -> str | None:

@@ -1,12 +1,19 @@
-"""Pairing codes and observer links (§5-§6: observer_pairing_codes_api_controller.rb,
-user_observees_controller.rb). The fake has one root account, shared by every user."""
+"""Pairing codes and observer links (observer_pairing_codes_api_controller.rb,
+user_observees_controller.rb). The fake has one root account, shared by every user.
+
+Observing yourself never reaches the model's "Cannot observe yourself" validation through the
+API: the controller first looks for the root accounts both users belong to
+(``common_root_accounts_for(observer, student)``), which for one user twice is always empty. So
+a PUT answers 404, and a POST with the user's own pairing code answers 401/403 to an admin
+after the code is used up, or 200 with no link to the user themself (docs/canvas-behaviour.md).
+"""
 
 from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
 
 from canvas_observers.fake_canvas import views
-from canvas_observers.fake_canvas.state import StateError, User
+from canvas_observers.fake_canvas.state import User
 from canvas_observers.fake_canvas.web import (
     ApiRoute,
     Call,
@@ -17,20 +24,10 @@ from canvas_observers.fake_canvas.web import (
     paged_json,
 )
 
-# UserObservationLink validation "Cannot observe yourself" -> ActiveRecord::RecordInvalid -> 422.
-# The exact `type` is not confirmed in the Canvas source (canvas-api.md §11); "invalid" is ours.
-CANNOT_OBSERVE_YOURSELF = {
-    "errors": {
-        "observer_id": [
-            {"attribute": "observer_id", "type": "invalid", "message": "Cannot observe yourself"}
-        ]
-    }
-}
-
 
 def _allowed(call: Call, user: User) -> bool:
-    """self_or_admin_permission_check: the path user, or manage_user_observers (admins)."""
-    return call.caller.is_admin or call.caller.id == user.id
+    """self_or_admin_permission_check: the path user, or an admin with manage_user_observers."""
+    return call.caller.id == user.id or call.can("manage_user_observers")
 
 
 async def create_pairing_code(call: Call) -> Response:
@@ -40,7 +37,7 @@ async def create_pairing_code(call: Call) -> Response:
     # has_student_enrollment? is checked before authorized_action, so admins are refused too.
     if not call.state.has_student_enrollment(student.id):
         return call.forbidden()
-    if not _allowed(call, student):
+    if not (call.caller.id == student.id or call.can("generate_observer_pairing_code")):
         return call.forbidden()
     return JSONResponse(views.pairing_code(call.state.new_pairing_code(student.id)))
 
@@ -60,10 +57,13 @@ async def add_observee_with_code(call: Call) -> Response:
     student = None if record is None else call.state.users.get(record.user_id)
     if student is None or not student.active:
         return error(422, "Invalid pairing code.")
-    try:
-        call.state.link(observer.id, student.id)  # a no-op for an existing live link
-    except StateError:
-        return JSONResponse(CANNOT_OBSERVE_YOURSELF, status_code=422)
+    if student.id == observer.id:
+        # No common root account for (u, u): an admin is refused, the code is already gone;
+        # the user redeeming their own code gets 200 and no link.
+        if call.caller.id != observer.id:
+            return call.forbidden()
+        return JSONResponse(views.observee(student, root_account_ids=[]))
+    call.state.link(observer.id, student.id)  # a no-op for an existing live link
     return JSONResponse(views.observee(student))
 
 
@@ -73,12 +73,11 @@ async def put_observee(call: Call) -> Response:
     student = call.user("observee_id")
     if observer is None or student is None:
         return not_found()
-    if not call.caller.is_admin:
+    if observer.id == student.id:
+        return not_found()  # no common root account for (u, u), before any permission check
+    if not call.can("manage_user_observers"):
         return call.forbidden()
-    try:
-        call.state.link(observer.id, student.id)
-    except StateError:
-        return JSONResponse(CANNOT_OBSERVE_YOURSELF, status_code=422)
+    call.state.link(observer.id, student.id)
     return JSONResponse(views.observee(student))
 
 
@@ -88,7 +87,7 @@ def _list(call: Call, related: set[int]) -> Response:
         call.request,
         call.params,
         call.state.sorted_ids(related),
-        lambda u: views.observee_listed(u, admin=call.caller.is_admin, include_email=include_email),
+        lambda u: views.observee_listed(u, rights=call.rights, include_email=include_email),
         with_last=True,
     )
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from canvas_observers.fake_canvas.roles import parse_permissions
 from canvas_observers.fake_canvas.web import FakeCanvas
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -47,16 +48,29 @@ async def state(request: Request) -> Response:
 
 
 async def tokens(request: Request) -> Response:
-    """`{"user_id": N}` -> `{"token": "..."}`: a token acting as that user."""
+    """`{"user_id": N}` -> `{"token": "..."}`: a token acting as that user.
+
+    With `"permissions": [...]` (Canvas's names, roles.ACCOUNT_ADMIN) the user becomes an
+    account admin of a custom role with exactly those permissions, as a district's limited
+    admin role would be; `[]` leaves an admin who may do and see almost nothing.
+    """
     if refused := _refused(request):
         return refused
     data = await _json_object(request)
     user_id = None if data is None else data.get("user_id")
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
+    if data is None or not isinstance(user_id, int) or isinstance(user_id, bool):
         return JSONResponse({"error": "send a JSON object with an integer user_id"}, 400)
     fake = _fake(request)
     if user_id not in fake.state.users:
         return JSONResponse({"error": f"no user {user_id}"}, status_code=404)
+    if "permissions" in data:
+        names = data["permissions"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return JSONResponse({"error": "permissions must be a list of names"}, 400)
+        try:
+            fake.state.make_admin(user_id, parse_permissions(names))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse({"token": fake.state.issue_token(user_id)})
 
 

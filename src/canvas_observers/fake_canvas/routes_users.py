@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 
 from canvas_observers.fake_canvas import views
+from canvas_observers.fake_canvas.roles import search_fields
 from canvas_observers.fake_canvas.state import ACCOUNT_NAME, StateError, is_email
 from canvas_observers.fake_canvas.web import (
     ApiRoute,
@@ -77,11 +78,22 @@ async def show_account(call: Call) -> Response:
     return JSONResponse(views.account(ACCOUNT_NAME))
 
 
+async def account_permissions(call: Call) -> Response:
+    """AccountsController#permissions: the caller's rights by Canvas's names, ``{name: bool}``
+    (an unknown name is simply false); any account admin may ask."""
+    if resolve_account(call.path("account_id")) is None:
+        return not_found()
+    if not call.caller.is_admin:
+        return call.forbidden()
+    names = get_list(call.params, "permissions")
+    return JSONResponse({name: call.can(name) for name in names})
+
+
 async def list_users(call: Call) -> Response:
     """UsersController#api_index: read_roster on the account, search, no rel="last"."""
     if resolve_account(call.path("account_id")) is None:
         return not_found()
-    if not call.caller.is_admin:
+    if not call.can("read_roster"):
         return call.forbidden()
     raw_term = get_str(call.params, "search_term")
     if raw_term:
@@ -90,7 +102,7 @@ async def list_users(call: Call) -> Response:
             return JSONResponse([])  # blank after strip: an empty list, not an error
         if len(term) < MIN_SEARCH_TERM_LENGTH:
             return JSONResponse(SEARCH_TERM_TOO_SHORT, status_code=400)
-        users = call.state.search(term)
+        users = call.state.search(term, search_fields(call.rights))
     else:
         users = call.state.sorted_users()
     include_email = "email" in get_list(call.params, "include")
@@ -98,17 +110,19 @@ async def list_users(call: Call) -> Response:
         call.request,
         call.params,
         users,
-        lambda u: views.user_in_account(u, admin=True, include_email=include_email),
+        lambda u: views.user_in_account(u, rights=call.rights, include_email=include_email),
         with_last=False,  # api_index passes total_entries: nil
     )
 
 
 async def show_user(call: Call) -> Response:
-    """UsersController#api_show: 404 for unknown or hidden users, 404 + JSON when deleted."""
+    """UsersController#api_show: 404 for unknown or hidden users, 404 + JSON when deleted.
+    api_show_user: the user themself, or an admin with manage_user_logins or read_roster."""
     user = call.state_user("id")
-    if user is None or not (call.caller.is_admin or user.id == call.caller.id):
+    allowed = call.can("manage_user_logins") or call.can("read_roster")
+    if user is None or not (allowed or user.id == call.caller.id):
         return not_found()
-    body = views.user_show(user, admin=call.caller.is_admin)
+    body = views.user_show(user, rights=call.rights)
     return JSONResponse(body, status_code=200 if user.active else 404)
 
 
@@ -116,7 +130,7 @@ async def create_user(call: Call) -> Response:
     """UsersController#create on the root account (admin flow; §4)."""
     if resolve_account(call.path("account_id")) is None:
         return not_found()
-    if not call.caller.is_admin:
+    if not call.can("manage_user_logins"):
         # require_self_registration: no manage_user_logins and no self-registration -> 403 {}
         return JSONResponse({}, status_code=403)
     params = call.params
@@ -126,8 +140,10 @@ async def create_user(call: Call) -> Response:
     if len(unique_id) > 100:
         return _create_error("unique_id", "too_long", "is too long (maximum is 100 characters)")
     name = (get_str(params, "user", "name") or "").strip() or unique_id
-    # The admin token has manage_sis, so pseudonym[sis_user_id] is honoured.
+    # pseudonym[sis_user_id] is honoured with manage_sis only, else silently dropped.
     sis_user_id = (get_str(params, "pseudonym", "sis_user_id") or "").strip() or None
+    if not call.can("manage_sis"):
+        sis_user_id = None
     channel_type = get_str(params, "communication_channel", "type") or "email"
     address = (get_str(params, "communication_channel", "address") or unique_id).strip()
     # An invalid email address is dropped silently: no channel, so no notification either.
@@ -169,14 +185,14 @@ async def create_user(call: Call) -> Response:
         elif get_bool(params, "pseudonym", "send_confirmation"):
             kind = "pseudonym_registration_done" if registered else "pseudonym_registration"
             call.state.record_email(user.id, email, kind)
-    return JSONResponse(views.user_created(user))
+    return JSONResponse(views.user_created(user, rights=call.rights))
 
 
 async def delete_user(call: Call) -> Response:
     """AccountsController#remove_user: with one root account the user is deleted."""
     if resolve_account(call.path("account_id")) is None:
         return not_found()
-    if not call.caller.is_admin:
+    if not call.can("manage_user_logins"):
         return call.forbidden()
     user = call.user("user_id")
     if user is None:
@@ -187,6 +203,7 @@ async def delete_user(call: Call) -> Response:
 
 ROUTES = [
     ApiRoute("GET", "/api/v1/accounts/:id", show_account),
+    ApiRoute("GET", "/api/v1/accounts/:account_id/permissions", account_permissions),
     ApiRoute("GET", "/api/v1/accounts/:account_id/users", list_users),
     ApiRoute("POST", "/api/v1/accounts/:account_id/users", create_user),
     ApiRoute("DELETE", "/api/v1/accounts/:account_id/users/:user_id", delete_user),

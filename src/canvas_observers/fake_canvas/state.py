@@ -35,6 +35,7 @@ from canvas_observers.fake_canvas.records import (
     sortable_from,
     utc_now,
 )
+from canvas_observers.fake_canvas.roles import ACCOUNT_ADMIN
 
 __all__ = [
     "ACCOUNT_NAME",
@@ -74,6 +75,24 @@ DEAD_ENROLLMENT_STATES = frozenset({"rejected", "inactive", "deleted"})
 FOLLOWED_STATES = frozenset({"active", "invited", "creation_pending"})
 
 
+SEARCH_FIELDS = frozenset({"login", "sis", "email"})
+
+
+def _searchable(user: User, fields: frozenset[str]) -> list[str]:
+    """The values a search may match for a caller allowed these identifier kinds."""
+    values = [user.name]
+    for login in user.logins:
+        if login.workflow_state != "active":
+            continue
+        if "login" in fields:
+            values.append(login.unique_id)
+        if "sis" in fields:
+            values += [login.sis_user_id or "", login.integration_id or ""]
+    if "email" in fields:
+        values += user.emails
+    return [v for v in values if v]
+
+
 class FakeState:
     """The district. Builders are the public API for scenarios and tests."""
 
@@ -101,9 +120,8 @@ class FakeState:
         self._sorted: list[User] = []  # active users in sort order, kept by bisection
         self._sort_keys: list[tuple[str, int]] = []  # their sort keys, in step
         self.admin_id = self.add_user("Fake Admin", login_id="admin", sortable_name="Admin, Fake")
-        admin = self.users[self.admin_id]
-        admin.is_admin = True
-        admin.workflow_state = "registered"
+        self.make_admin(self.admin_id)
+        self.users[self.admin_id].workflow_state = "registered"
         self.set_admin_token(admin_token)
 
     # -- ids and indexes ---------------------------------------------------------------
@@ -322,6 +340,12 @@ class FakeState:
     def set_admin_token(self, token: str) -> None:
         self.tokens[token] = self.admin_id
 
+    def make_admin(self, user_id: int, permissions: frozenset[str] = ACCOUNT_ADMIN) -> None:
+        """Give a user an account admin role with these permissions (all by default)."""
+        user = self.users[user_id]
+        user.is_admin = True
+        user.permissions = permissions
+
     # -- pairing codes -----------------------------------------------------------------
     def _code_is_active(self, record: PairingCodeRecord) -> bool:
         return record.workflow_state == "active" and record.expires_at > self.clock()
@@ -368,12 +392,19 @@ class FakeState:
                 return self.users[login.user_id]
         return None
 
-    def search(self, term: str) -> list[User]:
-        """UserSearch: case-insensitive substring over name/login/SIS/integration id/email,
-        union exact id for an all-digit term; sorted by sortable name (linear, one `in` each)."""
+    def search(self, term: str, fields: frozenset[str] = SEARCH_FIELDS) -> list[User]:
+        """UserSearch: case-insensitive substring over the name and, as the caller's rights
+        allow (roles.search_fields), login / SIS and integration id / email; union exact id
+        for an all-digit term; sorted by sortable name (linear, one `in` each)."""
         needle = term.lower()
         exact = int(term) if term.isdigit() and len(term) <= 18 else None
-        return [u for u in self.sorted_users() if needle in u.haystack or u.id == exact]
+        if fields == SEARCH_FIELDS:
+            return [u for u in self.sorted_users() if needle in u.haystack or u.id == exact]
+        return [
+            u
+            for u in self.sorted_users()
+            if u.id == exact or any(needle in f.lower() for f in _searchable(u, fields))
+        ]
 
     def sorted_ids(self, ids: set[int]) -> list[User]:
         users = [self.users[i] for i in ids if self.users[i].active]
@@ -396,6 +427,7 @@ class FakeState:
                     "workflow_state": u.workflow_state,
                     "created_at": iso(u.created_at),
                     "is_admin": u.is_admin,
+                    "permissions": sorted(u.permissions),
                     "logins": [
                         {
                             "id": p.id,

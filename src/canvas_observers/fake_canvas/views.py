@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from canvas_observers.fake_canvas.roles import can_read_sis
 from canvas_observers.fake_canvas.state import (
     ROOT_ACCOUNT_ID,
     Course,
@@ -25,17 +26,22 @@ def user_basic(user: User) -> dict[str, Any]:
     }
 
 
-def user_in_account(user: User, *, admin: bool, include_email: bool) -> dict[str, Any]:
-    """user_json in the root account's context: SIS and login fields for admins (§2),
-    email only with include[]=email (and read_email_addresses, which admins have)."""
+def user_in_account(user: User, *, rights: frozenset[str], include_email: bool) -> dict[str, Any]:
+    """user_json in the root account's context, for a caller with these admin ``rights``
+    (empty for a non-admin): SIS ids with read_sis or manage_sis, ``sis_import_id`` with
+    manage_sis, ``login_id`` with view_user_logins, ``email`` only with include[]=email and
+    read_email_addresses (lib/api/v1/user.rb; docs/canvas-behaviour.md). A field the caller
+    may not see is absent, not null."""
     data = user_basic(user)
-    if admin:
-        login = user.login
+    login = user.login
+    if can_read_sis(rights):
         data["sis_user_id"] = login.sis_user_id if login else None
         data["integration_id"] = login.integration_id if login else None
-        if login is not None:
-            data["login_id"] = login.unique_id
-    if include_email:
+    if "manage_sis" in rights:
+        data["sis_import_id"] = None  # the fake has no SIS imports: no login came from one
+    if "view_user_logins" in rights and login is not None:
+        data["login_id"] = login.unique_id
+    if include_email and "read_email_addresses" in rights:
         data["email"] = user.email
     return data
 
@@ -45,9 +51,9 @@ def _name_parts(user: User) -> tuple[str, str]:
     return (first.strip(), last.strip()) if comma else (user.sortable_name, "")
 
 
-def user_show(user: User, *, admin: bool) -> dict[str, Any]:
-    """GET /users/:id (api_show): the account view plus the default show includes (§3)."""
-    data = user_in_account(user, admin=admin, include_email=True)
+def user_show(user: User, *, rights: frozenset[str]) -> dict[str, Any]:
+    """GET /users/:id (api_show): the account view plus the default show includes."""
+    data = user_in_account(user, rights=rights, include_email=True)
     first, last = _name_parts(user)
     data.update(
         {
@@ -65,22 +71,25 @@ def user_show(user: User, *, admin: bool) -> dict[str, Any]:
     return data
 
 
-def user_created(user: User) -> dict[str, Any]:
-    """POST /accounts/:id/users answer: user_json with the locale and uuid includes (§4)."""
-    data = user_in_account(user, admin=True, include_email=False)
+def user_created(user: User, *, rights: frozenset[str]) -> dict[str, Any]:
+    """POST /accounts/:id/users answer: user_json with the locale and uuid includes."""
+    data = user_in_account(user, rights=rights, include_email=False)
     data["locale"] = user.locale
     data["uuid"] = f"fake{user.id:036d}"
     return data
 
 
-def observee(user: User) -> dict[str, Any]:
+def observee(user: User, *, root_account_ids: list[int] | None = None) -> dict[str, Any]:
+    """The student of a link just made, shown or removed (user_json without a context)."""
     data = user_basic(user)
-    data["observation_link_root_account_ids"] = [ROOT_ACCOUNT_ID]
+    data["observation_link_root_account_ids"] = (
+        [ROOT_ACCOUNT_ID] if root_account_ids is None else root_account_ids
+    )
     return data
 
 
-def observee_listed(user: User, *, admin: bool, include_email: bool) -> dict[str, Any]:
-    data = user_in_account(user, admin=admin, include_email=include_email)
+def observee_listed(user: User, *, rights: frozenset[str], include_email: bool) -> dict[str, Any]:
+    data = user_in_account(user, rights=rights, include_email=include_email)
     data["observation_link_root_account_ids"] = [ROOT_ACCOUNT_ID]
     return data
 

@@ -50,6 +50,12 @@ class FakeCanvas:
         """Fresh empty district and zeroed counters; the config (and admin token) stay."""
         self.state = FakeState(self.config.admin_token)
         self.stats.reset()
+        self.apply_admin_role()
+
+    def apply_admin_role(self) -> None:
+        """Give the built-in admin the role the config names (every permission by default)."""
+        if self.config.admin_permissions is not None:
+            self.state.make_admin(self.state.admin_id, self.config.admin_permissions)
 
 
 # -- params ------------------------------------------------------------------------------
@@ -282,6 +288,15 @@ class Call:
 
     def forbidden(self) -> JSONResponse:
         return forbidden(self.config)
+
+    def can(self, permission: str) -> bool:
+        """The caller is an account admin whose role grants this permission."""
+        return self.caller.can(permission)
+
+    @property
+    def rights(self) -> frozenset[str]:
+        """The caller's admin permissions (empty for a user who is no admin)."""
+        return self.caller.permissions if self.caller.is_admin else frozenset()
 
 
 Handler = Callable[[Call], Awaitable[Response]]
