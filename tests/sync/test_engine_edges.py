@@ -97,7 +97,7 @@ async def test_two_emails_of_one_account_pair_a_student_once(
 ) -> None:
     """A login and an email of the same account, both in the roster: one pairing, not two."""
     s1 = district.student("S1")
-    dad = district.guardian("dad@work.test", login="dad@home.test")
+    dad = district.guardian("dad@work.test", name="Dad Doe", login="dad@home.test")
     rows = "".join(f"S1,{email},Dad,Doe\n" for email in ("dad@home.test", "dad@work.test"))
     report = await sync_csv(rows, method="direct")
     assert sorted(outcomes(report).values()) == ["already_paired", "paired"]

@@ -82,7 +82,7 @@ def test_resolve_observer_login_then_email() -> None:
     by_email = user(21, email="PAT@example.org")
     named = CanvasUser(id=22, name="pat@example.org")
     assert resolve_observer([by_email, by_login], "Pat@Example.org") == Found(by_login)
-    assert resolve_observer([by_email], "pat@example.org") == Found(by_email)
+    assert resolve_observer([by_email], "pat@example.org") == Found(by_email, by_contact_email=True)
     assert resolve_observer([named], "pat@example.org") == Missing()
     assert resolve_observer([user(30, login="pat@example.org.uk")], "pat@example.org") == Missing()
 
@@ -139,12 +139,17 @@ def test_plan_row_pairs_and_creates() -> None:
 
 
 def test_can_get_pairing_code_mirrors_has_student_enrollment() -> None:
-    """Invited, active and completed student enrollments allow codes; inactive/deleted do not."""
+    """Invited, active and completed student enrollments allow codes; inactive ones do not.
+
+    A listed enrollment shown as ``deleted`` (its course or section is deleted) still counts:
+    the list asks for live own states only, and Canvas's check ignores the course.
+    """
     assert can_get_pairing_code([("StudentEnrollment", "active")])
     assert can_get_pairing_code([("StudentEnrollment", "completed")])
     assert can_get_pairing_code([("TeacherEnrollment", "active"), ("StudentEnrollment", "invited")])
     assert not can_get_pairing_code([("StudentEnrollment", "inactive")])
-    assert not can_get_pairing_code([("StudentEnrollment", "deleted")])
+    assert can_get_pairing_code([("StudentEnrollment", "deleted")])
+    assert not can_get_pairing_code([("StudentEnrollment", "rejected")])
     assert not can_get_pairing_code([("TeacherEnrollment", "active")])
     assert not can_get_pairing_code([])
 

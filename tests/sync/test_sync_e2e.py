@@ -157,8 +157,9 @@ async def test_rerun_writes_nothing(district: District, sync_csv: SyncRunner) ->
     assert set(outcomes(second).values()) == {"already_paired"}
     assert district.writes() == writes
     assert second.exit_code == 0
-    # one call per guardian (2 guardians, known from the journal) plus the token check
-    assert sum(second.info.api_calls.values()) == 3
+    # one call per guardian (2 guardians, known from the journal) plus the token and rights
+    # checks
+    assert sum(second.info.api_calls.values()) == 4
 
 
 async def test_dry_run_writes_nothing(district: District, sync_csv: SyncRunner) -> None:

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,12 @@ class CanvasClient:
 
     async def get_user_by_login(self, login: str) -> CanvasUser:
         return await self._user(protocol.get_user_by_login(login))
+
+    async def account_permissions(self, names: Sequence[str]) -> dict[str, bool]:
+        """Which of these Canvas permissions the token's role has on the account."""
+        request = protocol.account_permissions(names)
+        data = self._object(await self._one(request), request)
+        return {name: data.get(name) is True for name in names}
 
     async def search_users(self, term: str, *, account: str = "self") -> list[CanvasUser]:
         """Every page of a substring search; keep only exact hits (protocol.matches_*)."""

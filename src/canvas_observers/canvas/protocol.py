@@ -19,7 +19,7 @@ from __future__ import annotations
 import email.utils
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -176,6 +176,15 @@ def get_user_by_login(login: str) -> Request:
         raise ValueError("a login id cannot be empty")
     path = f"/users/sis_login_id:{escape_id_value(login.strip())}"
     return _request("get_user_by_login", "GET", path)
+
+
+def account_permissions(names: Sequence[str], *, account: str | int = "self") -> Request:
+    # GET /api/v1/accounts/:account_id/permissions (AccountsController#permissions): the
+    # caller's rights as {"name": true|false}; an unknown name is false.
+    path = f"/accounts/{object_ref(account)}/permissions"
+    return _request(
+        "account_permissions", "GET", path, query=tuple(("permissions[]", n) for n in names)
+    )
 
 
 def search_users(term: str, *, account: str | int = "self", per_page: int = PER_PAGE) -> Request:

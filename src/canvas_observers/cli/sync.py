@@ -241,6 +241,14 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     is_flag=True,
     help="Create accounts without Canvas's 'finish registering' email to the guardian.",
 )
+@click.option(
+    "--trust-contact-email",
+    is_flag=True,
+    help="Pair a guardian with an account found only through its contact email even when the "
+    "account's name is not the roster's guardian name. By default such a row is "
+    "observer_mismatch: a shared family address or a typo must not give a child's grades to "
+    "another adult.",
+)
 @source_options
 @click.option(
     "--allow-insecure-http",
@@ -271,6 +279,7 @@ def sync(
     report_path: Path | None,
     state_path: Path | None,
     no_registration_email: bool,
+    trust_contact_email: bool,
     source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
@@ -297,12 +306,14 @@ def sync(
         dry_run=dry_run,
         concurrency=concurrency,
         send_registration=not no_registration_email,
+        trust_contact_email=trust_contact_email,
     )
     settings: dict[str, object] = {
         "pairing": options.method,
         "dry_run": dry_run,
         "concurrency": concurrency,
         "send_registration": options.send_registration,
+        "trust_contact_email": trust_contact_email,
         "format": source.format or "detected",
         "roster": str(roster),
     }

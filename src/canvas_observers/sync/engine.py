@@ -10,7 +10,13 @@ Calls per guardian on a re-run with nothing to do: one. ``GET
 observe, with the SIS ids and logins to match rows against.
 
 Writes that lose their answer are never blindly repeated: an account creation is resolved by
-looking the login up, a pairing by listing the guardian's observees.
+looking the login up, a pairing by listing the guardian's observees. A write that the look-up
+proves was never done is sent again, with the same checks, up to ``WRITE_ATTEMPTS`` times in the
+same run (so one run cures what a 5xx or a lost answer left undone).
+
+The guardian's account is known before any write for the row: it may turn out to be the
+student's own account, which Canvas cannot pair (docs/canvas-behaviour.md): such a row is a
+``conflict`` and nothing is sent.
 """
 
 from __future__ import annotations
@@ -47,19 +53,27 @@ from canvas_observers.sync.plan import (
     Found,
     ObserverState,
     Pair,
+    Resolution,
+    RowAction,
     Skip,
     can_get_pairing_code,
     dry_run_outcome,
     linked_student,
     plan_row,
     roster_conflicts,
+    self_pairing,
 )
+from canvas_observers.sync.preflight import PAIRING_RIGHT
 
 __all__ = ["Engine", "RunAborted", "SyncOptions", "iso_timestamp", "utc_now"]
 
 log = logging.getLogger(__name__)
 
-PAIRING_ATTEMPTS = 2  # a pairing code that Canvas refuses is replaced once, then the row fails
+WRITE_ATTEMPTS = 4
+"""Tries per row at the create-and-pair steps. Another try follows only a write Canvas confirmed
+not done: a lost create whose login does not exist, a pairing absent from the observee list, a
+code Canvas refused as invalid (it expired between the two calls). With one write in ten lost
+or refused, four tries leave about one row in ten thousand undone for the next run."""
 
 
 @dataclass
@@ -69,6 +83,7 @@ class _Guardian:
     email: str
     state: ObserverState
     created_now: bool = False
+    would_create: bool = False  # a dry run predicted this guardian's account (it is not there)
 
 
 @dataclass
@@ -235,7 +250,17 @@ class Engine:
         student = await self.lookups.student(row.student_id)
         if isinstance(student, Found):
             self._remember("student", row.student_id, student.user.id)
-        action = plan_row(row, student, guardian.state, method=self.options.method)
+        action = self._plan(row, student, guardian)
+        if (
+            isinstance(action, Pair)
+            and guardian.state.user is None
+            and guardian.state.login_exists
+            and not guardian.would_create
+        ):
+            # The login exists but its account is not fetched yet: fetch it before any write
+            # (or a dry run's prediction), since it may be the student's own account.
+            self._known(guardian, await self.client.get_user_by_login(guardian.email))
+            action = self._plan(row, student, guardian)
         match action:
             case Skip(outcome, detail):
                 user = student.user if isinstance(student, Found) else None
@@ -247,6 +272,15 @@ class Engine:
                     return await self._dry_run(row, action, guardian)
                 return await self._pair(row, action, guardian)
 
+    def _plan(self, row: RosterRow, student: Resolution, guardian: _Guardian) -> RowAction:
+        return plan_row(
+            row,
+            student,
+            guardian.state,
+            method=self.options.method,
+            trust_contact_email=self.options.trust_contact_email,
+        )
+
     async def _dry_run(self, row: RosterRow, action: Pair, guardian: _Guardian) -> RowResult:
         if action.method == "code":
             enrollments = await self.client.list_enrollments(action.student.id)
@@ -256,6 +290,7 @@ class Engine:
         if action.create_observer:
             # The siblings that follow would pair with the account this row would create.
             guardian.state = replace(guardian.state, login_exists=True)
+            guardian.would_create = True
         guardian.state = replace(
             guardian.state, observees=(*guardian.state.observees, action.student)
         )
@@ -263,7 +298,8 @@ class Engine:
 
     async def _pair(self, row: RosterRow, action: Pair, guardian: _Guardian) -> RowResult:
         student = action.student
-        for attempt in range(1, PAIRING_ATTEMPTS + 1):
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            last = attempt == WRITE_ATTEMPTS
             code = None
             if action.method == "code":
                 if await self._still_unenrolled(row, student):
@@ -279,18 +315,24 @@ class Engine:
                 observer = await self._ensure_observer(row, guardian, code=code, student=student)
             except RequestRejected as rejected:  # e.g. the code expired between the two calls
                 self._action("create_user", row, "failed", detail=str(rejected))
-                if attempt == PAIRING_ATTEMPTS:
+                if last:
                     raise
                 continue
-            if observer is None:
-                return self._result(
-                    row,
-                    Outcome.FAILED,
-                    "the guardian's account could not be "
-                    "created or found; the next run tries again",
-                    student=student,
-                    guardian=guardian,
-                )
+            if observer is None:  # the create was lost, and Canvas has no such login: not done
+                if last:
+                    return self._result(
+                        row,
+                        Outcome.FAILED,
+                        f"the guardian's account could not be created in {WRITE_ATTEMPTS} "
+                        "tries (each answer was lost and the account was not there); the next "
+                        "run tries again",
+                        student=student,
+                        guardian=guardian,
+                    )
+                continue
+            if observer.id == student.id:  # found after "taken" or a lost create
+                skip = self_pairing(student, row)
+                return self._result(row, skip.outcome, skip.detail, student=student)
             async with self._lock(observer.id):
                 if any(u.id == student.id for u in guardian.state.observees) or (
                     (observer.id, student.id) in self._links
@@ -301,10 +343,9 @@ class Engine:
                     guardian.created_now = False
                     self._links.add((observer.id, student.id))
                     return self._result(row, outcome, student=student, guardian=guardian)
-                last = attempt == PAIRING_ATTEMPTS
                 result = await self._send_pairing(row, guardian, observer, student, code, last=last)
-            if result is not None or attempt == PAIRING_ATTEMPTS:
-                return result or self._unconfirmed(row, student, guardian)
+            if result is not None:
+                return result
         return self._unconfirmed(row, student, guardian)
 
     def _unconfirmed(self, row: RosterRow, student: CanvasUser, guardian: _Guardian) -> RowResult:
@@ -312,7 +353,7 @@ class Engine:
             row,
             Outcome.FAILED,
             "the pairing could not be confirmed after "
-            f"{PAIRING_ATTEMPTS} attempts; the next run tries again",
+            f"{WRITE_ATTEMPTS} tries; the next run tries again",
             student=student,
             guardian=guardian,
         )
@@ -332,33 +373,70 @@ class Engine:
     ) -> RowResult | None:
         """Send the pairing; the row's result, or None to try again with a fresh code."""
         kind = "pair_code" if code is not None else "pair_direct"
+        o, st = observer.id, student.id
         try:
             if code is not None:
                 await self.client.add_observee_with_code(observer.id, code.code)
             else:
                 await self.client.add_observee(observer.id, student.id)
         except OutcomeUnknown as lost:
-            self._action(
-                kind, row, "unknown", observer=observer.id, student=student.id, detail=str(lost)
-            )
+            self._action(kind, row, "unknown", observer=o, student=st, detail=str(lost))
             if not await self._is_linked(observer.id, student.id):
+                self._action(
+                    kind, row, "failed", observer=o, student=st, detail="confirmed not linked"
+                )
                 return None
-            self._action(kind, row, "recovered", observer=observer.id, student=student.id)
-        except RequestRejected as rejected:
-            self._action(
-                kind, row, "failed", observer=observer.id, student=student.id, detail=str(rejected)
+            self._action(kind, row, "recovered", observer=o, student=st)
+        except NotFound as missing:
+            # Canvas's 404 to a pairing: one of the two is gone or hidden, or they share no
+            # root account. About these two users, not the token: this row fails.
+            self._action(kind, row, "failed", observer=o, student=st, detail=str(missing))
+            return self._result(
+                row,
+                Outcome.FAILED,
+                f"Canvas refused the pairing: {missing}",
+                student=student,
+                guardian=guardian,
             )
+        except NotAllowed as refused:
+            self._action(kind, row, "failed", observer=o, student=st, detail=str(refused))
+            await self._check_pairing_right(row, refused)
+            return self._result(
+                row,
+                Outcome.FAILED,
+                f"Canvas refused the pairing ({refused}), although the token may still pair; "
+                "Canvas gives this answer when the two accounts share no root account",
+                student=student,
+                guardian=guardian,
+            )
+        except RequestRejected as rejected:
+            self._action(kind, row, "failed", observer=o, student=st, detail=str(rejected))
             if last:
                 raise
             return None
         else:
-            self._action(kind, row, "ok", observer=observer.id, student=student.id)
+            self._action(kind, row, "ok", observer=o, student=st)
         self._links.add((observer.id, student.id))
         guardian.state = replace(guardian.state, observees=(*guardian.state.observees, student))
         created = guardian.created_now
         guardian.created_now = False  # the siblings that follow are "paired"
         outcome = Outcome.CREATED if created else Outcome.PAIRED
         return self._result(row, outcome, student=student, guardian=guardian)
+
+    async def _check_pairing_right(self, row: RosterRow, refused: NotAllowed) -> None:
+        """A 401/403 to one pairing stops the run only when the token lost the right itself.
+
+        Canvas answers a pairing it cannot make for these two users (no shared root account)
+        with the same 401/403 as a token that may not pair at all; asking Canvas for the
+        token's ``manage_user_observers`` right tells the two apart.
+        """
+        rights = await self.client.account_permissions([PAIRING_RIGHT])
+        if not rights.get(PAIRING_RIGHT, False):
+            raise RunAborted(
+                f"Canvas refused a pairing (line {row.line}) and the token no longer has the "
+                f"'{PAIRING_RIGHT}' permission; an admin must give it back",
+                refused,
+            )
 
     async def _check_code_refusal(
         self, row: RosterRow, student: CanvasUser, refused: NotAllowed

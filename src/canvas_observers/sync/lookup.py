@@ -84,6 +84,14 @@ class Lookups:
         return await asyncio.shield(task)
 
     async def _lookup_student(self, student_id: str) -> Resolution:
+        """``sis_user_id:`` or ``sis_login_id:`` first; a search only where it can add a match.
+
+        For an SIS id it cannot: the search matches the same active logins of the same root
+        account, and an exact hit there is exactly what ``sis_user_id:`` finds, while a short
+        numeric id would page through thousands of substring hits (docs/canvas-behaviour.md).
+        For a login-style id it can: the roster may give the student's email, which is on an
+        email channel and not a login, and only the search matches emails.
+        """
         try:
             if "@" in student_id:
                 user = await self.client.get_user_by_login(student_id)
@@ -93,7 +101,7 @@ class Lookups:
             pass
         else:
             return Found(user)
-        if len(student_id.strip()) < MIN_SEARCH_LENGTH:
+        if "@" not in student_id or len(student_id.strip()) < MIN_SEARCH_LENGTH:
             return Missing()
         try:
             candidates = await self.client.search_users(student_id)

@@ -32,6 +32,9 @@ class SyncOptions:
     dry_run: bool = False
     concurrency: int = 16
     send_registration: bool = True
+    # Pair a guardian found only through an account's contact email whatever its name (the
+    # rule before names were checked); off by default: a login is identity, an email is not.
+    trust_contact_email: bool = False
 
 
 def utc_now() -> datetime:

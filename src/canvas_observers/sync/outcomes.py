@@ -15,6 +15,7 @@ class Outcome(StrEnum):
     STUDENT_NOT_FOUND = "student_not_found"
     STUDENT_AMBIGUOUS = "student_ambiguous"
     OBSERVER_AMBIGUOUS = "observer_ambiguous"
+    OBSERVER_MISMATCH = "observer_mismatch"  # the email is only the contact address of another name
     NOT_ENROLLED = "not_enrolled"
     INVALID_ROW = "invalid_row"
     CONFLICT = "conflict"

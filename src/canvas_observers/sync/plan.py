@@ -9,7 +9,12 @@ Matching rules (the only way a row ever reaches a pairing):
   (Canvas's ``sis_user_id:`` lookup is case-sensitive, canvas-api.md section 3);
 * a student id with ``@`` is a login and matches ``login_id`` case-insensitively (Canvas's
   ``sis_login_id:`` lookup lowers both sides), or, when no login matches, the email;
-* a guardian email matches ``login_id``, or else the ``email``, case-insensitively;
+* a guardian email matches ``login_id``, or else the ``email``, case-insensitively; but a
+  login is identity and a contact email alone is not: an account found only through its email
+  is used when its name is the roster's guardian name (``names_match``), else the row is
+  ``observer_mismatch`` (unless the district trusts contact emails);
+* an observer is never the student (Canvas would refuse it anyway, with a 404 or a 401/403
+  that looks like a permission problem);
 * search results (a case-insensitive *substring* search, so ``100`` also finds ``1001``) are
   only ever candidates: they count when they match exactly by the rules above, and two
   different users that both match make the row ambiguous, never paired.
@@ -17,6 +22,8 @@ Matching rules (the only way a row ever reaches a pairing):
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -33,9 +40,10 @@ PairingMethod = Literal["code", "direct"]
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """Exactly one account matches."""
+    """Exactly one account matches; ``by_contact_email`` when only its email did, not a login."""
 
     user: CanvasUser
+    by_contact_email: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +152,53 @@ def resolve_student(candidates: Sequence[CanvasUser], student_id: str) -> Resolu
 
 
 def resolve_observer(candidates: Sequence[CanvasUser], email: str) -> Resolution:
-    """Pick the guardian among search results: login match first, then email; exact only."""
+    """Pick the guardian among search results: login match first, then email; exact only.
+
+    An account found through its email alone comes back ``Found(..., by_contact_email=True)``:
+    the planner then checks the name before using it.
+    """
     key = email.strip().lower()
     by_login = _distinct(u for u in candidates if _fold(u.login_id) == key)
     if by_login:
         return _one(by_login)
-    return _one(_distinct(u for u in candidates if _fold(u.email) == key))
+    found = _one(_distinct(u for u in candidates if _fold(u.email) == key))
+    return Found(found.user, by_contact_email=True) if isinstance(found, Found) else found
+
+
+def _name_tokens(*parts: str | None) -> frozenset[str]:
+    """Words of a name, compared without case, accents or order ("Pérez, Ana" = "ana perez")."""
+    text = unicodedata.normalize("NFKD", " ".join(p for p in parts if p))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    return frozenset(word for word in re.split(r"[\s,.\-'’]+", text) if word)
+
+
+def names_match(user: CanvasUser, row: RosterRow) -> bool:
+    """Whether the account's name is the roster's guardian: the same words as first + last
+    name, in any order, case and accents aside (its display or its sortable name)."""
+    wanted = _name_tokens(row.observer_first_name, row.observer_last_name)
+    if not wanted:
+        return False
+    return wanted in {_name_tokens(user.name), _name_tokens(user.sortable_name)}
+
+
+def contact_email_mismatch(user: CanvasUser, row: RosterRow) -> str:
+    """The detail of an ``observer_mismatch`` row: whose contact email it is, and why not used."""
+    login = f", login {user.login_id}" if user.login_id else ""
+    return (
+        f"{row.observer_email} is the contact email of Canvas user {user.id} {user.name!r}"
+        f"{login}; the roster names {row.observer_name}. Nothing was written: fix the email in "
+        "the SIS, or the name in Canvas if it is the same person (--trust-contact-email pairs "
+        "by contact email whatever the name)"
+    )
+
+
+def self_pairing(student: CanvasUser, row: RosterRow) -> Skip:
+    """The ``conflict`` of a row whose guardian account is the student's own account."""
+    return Skip(
+        Outcome.CONFLICT,
+        f"the guardian email {row.observer_email!r} leads to the student's own Canvas account "
+        f"({student.id}); a student cannot observe themself",
+    )
 
 
 def _one(users: tuple[CanvasUser, ...]) -> Resolution:
@@ -183,6 +232,7 @@ def plan_row(
     observer: ObserverState,
     *,
     method: PairingMethod,
+    trust_contact_email: bool = False,
 ) -> RowAction:
     """Decide what to do with one row from the student and guardian look-ups."""
     match student:
@@ -207,13 +257,21 @@ def plan_row(
             f"{len(users)} Canvas users match {row.observer_email!r} (ids {ids})",
         )
     key = row.email_key
-    if key in {_fold(student_user.login_id), _fold(student_user.email)} or (
-        observer.user is not None and observer.user.id == student_user.id
-    ):
+    if observer.user is not None and observer.user.id == student_user.id:
+        return self_pairing(student_user, row)
+    if key in {_fold(student_user.login_id), _fold(student_user.email)}:
         return Skip(
             Outcome.CONFLICT,
             f"the guardian email {row.observer_email!r} is the student's own login or email",
         )
+    resolution = observer.resolution
+    if (
+        isinstance(resolution, Found)
+        and resolution.by_contact_email
+        and not trust_contact_email
+        and not names_match(resolution.user, row)
+    ):
+        return Skip(Outcome.OBSERVER_MISMATCH, contact_email_mismatch(resolution.user, row))
     if any(u.id == student_user.id for u in observer.observees):
         return AlreadyPaired(student_user)
     return Pair(student_user, create_observer=not observer.exists, method=method)
@@ -247,10 +305,21 @@ LIVE_STUDENT_ENROLLMENT_STATES = frozenset({"active", "invited", "completed", "c
 any StudentEnrollment/StudentViewEnrollment not rejected, inactive or deleted)."""
 
 
+SHOWN_DELETED = "deleted"
+"""What Canvas shows as ``enrollment_state`` for an enrollment whose course or section is
+deleted, whatever the enrollment's own state; ``has_student_enrollment?`` looks at the
+enrollment's own state only (docs/canvas-behaviour.md)."""
+
+
 def can_get_pairing_code(enrollments: Iterable[tuple[str, str]]) -> bool:
-    """Whether Canvas would give a pairing code, from (type, state) pairs of enrollments."""
+    """Whether Canvas would give a pairing code, from (type, shown state) pairs of the student
+    enrollments listed with ``state[]`` of the live states (protocol.list_enrollments).
+
+    That filter is on the enrollment's own state, so a listed enrollment shown as ``deleted``
+    is one in a deleted course or section: still live for Canvas's pairing-code check.
+    """
     return any(
         kind in {"StudentEnrollment", "StudentViewEnrollment"}
-        and state in LIVE_STUDENT_ENROLLMENT_STATES
+        and (state in LIVE_STUDENT_ENROLLMENT_STATES or state == SHOWN_DELETED)
         for kind, state in enrollments
     )

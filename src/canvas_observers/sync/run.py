@@ -18,6 +18,7 @@ from canvas_observers.canvas.errors import CanvasError, ConfigurationError, Tran
 from canvas_observers.report.summary import RunInfo, totals
 from canvas_observers.roster.model import Roster
 from canvas_observers.store.journal import Journal
+from canvas_observers.sync import preflight
 from canvas_observers.sync.engine import Engine, RunAborted, SyncOptions, iso_timestamp, utc_now
 from canvas_observers.sync.outcomes import Outcome, RowResult
 
@@ -101,6 +102,7 @@ async def run_sync(
     watcher = asyncio.create_task(watch())
     try:
         await _check_token(client)
+        await _check_rights(client, sis_ids=any(not row.student_is_login for row in roster.rows))
         await engine.run(roster.rows)
     except RunAborted as stop:
         aborted = stop.reason
@@ -136,6 +138,26 @@ async def run_sync(
             api_calls={**info.api_calls, "throttled": info.throttled, "retries": info.retries},
         )
     return SyncReport(info=info, results=results, aborted=aborted)
+
+
+async def _check_rights(client: CanvasClient, *, sis_ids: bool) -> None:
+    """Stop before any row when the token's role cannot see the fields matching relies on."""
+    wanted = preflight.needs(sis_ids=sis_ids)
+    try:
+        rights = await client.account_permissions(preflight.asked(wanted))
+    except ConfigurationError as error:
+        raise RunAborted(
+            f"Canvas would not say what the token may see ({error}); the token must be an "
+            "account admin's",
+            error,
+        ) from error
+    except TransportError as error:
+        raise RunAborted(f"Canvas is unreachable: {error}", error) from error
+    except CanvasError as error:
+        raise RunAborted(f"Canvas did not answer as expected: {error}", error) from error
+    gaps = preflight.missing(rights, wanted)
+    if gaps:
+        raise RunAborted(preflight.explain(gaps))
 
 
 async def _check_token(client: CanvasClient) -> None:
