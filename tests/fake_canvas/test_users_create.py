@@ -235,3 +235,40 @@ async def test_create_with_a_wrong_case_code_creates_nothing(
     )
     assert response.status_code == 400
     assert fake.state.user_by_login("pat@home.test") is None
+
+
+async def test_taken_login_and_bad_code_are_both_in_one_400(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """A taken login with a bad pairing code gets both errors in one nested 400 body."""
+    fake.state.add_user("First", login_id="dup@example.com")
+    response = await api.post(
+        CREATE,
+        data={
+            "user[initial_enrollment_type]": "observer",
+            "pairing_code[code]": "nosuch",
+            "pseudonym[unique_id]": "dup@example.com",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {
+            "user": {
+                "pseudonyms": [{"attribute": "pseudonyms", "type": "invalid", "message": "invalid"}]
+            },
+            "pseudonym": {
+                "unique_id": [
+                    {
+                        "attribute": "unique_id",
+                        "type": "taken",
+                        "message": "ID already in use for this account and authentication provider",
+                    }
+                ]
+            },
+            "observee": {},
+            "pairing_code": {
+                "code": [{"attribute": "code", "type": "invalid", "message": "invalid"}]
+            },
+            "recaptcha": None,
+        }
+    }

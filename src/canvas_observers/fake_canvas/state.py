@@ -136,7 +136,7 @@ class FakeState:
     ) -> int:
         """Add a user (with a login when login_id is given); StateError on duplicates."""
         if login_id is not None:
-            self._check_login(login_id, sis_user_id)
+            self.check_login(login_id, sis_user_id)
         user_id = self._new_id("user")
         user = User(
             id=user_id,
@@ -157,7 +157,10 @@ class FakeState:
         self._reindex(user)
         return user_id
 
-    def _check_login(self, unique_id: str, sis_user_id: str | None) -> None:
+    def check_login(self, unique_id: str, sis_user_id: str | None) -> None:
+        """StateError when a new login could not be saved: the login id is taken (active logins,
+        any case) or the SIS id is (any login, deleted ones too: Pseudonym
+        #verify_unique_sis_user_id)."""
         if unique_id.lower() in self.logins_by_unique_id:
             raise StateError(
                 "unique_id",
