@@ -89,7 +89,7 @@ class FakeState:
         self.clock = clock
         self.users: dict[int, User] = {}
         self.logins_by_unique_id: dict[str, Login] = {}  # lower(unique_id), active logins only
-        self.logins_by_sis_id: dict[str, Login] = {}  # exact, any login state
+        self.logins_by_sis_id: dict[str, Login] = {}  # exact, any login state (uniqueness)
         self.tokens: dict[str, int] = {}
         self.courses: dict[int, Course] = {}
         self.enrollments: dict[int, Enrollment] = {}
@@ -446,8 +446,12 @@ class FakeState:
         return None if login is None else self.users[login.user_id]
 
     def user_by_sis_id(self, sis_user_id: str) -> User | None:
+        """lib/api.rb SIS_MAPPINGS["users"] joins User#pseudonym, which leaves deleted logins
+        out: a deleted login's SIS id finds nobody (though it stays taken for new logins)."""
         login = self.logins_by_sis_id.get(sis_user_id)
-        return None if login is None else self.users[login.user_id]
+        if login is None or login.workflow_state == "deleted":
+            return None
+        return self.users[login.user_id]
 
     def user_by_integration_id(self, integration_id: str) -> User | None:
         for login in self.logins_by_unique_id.values():
