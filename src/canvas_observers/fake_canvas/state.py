@@ -312,6 +312,25 @@ class FakeState:
         self.courses[course_id] = Course(course_id, name, name, sis_course_id, "available")
         return course_id
 
+    def delete_course(self, course_id: int) -> None:
+        """Course#destroy: the course is deleted and so is every enrollment in it, observers'
+        too (app/models/course.rb update_enrolled_users, run before the save)."""
+        self.courses[course_id].workflow_state = "deleted"
+        for enrollment in self.enrollments.values():
+            if enrollment.course_id == course_id:
+                enrollment.state = "deleted"
+
+    def conclude_course(self, course_id: int) -> None:
+        """Course#complete: the course and its active or invited enrollments are completed
+        (app/models/course.rb update_enrolled_users); a deleted course stays deleted."""
+        course = self.courses[course_id]
+        if course.workflow_state == "deleted":
+            return
+        course.workflow_state = "completed"
+        for enrollment in self.enrollments.values():
+            if enrollment.course_id == course_id and enrollment.state in ("active", "invited"):
+                enrollment.state = "completed"
+
     def enroll(
         self,
         user_id: int,
