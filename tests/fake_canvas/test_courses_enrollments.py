@@ -148,3 +148,71 @@ async def test_plain_user_cannot_build_courses(fake: FakeCanvas, client_for: Cli
     )
     assert enrolled.status_code == 401
     assert fake.state.user_enrollments(uid) == []
+
+
+async def test_delete_course_deletes_its_enrollments(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """Deleting a course answers {"delete": true} and deletes every enrollment in it."""
+    kid = fake.state.add_user("Kid", login_id="kid")
+    parent = fake.state.add_user("Parent", login_id="parent")
+    course = await make_course(api)
+    enrollment = fake.state.enroll(kid, course)
+    fake.state.link(parent, kid)
+    other = fake.state.enroll(kid, fake.state.add_course("Other"))
+    response = await api.delete(f"/api/v1/courses/{course}", params={"event": "delete"})
+    assert response.status_code == 200
+    assert response.json() == {"delete": True}
+    default = await api.get(f"/api/v1/users/{kid}/enrollments")
+    assert [e["id"] for e in default.json()] == [other]
+    deleted = await api.get(f"/api/v1/users/{kid}/enrollments", params={"state[]": "deleted"})
+    assert [(e["id"], e["enrollment_state"]) for e in deleted.json()] == [(enrollment, "deleted")]
+    observed = await api.get(f"/api/v1/users/{parent}/enrollments")
+    assert [e["course_id"] for e in observed.json()] == [fake.state.enrollments[other].course_id]
+    # Enrollment routes find only live courses (get_context: Course.active).
+    gone = await api.delete(f"/api/v1/courses/{course}/enrollments/{enrollment}")
+    assert gone.status_code == 404
+
+
+async def test_course_deletion_ends_pairing_codes_of_its_only_students(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """A student whose only course was deleted has no live enrollment left: no pairing code."""
+    kid = fake.state.add_user("Kid", login_id="kid")
+    course = await make_course(api)
+    fake.state.enroll(kid, course)
+    assert (await api.post(f"/api/v1/users/{kid}/observer_pairing_codes")).status_code == 200
+    await api.delete(f"/api/v1/courses/{course}", params={"event": "delete"})
+    refused = await api.post(f"/api/v1/users/{kid}/observer_pairing_codes")
+    assert refused.status_code == 401
+
+
+def test_has_student_enrollment_ignores_the_course_state(fake: FakeCanvas) -> None:
+    """User#has_student_enrollment? reads the enrollment's own state, never the course's."""
+    kid = fake.state.add_user("Kid", login_id="kid")
+    course = fake.state.add_course("Art")
+    fake.state.enroll(kid, course)
+    fake.state.courses[course].workflow_state = "deleted"
+    assert fake.state.has_student_enrollment(kid)
+
+
+async def test_delete_course_events_and_errors(
+    fake: FakeCanvas, api: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    """event must be delete or conclude (400 otherwise); conclude completes live enrollments."""
+    kid = fake.state.add_user("Kid", login_id="kid")
+    course = await make_course(api)
+    enrollment = fake.state.enroll(kid, course)
+    only = {"message": 'Only "delete" and "conclude" events are allowed.'}
+    for params in ({}, {"event": "rm -rf"}):
+        response = await api.delete(f"/api/v1/courses/{course}", params=params)
+        assert response.status_code == 400
+        assert response.json() == only
+    assert (await api.delete("/api/v1/courses/999", params={"event": "delete"})).status_code == 404
+    plain = client_for(fake.state.issue_token(kid))
+    refused = await plain.delete(f"/api/v1/courses/{course}", params={"event": "delete"})
+    assert refused.status_code == 401
+    concluded = await api.delete(f"/api/v1/courses/{course}", params={"event": "conclude"})
+    assert concluded.json() == {"conclude": True}
+    assert fake.state.courses[course].workflow_state == "completed"
+    assert fake.state.enrollments[enrollment].state == "completed"

@@ -168,14 +168,19 @@ async def test_tokens_have_separate_buckets_over_asgi() -> None:
     assert [r.status_code for group in responses for r in group] == [200] * 22
 
 
-async def test_no_throttle_means_no_refusals_and_no_headers() -> None:
-    """With the throttle off, 20 simultaneous requests all pass and carry no throttle headers."""
+async def test_no_throttle_means_no_refusals_but_still_the_headers() -> None:
+    """With the throttle off, 20 simultaneous requests all pass and still carry both headers."""
     app = throttled_app(throttle=False)
     async with client(app) as http:
         responses = await burst(http, 20)
+        side_door = await http.get("/__fake__/stats")
     assert [r.status_code for r in responses] == [200] * 20
     assert app.fake.stats.throttled == 0
-    assert all("X-Rate-Limit-Remaining" not in r.headers for r in responses)
+    for r in responses:
+        assert r.headers["X-Request-Cost"] == "1.0"
+        assert r.headers["X-Rate-Limit-Remaining"] == "600.0"
+    assert "X-Request-Cost" not in side_door.headers
+    assert "X-Rate-Limit-Remaining" not in side_door.headers
 
 
 async def test_side_door_is_outside_the_throttle() -> None:

@@ -235,3 +235,75 @@ async def test_create_with_a_wrong_case_code_creates_nothing(
     )
     assert response.status_code == 400
     assert fake.state.user_by_login("pat@home.test") is None
+
+
+async def test_taken_login_and_bad_code_are_both_in_one_400(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """A taken login with a bad pairing code gets both errors in one nested 400 body."""
+    fake.state.add_user("First", login_id="dup@example.com")
+    response = await api.post(
+        CREATE,
+        data={
+            "user[initial_enrollment_type]": "observer",
+            "pairing_code[code]": "nosuch",
+            "pseudonym[unique_id]": "dup@example.com",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {
+            "user": {
+                "pseudonyms": [{"attribute": "pseudonyms", "type": "invalid", "message": "invalid"}]
+            },
+            "pseudonym": {
+                "unique_id": [
+                    {
+                        "attribute": "unique_id",
+                        "type": "taken",
+                        "message": "ID already in use for this account and authentication provider",
+                    }
+                ]
+            },
+            "observee": {},
+            "pairing_code": {
+                "code": [{"attribute": "code", "type": "invalid", "message": "invalid"}]
+            },
+            "recaptcha": None,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("pending_state", "form", "expected_state"),
+    [
+        ("creation_pending", {}, "pre_registered"),
+        ("pending_approval", {"user[skip_registration]": "true"}, "registered"),
+    ],
+)
+async def test_login_of_an_unfinished_user_is_reused(
+    fake: FakeCanvas,
+    api: httpx.AsyncClient,
+    pending_state: str,
+    form: dict[str, str],
+    expected_state: str,
+) -> None:
+    """A login whose user is creation_pending/pending_approval is reused: same user, renamed."""
+    old = fake.state.add_user(
+        "Old Name", login_id="pend@example.com", sis_user_id="S-1", workflow_state=pending_state
+    )
+    response = await api.post(
+        CREATE,
+        data={**form, "user[name]": "New Name", "pseudonym[unique_id]": "PEND@example.com"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == old
+    assert body["name"] == "New Name"
+    assert body["sortable_name"] == "Name, New"
+    assert body["login_id"] == "PEND@example.com"
+    assert body["sis_user_id"] is None  # @pseudonym.sis_user_id = the (absent) param
+    [user] = [u for u in fake.state.snapshot()["users"] if u["id"] == old]
+    assert user["workflow_state"] == expected_state
+    assert len(user["logins"]) == 1
+    assert len(fake.state.search("pend@")) == 1

@@ -114,3 +114,22 @@ async def test_non_admin_sees_self_but_not_others(fake: FakeCanvas, client_for: 
     hidden = await client.get(f"/api/v1/users/{other}")
     assert hidden.status_code == 404
     assert hidden.json() == NOT_FOUND
+
+
+async def test_sis_lookups_skip_deleted_logins(fake: FakeCanvas, api: httpx.AsyncClient) -> None:
+    """sis_user_id:/sis_login_id: ignore deleted logins (plain 404); the SIS id stays taken."""
+    uid = fake.state.add_user("Gone Kid", login_id="gone", sis_user_id="G-1")
+    fake.state.delete_user(uid)
+    for ident in ("sis_user_id:G-1", "sis_login_id:gone"):
+        response = await api.get(f"/api/v1/users/{ident}")
+        assert response.status_code == 404
+        assert response.json() == NOT_FOUND
+    by_id = await api.get(f"/api/v1/users/{uid}")
+    assert by_id.status_code == 404
+    assert by_id.json()["id"] == uid
+    create = await api.post(
+        "/api/v1/accounts/self/users",
+        data={"pseudonym[unique_id]": "new@example.com", "pseudonym[sis_user_id]": "G-1"},
+    )
+    assert create.status_code == 400
+    assert create.json()["errors"]["pseudonym"]["sis_user_id"][0]["type"] == "taken"

@@ -20,8 +20,12 @@ Per API request, in order:
    the app runs and commits, then its answer is replaced by a proxy 502 or by a dropped
    connection (`DroppedConnection`).
 4. On finish the reservation is refunded, `request_cost` is added, and the answer carries
-   `X-Request-Cost` and `X-Rate-Limit-Remaining: <hwm - level>`. Proxy-made answers (502/503)
-   carry no Canvas headers, since Canvas never produced them.
+   `X-Request-Cost` and `X-Rate-Limit-Remaining: <hwm - level>`. With the throttle off the
+   client is treated as allow-listed (request_throttle.rb `approved?`: no reservation, nothing
+   added, never refused), and the answer still carries both headers, `X-Request-Cost` and
+   `X-Rate-Limit-Remaining: <hwm>`, since Canvas sets them for every non-session client
+   whether or not throttling is enabled. Proxy-made answers (502/503) carry no Canvas
+   headers, since Canvas never produced them.
 
 A dropped connection is an `http.response.start` followed by an exception instead of the body.
 Over real HTTP uvicorn then closes the socket and httpx raises `httpx.RemoteProtocolError`
@@ -219,12 +223,14 @@ class OperatingMiddleware:
                 "fake Canvas dropped the connection after committing the write",
                 request=httpx.Request(scope["method"], _url(scope)),
             )
-        if metered and messages[0].get("status") not in _PROXY_BODIES:
+        if messages[0].get("status") not in _PROXY_BODIES:
+            # request_throttle.rb `call`: both headers on every answer it lets through.
+            remaining = config.hwm - level if metered else config.hwm
             messages[0] = _with_headers(
                 messages[0],
                 [
                     (b"x-request-cost", _number(config.request_cost).encode()),
-                    (b"x-rate-limit-remaining", _number(config.hwm - level).encode()),
+                    (b"x-rate-limit-remaining", _number(remaining).encode()),
                 ],
             )
         for message in messages:

@@ -1,5 +1,5 @@
 """Courses and enrollments, so a district can be built through the API itself
-(courses_controller.rb#create, enrollments_api_controller.rb#create/#destroy/#index)."""
+(courses_controller.rb#create/#destroy, enrollments_api_controller.rb#create/#destroy/#index)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,19 @@ TASKS = {
 DEFAULT_LIST_STATES = frozenset({"active", "invited"})  # "current_and_invited" by default
 
 
-def _course_id(call: Call) -> int | None:
-    raw = call.path("course_id")
-    if raw.isdigit() and int(raw) in call.state.courses:
-        return int(raw)
-    return None
+COURSE_EVENTS = frozenset({"delete", "conclude"})
+BAD_COURSE_EVENT = {"message": 'Only "delete" and "conclude" events are allowed.'}
+
+
+def _course_id(call: Call, name: str = "course_id", *, deleted: bool = False) -> int | None:
+    """The path's course; a deleted one only with `deleted` (application_controller.rb
+    get_context finds `Course.active` for the nested routes, courses_controller.rb destroy any
+    course)."""
+    raw = call.path(name)
+    course = call.state.courses.get(int(raw)) if raw.isdigit() else None
+    if course is None or (course.workflow_state == "deleted" and not deleted):
+        return None
+    return course.id
 
 
 async def create_course(call: Call) -> Response:
@@ -53,6 +61,24 @@ async def create_course(call: Call) -> Response:
     # New API courses are unpublished unless offer=true (Doc: courses.html "Create a new course").
     course.workflow_state = "available" if get_bool(call.params, "offer") else "unpublished"
     return JSONResponse(views.course(course))
+
+
+async def end_course(call: Call) -> Response:
+    """CoursesController#destroy: `event=delete` deletes the course (and every enrollment in
+    it), `event=conclude` completes it; the answer is `{event: true}`."""
+    course_id = _course_id(call, "id", deleted=True)
+    if course_id is None:
+        return not_found()
+    event = get_str(call.params, "event")
+    if event not in COURSE_EVENTS:
+        return JSONResponse(BAD_COURSE_EVENT, status_code=400)
+    if not call.caller.is_admin:
+        return call.forbidden()
+    if event == "delete":
+        call.state.delete_course(course_id)
+    else:
+        call.state.conclude_course(course_id)
+    return JSONResponse({event: True})
 
 
 async def create_enrollment(call: Call) -> Response:
@@ -116,6 +142,7 @@ async def list_user_enrollments(call: Call) -> Response:
 
 ROUTES = [
     ApiRoute("POST", "/api/v1/accounts/:account_id/courses", create_course),
+    ApiRoute("DELETE", "/api/v1/courses/:id", end_course),
     ApiRoute("POST", "/api/v1/courses/:course_id/enrollments", create_enrollment),
     ApiRoute("DELETE", "/api/v1/courses/:course_id/enrollments/:id", end_enrollment),
     ApiRoute("GET", "/api/v1/users/:user_id/enrollments", list_user_enrollments),

@@ -30,39 +30,38 @@ SEARCH_TERM_TOO_SHORT = {
 }
 
 
-def _create_error(field_name: str, kind: str, message: str) -> JSONResponse:
-    """UsersController#create_user's 400: a nested object per model (§4)."""
+PseudonymError = tuple[str, str, str]  # (attribute, type, message)
+PAIRING_CODE_INVALID: dict[str, object] = {
+    "code": [{"attribute": "code", "type": "invalid", "message": "invalid"}]
+}
+# What @user.valid? adds when its new pseudonym is invalid.
+PSEUDONYMS_INVALID: dict[str, object] = {
+    "pseudonyms": [{"attribute": "pseudonyms", "type": "invalid", "message": "invalid"}]
+}
+
+
+def _create_error(
+    pseudonym: PseudonymError | None, *, bad_code: bool = False, via_user: bool = True
+) -> JSONResponse:
+    """The create 400: a nested object per model with every model's errors at once.
+
+    app/controllers/users_controller.rb create_user: the pairing code is looked up first
+    (@invalid_observee_code), then @user.valid? (which adds "pseudonyms invalid" for its bad new
+    pseudonym) and @pseudonym.valid?; the body carries all of them together. A reused login
+    (`via_user` false) is no new pseudonym of the user, so only @pseudonym.errors show it."""
+    user: dict[str, object] = {}
+    login: dict[str, object] = {}
+    if pseudonym is not None:
+        field_name, kind, message = pseudonym
+        user = PSEUDONYMS_INVALID if via_user else {}
+        login = {field_name: [{"attribute": field_name, "type": kind, "message": message}]}
     return JSONResponse(
         {
             "errors": {
-                "user": {
-                    "pseudonyms": [
-                        {"attribute": "pseudonyms", "type": "invalid", "message": "invalid"}
-                    ]
-                },
-                "pseudonym": {
-                    field_name: [{"attribute": field_name, "type": kind, "message": message}]
-                },
+                "user": user,
+                "pseudonym": login,
                 "observee": {},
-                "pairing_code": {},
-                "recaptcha": None,
-            }
-        },
-        status_code=400,
-    )
-
-
-def _pairing_code_error() -> JSONResponse:
-    """The 400 for a bad pairing_code[code] on create (errors.pairing_code.code[0].type)."""
-    return JSONResponse(
-        {
-            "errors": {
-                "user": {},
-                "pseudonym": {},
-                "observee": {},
-                "pairing_code": {
-                    "code": [{"attribute": "code", "type": "invalid", "message": "invalid"}]
-                },
+                "pairing_code": PAIRING_CODE_INVALID if bad_code else {},
                 "recaptcha": None,
             }
         },
@@ -127,7 +126,7 @@ async def show_user(call: Call) -> Response:
 
 
 async def create_user(call: Call) -> Response:
-    """UsersController#create on the root account (admin flow; §4)."""
+    """UsersController#create on the root account (admin flow)."""
     if resolve_account(call.path("account_id")) is None:
         return not_found()
     if not call.can("manage_user_logins"):
@@ -135,47 +134,60 @@ async def create_user(call: Call) -> Response:
         return JSONResponse({}, status_code=403)
     params = call.params
     unique_id = (get_str(params, "pseudonym", "unique_id") or "").strip()
-    if not unique_id:
-        return _create_error("unique_id", "too_short", "is too short (minimum is 1 character)")
-    if len(unique_id) > 100:
-        return _create_error("unique_id", "too_long", "is too long (maximum is 100 characters)")
-    name = (get_str(params, "user", "name") or "").strip() or unique_id
     # pseudonym[sis_user_id] is honoured with manage_sis only, else silently dropped.
     sis_user_id = (get_str(params, "pseudonym", "sis_user_id") or "").strip() or None
     if not call.can("manage_sis"):
         sis_user_id = None
+    # A login of a user who never finished registering is saved again, not "taken".
+    reused = call.state.reusable_login(unique_id)
+    pseudonym_error: PseudonymError | None = None
+    if not unique_id:
+        pseudonym_error = ("unique_id", "too_short", "is too short (minimum is 1 character)")
+    elif len(unique_id) > 100:
+        pseudonym_error = ("unique_id", "too_long", "is too long (maximum is 100 characters)")
+    else:
+        try:
+            call.state.check_login(unique_id, sis_user_id, reusing=reused)
+        except StateError as exc:
+            # Pseudonym#validate_unique_id ("taken") or #verify_unique_sis_user_id.
+            pseudonym_error = (exc.field, exc.kind, exc.message)
+    name = (get_str(params, "user", "name") or "").strip() or None
     channel_type = get_str(params, "communication_channel", "type") or "email"
     address = (get_str(params, "communication_channel", "address") or unique_id).strip()
     # An invalid email address is dropped silently: no channel, so no notification either.
     email = address if channel_type == "email" and is_email(address) else None
-    registered = get_bool(params, "user", "skip_registration") or bool(
-        get_str(params, "pseudonym", "password")
-    )
     # user[initial_enrollment_type]=observer + pairing_code[code]: the code is checked with the
-    # other validations (an unknown, used or expired code is a 400 with a pairing_code error and
-    # nothing is created); after the save the new user observes the code's student and the code
-    # is used up (UsersController#create_user: @pairing_code, UserObservationLink
-    # .create_or_restore).
+    # other validations (an unknown, used or expired code is a 400 with a pairing_code error,
+    # next to any login error, and nothing is created); after the save the new user observes
+    # the code's student and the code is used up (UsersController#create_user: @pairing_code,
+    # UserObservationLink.create_or_restore).
     code = None
+    bad_code = False
     if get_str(params, "user", "initial_enrollment_type") == "observer":
         code = call.state.active_pairing_code(get_str(params, "pairing_code", "code") or "")
-        if code is None:
-            return _pairing_code_error()
-    try:
-        user = call.state.create_user(
-            name,
-            unique_id=unique_id,
-            sis_user_id=sis_user_id,
-            sortable_name=get_str(params, "user", "sortable_name") or None,
-            short_name=get_str(params, "user", "short_name") or None,
-            email=email,
-            registered=registered,
-        )
-    except StateError as exc:
-        # Pseudonym#validate_unique_id ("taken") or the SIS id uniqueness check.
-        return _create_error(exc.field, exc.kind, exc.message)
-    user.locale = get_str(params, "user", "locale") or None
-    if code is not None:
+        bad_code = code is None
+    if pseudonym_error is not None or bad_code:
+        return _create_error(pseudonym_error, bad_code=bad_code, via_user=reused is None)
+    user = call.state.create_user(
+        name,
+        unique_id=unique_id,
+        sis_user_id=sis_user_id,
+        sortable_name=get_str(params, "user", "sortable_name") or None,
+        short_name=get_str(params, "user", "short_name") or None,
+        email=email,
+        skip_registration=get_bool(params, "user", "skip_registration"),
+        password=bool(get_str(params, "pseudonym", "password")),
+    )
+    if locale := get_str(params, "user", "locale"):
+        user.locale = locale
+    # create_user links and uses the code up only for a pair not linked yet (a completed
+    # unfinished user may be linked already). A completed user who is the code's student is
+    # left unlinked here; Canvas's link validation would fail after the save instead.
+    if (
+        code is not None
+        and code.user_id != user.id
+        and not call.state.is_linked(user.id, code.user_id)
+    ):
         call.state.redeem_pairing_code(code.code)
         call.state.link(user.id, code.user_id)
     # Users::CreationNotifyPolicy: only with a channel and without skip_confirmation.
@@ -183,7 +195,8 @@ async def create_user(call: Call) -> Response:
         if get_bool(params, "pseudonym", "force_self_registration"):
             call.state.record_email(user.id, email, "confirm_registration")
         elif get_bool(params, "pseudonym", "send_confirmation"):
-            kind = "pseudonym_registration_done" if registered else "pseudonym_registration"
+            done = user.workflow_state == "registered"
+            kind = "pseudonym_registration_done" if done else "pseudonym_registration"
             call.state.record_email(user.id, email, kind)
     return JSONResponse(views.user_created(user, rights=call.rights))
 

@@ -73,6 +73,9 @@ ENROLLMENT_TYPES = frozenset(
 DEAD_ENROLLMENT_STATES = frozenset({"rejected", "inactive", "deleted"})
 # Observer enrollments follow the student's enrollments that are active or pending.
 FOLLOWED_STATES = frozenset({"active", "invited", "creation_pending"})
+# app/controllers/users_controller.rb create_user: an active login of a user in one of these
+# states is completed by a create with that login instead of being "taken".
+UNFINISHED_USER_STATES = frozenset({"creation_pending", "pending_approval"})
 
 
 SEARCH_FIELDS = frozenset({"login", "sis", "email"})
@@ -105,7 +108,7 @@ class FakeState:
         self.clock = clock
         self.users: dict[int, User] = {}
         self.logins_by_unique_id: dict[str, Login] = {}  # lower(unique_id), active logins only
-        self.logins_by_sis_id: dict[str, Login] = {}  # exact, any login state
+        self.logins_by_sis_id: dict[str, Login] = {}  # exact, any login state (uniqueness)
         self.tokens: dict[str, int] = {}
         self.courses: dict[int, Course] = {}
         self.enrollments: dict[int, Enrollment] = {}
@@ -151,10 +154,17 @@ class FakeState:
         sis_user_id: str | None = None,
         email: str | None = None,
         sortable_name: str | None = None,
+        workflow_state: str = "pre_registered",
     ) -> int:
-        """Add a user (with a login when login_id is given); StateError on duplicates."""
+        """Add a user (with a login when login_id is given); StateError on duplicates.
+
+        `workflow_state` "creation_pending" or "pending_approval" makes a user who never
+        finished registering (a create with their login completes them); use delete_user for
+        deleted users."""
+        if workflow_state == "deleted":
+            raise ValueError("add the user, then delete_user(user_id)")
         if login_id is not None:
-            self._check_login(login_id, sis_user_id)
+            self.check_login(login_id, sis_user_id)
         user_id = self._new_id("user")
         user = User(
             id=user_id,
@@ -162,6 +172,7 @@ class FakeState:
             sortable_name=sortable_name or sortable_from(name),
             short_name=name,
             created_at=self.clock(),
+            workflow_state=workflow_state,
         )
         self.users[user_id] = user
         key = user.sort_key()
@@ -175,15 +186,30 @@ class FakeState:
         self._reindex(user)
         return user_id
 
-    def _check_login(self, unique_id: str, sis_user_id: str | None) -> None:
-        if unique_id.lower() in self.logins_by_unique_id:
+    def check_login(
+        self, unique_id: str, sis_user_id: str | None, *, reusing: Login | None = None
+    ) -> None:
+        """StateError when the login could not be saved: the login id is taken (active logins,
+        any case) or the SIS id is (any login, deleted ones too: Pseudonym
+        #verify_unique_sis_user_id); `reusing` is the login being saved again, not a clash."""
+        taken = self.logins_by_unique_id.get(unique_id.lower())
+        if taken is not None and taken is not reusing:
             raise StateError(
                 "unique_id",
                 "taken",
                 "ID already in use for this account and authentication provider",
             )
-        if sis_user_id is not None and sis_user_id in self.logins_by_sis_id:
+        holder = None if sis_user_id is None else self.logins_by_sis_id.get(sis_user_id)
+        if holder is not None and holder is not reusing:
             raise StateError("sis_user_id", "taken", f'SIS ID "{sis_user_id}" is already in use')
+
+    def reusable_login(self, unique_id: str) -> Login | None:
+        """The active login a create with this login id completes instead of refusing
+        (users_controller.rb create_user: its user is creation_pending/pending_approval)."""
+        login = self.logins_by_unique_id.get(unique_id.lower())
+        if login is None or self.users[login.user_id].workflow_state not in UNFINISHED_USER_STATES:
+            return None
+        return login
 
     def _add_login(self, user: User, unique_id: str, sis_user_id: str | None) -> Login:
         login = Login(self._new_id("login"), user.id, unique_id, sis_user_id)
@@ -195,27 +221,88 @@ class FakeState:
 
     def create_user(
         self,
-        name: str,
+        name: str | None,
         *,
         unique_id: str,
         sis_user_id: str | None = None,
         sortable_name: str | None = None,
         short_name: str | None = None,
         email: str | None = None,
-        registered: bool = False,
+        skip_registration: bool = False,
+        password: bool = False,
     ) -> User:
-        """The POST /accounts/:id/users write: checks, then creates user, login and channel."""
+        """The POST /accounts/:id/users write, after check_login: a new user, login and channel,
+        or the unfinished user owning that login completed (see _complete_user)."""
+        reused = self.reusable_login(unique_id)
+        if reused is not None:
+            return self._complete_user(
+                reused,
+                name,
+                unique_id=unique_id,
+                sis_user_id=sis_user_id,
+                sortable_name=sortable_name,
+                short_name=short_name,
+                email=email,
+                skip_registration=skip_registration,
+            )
         user = self.users[
             self.add_user(
-                name,
+                name or unique_id,
                 login_id=unique_id,
                 sis_user_id=sis_user_id,
                 email=email,
                 sortable_name=sortable_name,
             )
         ]
-        user.short_name = short_name or name
+        user.short_name = short_name or user.name
+        # A password on a new login registers the user, as skip_registration does.
+        registered = skip_registration or password
         user.workflow_state = "registered" if registered else "pre_registered"
+        return user
+
+    def _complete_user(
+        self,
+        login: Login,
+        name: str | None,
+        *,
+        unique_id: str,
+        sis_user_id: str | None,
+        sortable_name: str | None,
+        short_name: str | None,
+        email: str | None,
+        skip_registration: bool,
+    ) -> User:
+        """users_controller.rb create_user with an unfinished user's login: that user and login
+        are saved again. The given user[] fields overwrite theirs (a derived sortable name
+        follows a new name: User#infer_defaults); the login takes the given unique_id and SIS
+        id (none given: none kept); the state becomes registered with skip_registration, else
+        pre_registered (a password does not register an existing login)."""
+        user = self.users[login.user_id]
+        if name is not None:
+            derived = user.sortable_name == sortable_from(user.name)
+            user.name = name
+            if sortable_name is None and derived:
+                sortable_name = sortable_from(name)
+        if sortable_name is not None and sortable_name != user.sortable_name:
+            at = bisect.bisect_left(self._sort_keys, user.sort_key())
+            del self._sort_keys[at], self._sorted[at]
+            user.sortable_name = sortable_name
+            key = user.sort_key()
+            at = bisect.bisect(self._sort_keys, key)
+            self._sort_keys.insert(at, key)
+            self._sorted.insert(at, user)
+        if short_name is not None:
+            user.short_name = short_name
+        login.unique_id = unique_id
+        if login.sis_user_id is not None:
+            del self.logins_by_sis_id[login.sis_user_id]
+        login.sis_user_id, login.integration_id = sis_user_id, None
+        if sis_user_id is not None:
+            self.logins_by_sis_id[sis_user_id] = login
+        if email is not None and email.lower() not in (e.lower() for e in user.emails):
+            user.emails.append(email)
+        user.workflow_state = "registered" if skip_registration else "pre_registered"
+        self._reindex(user)
         return user
 
     def delete_user(self, user_id: int) -> None:
@@ -242,6 +329,25 @@ class FakeState:
         course_id = self._new_id("course")
         self.courses[course_id] = Course(course_id, name, name, sis_course_id, "available")
         return course_id
+
+    def delete_course(self, course_id: int) -> None:
+        """Course#destroy: the course is deleted and so is every enrollment in it, observers'
+        too (app/models/course.rb update_enrolled_users, run before the save)."""
+        self.courses[course_id].workflow_state = "deleted"
+        for enrollment in self.enrollments.values():
+            if enrollment.course_id == course_id:
+                enrollment.state = "deleted"
+
+    def conclude_course(self, course_id: int) -> None:
+        """Course#complete: the course and its active or invited enrollments are completed
+        (app/models/course.rb update_enrolled_users); a deleted course stays deleted."""
+        course = self.courses[course_id]
+        if course.workflow_state == "deleted":
+            return
+        course.workflow_state = "completed"
+        for enrollment in self.enrollments.values():
+            if enrollment.course_id == course_id and enrollment.state in ("active", "invited"):
+                enrollment.state = "completed"
 
     def enroll(
         self,
@@ -383,8 +489,12 @@ class FakeState:
         return None if login is None else self.users[login.user_id]
 
     def user_by_sis_id(self, sis_user_id: str) -> User | None:
+        """lib/api.rb SIS_MAPPINGS["users"] joins User#pseudonym, which leaves deleted logins
+        out: a deleted login's SIS id finds nobody (though it stays taken for new logins)."""
         login = self.logins_by_sis_id.get(sis_user_id)
-        return None if login is None else self.users[login.user_id]
+        if login is None or login.workflow_state == "deleted":
+            return None
+        return self.users[login.user_id]
 
     def user_by_integration_id(self, integration_id: str) -> User | None:
         for login in self.logins_by_unique_id.values():
