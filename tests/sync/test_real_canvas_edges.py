@@ -259,3 +259,57 @@ async def test_an_unknown_sis_id_is_not_searched(district: District, sync_csv: S
     report = await sync_csv("10,pat@home.test,Pat,Lee\n")
     assert outcomes(report) == {2: "student_not_found"}
     assert district.fake.stats.by_route.get("GET /api/v1/accounts/:account_id/users", 0) == 1
+
+
+# --- enrollments in a deleted course, and a create refused twice over -----------------------
+
+
+async def test_dry_run_predicts_a_deleted_course_as_canvas_answers_it(
+    district: District, sync_csv: SyncRunner, api: httpx.AsyncClient
+) -> None:
+    """A course deleted through the API takes its enrollments with it, so Canvas refuses the
+    code: the dry run predicts not_enrolled, and the real run agrees; a student with another
+    live course is still paired."""
+    only = district.student("S1")
+    other = district.student("S2")
+    state = district.fake.state
+    second = state.add_course("Art")
+    state.enroll(other, second)
+    response = await api.delete(f"/api/v1/courses/{district.course}", params={"event": "delete"})
+    assert response.json() == {"delete": True}
+    rows = "S1,a@home.test,A,L\nS2,b@home.test,B,L\n"
+    dry = await sync_csv(rows, dry_run=True)
+    assert outcomes(dry) == {2: "not_enrolled", 3: "would_create"}
+    real = await sync_csv(rows)
+    assert outcomes(real) == {2: "not_enrolled", 3: "created"}
+    assert {s for _, s in district.links()} == {other}
+    assert only not in {s for _, s in district.links()}
+
+
+async def test_a_taken_login_with_an_expired_code_pairs_with_a_fresh_code(
+    district: District, sync_csv: SyncRunner, fake_app: FakeCanvasApp
+) -> None:
+    """The login appears between the look-up and the create, and the code has expired: Canvas
+    names both errors in one 400; the sync uses the existing account and pairs with a new
+    code."""
+    kid = district.student("S1")
+    state = district.fake.state
+    made: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        creating = request.method == "POST" and request.url.path.endswith("/accounts/self/users")
+        if creating and not made:  # someone else makes the login, and the code runs out, now
+            made.append(state.add_user("Pat Lee", login_id="pat@home.test"))
+            for record in state.pairing_codes:
+                record.workflow_state = "deleted"
+        return None
+
+    transport = refusing(fake_app, answer)
+    roster = read_roster(
+        io.BytesIO((HEADER + "S1,pat@home.test,Pat,Lee\n").encode()), source="r.csv"
+    )
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
+        report = await run_sync(roster, client=client, options=SyncOptions(), canvas_url=BASE_URL)
+    assert outcomes(report) == {2: "paired"}
+    assert district.links() == {(made[0], kid)}
