@@ -1,15 +1,17 @@
-"""The reference "article" process (design.md section 1), as a school admin's script does it.
+"""The reference "article" process school admins already use, as a school admin's script does it.
 
 For each roster row, one call after another, with plain httpx:
 
 1. search the student (``GET /accounts/self/users?search_term=<id>``, every page) and keep only
    the exact match (SIS id, or login/email when the id has an ``@``): Canvas search is a
-   substring search [canvas-api.md §2];
+   substring search [docs/canvas-behaviour.md, "Listing users and search"];
 2. search the guardian by email the same way (exact login or email only);
 3. if the guardian exists, list their observees; the row is done if the student is there;
-4. ask a pairing code for the student (401/403: not enrolled, the row is skipped) [§5];
-5. if the guardian has no account, create it with ``pseudonym[force_self_registration]`` [§4];
-6. pair with the code (``POST /users/:observer/observees``) [§6].
+4. ask a pairing code for the student (401/403: not enrolled, the row is skipped) ["Pairing
+   codes"];
+5. if the guardian has no account, create it with ``pseudonym[force_self_registration]``
+   ["Creating users"];
+6. pair with the code (``POST /users/:observer/observees``) ["Observer links"].
 
 It is deliberately the naive process, not a strawman: per_page=100, exact matching, and rows
 with an empty field or an email without ``@`` are skipped rather than sent. A throttled or any

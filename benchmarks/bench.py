@@ -353,7 +353,7 @@ def print_table(data: dict[str, Any], console: Console) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="canvas-observers benchmark (issue 5)")
+    p = argparse.ArgumentParser(description="canvas-observers benchmark")
     p.add_argument("--rows", type=int, default=1000, help="roster rows (up to 100,000)")
     p.add_argument("--seed", type=int, default=7, help="district seed")
     p.add_argument("--latency-ms", type=float, default=50.0, help="fake latency per request")

@@ -1,4 +1,4 @@
-"""Memory check (issue 5): read, validate and plan a 100,000-row roster; print peak RSS.
+"""Memory check: read, validate and plan a 100,000-row roster; print peak RSS.
 
 A dry run against a fake district of that size would take ~250,000 requests, which the fake on
 this 2-core machine serves at a few hundred a second: far too slow for `make bench`. So the

@@ -23,7 +23,7 @@ JSON = {"Content-Type": "application/json; charset=utf-8"}
 WWW_AUTH = {**JSON, "WWW-Authenticate": 'Bearer realm="canvas-lms"'}
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
-# Saved answers, verbatim from canvas-api.md §4 and §9.
+# Saved answers, verbatim as docs/canvas-behaviour.md gives them.
 TAKEN = (
     b'{"errors": {"user": {"pseudonyms": [{"attribute":"pseudonyms","type":"invalid",'
     b'"message":"invalid"}]}, "pseudonym": {"unique_id": [{"attribute":"unique_id",'

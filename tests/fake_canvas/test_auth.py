@@ -1,4 +1,4 @@
-"""Authentication and permission answers (canvas-api.md §9)."""
+"""Authentication and permission answers (docs/canvas-behaviour.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Observer links: pairing-code POST, PUT, lists, show, DELETE (canvas-api.md §6)."""
+"""Observer links: pairing-code POST, PUT, lists, show, DELETE (docs/canvas-behaviour.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /api/v1/users/:id/observer_pairing_codes (canvas-api.md §5)."""
+"""POST /api/v1/users/:id/observer_pairing_codes (docs/canvas-behaviour.md, "Pairing codes")."""
 
 from __future__ import annotations
 

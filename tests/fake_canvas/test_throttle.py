@@ -1,4 +1,4 @@
-"""The fake Canvas's throttle: the leaky-bucket math alone, then over ASGI (canvas-api.md §8)."""
+"""The fake Canvas's throttle: the leaky-bucket math, then over ASGI (docs/canvas-behaviour.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /api/v1/accounts/:id/users: create, duplicates, notifications (canvas-api.md §4)."""
+"""POST /api/v1/accounts/:id/users: create, duplicates, notifications (docs/canvas-behaviour.md)."""
 
 from __future__ import annotations
 

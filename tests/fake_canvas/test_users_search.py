@@ -1,4 +1,4 @@
-"""GET /api/v1/accounts/:id/users: search, include[]=email, pagination (canvas-api.md §2, §7)."""
+"""GET /api/v1/accounts/:id/users: search, include[]=email, paging (docs/canvas-behaviour.md)."""
 
 from __future__ import annotations
 

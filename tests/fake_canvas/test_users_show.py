@@ -1,4 +1,4 @@
-"""GET /api/v1/users/:id and the id syntax: self, sis_user_id:, sis_login_id: (canvas-api.md §3)."""
+"""GET /api/v1/users/:id, ids self, sis_user_id:, sis_login_id: (docs/canvas-behaviour.md)."""
 
 from __future__ import annotations
 

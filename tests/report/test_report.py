@@ -108,7 +108,7 @@ def test_run_info_as_json_is_a_copy() -> None:
 
 
 def test_json_report_shape(tmp_path: Path) -> None:
-    """The JSON report is {"run": {...info, totals}, "rows": [...]} as design.md says."""
+    """The JSON report is {"run": {...info, totals}, "rows": [...]}."""
     path = tmp_path / "out.json"
     write_report(path, INFO, RESULTS)
     data = json.loads(path.read_text(encoding="utf-8"))

@@ -19,8 +19,9 @@ from canvas_observers.roster.sources import SourceOptions
 V11 = Path(__file__).parent / "fixtures" / "oneroster11"
 SDS = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "sds-v2.1-guardians"
 
-# Canvas doc/api/sis_csv.md (canvas-api.md section 10): every users.csv column Canvas knows,
-# the ones it requires, and the three (all required) columns of user_observers.csv.
+# Canvas doc/api/sis_csv.md (docs/canvas-behaviour.md, "SIS import CSVs"): every users.csv
+# column Canvas knows, the ones it requires, and the three (all required) columns of
+# user_observers.csv.
 SIS_USERS_COLUMNS = {
     "user_id", "integration_id", "login_id", "password", "ssha_password",
     "authentication_provider_id", "first_name", "last_name", "full_name", "sortable_name",

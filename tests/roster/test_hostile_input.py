@@ -1,4 +1,4 @@
-"""Hostile and broken rosters (issue 6): each gets a specific message, never a traceback.
+"""Hostile and broken rosters: each gets a specific message, never a traceback.
 
 Fatal cases assert the whole ``str(RosterError)`` the CLI prints after ``error: ``; row cases
 assert the row's reason and that the good rows around it still run.

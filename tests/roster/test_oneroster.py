@@ -1,4 +1,4 @@
-"""OneRoster 1.1 / 1.2 reader: sample bundles and made fixtures (issue 7)."""
+"""OneRoster 1.1 / 1.2 reader: sample bundles and made fixtures."""
 
 from __future__ import annotations
 

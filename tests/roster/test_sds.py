@@ -1,4 +1,4 @@
-"""School Data Sync v2.1 reader: Microsoft's sample and made fixtures (issue 7)."""
+"""School Data Sync v2.1 reader: Microsoft's sample and made fixtures."""
 
 from __future__ import annotations
 

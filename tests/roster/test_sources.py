@@ -1,4 +1,4 @@
-"""Format detection, dispatch, and the four-column CSV helper (issue 7)."""
+"""Format detection, dispatch, and the four-column CSV helper."""
 
 from __future__ import annotations
 

@@ -242,7 +242,7 @@ class CanvasClient:
     async def _link(self, request: Request) -> CanvasUser:
         answer = await self._one(request)
         data = self._object(answer, request)
-        # With no shared root account Canvas answers 200 and makes no link [§0.7, §6.1].
+        # With no shared root account Canvas answers 200 and makes no link [Observer links].
         if data.get("observation_link_root_account_ids") == []:
             raise RequestRejected(
                 "Canvas made no link: the users share no root account",
@@ -278,7 +278,7 @@ class CanvasClient:
         return await self._send(request, self._url(request.target))
 
     async def _pages(self, request: Request) -> list[dict[str, Any]]:
-        """Follow `rel="next"` while it stays on the configured origin [§7]."""
+        """Follow `rel="next"` while it stays on the configured origin [Pagination]."""
         items: list[dict[str, Any]] = []
         url: httpx.URL | None = self._url(request.target)
         seen: set[str] = set()
@@ -315,7 +315,7 @@ class CanvasClient:
                 "unreadable pagination link", method="GET", path=_target(current)
             ) from exc
         if _origin(url) != self._origin:
-            # The token goes only to the configured Canvas (issue 3): refuse before sending.
+            # The token goes only to the configured Canvas: refuse before sending.
             raise UnsafeRequest(
                 "pagination link leaves the Canvas origin; not followed",
                 method=request.method,

@@ -1,10 +1,10 @@
 """Pacing: how many requests may be in flight, from a running estimate of Canvas's bucket.
 
-Canvas throttles each token with a leaky bucket (app/middleware/request_throttle.rb,
-canvas-api.md §8): a request reserves 50 units when it arrives and is refused when the level is
-then >= the high-water mark (600); when it ends the 50 are refunded and its real cost added;
-the bucket leaks 10 units a second. So in-flight requests cost far more than finished ones:
-with an empty bucket the 12th simultaneous request is already refused.
+Canvas throttles each token with a leaky bucket (app/middleware/request_throttle.rb;
+docs/canvas-behaviour.md, "Throttling"): a request reserves 50 units when it arrives and is
+refused when the level is then >= the high-water mark (600); when it ends the 50 are refunded
+and its real cost added; the bucket leaks 10 units a second. So in-flight requests cost far
+more than finished ones: with an empty bucket the 12th simultaneous request is already refused.
 
 The rule here: a new request may start only while
 
@@ -18,7 +18,7 @@ the token, or a smaller bucket than assumed): remaining = hwm − base − up_fr
 those running when the request started plus those started since. Counting only those still
 running when the answer is read (an earlier rule) missed requests that finished in between,
 read their refunded reservations as base level, and so held the client one request below its
-allowance about a fifth of the time (benchmarks/profile_sync.py, issue 5).
+allowance about a fifth of the time (benchmarks/profile_sync.py).
 A throttled answer sets the estimate to "full" and halves an extra in-flight cap, which grows
 back by one per `recovery` clean answers (additive increase, multiplicative decrease).
 

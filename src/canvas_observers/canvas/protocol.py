@@ -11,7 +11,8 @@ Two halves:
   `canvas.errors`. The status table is `_decipher_error`; it is the only place that maps
   Canvas statuses to meaning.
 
-Each decision cites canvas-api.md (the section in brackets) and through it the Canvas source.
+Each Canvas fact a decision relies on names in brackets the section of docs/canvas-behaviour.md
+that states it, with the canvas-lms file it comes from.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ from canvas_observers.canvas.errors import (
 from canvas_observers.canvas.models import CanvasUser
 
 API: Final = "/api/v1"
-PER_PAGE: Final = 100  # Canvas clamps per_page to 1..100 (lib/api.rb MAX_PER_PAGE) [§7]
+PER_PAGE: Final = 100  # Canvas clamps per_page to 1..100 (lib/api.rb MAX_PER_PAGE) [Pagination]
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
-# Id prefixes Api.sis_parse_id understands for users and accounts (lib/api.rb) [§3].
+# Id prefixes Api.sis_parse_id understands for users and accounts (lib/api.rb) [User ids in paths].
 ID_PREFIXES: Final = frozenset(
     {"sis_user_id", "sis_login_id", "sis_integration_id", "sis_account_id", "uuid"}
 )
@@ -97,8 +98,9 @@ def escape_id_value(value: str) -> str:
     """Percent-escape an id's value for a URL path segment.
 
     Canvas's object-id doc: UTF-8, then URI-escape, e.g. `CS/101.11é` -> `CS%2F101%2E11%C3%A9`
-    [§3]. `quote` leaves `.` alone, but Rails would read `.org` as a format suffix and `..` is a
-    path step, so `.` becomes `%2E` too. `/`, `@`, `+`, `:` and non-ASCII are all escaped.
+    [User ids in paths]. `quote` leaves `.` alone, but Rails would read `.org` as a format
+    suffix and `..` is a path step, so `.` becomes `%2E` too. `/`, `@`, `+`, `:` and non-ASCII
+    are all escaped.
     """
     return quote(value, safe="").replace(".", "%2E")
 
@@ -164,14 +166,15 @@ def get_user(user_id: int) -> Request:
 
 
 def get_user_by_sis_id(sis_id: str) -> Request:
-    # `sis_user_id:` is exact and case-sensitive on Canvas [§3]; never strip or fold it here.
+    # `sis_user_id:` is exact and case-sensitive on Canvas [SIS and login lookups]; never strip
+    # or fold it here.
     if not sis_id:
         raise ValueError("an SIS id cannot be empty")
     return _request("get_user_by_sis_id", "GET", f"/users/sis_user_id:{escape_id_value(sis_id)}")
 
 
 def get_user_by_login(login: str) -> Request:
-    # `sis_login_id:` compares LOWER(unique_id) = LOWER(value) [§3].
+    # `sis_login_id:` compares LOWER(unique_id) = LOWER(value) [SIS and login lookups].
     if not login.strip():
         raise ValueError("a login id cannot be empty")
     path = f"/users/sis_login_id:{escape_id_value(login.strip())}"
@@ -188,7 +191,8 @@ def account_permissions(names: Sequence[str], *, account: str | int = "self") ->
 
 
 def search_users(term: str, *, account: str | int = "self", per_page: int = PER_PAGE) -> Request:
-    # Substring search, 2 characters minimum (Canvas answers 400 below that) [§2].
+    # Substring search, 2 characters minimum (Canvas answers 400 below that) [Listing users
+    # and search].
     query = (("search_term", term), *_list_query(per_page))
     path = f"/accounts/{object_ref(account)}/users"
     return _request("search_users", "GET", path, query=query, paginated=True)
@@ -203,14 +207,15 @@ def create_user(
     account: str | int = "self",
     pairing_code: str | None = None,
 ) -> Request:
-    """POST /accounts/:id/users [§4]: 200 with the user, 400 with `taken` for a used login.
+    """POST /accounts/:id/users [Creating users]: 200 with the user, 400 `taken` for a used login.
 
     With `pairing_code`, `user[initial_enrollment_type]=observer` + `pairing_code[code]` make
     the new user observe the code's student in the same request (a bad code is a 400 with
-    `errors.pairing_code.code[0].type == "invalid"` and nothing is created) [§4, §0.14].
+    `errors.pairing_code.code[0].type == "invalid"` and nothing is created) [Creating users].
 
     `force_self_registration` sends the "finish registering" email; `skip_confirmation`
-    instead makes the channel active and sends nothing at all (creation_notify_policy) [§0.16].
+    instead makes the channel active and sends nothing at all (creation_notify_policy)
+    [Creating users].
     The two are exclusive: skip_confirmation would silence the registration email.
     """
     pseudonym: dict[str, Any] = {"unique_id": login_id}
@@ -233,7 +238,7 @@ def create_user(
 
 
 def create_pairing_code(student_id: int) -> Request:
-    """POST /users/:id/observer_pairing_codes [§5].
+    """POST /users/:id/observer_pairing_codes [Pairing codes].
 
     Replay-safe although a POST: a lost answer leaves at most a spare code, which expires
     unused in 7 days and harms nothing, so the client simply asks again rather than raising
@@ -244,7 +249,7 @@ def create_pairing_code(student_id: int) -> Request:
 
 
 def add_observee_with_code(observer_id: int, code: str) -> Request:
-    # The code is burnt before any link is made [§6.1], so a re-send would fail with 422
+    # The code is burnt before any link is made [Observer links], so a re-send would fail with 422
     # "Invalid pairing code." even when the first one worked: never replayed.
     path = f"/users/{object_ref(observer_id)}/observees"
     return _request(
@@ -253,7 +258,7 @@ def add_observee_with_code(observer_id: int, code: str) -> Request:
 
 
 def add_observee(observer_id: int, student_id: int) -> Request:
-    # PUT is idempotent for an existing pair and restores a deleted one [§6.2].
+    # PUT is idempotent for an existing pair and restores a deleted one [Observer links].
     path = f"/users/{object_ref(observer_id)}/observees/{object_ref(student_id)}"
     return _request("add_observee", "PUT", path)
 
@@ -270,7 +275,7 @@ def list_observers(student_id: int, *, per_page: int = PER_PAGE) -> Request:
 
 def list_enrollments(user_id: int, *, per_page: int = PER_PAGE) -> Request:
     # GET /api/v1/users/:user_id/enrollments: the dry run reads enrollments to predict what
-    # the pairing-code request would say (User#has_student_enrollment?, canvas-api.md §5).
+    # the pairing-code request would say (User#has_student_enrollment?) [Pairing codes].
     # Without state[] Canvas lists only active and invited ones; completed ones count too.
     path = f"/users/{object_ref(user_id)}/enrollments"
     states = tuple(("state[]", s) for s in ("active", "invited", "creation_pending", "completed"))
@@ -281,8 +286,8 @@ def list_enrollments(user_id: int, *, per_page: int = PER_PAGE) -> Request:
 
 
 def remove_observee(observer_id: int, student_id: int) -> Request:
-    # A second DELETE answers 404 [§6.6]; retrying after a lost answer may therefore end in
-    # NotFound, which the caller reads as "already gone".
+    # A second DELETE answers 404 [Observer links]; retrying after a lost answer may therefore
+    # end in NotFound, which the caller reads as "already gone".
     path = f"/users/{object_ref(observer_id)}/observees/{object_ref(student_id)}"
     return _request("remove_observee", "DELETE", path)
 
@@ -292,7 +297,7 @@ def remove_observee(observer_id: int, student_id: int) -> Request:
 
 @dataclass(frozen=True, slots=True)
 class RateInfo:
-    """Canvas's throttle headers [§8]: `X-Rate-Limit-Remaining` and `X-Request-Cost`."""
+    """Canvas's throttle headers [Throttling]: `X-Rate-Limit-Remaining` and `X-Request-Cost`."""
 
     remaining: float | None = None
     cost: float | None = None
@@ -335,7 +340,7 @@ _REL: Final = re.compile(r"""rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))""", re.IGNORECAS
 
 
 def next_link(headers: Mapping[str, str]) -> str | None:
-    """The `rel="next"` URL of a `Link` header, or None on the last page [§7].
+    """The `rel="next"` URL of a `Link` header, or None on the last page [Pagination].
 
     Canvas joins `<url>; rel="current"`, `<url>; rel="next"`, … with commas; a rel may list
     several space-separated values. URLs are opaque (bookmarks) and returned as they are.
@@ -379,8 +384,9 @@ def _json(body: bytes) -> Any:
 
 
 def _is_rate_limit_text(headers: Mapping[str, str], body: bytes) -> bool:
-    # request_throttle.rb answers `403 Forbidden (Rate Limit Exceeded)` as text/plain [§8];
-    # a permission 403 is always JSON on /api/ paths [§9], so the body tells them apart.
+    # request_throttle.rb answers `403 Forbidden (Rate Limit Exceeded)` as text/plain [Throttling];
+    # a permission 403 is always JSON on /api/ paths [Authentication and error answers], so the
+    # body tells them apart.
     content_type = _lower(headers).get("content-type", "")
     return b"rate limit exceeded" in body.lower() and "json" not in content_type.lower()
 
@@ -391,7 +397,8 @@ def _first_message(data: Any) -> str | None:
     if messages:
         return messages[0]
     if isinstance(data, dict) and isinstance(data.get("errors"), str):
-        return str(data["errors"])  # `{"errors":"Invalid as_user_id"}` [§1]
+        # `{"errors":"Invalid as_user_id"}` [Authentication and error answers]
+        return str(data["errors"])
     return None
 
 
@@ -415,24 +422,26 @@ def decipher(
 def _decipher_error(
     method: str, path: str, status: int, headers: Mapping[str, str], body: bytes
 ) -> CanvasError:
-    """The status table: each row is one Canvas behaviour from canvas-api.md."""
+    """The status table: each row is one Canvas behaviour from docs/canvas-behaviour.md."""
     where: dict[str, Any] = {"method": method, "path": path, "status": status}
     data = _json(body)
     message = _first_message(data)
     lowered = _lower(headers)
     if status == 429 or (status == 403 and _is_rate_limit_text(headers, body)):
-        # 429 on hosted Canvas since 2025-10, the plain-text 403 before [§0.2, §8].
+        # 429 on hosted Canvas since 2025-10, the plain-text 403 before [Throttling].
         return Throttled("Canvas rate limit exceeded", **where)
     if status == 401 and "www-authenticate" in lowered:
-        # require_user / invalid, expired or revoked token: 401 + WWW-Authenticate [§9].
+        # require_user / invalid, expired or revoked token: 401 + WWW-Authenticate
+        # [Authentication and error answers].
         return InvalidToken(message or "Canvas refused the token", **where)
     if status in (401, 403):
         # render_json_unauthorized: 401, or 403 with api_auth_error_updates; 403 `{}` for a
-        # user create without rights; 401 for a pairing code of an unenrolled student [§0.1,
-        # §0.15, §5]. Also the scope error (401 without WWW-Authenticate).
+        # user create without rights; 401 for a pairing code of an unenrolled student
+        # [Creating users, Pairing codes]. Also the scope error (401 without WWW-Authenticate).
         return NotAllowed(message or "Canvas says this token may not do that", **where)
     if status == 404:
-        # Not found and not visible look the same; a deleted user is 404 with its JSON [§3].
+        # Not found and not visible look the same; a deleted user is 404 with its JSON
+        # [User ids in paths].
         return NotFound(message or "not found", **where)
     if status == 408:
         # A proxy or load balancer gave up waiting: a temporary failure, not Canvas's "no".
@@ -440,7 +449,8 @@ def _decipher_error(
         return ServerError(message or "request timed out at a proxy (408)", **where)
     if status in (400, 422) or 400 <= status < 500:
         # 400 create-user validation (nested), 400 search term, 422 model validation,
-        # 422 pairing code [§9]. Other 4xx are also the request's fault.
+        # 422 pairing code [Authentication and error answers]. Other 4xx are also the request's
+        # fault.
         errors = data.get("errors", data) if isinstance(data, dict) else data
         return RequestRejected(message or "Canvas rejected the request", errors=errors, **where)
     if status >= 500:
@@ -460,9 +470,10 @@ def _decipher_error(
 
 
 def matches_sis_id(user: CanvasUser, value: str) -> bool:
-    """True when the user's SIS id is exactly `value` (case-sensitive, like Canvas [§3]).
+    """True when the user's SIS id is exactly `value` (case-sensitive [SIS and login lookups]).
 
-    Search is a substring match [§2], so a hit for `100` may be `1001`: only this counts.
+    Search is a substring match [Listing users and search], so a hit for `100` may be `1001`:
+    only this counts.
     """
     return bool(value) and user.sis_user_id is not None and user.sis_user_id == value
 
@@ -470,7 +481,8 @@ def matches_sis_id(user: CanvasUser, value: str) -> bool:
 def matches_login_or_email(user: CanvasUser, value: str) -> bool:
     """True when the login id or the email equals `value`, ignoring case and outer spaces.
 
-    Canvas compares logins with LOWER() [§3] and stores them stripped [§4]; `str.lower`
+    Canvas compares logins with LOWER() [SIS and login lookups] and stores them stripped
+    [Creating users]; `str.lower`
     mirrors LOWER (casefold would also equate `ß` with `ss`, which Canvas does not).
     """
     wanted = value.strip().lower()

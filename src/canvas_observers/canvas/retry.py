@@ -1,6 +1,6 @@
 """Retry settings and the rule for which failures may be sent again (stamina underneath).
 
-The rule (style.md habit 7, canvas-api.md §6.1 and §8):
+The rule (the Canvas facts are in docs/canvas-behaviour.md, "Throttling" and "Observer links"):
 
 * a **throttled** answer is retried for every method: Canvas refused it before doing anything;
 * **5xx, timeouts and dropped connections** are retried only for replay-safe requests (GET, PUT,

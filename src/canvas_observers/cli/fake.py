@@ -16,7 +16,7 @@ from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import serve
 from canvas_observers.fake_canvas.state import FakeState
 
-MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district (issue 5)
+MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
 
 
 def is_loopback(host: str) -> bool:

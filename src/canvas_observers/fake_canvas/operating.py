@@ -8,11 +8,11 @@ request, so `POST /__fake__/config` changes them at once.
 Per API request, in order:
 
 1. Throttle (when `config.throttle`): Canvas's leaky bucket per client
-   (app/middleware/request_throttle.rb; canvas-api.md §8). The client is the bearer token, or
-   the `access_token` query parameter, else the peer IP. Arrival reserves `up_front_cost`; if
-   the level is then >= `hwm` the reservation is refunded and the request is refused with
-   `throttle_status` (429 JSON as hosted Canvas since 2025-10, or the plain-text 403 of older
-   Canvas), `X-Rate-Limit-Remaining: 0.0`, no `X-Request-Cost`.
+   (app/middleware/request_throttle.rb; docs/canvas-behaviour.md). The client is the bearer
+   token, or the `access_token` query parameter, else the peer IP. Arrival reserves
+   `up_front_cost`; if the level is then >= `hwm` the reservation is refunded and the request
+   is refused with `throttle_status` (429 JSON as hosted Canvas since 2025-10, or the
+   plain-text 403 of older Canvas), `X-Rate-Limit-Remaining: 0.0`, no `X-Request-Cost`.
 2. Latency: `latency_ms` of sleep while the request holds its reservation (so concurrent slow
    requests stack up in the bucket, as on Canvas).
 3. Faults (seeded `random.Random(config.seed)`): with `fault_rate`, a 500 (Canvas JSON) or a
@@ -55,7 +55,7 @@ WRITE_METHODS: Final = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 _JSON = b"application/json; charset=utf-8"
 _TEXT = b"text/plain; charset=utf-8"
-# 429 body: canvas-api.md §11 says the hosted 429 body is not confirmed; this is the JSON
+# 429 body: the hosted one is not confirmed (docs/canvas-behaviour.md); this is the JSON
 # error-array shape every other Canvas API error uses.
 _THROTTLED_429 = b'{"errors":[{"message":"Rate Limit Exceeded"}]}'
 # request_throttle.rb `rate_limit_exceeded`: plain text, with a trailing newline.

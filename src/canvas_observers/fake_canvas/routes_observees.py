@@ -51,7 +51,8 @@ async def add_observee_with_code(call: Call) -> Response:
     code = get_str(call.params, "pairing_code")
     if code is None:
         # Canvas also takes `access_token` or `observee[unique_id]`+`observee[password]` here
-        # (§6.1); the fake supports pairing codes only and answers like ParameterMissing.
+        # (docs/canvas-behaviour.md); the fake supports pairing codes only and answers like
+        # ParameterMissing.
         return error(400, "pairing_code is missing")
     record = call.state.redeem_pairing_code(code)  # used up before any link is made
     student = None if record is None else call.state.users.get(record.user_id)

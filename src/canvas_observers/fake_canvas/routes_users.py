@@ -1,4 +1,7 @@
-"""Accounts and users: show account, list/search users, show user, create user (§2-§4)."""
+"""Accounts and users: show account, list/search users, show user, create user.
+
+The Canvas behaviour they follow is in docs/canvas-behaviour.md.
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 `build_demo` is the hand-shaped district of `canvas-observers demo` / `fake-canvas --scenario
 demo`: every trap the sync must survive appears at least once (see its docstring).
 `generate_district` is the big, plain, seeded district of the benchmarks. Both return the
-matching roster as CSV text in design.md's four-column format.
+matching roster as CSV text in the four-column roster format (roster/csv_reader.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Everything here is synchronous on purpose: a route handler parses its request fi
 awaits), then checks and mutates the state without yielding, so concurrent requests on one
 event loop cannot interleave between a uniqueness check and the write that follows it.
 
-The rules mirror Canvas (see /work/shared/canvas-api.md): logins (pseudonyms) are unique
+The rules mirror Canvas (see docs/canvas-behaviour.md): logins (pseudonyms) are unique
 case-insensitively among *active* logins; SIS ids exactly, including deleted logins (that is
 why Canvas has `enable_sis_reactivation`); pairing codes are 6 case-sensitive characters, valid
 7 days, single use (app/models/observer_pairing_code.rb); links are soft-deleted and restored

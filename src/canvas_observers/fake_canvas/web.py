@@ -190,7 +190,10 @@ def not_found() -> JSONResponse:
 
 
 def forbidden(config: FakeConfig) -> JSONResponse:
-    """render_json_unauthorized: 401, or 403 under the api_auth_error_updates flag (§0.1)."""
+    """render_json_unauthorized: 401, or 403 under the api_auth_error_updates flag.
+
+    lib/authentication_methods.rb; docs/canvas-behaviour.md.
+    """
     return JSONResponse(UNAUTHORIZED, status_code=config.forbidden_status)
 
 

@@ -25,7 +25,7 @@ def needs_attention(results: Iterable[RowResult]) -> list[RowResult]:
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """Facts about one run that head the report (design.md "Report"), token never included.
+    """Facts about one run that head the report, token never included.
 
     ``state`` is ``complete`` or ``stopped``; ``api_calls`` counts requests by kind (every
     HTTP request, retries and further pages included); ``throttled`` counts the answers that

@@ -1,4 +1,4 @@
-"""Read the four-column roster CSV (design.md "Roster CSV") into a validated ``Roster``.
+"""Read the four-column roster CSV (``REQUIRED_COLUMNS``) into a validated ``Roster``.
 
 What can go wrong, and what happens:
 
@@ -16,12 +16,12 @@ Decisions worth knowing:
 * The file is decoded in chunks and parsed as a stream, so a 100,000-row file needs no more
   than the rows themselves in memory.
 * ``observer_email`` is trimmed and lower-cased: Canvas compares logins case-insensitively
-  (``LOWER(pseudonyms.unique_id)``, canvas-api.md), so the lower-cased form is the one we
+  (``LOWER(pseudonyms.unique_id)``, docs/canvas-behaviour.md), so the lower-cased form is the one we
   create and search for. Names are trimmed and inner whitespace runs collapse to one space.
 * Email validation is a practical check, not an RFC 5322 parser: one ``@``, a non-empty
   local part of at most 64 characters, a dotted domain with no empty labels, no whitespace,
   control or invisible characters, none of ``<>()[],;:"\\``, and at most 100 characters in all
-  because Canvas refuses longer logins (``pseudonym[unique_id]`` max 100, canvas-api.md).
+  because Canvas refuses longer logins (``pseudonym[unique_id]`` max 100, docs/canvas-behaviour.md).
   Non-ASCII letters are allowed (internationalised addresses exist).
 * Names longer than 255 characters are refused: Canvas limits string columns such as
   ``users.name`` to 255 (``maximum_string_length``).
@@ -48,7 +48,7 @@ from canvas_observers.roster.model import Roster, RosterError, RosterRow, RowPro
 
 REQUIRED_COLUMNS = ("student_id", "observer_email", "observer_first_name", "observer_last_name")
 MAX_NAME_LENGTH = 255  # Canvas ActiveRecord maximum_string_length (users.name, sortable_name)
-MAX_LOGIN_LENGTH = 100  # Canvas Pseudonym unique_id maximum (canvas-api.md, create user)
+MAX_LOGIN_LENGTH = 100  # Canvas Pseudonym unique_id maximum (app/models/pseudonym.rb)
 MAX_LOCAL_PART = 64  # RFC 5321 section 4.5.3.1.1
 MAX_STUDENT_ID_LENGTH = 255  # sis_user_id and unique_id are string columns
 MAX_NAME_NOTES = 3  # per row: list this many other spellings, then summarise

@@ -1,7 +1,8 @@
 """Write Canvas SIS-import CSVs (``users.csv`` + ``user_observers.csv``) from a roster.
 
 For sites that prefer Canvas's own importer to the API sync: nothing is sent to Canvas.
-Column names and values follow Canvas ``doc/api/sis_csv.md`` (canvas-api.md section 10):
+Column names and values follow Canvas ``doc/api/sis_csv.md`` (docs/canvas-behaviour.md, "SIS
+import CSVs"):
 
 * ``users.csv``: ``user_id`` (the observer's new SIS id, from ``observer_id_template``),
   ``login_id`` (the email), ``first_name``, ``last_name``, ``email``, ``status`` ``active``;
@@ -224,7 +225,7 @@ def export_sis(
     warnings: list[str] = []
     logins = sum(1 for _, student_id, _ in links if "@" in student_id)
     if logins:
-        # user_observers.csv matches students by sis_user_id only (canvas-api.md section 10).
+        # user_observers.csv matches students by sis_user_id only (docs/canvas-behaviour.md).
         warnings.append(
             f"{logins} student id(s) look like emails, but user_observers.csv needs the "
             "students' SIS user ids; check --student-id-field"

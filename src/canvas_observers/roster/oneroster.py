@@ -43,7 +43,7 @@ from canvas_observers.roster.sources import (
     read_table,
 )
 
-# "inactive" is not in the 1.1 vocabulary but some generators use it (shared/oneroster.md).
+# "inactive" is not in the 1.1 vocabulary but some generators use it (docs/oneroster.md).
 ENDING_STATUSES = frozenset({"tobedeleted", "inactive"})
 NAMED_ID_FIELDS = ("identifier", "username", "sourcedId", "email")
 MAX_NAME_LENGTH = 255  # Canvas maximum_string_length, as in csv_reader
@@ -147,7 +147,7 @@ def student_id_picker(
                     line=1,
                     field="identifier",
                 )
-            # Fallback to username: how Canvas SIS ids are often loaded (issue 7).
+            # Fallback to username: how Canvas SIS ids are often loaded.
             return lambda p: p.record.get("identifier") or p.record.get("username")
         if name == "sourcedid":
             return lambda p: p.sourced_id

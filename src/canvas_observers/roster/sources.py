@@ -3,7 +3,7 @@
 Formats (``--format``): ``csv`` (the four-column roster, ``csv_reader``), ``oneroster``
 (OneRoster 1.1/1.2: a folder or ``.zip`` with ``users.csv``, or a lone ``users.csv``) and
 ``sds`` (Microsoft School Data Sync v2.1: a folder or ``.zip`` with ``relationships.csv``).
-Detection (issue 7): a folder or zip holding ``relationships.csv`` is SDS, one holding
+Detection: a folder or zip holding ``relationships.csv`` is SDS, one holding
 ``users.csv`` is OneRoster; a CSV file whose header has ``sourcedId`` and ``role`` (or
 ``agentSourcedIds``) is OneRoster; anything else is the four-column CSV.
 
@@ -25,8 +25,8 @@ from canvas_observers.roster.model import Roster, RosterError, RowProblem
 
 FORMATS = ("csv", "oneroster", "sds")
 DEFAULT_GUARDIAN_ROLES: tuple[str, ...] = ("parent", "guardian")
-# A zip member is read into memory: refuse a "zip bomb" rather than exhaust it (design.md
-# section 5 wants a 100,000-row roster in well under 500 MB; such a users.csv is ~30 MB).
+# A zip member is read into memory: refuse a "zip bomb" rather than exhaust it (the memory
+# target is a 100,000-row roster in under 300 MB, docs/performance.md; its users.csv is ~30 MB).
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
 FOUR_COLUMNS = ("student_id", "observer_email", "observer_first_name", "observer_last_name")
 

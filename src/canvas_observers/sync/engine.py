@@ -445,7 +445,7 @@ class Engine:
 
         Canvas refuses pairing codes (401/403) for students without a live enrollment, and
         also when self-registration is off for the account or the token lacks the permission
-        (canvas-api.md section 5). Only the enrollments tell which; reporting the second case
+        (docs/canvas-behaviour.md). Only the enrollments tell which; reporting the second case
         as "not enrolled" would promise a later run that never comes.
         """
         enrollments = await self.client.list_enrollments(student.id)

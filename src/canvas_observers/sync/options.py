@@ -48,7 +48,7 @@ def iso_timestamp(moment: datetime) -> str:
 def abort_reason(error: ConfigurationError) -> str:
     if isinstance(error, InvalidToken):
         # Revoked or expired mid-run: say so in the same words as the check at the start
-        # (run._check_token), not just Canvas's bare "Invalid access token." (issue 6).
+        # (run._check_token), not just Canvas's bare "Invalid access token.".
         return f"Canvas refused the token: {error}"
     if isinstance(error, NotAllowed):
         return (

@@ -6,7 +6,7 @@ functions, and performs whatever they return.
 Matching rules (the only way a row ever reaches a pairing):
 
 * a student id without ``@`` is an SIS id and matches ``sis_user_id`` exactly, case-sensitively
-  (Canvas's ``sis_user_id:`` lookup is case-sensitive, canvas-api.md section 3);
+  (Canvas's ``sis_user_id:`` lookup is case-sensitive, docs/canvas-behaviour.md);
 * a student id with ``@`` is a login and matches ``login_id`` case-insensitively (Canvas's
   ``sis_login_id:`` lookup lowers both sides), or, when no login matches, the email;
 * a guardian email matches ``login_id``, or else the ``email``, case-insensitively; but a
