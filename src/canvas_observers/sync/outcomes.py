@@ -7,7 +7,7 @@ from enum import StrEnum
 
 
 class Outcome(StrEnum):
-    """Every outcome a roster row can end in (design.md section 2, "Row outcomes")."""
+    """Every outcome a roster row can end in (docs/cli.md lists them with what to do)."""
 
     CREATED = "created"  # account created and paired
     PAIRED = "paired"  # existing account newly paired
@@ -53,7 +53,7 @@ class RowResult:
     canvas_observer_id: int | None = None
 
     def as_json(self) -> dict[str, object]:
-        """The row as the report and `show --json` give it (design.md "Report")."""
+        """The row as the report and `show --json` give it (docs/cli.md)."""
         return {
             "line": self.line,
             "student_id": self.student_id,
