@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import httpx
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from canvas_observers.cli import fake as fake_cli
 from canvas_observers.cli import main
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
-from canvas_observers.fake_canvas.server import running_server
+from canvas_observers.fake_canvas.server import running_server, serve
 
 OPTIONS = (
     "--host",
@@ -31,6 +32,8 @@ OPTIONS = (
     "--rows",
     "--allow-remote",
     "--admin-permissions",
+    "--files-port",
+    "--report-seconds",
 )
 
 
@@ -77,7 +80,7 @@ def test_allow_remote_lets_a_non_loopback_host_through(monkeypatch: pytest.Monke
     args = ["fake-canvas", "--host", "0.0.0.0", "--allow-remote"]  # noqa: S104
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert served == [{"host": "0.0.0.0", "port": 8900}]  # noqa: S104
+    assert served == [{"host": "0.0.0.0", "port": 8900, "files_port": 8901}]  # noqa: S104
 
 
 def test_demo_start_writes_roster_and_maps_flags(
@@ -85,13 +88,20 @@ def test_demo_start_writes_roster_and_maps_flags(
 ) -> None:
     """`--scenario demo` writes the roster and prints how to sync; every flag reaches the app."""
     apps: list[FakeCanvasApp] = []
-    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: apps.append(app))
+    served: list[dict[str, object]] = []
+
+    def fake_serve(app: FakeCanvasApp, **kw: object) -> None:
+        apps.append(app)
+        served.append(kw)
+
+    monkeypatch.setattr(fake_cli, "serve", fake_serve)
     roster = tmp_path / "roster.csv"
     args = [
         "fake-canvas", "--port", "9123", "--admin-token", "s3cret", "--latency-ms", "5",
         "--no-throttle", "--throttle-status", "403", "--request-cost", "0.5",
         "--fault-rate", "0.1", "--lost-response-rate", "0.2", "--seed", "42",
         "--forbidden-status", "403", "--scenario", "demo", "--roster-out", str(roster),
+        "--report-seconds", "0.5", "--files-port", "9200",
     ]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -112,6 +122,9 @@ def test_demo_start_writes_roster_and_maps_flags(
         0.2,
         403,
     )
+    assert config.report_seconds == 0.5
+    assert served == [{"host": "127.0.0.1", "port": 9123, "files_port": 9200}]
+    assert "http://127.0.0.1:9200" in result.output
 
 
 def test_empty_scenario_writes_no_roster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,3 +189,47 @@ def test_rows_is_bounded() -> None:
 def test_is_loopback(host: str, loopback: bool) -> None:
     """Only localhost and loopback addresses count as loopback."""
     assert fake_cli.is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--port", "65535"], ["--port", "9000", "--files-port", "9000"]],
+)
+def test_files_port_needs_a_port_of_its_own(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--files-port defaults to --port + 1 and must differ from it (usage error, exit 2)."""
+    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: None)
+    result = CliRunner().invoke(main, ["fake-canvas", *args])
+    assert result.exit_code == 2
+    assert "--files-port" in result.output
+
+
+def test_a_taken_port_is_a_clean_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When a port cannot be bound the command says so (exit 1), without a traceback."""
+
+    def taken(app: object, **kw: object) -> None:
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(fake_cli, "serve", taken)
+    result = CliRunner().invoke(main, ["fake-canvas", "--port", "9300"])
+    assert result.exit_code == 1
+    assert "cannot listen on 127.0.0.1 ports 9300 and 9301" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_a_taken_canvas_or_files_port() -> None:
+    """serve() binds both ports before serving: either one taken is an OSError at once."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    try:
+        app = create_app(FakeConfig())
+        with pytest.raises(OSError):
+            serve(app, port=taken)
+        with pytest.raises(OSError):
+            serve(app, port=taken - 1 if taken > 1024 else taken + 1, files_port=taken)
+        assert app.fake.config.files_origin == "http://files.fake-canvas.test"  # untouched
+    finally:
+        holder.close()

@@ -48,6 +48,14 @@ def base_url(host: str, port: int) -> str:
 )
 @click.option("--port", default=8900, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option(
+    "--files-port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    metavar="N",
+    help="Port of the files origin that report downloads redirect to (Canvas's file store "
+    "is another host); default: --port + 1.",
+)
+@click.option(
     "--admin-token",
     default=DEFAULT_ADMIN_TOKEN,
     metavar="TOKEN",
@@ -110,6 +118,14 @@ def base_url(host: str, port: int) -> str:
     "api_auth_error_updates flag).",
 )
 @click.option(
+    "--report-seconds",
+    default=2.0,
+    type=click.FloatRange(min=0),
+    metavar="S",
+    help="How long an account report (the provisioning report) runs before it is complete, "
+    "plus 20 microseconds per CSV row.",
+)
+@click.option(
     "--admin-permissions",
     default=None,
     metavar="LIST",
@@ -144,6 +160,7 @@ def fake_canvas(
     host: str,
     allow_remote: bool,
     port: int,
+    files_port: int | None,
     admin_token: str,
     latency_ms: float,
     throttle: bool,
@@ -153,6 +170,7 @@ def fake_canvas(
     lost_response_rate: float,
     seed: int,
     forbidden_status: str,
+    report_seconds: float,
     admin_permissions: str | None,
     scenario: str,
     rows: int,
@@ -167,6 +185,12 @@ def fake_canvas(
         )
     if not admin_token:
         raise click.UsageError("--admin-token must not be empty.")
+    if files_port is None:
+        if port == 65535:
+            raise click.UsageError("--port 65535 leaves no room for --files-port; give one.")
+        files_port = port + 1
+    if files_port == port:
+        raise click.UsageError("--files-port must differ from --port.")
     permissions = None
     if admin_permissions is not None:
         try:
@@ -183,6 +207,7 @@ def fake_canvas(
         lost_response_rate=lost_response_rate,
         seed=seed,
         forbidden_status=int(forbidden_status),
+        report_seconds=report_seconds,
         admin_permissions=permissions,
     )
     roster_text: str | None = None
@@ -195,6 +220,7 @@ def fake_canvas(
         roster_text = app.fake.demo_roster if scenario == "demo" else None
     url = base_url(host, port)
     click.echo(f"Fake Canvas at {url}")
+    click.echo(f"Files origin (report downloads) at {base_url(host, files_port)}")
     click.echo(f"Admin token: {admin_token}")
     if roster_text is not None:
         roster_out.write_text(roster_text, encoding="utf-8")
@@ -206,4 +232,9 @@ def fake_canvas(
             f"canvas-observers sync {shlex.quote(str(roster_out))}"
         )
     click.echo("Press Ctrl-C to stop.")
-    serve(app, host=host.strip("[]"), port=port)
+    try:
+        serve(app, host=host.strip("[]"), port=port, files_port=files_port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host} ports {port} and {files_port}: {exc}"
+        ) from None

@@ -1,7 +1,8 @@
 """The fake Canvas ASGI app: routes, auth and request counting, wrapped in the operating
 middleware (latency, throttle, faults) from operating.py.
 
-Layers, outermost first: FakeCanvasApp (exposes `.fake`) -> OperatingMiddleware -> _RawPath
+Layers, outermost first: FakeCanvasApp (exposes `.fake`; sends requests addressed to the files
+origin, `FakeConfig.files_origin`, to the files store) -> OperatingMiddleware -> _RawPath
 (keeps `%2F` inside ids and counts `/api/` requests by method) -> Starlette routes.
 """
 
@@ -17,7 +18,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from canvas_observers.fake_canvas import routes_courses, routes_observees, routes_side, routes_users
+from canvas_observers.fake_canvas import (
+    routes_courses,
+    routes_observees,
+    routes_reports,
+    routes_side,
+    routes_users,
+)
 from canvas_observers.fake_canvas.config import FakeConfig, FakeStats
 from canvas_observers.fake_canvas.operating import OperatingMiddleware
 from canvas_observers.fake_canvas.state import FakeState
@@ -37,6 +44,7 @@ API_ROUTES: list[ApiRoute] = [
     *routes_users.ROUTES,
     *routes_observees.ROUTES,
     *routes_courses.ROUTES,
+    *routes_reports.ROUTES,
 ]
 
 
@@ -95,13 +103,30 @@ class FakeCanvasApp:
         self._asgi: ASGIApp = OperatingMiddleware(
             _RawPath(starlette, fake), config=fake.config, stats=fake.stats
         )
+        self.files_store = routes_reports.FilesStore(fake)
 
     @property
     def state(self) -> State:
         """`app.state.fake`, as on the Starlette app inside."""
         return self.starlette.state
 
+    def serve_files_on(self, origin: str, port: int | None) -> str:
+        """Make `origin` the files origin (report downloads redirect there); `port`, when
+        given, is a real socket's local port whose requests all go to the files store (None
+        forgets the ports). Returns the previous origin. Used by fake_canvas/server.py."""
+        old = self.fake.config.files_origin
+        self.fake.config.files_origin = origin
+        if port is None:
+            self.files_store.ports.clear()
+        else:
+            self.files_store.ports.add(port)
+        return old
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.files_store.serves(scope):
+            # The files origin is another host: no throttle, no faults, no side door.
+            await self.files_store(scope, receive, send)
+            return
         await self._asgi(scope, receive, send)
 
 
@@ -130,6 +155,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route(r.starlette_path, _endpoint(r), methods=[r.method]) for r in API_ROUTES
     ]
+    routes += routes_reports.CANVAS_ROUTES
     routes += routes_side.ROUTES
     starlette = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
     starlette.state.fake = fake

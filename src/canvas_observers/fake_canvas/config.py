@@ -24,6 +24,11 @@ class FakeConfig:
     forbidden_status: int = 401  # 403 imitates Canvas's api_auth_error_updates flag
     # The built-in admin's role: None = every permission (roles.ACCOUNT_ADMIN), else these.
     admin_permissions: frozenset[str] | None = None
+    # Account reports: a report takes report_seconds plus reports.ROW_SECONDS per CSV row.
+    report_seconds: float = 2.0
+    # Where report downloads redirect to (the signed-URL files store). In-process the app
+    # answers this host too; the real server sets it to its second loopback port.
+    files_origin: str = "http://files.fake-canvas.test"
     # Leaky bucket (app/middleware/request_throttle.rb defaults)
     hwm: float = 600.0
     up_front_cost: float = 50.0
@@ -38,6 +43,7 @@ class FakeConfig:
         "lost_response_rate",
         "seed",
         "forbidden_status",
+        "report_seconds",
         "hwm",
         "up_front_cost",
         "outflow",
@@ -55,7 +61,10 @@ class FakeConfig:
                     raise ValueError(f"{key} must be true or false, not {value!r}")
                 setattr(self, key, value)
             else:
-                setattr(self, key, type(current)(value))
+                number = type(current)(value)
+                if key == "report_seconds" and not number >= 0:
+                    raise ValueError(f"report_seconds must be 0 or more, not {value!r}")
+                setattr(self, key, number)
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)
@@ -74,6 +83,8 @@ class FakeStats:
     throttled: int = 0
     faults: int = 0
     lost_responses: int = 0
+    files_with_authorization: int = 0  # files-store requests refused for an Authorization header
+    file_downloads: int = 0  # report files the files store handed out
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,9 +93,12 @@ class FakeStats:
             "throttled": self.throttled,
             "faults": self.faults,
             "lost_responses": self.lost_responses,
+            "files_with_authorization": self.files_with_authorization,
+            "file_downloads": self.file_downloads,
         }
 
     def reset(self) -> None:
         self.by_method.clear()
         self.by_route.clear()
         self.throttled = self.faults = self.lost_responses = 0
+        self.files_with_authorization = self.file_downloads = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 _SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "v"})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -135,3 +136,30 @@ class SentEmail:
     user_id: int
     address: str
     kind: str  # "confirm_registration", "pseudonym_registration", "pseudonym_registration_done"
+
+
+@dataclass
+class StoredFile:
+    """A report's file (an account attachment): served by the files store once available."""
+
+    id: int
+    filename: str
+    content_type: str
+    data: bytes
+    verifier: str  # the download URL's `verifier` (Canvas uses the attachment's uuid)
+    created_at: datetime
+    available_at: datetime  # when its report completes; before that the file is not found
+
+
+@dataclass
+class AccountReport:
+    """One run of an account report, its outcome fixed when it was requested (see reports.py)."""
+
+    id: int
+    report_type: str
+    parameters: dict[str, Any]  # as sent, e.g. {"users": "true", "user_observers": "true"}
+    created_at: datetime
+    seconds: float  # how long the run takes from created_at to complete (or error)
+    extra_text: str  # parameters["extra_text"] once running
+    lines: list[int]  # lines of each CSV written (header included), in order
+    file: StoredFile | None  # None: no CSV asked for, the run ends in "error"

@@ -24,6 +24,7 @@ ACCOUNT_ADMIN: frozenset[str] = frozenset(
         "manage_students",
         "manage_user_observers",  # add, list and remove observer links
         "generate_observer_pairing_code",
+        "read_reports",  # start and read account reports (the provisioning report)
     }
 )
 """Every permission the fake knows: the built-in account admin role has them all."""

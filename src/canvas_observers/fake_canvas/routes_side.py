@@ -75,9 +75,12 @@ async def tokens(request: Request) -> Response:
 
 
 async def config(request: Request) -> Response:
-    """Change operating knobs at once (FakeConfig.update); unknown knobs are a 400."""
+    """GET: the config. POST: change operating knobs at once (FakeConfig.update) and answer
+    the config; unknown knobs are a 400."""
     if refused := _refused(request):
         return refused
+    if request.method == "GET":
+        return JSONResponse(_fake(request).config.public())
     data = await _json_object(request)
     if data is None:
         return JSONResponse({"error": "send a JSON object of knobs"}, status_code=400)
@@ -101,6 +104,6 @@ ROUTES = [
     Route("/__fake__/stats", stats, methods=["GET"]),
     Route("/__fake__/state", state, methods=["GET"]),
     Route("/__fake__/tokens", tokens, methods=["POST"]),
-    Route("/__fake__/config", config, methods=["POST"]),
+    Route("/__fake__/config", config, methods=["GET", "POST"]),
     Route("/__fake__/reset", reset, methods=["POST"]),
 ]

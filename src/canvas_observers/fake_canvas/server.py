@@ -1,5 +1,9 @@
 """Serve the fake Canvas over real HTTP with uvicorn: in the foreground (`fake-canvas`), or in a
-background thread on a free loopback port for tests (`running_server`)."""
+background thread on a free loopback port for tests (`running_server`).
+
+Both listen on two sockets: the Canvas port, and a second port for the files origin (where
+report downloads redirect to, `FakeConfig.files_origin`), which they point at that port. One
+uvicorn server serves both; the app tells them apart by the Host header."""
 
 from __future__ import annotations
 
@@ -32,32 +36,76 @@ def _quiet_drops() -> None:
         logger.addFilter(_QuietDrops())
 
 
-def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8900) -> None:
-    """Serve `app` until interrupted (Ctrl-C); uvicorn logs warnings and errors only."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (0 = a free port), not yet listening (uvicorn does)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _url(host: str, sock: socket.socket) -> str:
+    url_host = f"[{host}]" if ":" in host else host
+    return f"http://{url_host}:{sock.getsockname()[1]}"
+
+
+def _point_files_origin(app: ASGIApp, host: str, sock: socket.socket) -> str | None:
+    """When `app` is the fake Canvas (FakeCanvasApp.serve_files_on), make `sock` its files
+    origin; return the previous origin (None for another app)."""
+    serve_files_on = getattr(app, "serve_files_on", None)
+    if serve_files_on is None:
+        return None
+    old: str = serve_files_on(_url(host, sock), sock.getsockname()[1])
+    return old
+
+
+def serve(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8900, files_port: int | None = None
+) -> None:
+    """Serve `app` until interrupted (Ctrl-C) on `port`, and the files origin on `files_port`
+    (default: port + 1); uvicorn logs warnings and errors only. OSError when a port is taken."""
+    canvas_sock = _bind(host, port)
+    try:
+        files_sock = _bind(host, port + 1 if files_port is None else files_port)
+    except OSError:
+        canvas_sock.close()
+        raise
+    _point_files_origin(app, host, files_sock)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     _quiet_drops()
-    server.run()
+    try:
+        server.run(sockets=[canvas_sock, files_sock])
+    finally:
+        canvas_sock.close()
+        files_sock.close()
 
 
 @contextmanager
 def running_server(app: ASGIApp, *, host: str = "127.0.0.1") -> Iterator[str]:
     """Run `app` in a background thread on a free port of `host`; yield its base URL.
 
-    The socket is bound here (port 0 = the kernel picks a free one) and handed to uvicorn, so
-    there is no race between finding a port and binding it. On exit the server is asked to
-    stop and the thread joined.
+    The sockets are bound here (port 0 = the kernel picks a free one) and handed to uvicorn,
+    so there is no race between finding a port and binding it. A second free port serves the
+    files origin, and the fake's `config.files_origin` points there until the block ends. On
+    exit the server is asked to stop and the thread joined.
     """
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
+    canvas_sock = _bind(host, 0)
+    files_sock = _bind(host, 0)
+    old_origin = _point_files_origin(app, host, files_sock)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     # uvicorn installs signal handlers only in the main thread; this server runs in another.
     _quiet_drops()
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="fake-canvas", daemon=True
+        target=server.run,
+        kwargs={"sockets": [canvas_sock, files_sock]},
+        name="fake-canvas",
+        daemon=True,
     )
     thread.start()
     try:
@@ -66,9 +114,12 @@ def running_server(app: ASGIApp, *, host: str = "127.0.0.1") -> Iterator[str]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the fake Canvas server did not start")
             time.sleep(0.01)
-        url_host = f"[{host}]" if ":" in host else host
-        yield f"http://{url_host}:{port}"
+        yield _url(host, canvas_sock)
     finally:
         server.should_exit = True
         thread.join(timeout=_STARTUP_TIMEOUT)
-        sock.close()
+        canvas_sock.close()
+        files_sock.close()
+        serve_files_on = getattr(app, "serve_files_on", None)
+        if serve_files_on is not None and old_origin is not None:
+            serve_files_on(old_origin, None)

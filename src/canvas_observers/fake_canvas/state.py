@@ -22,6 +22,7 @@ from typing import Any
 
 from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN
 from canvas_observers.fake_canvas.records import (
+    AccountReport,
     Course,
     Enrollment,
     Login,
@@ -29,6 +30,7 @@ from canvas_observers.fake_canvas.records import (
     PairingCodeRecord,
     SentEmail,
     StateError,
+    StoredFile,
     User,
     is_email,
     iso,
@@ -40,6 +42,7 @@ from canvas_observers.fake_canvas.roles import ACCOUNT_ADMIN
 __all__ = [
     "ACCOUNT_NAME",
     "ROOT_ACCOUNT_ID",
+    "AccountReport",
     "Course",
     "Enrollment",
     "FakeState",
@@ -48,6 +51,7 @@ __all__ = [
     "PairingCodeRecord",
     "SentEmail",
     "StateError",
+    "StoredFile",
     "User",
     "is_email",
     "iso",
@@ -119,6 +123,9 @@ class FakeState:
         self.pairing_codes: list[PairingCodeRecord] = []
         self.codes_by_value: dict[str, PairingCodeRecord] = {}
         self.emails_sent: list[SentEmail] = []
+        self.reports: dict[int, AccountReport] = {}
+        self.files: dict[int, StoredFile] = {}
+        self.file_secret = secrets.token_bytes(32)  # signs the files store's URLs
         self._next_id: dict[str, int] = {}
         self._sorted: list[User] = []  # active users in sort order, kept by bisection
         self._sort_keys: list[tuple[str, int]] = []  # their sort keys, in step
@@ -132,6 +139,10 @@ class FakeState:
         value = self._next_id.get(kind, 0) + 1
         self._next_id[kind] = value
         return value
+
+    def new_id(self, kind: str) -> int:
+        """The next id of a kind of record ("report", "attachment", ...), from 1."""
+        return self._new_id(kind)
 
     def _reindex(self, user: User) -> None:
         fields = [user.name]
@@ -218,6 +229,37 @@ class FakeState:
         if sis_user_id is not None:
             self.logins_by_sis_id[sis_user_id] = login
         return login
+
+    def add_login(
+        self,
+        user_id: int,
+        unique_id: str,
+        *,
+        sis_user_id: str | None = None,
+        integration_id: str | None = None,
+    ) -> int:
+        """Give an active user another login (pseudonym) in the root account; StateError when
+        the login id or SIS id is taken (check_login). Returns the login's id."""
+        user = self.users[user_id]
+        if not user.active:
+            raise ValueError("a deleted user gets no new login")
+        self.check_login(unique_id, sis_user_id)
+        login = self._add_login(user, unique_id, sis_user_id)
+        login.integration_id = integration_id
+        self._reindex(user)
+        return login.id
+
+    def delete_login(self, login_id: int) -> None:
+        """Soft-delete one login (Pseudonym#destroy); its SIS id stays taken."""
+        for user in self.users.values():
+            for login in user.logins:
+                if login.id == login_id:
+                    login.workflow_state = "deleted"
+                    if self.logins_by_unique_id.get(login.unique_id.lower()) is login:
+                        del self.logins_by_unique_id[login.unique_id.lower()]
+                    self._reindex(user)
+                    return
+        raise KeyError(login_id)
 
     def create_user(
         self,
