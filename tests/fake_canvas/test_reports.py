@@ -22,7 +22,7 @@ from canvas_observers.fake_canvas.server import running_server
 
 ClientFor = Callable[..., httpx.AsyncClient]
 REPORTS = "/api/v1/accounts/self/reports/provisioning_csv"
-FILES_ORIGIN = "http://files.fake-canvas.test"
+FILES_ORIGIN = "http://127.0.0.2:8901"
 REPORT_FIELDS = [
     "id",
     "progress",

@@ -230,6 +230,6 @@ def test_serve_refuses_a_taken_canvas_or_files_port() -> None:
             serve(app, port=taken)
         with pytest.raises(OSError):
             serve(app, port=taken - 1 if taken > 1024 else taken + 1, files_port=taken)
-        assert app.fake.config.files_origin == "http://files.fake-canvas.test"  # untouched
+        assert app.fake.config.files_origin == "http://127.0.0.2:8901"  # untouched
     finally:
         holder.close()

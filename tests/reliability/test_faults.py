@@ -29,7 +29,8 @@ def district(rows: int, district_seed: int, **knobs: Any) -> tuple[FakeCanvasApp
     """A generated district on a fresh fake with the given operating knobs."""
     state = FakeState()
     csv_text = generate_district(state, rows=rows, seed=district_seed)
-    return create_app(FakeConfig(**{"throttle": False, **knobs}), state), csv_text
+    config = FakeConfig(**{"throttle": False, "report_seconds": 0.2, **knobs})
+    return create_app(config, state), csv_text
 
 
 def outcomes(report: SyncReport) -> dict[int, str]:
@@ -173,3 +174,33 @@ async def test_faults_left_on_cure_in_the_same_run_and_the_next(
     assert {r.line: r.outcome.value for r in clean_report.results}.keys() == {
         r.line for r in second.results
     }
+
+
+@pytest.mark.parametrize("canvas_state", ["lookups", "report"])
+async def test_faults_whichever_way_canvas_is_read(canvas_state: str) -> None:
+    """The fault guarantee holds with Canvas read row by row and read whole by a report (whose
+    own requests meet the faults too)."""
+    await faulty_run_matches_clean_run(rows=150, seed=13, fault_seed=7, canvas_state=canvas_state)
+
+
+@pytest.mark.parametrize("method", ["code", "direct"])
+async def test_both_ways_of_reading_canvas_end_the_same(method: str) -> None:
+    """One district synced by look-ups and by a report, over real HTTP: the same outcome per
+    row, the same links and the same accounts."""
+    lookups_app, csv_text = district(320, 14)
+    report_app, _ = district(320, 14)
+    by_lookups, lookups_canvas = await synced(
+        lookups_app, csv_text, Journal.open(":memory:"), method=method, canvas_state="lookups"
+    )
+    by_report, report_canvas = await synced(
+        report_app, csv_text, Journal.open(":memory:"), method=method, canvas_state="report"
+    )
+    assert by_report.info.canvas_state == "report"
+    assert {r.line: r.outcome for r in by_report.results} == {
+        r.line: r.outcome for r in by_lookups.results
+    }
+    assert report_canvas.links_by_identity() == lookups_canvas.links_by_identity()
+    assert {report_canvas.login_of(u) for u in report_canvas.users} == {
+        lookups_canvas.login_of(u) for u in lookups_canvas.users
+    }
+    assert report_app.fake.stats.as_json().get("files_with_authorization", 0) == 0

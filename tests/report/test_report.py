@@ -100,6 +100,7 @@ def test_run_info_as_json_is_a_copy() -> None:
         "throttled",
         "retries",
         "stop_reason",
+        "canvas_state",
     }
     api_calls = data["api_calls"]
     assert isinstance(api_calls, dict)

@@ -1,6 +1,6 @@
 """Talking to Canvas: the pure protocol, the async client, pacing, retries and the error tree."""
 
-from canvas_observers.canvas.client import CanvasClient, RequestCounts, check_base_url, is_loopback
+from canvas_observers.canvas.client import CanvasClient, RequestCounts
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
@@ -16,6 +16,7 @@ from canvas_observers.canvas.errors import (
     UnsafeRequest,
 )
 from canvas_observers.canvas.models import CanvasUser, PairingCode
+from canvas_observers.canvas.net import check_base_url, is_loopback
 from canvas_observers.canvas.pacing import PacingPolicy
 from canvas_observers.canvas.protocol import matches_login_or_email, matches_sis_id
 from canvas_observers.canvas.retry import RetryPolicy

@@ -14,7 +14,6 @@ status only, and `repr(client)` hides the token (httpx already shows that header
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections import Counter
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 import stamina
 
-from canvas_observers.canvas import protocol
+from canvas_observers.canvas import files, protocol
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
@@ -36,16 +35,15 @@ from canvas_observers.canvas.errors import (
     TransportError,
     UnsafeRequest,
 )
-from canvas_observers.canvas.models import CanvasUser, Enrollment, PairingCode
+from canvas_observers.canvas.models import AccountReport, CanvasUser, Enrollment, PairingCode
+from canvas_observers.canvas.net import check_base_url, origin_of
 from canvas_observers.canvas.pacing import Pacer, PacingPolicy
 from canvas_observers.canvas.protocol import Answer, Request
 from canvas_observers.canvas.retry import RetryLater, RetryPolicy, backoff_hook, never_sent
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_PAGES = 10_000  # 1,000,000 items at 100 a page: far past any real list; stops a loop
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,43 +68,6 @@ class RequestCounts:
         }
 
 
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost."""
-    name = host.strip("[]").lower()
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    scheme = url.scheme.lower()
-    return scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(scheme)
-
-
-def check_base_url(base_url: str, *, allow_insecure: bool = False) -> httpx.URL:
-    """Parse the Canvas URL; refuse what would expose the token (UnsafeRequest)."""
-    try:
-        url = httpx.URL(base_url.strip())
-    except httpx.InvalidURL as exc:
-        raise ConfigurationError(f"not a URL: {base_url!r}") from exc
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"the Canvas URL must be http(s)://host: {base_url!r}")
-    if url.scheme == "http" and not allow_insecure and not is_loopback(url.host):
-        raise UnsafeRequest(
-            f"refusing http:// to {url.host}: the token would travel in clear text "
-            "(use https://, or allow insecure explicitly)"
-        )
-    if url.query or url.fragment:
-        raise ConfigurationError("the Canvas URL must not have a query or fragment")
-    if url.username or url.password:
-        # httpx would send them as Basic auth instead of the Bearer token, and print them.
-        raise ConfigurationError("the Canvas URL must not hold a user name or password")
-    return url
-
-
 class CanvasClient:
     """One method per Canvas operation the sync needs; values in, frozen values out."""
 
@@ -129,8 +90,9 @@ class CanvasClient:
             raise ValueError("timeout must be positive")
         self._http = http
         self._base = check_base_url(base_url, allow_insecure=allow_insecure)
+        self._allow_insecure = allow_insecure
         self._prefix = self._base.path.rstrip("/")
-        self._origin = _origin(self._base)
+        self._origin = origin_of(self._base)
         self._authorization = f"Bearer {token.strip()}"
         self._retry = retry
         self._per_page = per_page
@@ -233,6 +195,36 @@ class CanvasClient:
     async def remove_observee(self, observer_id: int, student_id: int) -> CanvasUser:
         return await self._user(protocol.remove_observee(observer_id, student_id))
 
+    async def start_report(
+        self, kinds: Sequence[str], *, include_deleted: bool = False
+    ) -> AccountReport:
+        """Ask Canvas for a provisioning report of these kinds (it runs as a queued job)."""
+        request = protocol.start_provisioning_report(kinds, include_deleted=include_deleted)
+        return AccountReport.from_json(self._object(await self._one(request), request))
+
+    async def get_report(self, report_id: int) -> AccountReport:
+        """The report's status and progress; its file URL once it is complete."""
+        request = protocol.get_provisioning_report(report_id)
+        return AccountReport.from_json(self._object(await self._one(request), request))
+
+    async def download(self, url: str) -> bytes:
+        """A file Canvas points to, following its redirect to the file store (files.py): the
+        token goes with a request to the Canvas origin only, never to the store."""
+        hop = files.first_hop(url, canvas=self._origin, allow_insecure=self._allow_insecure)
+        for _ in range(files.MAX_REDIRECTS + 1):
+            response = await self._fetch(hop)
+            if response.status_code not in files.REDIRECT_STATUSES:
+                return response.content
+            hop = files.next_hop(
+                hop,
+                response.headers.get("location"),
+                canvas=self._origin,
+                allow_insecure=self._allow_insecure,
+            )
+        raise CanvasError(
+            f"more than {files.MAX_REDIRECTS} redirects for a file", method="GET", path=hop.shown
+        )
+
     # ------------------------------------------------------------------ parsing at the edge
 
     async def _user(self, request: Request) -> CanvasUser:
@@ -314,7 +306,7 @@ class CanvasClient:
             raise CanvasError(
                 "unreadable pagination link", method="GET", path=_target(current)
             ) from exc
-        if _origin(url) != self._origin:
+        if origin_of(url) != self._origin:
             # The token goes only to the configured Canvas: refuse before sending.
             raise UnsafeRequest(
                 "pagination link leaves the Canvas origin; not followed",
@@ -404,6 +396,81 @@ class CanvasClient:
                 raise
             slot.answered(remaining=rate.remaining, cost=rate.cost)
             return answer
+
+    async def _fetch(self, hop: files.Hop) -> httpx.Response:
+        """One hop of a download, retried like a GET; a redirect answer is returned as is."""
+        policy = self._retry
+        deadline = time.monotonic() + policy.timeout
+        try:
+            async for attempt in stamina.retry_context(
+                on=backoff_hook(policy, deadline=deadline),
+                attempts=policy.attempts,
+                timeout=policy.timeout,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with attempt:
+                    if attempt.num > 1:
+                        self._retries += 1
+                    if not hop.with_token:  # the file store: not Canvas, not paced
+                        return self._judge_hop(hop, await self._hop_request(hop))
+                    async with self.pacer.slot() as slot:
+                        response = await self._hop_request(hop)
+                        rate = protocol.rate_info(response.headers)
+                        try:
+                            judged = self._judge_hop(hop, response)
+                        except RetryLater as later:
+                            if isinstance(later.error, Throttled):
+                                self._throttled += 1
+                                slot.throttled()
+                            else:
+                                slot.answered(remaining=rate.remaining, cost=rate.cost)
+                            raise
+                        except CanvasError:
+                            slot.answered(remaining=rate.remaining, cost=rate.cost)
+                            raise
+                        slot.answered(remaining=rate.remaining, cost=rate.cost)
+                        return judged
+        except RetryLater as spent:
+            raise spent.error from None
+        raise AssertionError("unreachable: stamina either returns or raises")
+
+    async def _hop_request(self, hop: files.Hop) -> httpx.Response:
+        headers = {"Authorization": self._authorization} if hop.with_token else {}
+        self._requests += 1
+        self._by_method["GET"] += 1
+        self._by_operation["report_file" if hop.with_token else "report_file_store"] += 1
+        try:
+            response = await self._http.get(
+                hop.url, headers=headers, timeout=self._timeout, follow_redirects=False
+            )
+        except httpx.TransportError as exc:
+            self._transport_errors += 1
+            error = TransportError(
+                f"no answer ({type(exc).__name__})", method="GET", path=hop.shown
+            )
+            raise RetryLater(error, None) from None
+        log.debug("file GET %s -> %s", hop.shown, response.status_code)
+        return response
+
+    def _judge_hop(self, hop: files.Hop, response: httpx.Response) -> httpx.Response:
+        status = response.status_code
+        if status < 300 or status in files.REDIRECT_STATUSES:
+            return response
+        if hop.with_token:  # Canvas's own answer: the usual typed errors, retried as usual
+            try:
+                protocol.decipher("GET", hop.shown, status, response.headers, response.content)
+            except (Throttled, ServerError) as error:
+                raise RetryLater(error, protocol.retry_after(response.headers)) from None
+        elif status >= 500:
+            failed = ServerError(
+                "the file store failed", method="GET", path=hop.shown, status=status
+            )
+            raise RetryLater(failed, protocol.retry_after(response.headers)) from None
+        raise CanvasError(
+            "the file could not be fetched", method="GET", path=hop.shown, status=status
+        )
 
 
 def _target(url: httpx.URL) -> str:

@@ -71,3 +71,45 @@ class Enrollment:
             type=str(data.get("type") or ""),
             enrollment_state=str(data.get("enrollment_state") or data.get("workflow_state") or ""),
         )
+
+
+REPORT_DONE = frozenset({"complete"})
+REPORT_FAILED = frozenset({"error", "aborted", "deleted"})
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReport:
+    """An account report as Canvas shows it while it runs (docs/canvas-behaviour.md,
+    "Account reports"): ``status`` created/running/compiling/complete/error/aborted."""
+
+    id: int
+    status: str
+    progress: int = 0
+    file_url: str | None = None
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.status in REPORT_DONE
+
+    @property
+    def failed(self) -> bool:
+        return self.status in REPORT_FAILED
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AccountReport:
+        attachment = data.get("attachment")
+        url = attachment.get("url") if isinstance(attachment, dict) else None
+        try:
+            progress = int(data.get("progress") or 0)
+        except (TypeError, ValueError):
+            progress = 0
+        params = data.get("parameters")
+        extra = params.get("extra_text") if isinstance(params, dict) else None
+        return cls(
+            id=int(data["id"]),
+            status=str(data.get("status") or ""),
+            progress=max(0, min(progress, 100)),
+            file_url=_opt_str(url or data.get("file_url")),
+            message=str(extra or ""),
+        )

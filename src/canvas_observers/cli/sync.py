@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import httpx
@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
+from canvas_observers.canvas.models import AccountReport
 from canvas_observers.cli.common import LOG_LEVELS, fail, read_token, setup_logging
 from canvas_observers.cli.export import source_options
 from canvas_observers.report.render import render_summary, write_report
@@ -27,6 +28,7 @@ from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
 from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import AUTO_REPORT_ROWS, CanvasStateMode
 from canvas_observers.sync.outcomes import Outcome, RowResult
 from canvas_observers.sync.run import SyncReport, run_sync
 
@@ -35,23 +37,35 @@ log = logging.getLogger("canvas_observers")
 REQUEST_TIMEOUT = 30.0  # seconds for one request; retries have their own total bound
 
 
+ReportSink = Callable[[AccountReport], None]
+
+
 def progress_sink(
     total: int, console: Console
-) -> tuple[AbstractContextManager[Any], Callable[[RowResult], None]]:
-    """A progress bar on a terminal; plain log lines (every ~10%) otherwise (cron, pipes)."""
+) -> tuple[AbstractContextManager[Any], Callable[[RowResult], None], ReportSink]:
+    """Progress of the Canvas report and of the rows: bars on a terminal; plain log lines
+    otherwise (cron, pipes): the report's status when it changes, the rows every ~10%."""
     if console.is_terminal:
         progress = Progress(
-            TextColumn("[bold]pairing"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
             transient=True,
         )
-        task = progress.add_task("rows", total=total)
-        return progress, lambda _result: progress.advance(task)
+        task = progress.add_task("pairing", total=total)
+        report_task: list[Any] = []
+
+        def on_report(report: AccountReport) -> None:
+            if not report_task:
+                report_task.append(progress.add_task("Canvas report", total=100))
+            progress.update(report_task[0], completed=report.progress)
+
+        return progress, lambda _result: progress.advance(task), on_report
     done = 0
     step = max(1, total // 10)
+    said: list[tuple[str, int]] = []
 
     def tick(_result: RowResult) -> None:
         nonlocal done
@@ -59,7 +73,13 @@ def progress_sink(
         if done % step == 0 or done == total:
             log.info("progress: %d of %d rows done", done, total)
 
-    return nullcontext(), tick
+    def report_lines(report: AccountReport) -> None:
+        quarter = report.progress // 25
+        if not said or said[-1] != (report.status, quarter):
+            said.append((report.status, quarter))
+            log.info("Canvas report %d: %s, %d%%", report.id, report.status, report.progress)
+
+    return nullcontext(), tick, report_lines
 
 
 def read_roster_or_exit(path: Path, source: SourceOptions) -> Roster:
@@ -96,7 +116,7 @@ async def run_with_progress(
     except ConfigurationError as error:
         fail(error.message)
         raise
-    bar, tick = progress_sink(len(roster.rows) + len(roster.problems), console)
+    bar, tick, on_report = progress_sink(len(roster.rows) + len(roster.problems), console)
     with bar:
         return await run_sync(
             roster,
@@ -107,6 +127,7 @@ async def run_with_progress(
             settings=settings,
             on_result=tick,
             interrupt=interrupt,
+            on_report=on_report,
         )
 
 
@@ -242,6 +263,23 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     help="Create accounts without Canvas's 'finish registering' email to the guardian.",
 )
 @click.option(
+    "--canvas-state",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "report", "lookups"]),
+    help="How to read Canvas: one provisioning report of every user and link (a few calls "
+    "whatever the size), row-by-row look-ups, or auto: a report for rosters of "
+    f"{AUTO_REPORT_ROWS} rows or more, look-ups when the report is refused or late.",
+)
+@click.option(
+    "--report-timeout",
+    default=1800.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="How long to wait for Canvas's report (a queued job) before giving up on it.",
+)
+@click.option(
     "--trust-contact-email",
     is_flag=True,
     help="Pair a guardian with an account found only through its contact email even when the "
@@ -280,6 +318,8 @@ def sync(
     state_path: Path | None,
     no_registration_email: bool,
     trust_contact_email: bool,
+    canvas_state: str,
+    report_timeout: float,
     source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
@@ -307,6 +347,8 @@ def sync(
         concurrency=concurrency,
         send_registration=not no_registration_email,
         trust_contact_email=trust_contact_email,
+        canvas_state=cast(CanvasStateMode, canvas_state),
+        report_timeout=report_timeout,
     )
     settings: dict[str, object] = {
         "pairing": options.method,
@@ -314,6 +356,7 @@ def sync(
         "concurrency": concurrency,
         "send_registration": options.send_registration,
         "trust_contact_email": trust_contact_email,
+        "canvas_state": canvas_state,
         "format": source.format or "detected",
         "roster": str(roster),
     }

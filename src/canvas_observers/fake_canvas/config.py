@@ -28,7 +28,7 @@ class FakeConfig:
     report_seconds: float = 2.0
     # Where report downloads redirect to (the signed-URL files store). In-process the app
     # answers this host too; the real server sets it to its second loopback port.
-    files_origin: str = "http://files.fake-canvas.test"
+    files_origin: str = "http://127.0.0.2:8901"
     # Leaky bucket (app/middleware/request_throttle.rb defaults)
     hwm: float = 600.0
     up_front_cost: float = 50.0

@@ -48,6 +48,7 @@ class RunInfo:
     throttled: int = 0
     retries: int = 0
     stop_reason: str = ""
+    canvas_state: str = "lookups"  # how Canvas was read: "report" or "lookups"
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready dict of every field (a copy: changing it does not change the value)."""

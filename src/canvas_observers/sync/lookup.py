@@ -20,6 +20,7 @@ from canvas_observers.sync.plan import (
     resolve_observer,
     resolve_student,
 )
+from canvas_observers.sync.snapshot import CanvasSnapshot
 
 MIN_SEARCH_LENGTH = 2  # lib/search_term_helper.rb MIN_SEARCH_TERM_LENGTH (3 on older Canvas)
 
@@ -34,6 +35,35 @@ class Recorder(Protocol):
     ) -> None: ...
     def recall_user(self, *, canvas_url: str, kind: str, key: str) -> int | None: ...
     def forget_user(self, *, canvas_url: str, kind: str, key: str) -> None: ...
+
+
+class CanvasView(Protocol):
+    """Where the engine learns Canvas: targeted API look-ups, or a whole-account snapshot."""
+
+    async def observer(self, email: str) -> ObserverState: ...
+    async def student(self, student_id: str) -> Resolution: ...
+    def enrolled(self, user_id: int) -> bool | None: ...
+    def close(self) -> None: ...
+
+
+class SnapshotView:
+    """The engine's look-ups answered from a provisioning report: no API call at all."""
+
+    def __init__(self, snapshot: CanvasSnapshot) -> None:
+        self.snapshot = snapshot
+
+    async def observer(self, email: str) -> ObserverState:
+        return self.snapshot.observer(email)
+
+    async def student(self, student_id: str) -> Resolution:
+        return self.snapshot.student(student_id)
+
+    def enrolled(self, user_id: int) -> bool | None:
+        """Whether the student has a live student enrollment (None: the report had none)."""
+        return self.snapshot.has_live_enrollment(user_id)
+
+    def close(self) -> None:
+        return None
 
 
 class Lookups:
@@ -108,6 +138,10 @@ class Lookups:
         except RequestRejected:
             return Missing()  # shorter than this Canvas's minimum search length
         return resolve_student(candidates, student_id)
+
+    def enrolled(self, user_id: int) -> bool | None:
+        """Not known without a call: the engine asks Canvas when it needs to."""
+        return None
 
     def close(self) -> None:
         """Cancel look-ups still running (the run is over or stopping)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from canvas_observers.canvas.errors import (
     CanvasError,
@@ -12,6 +13,8 @@ from canvas_observers.canvas.errors import (
     NotAllowed,
 )
 from canvas_observers.sync.plan import PairingMethod
+
+CanvasStateMode = Literal["auto", "report", "lookups"]
 
 
 class RunAborted(Exception):
@@ -35,6 +38,16 @@ class SyncOptions:
     # Pair a guardian found only through an account's contact email whatever its name (the
     # rule before names were checked); off by default: a login is identity, an email is not.
     trust_contact_email: bool = False
+    # How Canvas is read: a provisioning report ("report"), row-by-row look-ups ("lookups"),
+    # or "auto": a report for a roster of at least AUTO_REPORT_ROWS rows, look-ups when the
+    # report is refused or late. report_timeout: seconds to wait for the report.
+    canvas_state: CanvasStateMode = "auto"
+    report_timeout: float = 1800.0
+
+
+AUTO_REPORT_ROWS = 300
+"""From this many roster rows a report costs fewer calls than the look-ups: a report is about
+ten calls whatever the size, look-ups are one or more per guardian (more than 0.6 per row)."""
 
 
 def utc_now() -> datetime:

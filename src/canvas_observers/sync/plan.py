@@ -295,6 +295,15 @@ def roster_conflicts(rows: Iterable[RosterRow]) -> dict[int, str]:
     }
 
 
+def not_enrolled() -> Skip:
+    """A row whose student Canvas would give no pairing code (no live student enrollment)."""
+    return Skip(
+        Outcome.NOT_ENROLLED,
+        "no live student enrollment, so Canvas gives no pairing code; the next run tries "
+        "again (--pairing direct needs no enrollment)",
+    )
+
+
 def dry_run_outcome(action: Pair) -> Outcome:
     """What a dry run reports for a pairing it would make."""
     return Outcome.WOULD_CREATE if action.create_observer else Outcome.WOULD_PAIR

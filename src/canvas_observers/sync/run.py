@@ -8,19 +8,33 @@ The CLI builds the client, journal and options; this module ties them together a
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.canvas.errors import CanvasError, ConfigurationError, TransportError
+from canvas_observers.canvas.errors import (
+    CanvasError,
+    ConfigurationError,
+    NotAllowed,
+    NotFound,
+    TransportError,
+)
+from canvas_observers.canvas.models import AccountReport
 from canvas_observers.report.summary import RunInfo, totals
 from canvas_observers.roster.model import Roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync import preflight
+from canvas_observers.sync.canvas_state import ReportUnavailable, read_snapshot
 from canvas_observers.sync.engine import Engine, RunAborted, SyncOptions, iso_timestamp, utc_now
+from canvas_observers.sync.lookup import SnapshotView
+from canvas_observers.sync.options import AUTO_REPORT_ROWS, abort_reason
 from canvas_observers.sync.outcomes import Outcome, RowResult
+from canvas_observers.sync.snapshot import CanvasSnapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +44,7 @@ class SyncReport:
     info: RunInfo
     results: tuple[RowResult, ...]
     aborted: str | None = None
+    canvas_state = "lookups"
 
     @property
     def exit_code(self) -> int:
@@ -64,11 +79,14 @@ async def run_sync(
     now: Callable[[], datetime] = utc_now,
     on_result: Callable[[RowResult], None] | None = None,
     interrupt: asyncio.Event | None = None,
+    on_report: Callable[[AccountReport], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> SyncReport:
     """Run the sync for a roster that has been read and validated.
 
     Setting ``interrupt`` (the CLI does on Ctrl-C) stops the run as a rejected token would:
     rows in hand finish, the others are reported "not processed", and the run is ``stopped``.
+    ``on_report`` sees a provisioning report's progress while the sync waits for it.
     """
     started = now()
     clock = time.monotonic()
@@ -93,6 +111,7 @@ async def run_sync(
     for result in invalid_row_results(roster):
         engine.emit(result)
     aborted: str | None = None
+    canvas_state = "lookups"
 
     async def watch() -> None:
         if interrupt is not None:
@@ -103,6 +122,12 @@ async def run_sync(
     try:
         await _check_token(client)
         await _check_rights(client, sis_ids=any(not row.student_is_login for row in roster.rows))
+        snapshot = await _read_whole(
+            client, options, rows=len(roster.rows), on_report=on_report, sleep=sleep
+        )
+        if snapshot is not None:
+            engine.use_view(SnapshotView(snapshot))
+            canvas_state = "report"
         await engine.run(roster.rows)
     except RunAborted as stop:
         aborted = stop.reason
@@ -128,6 +153,7 @@ async def run_sync(
         rows_rejected=len(roster.problems),
         duplicates=roster.duplicates,
         state="stopped" if aborted else "complete",
+        canvas_state=canvas_state,
     )
     if journal is not None:
         journal.finish_run(
@@ -138,6 +164,53 @@ async def run_sync(
             api_calls={**info.api_calls, "throttled": info.throttled, "retries": info.retries},
         )
     return SyncReport(info=info, results=results, aborted=aborted)
+
+
+def report_kinds(options: SyncOptions) -> tuple[str, ...]:
+    """What the snapshot needs: users and links; enrollments too when pairing by code (they
+    say which students Canvas would give a code for, without a call per student)."""
+    base = ("users", "user_observers")
+    return (*base, "enrollments") if options.method == "code" else base
+
+
+async def _read_whole(
+    client: CanvasClient,
+    options: SyncOptions,
+    *,
+    rows: int,
+    on_report: Callable[[AccountReport], None] | None,
+    sleep: Callable[[float], Awaitable[None]],
+) -> CanvasSnapshot | None:
+    """The snapshot when the options (or, with ``auto``, the roster's size) call for one.
+
+    ``auto`` falls back to look-ups, with one log line saying why, when the report is refused
+    or not ready in time; an explicit ``report`` stops the run instead.
+    """
+    mode = options.canvas_state
+    if mode == "lookups" or (mode == "auto" and rows < AUTO_REPORT_ROWS):
+        return None
+    try:
+        return await read_snapshot(
+            client,
+            kinds=report_kinds(options),
+            wait_at_most=options.report_timeout,
+            on_progress=on_report,
+            sleep=sleep,
+        )
+    except (NotAllowed, NotFound, ReportUnavailable) as error:
+        if mode == "report":
+            raise RunAborted(f"Canvas's provisioning report could not be read: {error}") from error
+        log.info("reading Canvas by look-ups instead of a report: %s", error)
+        return None
+    except ConfigurationError as error:
+        raise RunAborted(abort_reason(error), error) from error
+    except TransportError as error:
+        raise RunAborted(f"Canvas is unreachable: {error}", error) from error
+    except CanvasError as error:
+        if mode == "report":
+            raise RunAborted(f"Canvas's provisioning report could not be read: {error}") from error
+        log.info("reading Canvas by look-ups instead of a report: %s", error)
+        return None
 
 
 async def _check_rights(client: CanvasClient, *, sis_ids: bool) -> None:

@@ -1,0 +1,70 @@
+"""Fetching a file Canvas points to (a report's CSV or zip): the one place a redirect is followed.
+
+A report's file URL is on the Canvas origin, and Canvas answers it with a redirect to its file
+store: on hosted Canvas a signed URL on another host (docs/canvas-behaviour.md, "Account
+reports"). The token must never leave the Canvas origin, and a signed-URL store refuses a
+request that carries an Authorization header anyway. So each hop is decided here, purely:
+
+* a URL on the Canvas origin is fetched with the token;
+* a URL on any other origin is fetched with no Authorization header at all, and only over
+  https (plain http only to a loopback host, as for Canvas itself);
+* at most ``MAX_REDIRECTS`` hops.
+
+Log lines and errors show the scheme, host and path of a hop, never its query: a signed URL's
+query is itself a credential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from canvas_observers.canvas.errors import CanvasError, UnsafeRequest
+from canvas_observers.canvas.net import is_loopback, origin_of
+
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One request of a download: where, and whether it may carry the token."""
+
+    url: httpx.URL
+    with_token: bool
+
+    @property
+    def shown(self) -> str:
+        """The hop as logs and errors show it: no query string."""
+        return str(self.url.copy_with(query=None, fragment=None))
+
+
+def first_hop(url: str, *, canvas: tuple[str, str, int | None], allow_insecure: bool) -> Hop:
+    """The first request for a file URL Canvas gave (it may be relative to the Canvas origin)."""
+    return _hop(httpx.URL(url), canvas=canvas, allow_insecure=allow_insecure)
+
+
+def next_hop(
+    current: Hop,
+    location: str | None,
+    *,
+    canvas: tuple[str, str, int | None],
+    allow_insecure: bool,
+) -> Hop:
+    """Where a redirect answer sends the download next; the token only stays on Canvas."""
+    if not location:
+        raise CanvasError("a redirect without a Location header", method="GET", path=current.shown)
+    target = current.url.join(location)
+    return _hop(target, canvas=canvas, allow_insecure=allow_insecure)
+
+
+def _hop(url: httpx.URL, *, canvas: tuple[str, str, int | None], allow_insecure: bool) -> Hop:
+    if url.scheme not in ("http", "https") or not url.host:
+        raise UnsafeRequest(f"not an http(s) file URL: {url.scheme}://{url.host}")
+    if url.username or url.password:
+        raise UnsafeRequest("a file URL with a user name or password is not fetched")
+    on_canvas = origin_of(url) == canvas
+    if url.scheme == "http" and not on_canvas and not (allow_insecure or is_loopback(url.host)):
+        raise UnsafeRequest(f"refusing plain http:// to the file store {url.host}")
+    return Hop(url, with_token=on_canvas)

@@ -1,0 +1,212 @@
+"""Canvas seen whole: its users, observer links and student enrollments from one provisioning
+report, and the same look-ups the engine makes of the API, answered from memory.
+
+Parsing is pure (bytes in, a ``CanvasSnapshot`` out); the report's shape is written down in
+docs/canvas-behaviour.md, "Account reports". The look-ups follow Canvas's own rules, so that a
+snapshot and the API give the same answers:
+
+* ``sis_user_id:`` matches a live login's SIS id exactly (deleted logins never match);
+* ``sis_login_id:`` matches a live login case-insensitively (``LOWER()``);
+* a guardian is found by login first, then by the account's email (a contact address, which
+  the planner treats as weaker than a login);
+* a student id with ``@`` is matched by login, then by email, as the search fallback does.
+
+The report lists a user once per login, so a user with two logins is one account with both.
+It gives the primary email only, where the API's search also matches other email channels:
+an account found only by a secondary address is found by the look-ups and not here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.sync.plan import (
+    Ambiguous,
+    Found,
+    Missing,
+    ObserverState,
+    Resolution,
+    resolve_observer,
+    resolve_student,
+)
+
+# Enrollment states that let Canvas make a pairing code (User#has_student_enrollment?); the
+# report says "concluded" for a completed enrollment and "invited" for creation_pending.
+LIVE_ENROLLMENT = frozenset({"active", "invited", "creation_pending", "completed", "concluded"})
+# "deleted" in the report is either an enrollment whose course or section is deleted (its own
+# state may still be live, and Canvas then gives a code) or an SIS-made enrollment that is
+# itself deleted: the report cannot tell which, so such a student is "not known".
+SHOWN_DELETED = "deleted"
+STUDENT_ROLES = frozenset({"student", "StudentEnrollment", "StudentViewEnrollment"})
+
+
+class SnapshotError(ValueError):
+    """The report's file is not what a provisioning report looks like."""
+
+
+@dataclass
+class CanvasSnapshot:
+    """What one provisioning report said about the account (mutable only while it is built)."""
+
+    users: dict[int, CanvasUser] = field(default_factory=dict)
+    by_sis: dict[str, set[int]] = field(default_factory=dict)
+    by_login: dict[str, set[int]] = field(default_factory=dict)
+    by_email: dict[str, set[int]] = field(default_factory=dict)
+    observees: dict[int, set[int]] = field(default_factory=dict)
+    enrolled: set[int] | None = None  # users with a live student enrollment; None: not read
+    maybe_enrolled: set[int] = field(default_factory=set)  # only enrollments shown "deleted"
+    rows_read: int = 0
+
+    # -- look-ups, with Canvas's rules ------------------------------------------------------
+    def _users(self, ids: Iterable[int]) -> list[CanvasUser]:
+        return [self.users[i] for i in sorted(ids) if i in self.users]
+
+    def student(self, student_id: str) -> Resolution:
+        """The student a roster id names, exactly (see the module docstring)."""
+        key = student_id.strip()
+        if "@" not in key:
+            return _one(self._users(self.by_sis.get(key, ())))
+        by_login = self._users(self.by_login.get(key.lower(), ()))
+        if by_login:
+            return _one(by_login)
+        return resolve_student(self._users(self.by_email.get(key.lower(), ())), key)
+
+    def observer(self, email: str) -> ObserverState:
+        """The guardian's account and the students it observes."""
+        key = email.strip().lower()
+        by_login = self._users(self.by_login.get(key, ()))
+        if by_login:
+            resolution = _one(by_login)
+        else:
+            resolution = resolve_observer(self._users(self.by_email.get(key, ())), email)
+        if isinstance(resolution, Found):
+            linked = self._users(self.observees.get(resolution.user.id, ()))
+            return ObserverState(resolution, tuple(linked))
+        return ObserverState(resolution)
+
+    def has_live_enrollment(self, user_id: int) -> bool | None:
+        """True or False from the report's enrollments; None when it cannot tell (none read,
+        or the student's only enrollments are shown "deleted")."""
+        if self.enrolled is None:
+            return None
+        if user_id in self.enrolled:
+            return True
+        return None if user_id in self.maybe_enrolled else False
+
+
+def _one(users: list[CanvasUser]) -> Resolution:
+    if not users:
+        return Missing()
+    return Found(users[0]) if len(users) == 1 else Ambiguous(tuple(users))
+
+
+# -- parsing -----------------------------------------------------------------------------
+
+
+def _tables(data: bytes) -> Iterator[tuple[str, csv.DictReader[str]]]:
+    """(name, rows) of each CSV in the report's file: a zip of CSVs, or one CSV."""
+    if data[:2] == b"PK":
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile as exc:
+            raise SnapshotError(f"the report's zip cannot be read: {exc}") from exc
+        with archive:
+            for name in archive.namelist():
+                if name.lower().endswith(".csv"):
+                    with archive.open(name) as raw:
+                        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                        yield name, csv.DictReader(text)
+        return
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    yield "report.csv", csv.DictReader(text)
+
+
+def _kind(columns: Iterable[str]) -> str | None:
+    names = set(columns)
+    if {"canvas_observer_id", "canvas_student_id"} <= names:
+        return "user_observers"
+    if {"canvas_course_id", "canvas_user_id", "role"} <= names:
+        return "enrollments"
+    if {"canvas_user_id", "login_id"} <= names:
+        return "users"
+    return None
+
+
+def parse_snapshot(data: bytes) -> CanvasSnapshot:
+    """Build the snapshot from a provisioning report's file (CSV or zip); SnapshotError when
+    it holds no users table, or a table the report never has."""
+    snapshot = CanvasSnapshot()
+    seen: set[str] = set()
+    try:
+        for name, rows in _tables(data):
+            kind = _kind(rows.fieldnames or ())
+            if kind is None:
+                raise SnapshotError(f"{name}: not a provisioning report table")
+            seen.add(kind)
+            if kind == "users":
+                _read_users(snapshot, rows)
+            elif kind == "user_observers":
+                _read_links(snapshot, rows)
+            else:
+                _read_enrollments(snapshot, rows)
+    except (csv.Error, UnicodeDecodeError, ValueError, KeyError) as exc:
+        raise SnapshotError(f"the report cannot be read: {type(exc).__name__}: {exc}") from exc
+    if "users" not in seen:
+        raise SnapshotError("the report has no users table")
+    return snapshot
+
+
+def _read_users(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> None:
+    for row in rows:
+        snapshot.rows_read += 1
+        if (row.get("status") or "").strip() == "deleted":
+            continue  # deleted logins never match a look-up
+        user_id = int(row["canvas_user_id"])
+        login = (row.get("login_id") or "").strip() or None
+        sis = (row.get("user_id") or "").strip() or None
+        email = (row.get("email") or "").strip() or None
+        known = snapshot.users.get(user_id)
+        if known is None or (sis is not None and known.sis_user_id is None):
+            # Canvas shows the login that has an SIS id, when there is one.
+            snapshot.users[user_id] = CanvasUser(
+                id=user_id,
+                name=(row.get("full_name") or "").strip()
+                or f"{row.get('first_name', '')} {row.get('last_name', '')}".strip(),
+                sortable_name=(row.get("sortable_name") or "").strip() or None,
+                sis_user_id=sis,
+                login_id=login,
+                email=email,
+            )
+        if sis is not None:
+            snapshot.by_sis.setdefault(sis, set()).add(user_id)
+        if login is not None:
+            snapshot.by_login.setdefault(login.lower(), set()).add(user_id)
+        if email is not None:
+            snapshot.by_email.setdefault(email.lower(), set()).add(user_id)
+
+
+def _read_links(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> None:
+    for row in rows:
+        snapshot.rows_read += 1
+        if (row.get("status") or "").strip() == "deleted":
+            continue
+        observer = int(row["canvas_observer_id"])
+        snapshot.observees.setdefault(observer, set()).add(int(row["canvas_student_id"]))
+
+
+def _read_enrollments(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> None:
+    enrolled = snapshot.enrolled if snapshot.enrolled is not None else set()
+    snapshot.enrolled = enrolled
+    for row in rows:
+        snapshot.rows_read += 1
+        role = (row.get("base_role_type") or row.get("role") or "").strip()
+        status = (row.get("status") or "").strip()
+        if role in STUDENT_ROLES and status in LIVE_ENROLLMENT:
+            enrolled.add(int(row["canvas_user_id"]))
+        elif role in STUDENT_ROLES and status == SHOWN_DELETED:
+            snapshot.maybe_enrolled.add(int(row["canvas_user_id"]))

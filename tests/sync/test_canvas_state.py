@@ -1,0 +1,180 @@
+"""Reading Canvas whole (a provisioning report) against row-by-row look-ups: the same row
+outcomes and the same Canvas at the end, far fewer calls, and a stale snapshot never
+duplicates an account or pairs the wrong child."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import httpx
+import pytest
+
+from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.canvas.models import AccountReport
+from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, create_app
+from canvas_observers.fake_canvas.scenarios import build_demo, generate_district
+from canvas_observers.roster.csv_reader import read_roster
+from canvas_observers.store.journal import Journal
+from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.run import SyncReport, run_sync
+
+BASE_URL = "http://127.0.0.1"
+WRITES = ("create_user", "create_pairing_code", "add_observee_with_code", "add_observee")
+
+
+async def no_sleep(_seconds: float) -> None:
+    """Polls after a hundredth of a second, whatever pause the sync asks for."""
+    await asyncio.sleep(0.01)
+
+
+def app_with(csv_builder: str, rows: int = 400, seed: int = 3) -> tuple[FakeCanvasApp, str]:
+    state = FakeState()
+    if csv_builder == "demo":
+        text = build_demo(state)
+    else:
+        text = generate_district(state, rows=rows, seed=seed)
+    return create_app(FakeConfig(throttle=False, report_seconds=0.0), state), text
+
+
+async def sync(
+    app: FakeCanvasApp,
+    text: str,
+    *,
+    journal: Journal | None = None,
+    on_report: Any = None,
+    **options: Any,
+) -> SyncReport:
+    roster = read_roster(io.BytesIO(text.encode()), source="roster.csv")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        client = CanvasClient(http, base_url=BASE_URL, token=app.fake.config.admin_token)
+        return await run_sync(
+            roster,
+            client=client,
+            options=SyncOptions(**options),
+            canvas_url=BASE_URL,
+            journal=journal,
+            on_report=on_report,
+            sleep=no_sleep,
+        )
+
+
+def outcomes(report: SyncReport) -> dict[int, str]:
+    return {r.line: r.outcome.value for r in report.results}
+
+
+def end_state(app: FakeCanvasApp) -> tuple[set[tuple[str, str]], set[str]]:
+    """Links by (observer login, student login) and the set of logins: ids aside."""
+    state = app.fake.state
+    logins = {
+        u.id: (u.login.unique_id.lower() if u.login else f"#{u.id}")
+        for u in state.users.values()
+        if u.active
+    }
+    links = {
+        (logins[k.observer_id], logins[k.student_id])
+        for k in state.links.values()
+        if k.workflow_state == "active"
+    }
+    return links, set(logins.values())
+
+
+@pytest.mark.parametrize("district", ["demo", "generated"])
+@pytest.mark.parametrize("method", ["code", "direct"])
+async def test_report_and_lookups_give_the_same_outcomes_and_canvas(
+    district: str, method: str
+) -> None:
+    """The same district synced both ways: the same outcome per row (dry run and real), the
+    same links and accounts; the report's first run sends few calls besides the writes, and
+    its unchanged re-run fewer than 25 calls and no write."""
+    by_lookups, text = app_with(district)
+    by_report, same = app_with(district)
+    assert same == text
+    dry_l = await sync(by_lookups, text, method=method, dry_run=True, canvas_state="lookups")
+    dry_r = await sync(by_report, text, method=method, dry_run=True, canvas_state="report")
+    assert dry_r.info.canvas_state == "report"
+    assert outcomes(dry_r) == outcomes(dry_l)
+    first_l = await sync(by_lookups, text, method=method, canvas_state="lookups")
+    journal = Journal.open(":memory:")
+    first_r = await sync(by_report, text, method=method, canvas_state="report", journal=journal)
+    assert outcomes(first_r) == outcomes(first_l)
+    assert end_state(by_report) == end_state(by_lookups)
+    assert outcomes(first_r) == outcomes(dry_r) | {
+        line: {"would_create": "created", "would_pair": "paired"}.get(value, value)
+        for line, value in outcomes(dry_r).items()
+    }
+    writes = sum(first_r.info.api_calls.get(k, 0) for k in WRITES)
+    assert sum(first_r.info.api_calls.values()) <= writes + 25
+    rerun = await sync(by_report, text, method=method, canvas_state="report", journal=journal)
+    assert sum(rerun.info.api_calls.values()) <= 25
+    assert not set(WRITES) & set(rerun.info.api_calls)
+
+
+async def test_auto_reads_a_report_for_a_large_roster_and_lookups_for_a_small_one() -> None:
+    """auto: a report from 300 rows up, look-ups below."""
+    large, text = app_with("generated", rows=400)
+    assert (await sync(large, text, dry_run=True)).info.canvas_state == "report"
+    small, small_text = app_with("generated", rows=40)
+    assert (await sync(small, small_text, dry_run=True)).info.canvas_state == "lookups"
+
+
+async def test_auto_falls_back_to_lookups_when_the_report_is_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A token that may not run reports: auto says why in one log line and uses look-ups;
+    an explicit --canvas-state report stops the run instead."""
+    app, text = app_with("generated", rows=400)
+    rights = app.fake.state.users[app.fake.state.admin_id].permissions
+    app.fake.state.make_admin(app.fake.state.admin_id, rights - {"read_reports"})
+    caplog.set_level("INFO")
+    report = await sync(app, text, dry_run=True)
+    assert report.info.canvas_state == "lookups"
+    assert any("instead of a report" in r.getMessage() for r in caplog.records)
+    stopped = await sync(app, text, dry_run=True, canvas_state="report")
+    assert stopped.aborted is not None and "provisioning report" in stopped.aborted
+
+
+async def test_a_report_that_does_not_finish_in_time_falls_back() -> None:
+    """A report still running at --report-timeout: auto uses look-ups instead."""
+    app, text = app_with("generated", rows=400)
+    app.fake.config.report_seconds = 3600.0
+    report = await sync(app, text, dry_run=True, report_timeout=5.0)
+    assert report.info.canvas_state == "lookups"
+
+
+async def test_a_stale_snapshot_duplicates_nothing() -> None:
+    """Canvas changes after the report is taken (a guardian registers, a pair is made by
+    hand, a student is deleted): no second account, no wrong pairing, each row told truly."""
+    app, _ = app_with("generated", rows=10)
+    state = app.fake.state
+    course = state.add_course("C")
+    kids = [
+        state.add_user(f"Kid {i}", login_id=f"k{i}@s.test", sis_user_id=f"K{i}") for i in range(3)
+    ]
+    for kid in kids:
+        state.enroll(kid, course)
+    text = (
+        "student_id,observer_email,observer_first_name,observer_last_name\n"
+        "K0,early@home.test,Early,Bird\n"
+        "K1,hand@home.test,Hand,Made\n"
+        "K2,gone@home.test,Gone,Kid\n"
+    )
+    hand = state.add_user("Hand Made", login_id="hand@home.test")
+    changed: list[str] = []
+
+    def meanwhile(report: AccountReport) -> None:
+        if not changed:  # after the report was taken, before any write
+            changed.append(report.status)
+            state.add_user("Early Bird", login_id="early@home.test")
+            state.link(hand, kids[1])
+            state.delete_user(kids[2])
+
+    report = await sync(app, text, canvas_state="report", on_report=meanwhile)
+    assert changed
+    assert outcomes(report)[2] == "paired"  # the account made meanwhile is used, not doubled
+    assert outcomes(report)[3] in {"paired", "already_paired"}
+    assert outcomes(report)[4] == "failed"  # Canvas's 404 for the deleted student
+    early = [u for u in state.users.values() if u.login and u.login.unique_id == "early@home.test"]
+    assert len(early) == 1
+    assert state.is_linked(early[0].id, kids[0]) and state.is_linked(hand, kids[1])

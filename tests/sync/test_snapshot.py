@@ -1,0 +1,123 @@
+"""The snapshot: a provisioning report's CSVs parsed, and looked up with Canvas's rules; the
+whole-run plan decided from it (pure, no Canvas)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from canvas_observers.roster.model import RosterRow
+from canvas_observers.sync.plan import Ambiguous, Found, Missing
+from canvas_observers.sync.snapshot import SnapshotError, parse_snapshot
+from canvas_observers.sync.whole import plan_run
+
+USERS = (
+    "canvas_user_id,user_id,integration_id,authentication_provider_id,login_id,first_name,"
+    "last_name,full_name,sortable_name,short_name,email,status,created_by_sis\n"
+    '10,S-100,,,kid100@school.test,Kim,Kid,Kim Kid,"Kid, Kim",Kim Kid,,active,true\n'
+    '11,S-1001,,,kid1001@school.test,Lee,Kid,Lee Kid,"Kid, Lee",Lee Kid,,active,true\n'
+    '12,,,,pat@home.test,Pat,Parent,Pat Parent,"Parent, Pat",Pat Parent,pat@home.test,'
+    "active,false\n"
+    '13,,,,someone@else.test,Not,Parent,Not Parent,"Parent, Not",Not Parent,'
+    "shared@home.test,active,false\n"
+    '14,S-9,,,gone@school.test,Gone,Kid,Gone Kid,"Kid, Gone",Gone Kid,,deleted,true\n'
+    '10,,,,second@school.test,Kim,Kid,Kim Kid,"Kid, Kim",Kim Kid,,active,false\n'
+)
+LINKS = (
+    "canvas_observer_id,observer_id,canvas_student_id,student_id,status,created_by_sis\n"
+    "12,,10,S-100,active,false\n"
+    "12,,11,S-1001,deleted,false\n"
+)
+ENROLLMENTS = (
+    "canvas_course_id,course_id,canvas_user_id,user_id,role,role_id,canvas_section_id,"
+    "section_id,status,canvas_associated_user_id,associated_user_id,created_by_sis,"
+    "base_role_type,limit_section_privileges\n"
+    "1,C1,10,S-100,student,3,1,,active,,,true,StudentEnrollment,false\n"
+    "2,C2,11,S-1001,student,3,2,,inactive,,,true,StudentEnrollment,false\n"
+    "1,C1,12,,observer,6,1,,active,10,S-100,false,ObserverEnrollment,false\n"
+)
+
+
+def zipped(**files: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(f"{name}.csv", text)
+    return buffer.getvalue()
+
+
+def test_users_links_and_enrollments_from_a_zip() -> None:
+    """A zip of the three CSVs: users once per account, live links, live student enrollments."""
+    snap = parse_snapshot(zipped(users=USERS, user_observers=LINKS, enrollments=ENROLLMENTS))
+    assert set(snap.users) == {10, 11, 12, 13}  # the deleted login's user is not matched
+    assert snap.users[10].sis_user_id == "S-100"
+    assert snap.users[10].login_id == "kid100@school.test"  # the login with the SIS id
+    assert snap.observees == {12: {10}}
+    assert snap.enrolled == {10}
+    assert snap.has_live_enrollment(11) is False
+    shown_deleted = ENROLLMENTS.replace(",inactive,", ",deleted,")
+    unsure = parse_snapshot(zipped(users=USERS, enrollments=shown_deleted))
+    assert unsure.has_live_enrollment(11) is None  # course deleted, or the enrollment: unknown
+
+
+def test_lookups_follow_canvas_rules() -> None:
+    """SIS ids exactly (no 100/1001 trap), logins case-insensitively, every login of a user."""
+    snap = parse_snapshot(USERS.encode())
+    assert snap.student("S-100") == Found(snap.users[10])
+    assert snap.student("s-100") == Missing()
+    assert snap.student("S-10") == Missing()
+    assert snap.student("S-9") == Missing()  # a deleted login
+    assert snap.student("SECOND@school.test") == Found(snap.users[10])
+    assert snap.has_live_enrollment(10) is None  # no enrollments table read
+    guardian = snap.observer("PAT@home.test")
+    assert guardian.resolution == Found(snap.users[12])
+    contact = snap.observer("shared@home.test")
+    assert contact.resolution == Found(snap.users[13], by_contact_email=True)
+
+
+def test_two_accounts_with_one_email_are_ambiguous() -> None:
+    """Two accounts whose email is the guardian's, neither by login: ambiguous."""
+    extra = '15,,,,x@else.test,X,Y,X Y,"Y, X",X Y,shared@home.test,active,false\n'
+    snap = parse_snapshot((USERS + extra).encode())
+    assert isinstance(snap.observer("shared@home.test").resolution, Ambiguous)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"a,b\n1,2\n", zipped(user_observers=LINKS), b"PK\x03\x04 broken"],
+)
+def test_what_is_not_a_report_is_refused(data: bytes) -> None:
+    """An empty file, another CSV, a zip without users, a broken zip: SnapshotError."""
+    with pytest.raises(SnapshotError):
+        parse_snapshot(data)
+
+
+def row(line: int, student: str, email: str, first: str = "Pat", last: str = "Parent") -> RosterRow:
+    return RosterRow(line, student, email, first, last)
+
+
+def test_the_whole_plan_from_a_snapshot() -> None:
+    """Already paired, not enrolled, a stranger's contact email, a new guardian once for two
+    siblings, a student not found: all decided at once."""
+    snap = parse_snapshot(zipped(users=USERS, user_observers=LINKS, enrollments=ENROLLMENTS))
+    rows = [
+        row(2, "S-100", "pat@home.test"),
+        row(3, "S-1001", "pat@home.test"),
+        row(4, "S-100", "shared@home.test", "Kim", "Home"),
+        row(5, "S-100", "new@home.test", "New", "One"),
+        row(6, "kid1001@school.test", "new@home.test", "New", "One"),
+        row(7, "S-7", "new@home.test", "New", "One"),
+    ]
+    plan = plan_run(rows, snap, method="code")
+    assert [p.outcome.value for p in plan] == [
+        "already_paired",
+        "not_enrolled",
+        "observer_mismatch",
+        "would_create",
+        "not_enrolled",
+        "student_not_found",
+    ]
+    direct = plan_run(rows, snap, method="direct")
+    assert [p.outcome.value for p in direct][3:5] == ["would_create", "would_pair"]
