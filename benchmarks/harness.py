@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,21 @@ ADMIN_TOKEN = "fake-admin-token"  # the fake's well-known default admin token
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 
-# Canvas route template (as the fake counts it) -> the kind of call, for the table.
+# Canvas route template (as the fake counts it) -> the kind of call, for the table. "reports":
+# starting a provisioning report and polling it; the file's download is not under /api/ and the
+# fake counts only its files-store hop (`file_downloads`), so bench.py adds the sync's own count.
 KINDS: Mapping[str, str] = {
     "POST /api/v1/accounts/:account_id/users": "creates",
+    "POST /api/v1/accounts/:account_id/reports/:report": "reports",
+    "GET /api/v1/accounts/:account_id/reports/:report": "reports",
+    "GET /api/v1/accounts/:account_id/reports/:report/:id": "reports",
     "POST /api/v1/users/:user_id/observer_pairing_codes": "codes",
     "POST /api/v1/users/:user_id/observees": "pairings",
     "PUT /api/v1/users/:user_id/observees/:observee_id": "pairings",
 }
+
+KIND_NAMES = ("lookups", "reports", "creates", "codes", "pairings", "other")
+REPORT_START = "POST /api/v1/accounts/:account_id/reports/"
 
 
 def cli_command(*args: str) -> list[str]:
@@ -41,9 +49,18 @@ def cli_command(*args: str) -> list[str]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free now, all different (each socket is held until all are picked)."""
+    with ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
 
 
 def kind_of(route: str) -> str:
@@ -59,6 +76,8 @@ class Calls:
     by_kind: dict[str, int]
     by_method: dict[str, int]
     throttled: int
+    report_starts: int = 0  # POSTs that start a report: reads, not writes to the district
+    file_downloads: int = 0  # report files the fake's files store handed out (not /api/)
 
     @property
     def total(self) -> int:
@@ -67,7 +86,8 @@ class Calls:
 
     @property
     def writes(self) -> int:
-        return sum(self.by_method.get(m, 0) for m in WRITE_METHODS)
+        """Writes to the district: POST/PUT/DELETE, but not the POST that starts a report."""
+        return sum(self.by_method.get(m, 0) for m in WRITE_METHODS) - self.report_starts
 
     @classmethod
     def between(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> Calls:
@@ -82,8 +102,11 @@ class Calls:
         methods = diff("by_method")
         # Requests that reached the app but matched no route (none expected) count as "other".
         kinds["other"] += sum(methods.values()) - sum(kinds.values())
-        by_kind = {k: kinds.get(k, 0) for k in ("lookups", "creates", "codes", "pairings", "other")}
-        return cls(by_kind, dict(methods), int(after["throttled"]) - int(before["throttled"]))
+        by_kind = {k: kinds.get(k, 0) for k in KIND_NAMES}
+        starts = sum(n for route, n in diff("by_route").items() if route.startswith(REPORT_START))
+        files = int(after.get("file_downloads", 0)) - int(before.get("file_downloads", 0))
+        throttled = int(after["throttled"]) - int(before["throttled"])
+        return cls(by_kind, dict(methods), throttled, starts, files)
 
 
 @dataclass
@@ -122,20 +145,28 @@ def fake_server(
     latency_ms: float,
     request_cost: float,
     throttle: bool = True,
+    report_seconds: float | None = None,
     name: str = "fake",
 ) -> Iterator[FakeServer]:
-    """Start a fresh fake Canvas with the seeded district on a free port; stop it after."""
+    """Start a fresh fake Canvas with the seeded district on a free port; stop it after.
+
+    Its files origin (report downloads) gets a free port of its own too: the fake's default,
+    port + 1, may be taken (by another fake, or anything else). ``report_seconds``: the fake's
+    ``--report-seconds`` (None: the fake's default)."""
     roster = workdir / f"{name}-roster.csv"
     log = workdir / f"{name}.log"
     for _attempt in range(3):  # a free port can be taken between the probe and the bind
-        port = free_port()
+        port, files_port = free_ports(2)
         args = cli_command(
             "fake-canvas",
-            *("--port", str(port), "--scenario", "generated", "--rows", str(rows)),
+            *("--port", str(port), "--files-port", str(files_port)),
+            *("--scenario", "generated", "--rows", str(rows)),
             *("--seed", str(seed), "--roster-out", str(roster)),
             *("--latency-ms", str(latency_ms), "--request-cost", str(request_cost)),
             "--throttle" if throttle else "--no-throttle",
         )
+        if report_seconds is not None:
+            args += ["--report-seconds", str(report_seconds)]
         with log.open("wb") as out:
             process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
         server = FakeServer(f"http://127.0.0.1:{port}", roster, process, log)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import httpx
 
 EXIT_OK = 0  # every row paired or already paired (or would be)
 EXIT_ATTENTION = 1  # the run finished but some rows need a human
@@ -34,6 +35,21 @@ class Redactor(logging.Filter):
             redacted = redacted.replace(secret, "[REDACTED]")
         if redacted != message:
             record.msg, record.args = redacted, None
+        return True
+
+
+class UrlQueryRedactor(logging.Filter):
+    """Drop the query of every URL httpx logs: a report file's signed URL (on the file store)
+    carries its signature there, a credential as good as the token for that file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=b"redacted")
+                if isinstance(arg, httpx.URL) and arg.query
+                else arg
+                for arg in record.args
+            )
         return True
 
 
@@ -63,6 +79,7 @@ def setup_logging(
         handlers.append(file_handler)
     for handler in handlers:
         handler.addFilter(redactor)
+        handler.addFilter(UrlQueryRedactor())
         root.addHandler(handler)
     # httpx/httpcore narrate every request at INFO/DEBUG; keep them for --log-level debug only.
     noisy = logging.DEBUG if level == "debug" else logging.WARNING

@@ -1,0 +1,130 @@
+"""Fetching a report's file: the redirect is followed, and the token never leaves the Canvas
+origin (the file store refuses a request that carries it, and must never see it anyway)."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from canvas_observers.canvas import CanvasClient, CanvasError, RetryPolicy, UnsafeRequest
+from canvas_observers.canvas.files import first_hop, next_hop
+from canvas_observers.cli.common import UrlQueryRedactor
+
+CANVAS = ("https", "school.instructure.com", 443)
+TOKEN = "files-S3CRET-token"
+
+
+def test_hops_carry_the_token_only_on_the_canvas_origin() -> None:
+    """Same origin: with the token; another host, port or scheme: without."""
+    hop = first_hop(
+        "https://school.instructure.com/files/9/download?verifier=v",
+        canvas=CANVAS,
+        allow_insecure=False,
+    )
+    assert hop.with_token
+    store = next_hop(
+        hop,
+        "https://store.example.com/9/report.zip?Signature=x",
+        canvas=CANVAS,
+        allow_insecure=False,
+    )
+    assert not store.with_token
+    assert store.shown == "https://store.example.com/9/report.zip"  # never the query
+    other_port = next_hop(
+        hop, "https://school.instructure.com:8443/x", canvas=CANVAS, allow_insecure=False
+    )
+    assert not other_port.with_token
+    relative = next_hop(hop, "/files/9/other", canvas=CANVAS, allow_insecure=False)
+    assert relative.with_token and relative.url.host == "school.instructure.com"
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http://store.example.com/9", "ftp://store.example.com/9", "https://u:p@store.example.com/9"],
+)
+def test_an_unsafe_file_store_is_refused(location: str) -> None:
+    """Plain http to a remote store, another scheme, credentials in the URL: refused."""
+    hop = first_hop(
+        "https://school.instructure.com/files/9/download", canvas=CANVAS, allow_insecure=False
+    )
+    with pytest.raises(UnsafeRequest):
+        next_hop(hop, location, canvas=CANVAS, allow_insecure=False)
+    loopback = next_hop(hop, "http://127.0.0.1:9/x", canvas=CANVAS, allow_insecure=False)
+    assert not loopback.with_token
+
+
+def client_on(handler: httpx.MockTransport) -> CanvasClient:
+    return CanvasClient(
+        httpx.AsyncClient(transport=handler),
+        base_url="https://school.instructure.com",
+        token=TOKEN,
+        retry=RetryPolicy.none(),
+    )
+
+
+async def test_download_follows_the_redirect_without_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Canvas redirects to a signed URL on another host: that request has no Authorization
+    header, the bytes come back, and no log line shows the signature."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "school.instructure.com":
+            return httpx.Response(
+                302, headers={"Location": "https://store.example.com/r.zip?Signature=SIG"}
+            )
+        if "authorization" in request.headers:
+            return httpx.Response(400, text="only one auth mechanism allowed")
+        return httpx.Response(200, content=b"PK-zip-bytes")
+
+    caplog.set_level(logging.DEBUG)
+    client = client_on(httpx.MockTransport(answer))
+    data = await client.download("https://school.instructure.com/files/9/download?verifier=v")
+    assert data == b"PK-zip-bytes"
+    assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert "authorization" not in seen[1].headers
+    ours = [r for r in caplog.records if r.name.startswith("canvas_observers")]
+    assert ours and all("SIG" not in r.getMessage() and TOKEN not in r.getMessage() for r in ours)
+    assert client.counts.by_operation == {"report_file": 1, "report_file_store": 1}
+
+
+async def test_endless_redirects_and_store_errors_are_errors() -> None:
+    """A redirect loop stops after a few hops; a store's 403 is an error naming no query."""
+
+    def loop(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "https://school.instructure.com/again"})
+
+    with pytest.raises(CanvasError, match="redirects"):
+        await client_on(httpx.MockTransport(loop)).download("https://school.instructure.com/x")
+
+    def denied(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "school.instructure.com":
+            return httpx.Response(
+                302, headers={"Location": "https://store.example.com/r?Signature=S"}
+            )
+        return httpx.Response(403, text="AccessDenied")
+
+    with pytest.raises(CanvasError) as caught:
+        await client_on(httpx.MockTransport(denied)).download("https://school.instructure.com/x")
+    assert caught.value.status == 403
+    assert "Signature" not in str(caught.value)
+
+
+def test_the_cli_log_filter_drops_url_queries() -> None:
+    """httpx's own request lines lose their query (a signed URL's signature) in the CLI's logs."""
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        "HTTP Request: %s %s",
+        ("GET", httpx.URL("https://s.example/r.zip?Signature=SIG")),
+        None,
+    )
+    assert UrlQueryRedactor().filter(record)
+    assert "SIG" not in record.getMessage()
+    assert "https://s.example/r.zip" in record.getMessage()
