@@ -39,6 +39,16 @@ from canvas_observers.canvas.errors import (
 from canvas_observers.canvas.models import CanvasUser
 
 API: Final = "/api/v1"
+# The operations that change Canvas's users or links (starting a report changes neither).
+WRITE_OPERATIONS: Final = frozenset(
+    {
+        "create_user",
+        "create_pairing_code",
+        "add_observee_with_code",
+        "add_observee",
+        "remove_observee",
+    }
+)
 PER_PAGE: Final = 100  # Canvas clamps per_page to 1..100 (lib/api.rb MAX_PER_PAGE) [Pagination]
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 

@@ -10,14 +10,13 @@ import click
 import httpx
 from rich.console import Console
 
+from canvas_observers.canvas.protocol import WRITE_OPERATIONS
 from canvas_observers.cli.common import EXIT_STOPPED, setup_logging
 from canvas_observers.cli.sync import finish, read_roster_or_exit, run_with_progress
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.engine import SyncOptions
 from canvas_observers.sync.run import SyncReport
-
-WRITE_METHODS = ("POST", "PUT", "DELETE")
 
 
 @click.command()
@@ -72,7 +71,6 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
     )
 
     async def once(report_name: str) -> tuple[SyncReport, int]:
-        before = sum(fake.stats.by_method.get(m, 0) for m in WRITE_METHODS)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
             with Journal.open(state) as journal:
@@ -94,14 +92,19 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
             state_path=state,
             max_attention_rows=8,
         )
-        return report, sum(fake.stats.by_method.get(m, 0) for m in WRITE_METHODS) - before
+        calls = report.info.api_calls
+        return report, sum(n for op, n in calls.items() if op in WRITE_OPERATIONS)
 
     console.rule("First run")
     first, writes1 = asyncio.run(once("report-first-run.json"))
-    console.print(f"Write requests sent to Canvas: {writes1}")
+    console.print(
+        f"Write requests sent to Canvas: {writes1} (Canvas read by {first.info.canvas_state})"
+    )
     console.rule("Second run: the same roster again")
     second, writes2 = asyncio.run(once("report-second-run.json"))
-    console.print(f"Write requests sent to Canvas: {writes2}")
+    console.print(
+        f"Write requests sent to Canvas: {writes2} (Canvas read by {second.info.canvas_state})"
+    )
     if first.aborted or second.aborted:
         sys.exit(EXIT_STOPPED)
     rows = max(1, len(roster.rows))
