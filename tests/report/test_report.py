@@ -101,6 +101,7 @@ def test_run_info_as_json_is_a_copy() -> None:
         "retries",
         "stop_reason",
         "canvas_state",
+        "removals_forced",
     }
     api_calls = data["api_calls"]
     assert isinstance(api_calls, dict)

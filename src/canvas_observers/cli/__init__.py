@@ -11,6 +11,7 @@ from canvas_observers.cli.export import export_sis
 from canvas_observers.cli.fake import fake_canvas
 from canvas_observers.cli.journal import runs, show
 from canvas_observers.cli.sync import sync
+from canvas_observers.cli.undo import undo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,3 +30,4 @@ main.add_command(fake_canvas)
 main.add_command(runs)
 main.add_command(show)
 main.add_command(export_sis)
+main.add_command(undo)

@@ -24,6 +24,7 @@ from canvas_observers.canvas.models import AccountReport
 from canvas_observers.cli.common import LOG_LEVELS, fail, read_token, setup_logging
 from canvas_observers.cli.export import source_options
 from canvas_observers.report.render import render_summary, write_report
+from canvas_observers.roster.exclude import read_exclusions
 from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
@@ -82,6 +83,17 @@ def progress_sink(
     return nullcontext(), tick, report_lines
 
 
+def read_exclusions_or_exit(path: Path | None) -> dict[tuple[str, str], str]:
+    """The do-not-pair list; one that cannot be read stops here, before any write."""
+    if path is None:
+        return {}
+    try:
+        return read_exclusions(path)
+    except RosterError as error:
+        fail(str(error))
+        raise  # unreachable: fail() exits
+
+
 def read_roster_or_exit(path: Path, source: SourceOptions) -> Roster:
     """Read the roster; a file that cannot be read as one stops here, before any write."""
     try:
@@ -103,6 +115,7 @@ async def run_with_progress(
     settings: dict[str, object],
     console: Console,
     interrupt: asyncio.Event | None = None,
+    excluded: dict[tuple[str, str], str] | None = None,
 ) -> SyncReport:
     """Build the client on ``http`` and run the sync with a progress display."""
     try:
@@ -128,6 +141,7 @@ async def run_with_progress(
             on_result=tick,
             interrupt=interrupt,
             on_report=on_report,
+            excluded=excluded,
         )
 
 
@@ -263,6 +277,46 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     help="Create accounts without Canvas's 'finish registering' email to the guardian.",
 )
 @click.option(
+    "--remove-ended",
+    is_flag=True,
+    help="Also remove links the SIS has ended: only links this tool made (the journal says "
+    "so), when the SIS marks them tobedeleted or their pair has been absent from the roster "
+    "for --grace-runs runs; and pairs on the --exclude list, whoever made them. Safety stops "
+    "apply (see docs/cli.md).",
+)
+@click.option(
+    "--grace-runs",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    metavar="N",
+    help="Consecutive complete runs of the same roster a pair must be absent from before its "
+    "link is removed.",
+)
+@click.option(
+    "--max-removals",
+    default=None,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Stop, removing nothing, when more links than this would go (default: the larger of "
+    "10 and 5%% of the links this tool made).",
+)
+@click.option(
+    "--force-removals",
+    is_flag=True,
+    help="Let this one run through the removal safety stops (said in the report).",
+)
+@click.option(
+    "--exclude",
+    "exclude_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A do-not-pair list, CSV student_id,observer_email[,reason]: those pairs are never "
+    "linked (outcome excluded); with --remove-ended a listed pair linked in Canvas is removed "
+    "whoever made the link.",
+)
+@click.option(
     "--canvas-state",
     default="auto",
     show_default=True,
@@ -320,6 +374,11 @@ def sync(
     trust_contact_email: bool,
     canvas_state: str,
     report_timeout: float,
+    remove_ended: bool,
+    grace_runs: int,
+    max_removals: int | None,
+    force_removals: bool,
+    exclude_path: Path | None,
     source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
@@ -349,7 +408,12 @@ def sync(
         trust_contact_email=trust_contact_email,
         canvas_state=cast(CanvasStateMode, canvas_state),
         report_timeout=report_timeout,
+        remove_ended=remove_ended,
+        grace_runs=grace_runs,
+        max_removals=max_removals,
+        force_removals=force_removals,
     )
+    excluded = read_exclusions_or_exit(exclude_path)
     settings: dict[str, object] = {
         "pairing": options.method,
         "dry_run": dry_run,
@@ -357,6 +421,10 @@ def sync(
         "send_registration": options.send_registration,
         "trust_contact_email": trust_contact_email,
         "canvas_state": canvas_state,
+        "remove_ended": remove_ended,
+        "grace_runs": grace_runs,
+        "force_removals": force_removals,
+        "exclude": str(exclude_path) if exclude_path else None,
         "format": source.format or "detected",
         "roster": str(roster),
     }
@@ -383,6 +451,7 @@ def sync(
                 settings=settings,
                 console=console,
                 interrupt=interrupt,
+                excluded=excluded,
             )
 
     with journal:

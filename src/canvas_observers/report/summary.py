@@ -49,6 +49,7 @@ class RunInfo:
     retries: int = 0
     stop_reason: str = ""
     canvas_state: str = "lookups"  # how Canvas was read: "report" or "lookups"
+    removals_forced: str = ""  # the safety stop --force-removals let through, if any
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready dict of every field (a copy: changing it does not change the value)."""

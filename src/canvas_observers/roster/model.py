@@ -101,3 +101,11 @@ class RosterError(Exception):
         if self.field:
             where = f"{where} ({self.field})" if where else self.field
         return f"{where}: {self.message}" if where else self.message
+
+
+def roster_pair(student_id: str, email: str) -> tuple[str, str]:
+    """How a roster row's (student, guardian) pair is compared across runs: the student id as
+    given (an SIS id is case-sensitive; a login-style id is lower-cased) and the lower-cased
+    email, as Canvas compares logins."""
+    student = student_id.strip()
+    return (student.lower() if "@" in student else student, email.strip().lower())

@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_state_dir
 
+from canvas_observers.store import history
+from canvas_observers.store.history import OwnedLink, RosterSeen
 from canvas_observers.store.migrations import MIGRATIONS, applied_migrations, apply_migrations
 from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 
@@ -413,6 +415,20 @@ class Journal:
             )
             for (kind, line, at, result, observer, student, detail) in cur
         ]
+
+    # -- links this tool made, and the rosters it saw (store/history.py) -------------------
+
+    def owned_links(self, *, canvas_url: str) -> list[OwnedLink]:
+        """The links this tool made on this Canvas and has not removed since."""
+        return history.owned_links(self._conn, canvas_url=canvas_url)
+
+    def roster_history(
+        self, *, canvas_url: str, roster: str, before_run: int, limit: int
+    ) -> list[RosterSeen]:
+        """The latest complete real runs of this roster source before ``before_run``."""
+        return history.roster_history(
+            self._conn, canvas_url=canvas_url, roster=roster, before_run=before_run, limit=limit
+        )
 
     # -- Canvas ids learned ----------------------------------------------------------------
 

@@ -26,9 +26,10 @@ from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
+    NotFound,
     TransportError,
 )
-from canvas_observers.roster.model import RosterRow
+from canvas_observers.roster.model import RosterRow, roster_pair
 from canvas_observers.sync.lookup import CanvasView, Lookups, Recorder, SnapshotView
 from canvas_observers.sync.options import (  # re-exported: the sync's public names
     RunAborted,
@@ -46,10 +47,12 @@ from canvas_observers.sync.plan import (
     RowAction,
     Skip,
     dry_run_outcome,
+    excluded_detail,
     linked_student,
     plan_row,
     roster_conflicts,
 )
+from canvas_observers.sync.removals import Removal
 from canvas_observers.sync.snapshot import CanvasSnapshot
 from canvas_observers.sync.whole import plan_run
 from canvas_observers.sync.writes import Guardian, PairingSteps
@@ -71,6 +74,7 @@ class Engine(PairingSteps):
     now: Callable[[], datetime] = utc_now
     on_result: Callable[[RowResult], None] | None = None
     view: CanvasView | None = None  # a snapshot's answers; None: look Canvas up row by row
+    excluded: dict[tuple[str, str], str] = field(default_factory=dict)  # the do-not-pair list
     results: list[RowResult] = field(default_factory=list)
     lookups: CanvasView = field(init=False)
     stopped: RunAborted | None = field(default=None, init=False)
@@ -88,6 +92,14 @@ class Engine(PairingSteps):
 
     async def run(self, rows: Sequence[RosterRow]) -> list[RowResult]:
         """Process every row; raise RunAborted (with ``results`` so far) if the run must stop."""
+        kept = []
+        for row in rows:
+            reason = self.excluded.get(roster_pair(row.student_id, row.observer_email))
+            if reason is None:
+                kept.append(row)
+            else:
+                self.emit(self._result(row, Outcome.EXCLUDED, excluded_detail(reason)))
+        rows = kept
         if self.options.dry_run and isinstance(self.view, SnapshotView):
             self._emit_plan(rows, self.view.snapshot)  # the whole plan, decided at once
             return self.results
@@ -134,6 +146,43 @@ class Engine(PairingSteps):
                     detail="; ".join(p for p in (planned.detail, *row.notes) if p),
                     canvas_student_id=planned.student.id if planned.student else None,
                     canvas_observer_id=planned.observer.id if planned.observer else None,
+                )
+            )
+
+    async def remove(self, removals: Sequence[Removal]) -> None:
+        """Remove links (``DELETE /users/:observer/observees/:student``); a 404 means the link
+        is already gone, which counts as done. Each gets a report row (line 0) and an action."""
+        for removal in removals:
+            if self._is_stopped():
+                return
+            row = RosterRow(0, removal.roster_student_id, removal.roster_email, "", "")
+            ids = {"observer": removal.observer_id, "student": removal.student_id}
+            outcome = Outcome.WOULD_REMOVE
+            detail = removal.reason
+            if not self.options.dry_run:
+                result: str | None
+                try:
+                    await self.client.remove_observee(removal.observer_id, removal.student_id)
+                    result = "ok"
+                except NotFound:
+                    result = "gone"  # already gone: done
+                except CanvasError as error:
+                    result = None
+                    self._action("remove_link", row, "failed", **ids, detail=str(error))
+                    detail = f"{removal.reason}; the removal failed: {self._failure(error)}"
+                    outcome = Outcome.FAILED
+                if result is not None:
+                    outcome = Outcome.REMOVED
+                    self._action("remove_link", row, result, **ids, detail=removal.reason)
+            self.emit(
+                RowResult(
+                    line=0,
+                    student_id=removal.roster_student_id,
+                    observer_email=removal.roster_email,
+                    outcome=outcome,
+                    detail=detail,
+                    canvas_student_id=removal.student_id,
+                    canvas_observer_id=removal.observer_id,
                 )
             )
 

@@ -43,6 +43,11 @@ class SyncOptions:
     # report is refused or late. report_timeout: seconds to wait for the report.
     canvas_state: CanvasStateMode = "auto"
     report_timeout: float = 1800.0
+    # Removing links the SIS has ended (sync/removals.py): opt-in, with safety stops.
+    remove_ended: bool = False
+    grace_runs: int = 2
+    max_removals: int | None = None  # None: the larger of 10 and 5% of the owned links
+    force_removals: bool = False
 
 
 AUTO_REPORT_ROWS = 300

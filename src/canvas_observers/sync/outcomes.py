@@ -22,6 +22,9 @@ class Outcome(StrEnum):
     FAILED = "failed"
     WOULD_CREATE = "would_create"  # dry run
     WOULD_PAIR = "would_pair"  # dry run
+    EXCLUDED = "excluded"  # the do-not-pair list names this pair: never linked
+    REMOVED = "removed"  # a link the SIS ended, or the do-not-pair list names, was removed
+    WOULD_REMOVE = "would_remove"  # dry run
 
     @property
     def is_success(self) -> bool:
@@ -36,6 +39,9 @@ _SUCCESS = frozenset(
         Outcome.ALREADY_PAIRED,
         Outcome.WOULD_CREATE,
         Outcome.WOULD_PAIR,
+        Outcome.EXCLUDED,
+        Outcome.REMOVED,
+        Outcome.WOULD_REMOVE,
     }
 )
 
@@ -69,9 +75,11 @@ class RowResult:
 class ActionRecord:
     """One write the sync sent to Canvas, for the audit trail.
 
-    ``kind``: ``create_user`` | ``pairing_code`` | ``pair_code`` | ``pair_direct``.
+    ``kind``: ``create_user`` | ``pairing_code`` | ``pair_code`` | ``pair_direct`` |
+    ``remove_link``.
     ``result``: ``ok`` | ``failed`` | ``unknown`` (sent, no answer; resolved by a look-up)
-    | ``recovered`` (the look-up found it done).
+    | ``recovered`` (the look-up found it done) | ``gone`` (a removal Canvas answered 404: the
+    link was already gone, which counts as done).
     """
 
     kind: str

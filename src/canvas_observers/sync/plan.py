@@ -295,6 +295,12 @@ def roster_conflicts(rows: Iterable[RosterRow]) -> dict[int, str]:
     }
 
 
+def excluded_detail(reason: str) -> str:
+    """The detail of a row the do-not-pair list names."""
+    said = f": {reason}" if reason else ""
+    return f"on the do-not-pair list{said}; never linked"
+
+
 def not_enrolled() -> Skip:
     """A row whose student Canvas would give no pairing code (no live student enrollment)."""
     return Skip(

@@ -24,7 +24,7 @@ from canvas_observers.canvas.errors import (
 )
 from canvas_observers.canvas.models import AccountReport
 from canvas_observers.report.summary import RunInfo, totals
-from canvas_observers.roster.model import Roster
+from canvas_observers.roster.model import Roster, roster_pair
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync import preflight
 from canvas_observers.sync.canvas_state import ReportUnavailable, read_snapshot
@@ -32,6 +32,7 @@ from canvas_observers.sync.engine import Engine, RunAborted, SyncOptions, iso_ti
 from canvas_observers.sync.lookup import SnapshotView
 from canvas_observers.sync.options import AUTO_REPORT_ROWS, abort_reason
 from canvas_observers.sync.outcomes import Outcome, RowResult
+from canvas_observers.sync.removals import RemovalPlan, plan_removals
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class SyncReport:
     results: tuple[RowResult, ...]
     aborted: str | None = None
     canvas_state = "lookups"
+    removal_plan = RemovalPlan()
 
     @property
     def exit_code(self) -> int:
@@ -81,6 +83,7 @@ async def run_sync(
     interrupt: asyncio.Event | None = None,
     on_report: Callable[[AccountReport], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    excluded: Mapping[tuple[str, str], str] | None = None,
 ) -> SyncReport:
     """Run the sync for a roster that has been read and validated.
 
@@ -107,11 +110,13 @@ async def run_sync(
         canvas_url=canvas_url,
         now=now,
         on_result=on_result,
+        excluded=dict(excluded or {}),
     )
     for result in invalid_row_results(roster):
         engine.emit(result)
     aborted: str | None = None
     canvas_state = "lookups"
+    removal_plan = RemovalPlan()
 
     async def watch() -> None:
         if interrupt is not None:
@@ -128,7 +133,18 @@ async def run_sync(
         if snapshot is not None:
             engine.use_view(SnapshotView(snapshot))
             canvas_state = "report"
+        if options.remove_ended or engine.excluded:
+            removal_plan = _plan_removals(
+                roster,
+                snapshot,
+                options,
+                journal=journal,
+                run_id=run_id,
+                canvas_url=canvas_url,
+                excluded=engine.excluded,
+            )
         await engine.run(roster.rows)
+        await engine.remove(removal_plan.removals)
     except RunAborted as stop:
         aborted = stop.reason
     finally:
@@ -154,6 +170,7 @@ async def run_sync(
         duplicates=roster.duplicates,
         state="stopped" if aborted else "complete",
         canvas_state=canvas_state,
+        removals_forced=removal_plan.stop or "" if removal_plan.forced else "",
     )
     if journal is not None:
         journal.finish_run(
@@ -164,6 +181,56 @@ async def run_sync(
             api_calls={**info.api_calls, "throttled": info.throttled, "retries": info.retries},
         )
     return SyncReport(info=info, results=results, aborted=aborted)
+
+
+def _plan_removals(
+    roster: Roster,
+    snapshot: CanvasSnapshot | None,
+    options: SyncOptions,
+    *,
+    journal: Journal | None,
+    run_id: int,
+    canvas_url: str,
+    excluded: Mapping[tuple[str, str], str],
+) -> RemovalPlan:
+    """Which links this run removes, decided before any write; a safety stop ends the run
+    here, with nothing written."""
+    if snapshot is None:
+        if not options.remove_ended:
+            return RemovalPlan()  # the do-not-pair list still keeps its pairs from being linked
+        raise RunAborted(
+            "--remove-ended needs Canvas read whole (its links, not only the roster's): use "
+            "--canvas-state report or auto"
+        )
+    owned = journal.owned_links(canvas_url=canvas_url) if journal is not None else []
+    history = (
+        journal.roster_history(
+            canvas_url=canvas_url,
+            roster=roster.source,
+            before_run=run_id,
+            limit=max(options.grace_runs, 1),
+        )
+        if journal is not None
+        else []
+    )
+    ended = {
+        roster_pair(c.student_id, c.observer_email): c.reason for c in roster.removal_candidates
+    }
+    plan = plan_removals(
+        snapshot=snapshot,
+        owned=owned if options.remove_ended else [],
+        roster_pairs={roster_pair(r.student_id, r.observer_email) for r in roster.rows},
+        valid_rows=len(roster.rows),
+        ended=ended,
+        excluded=excluded if options.remove_ended else {},
+        history=history,
+        grace_runs=options.grace_runs,
+        max_removals=options.max_removals,
+        force=options.force_removals,
+    )
+    if plan.stop is not None and not plan.forced:
+        raise RunAborted(f"nothing was written or removed: {plan.stop}")
+    return plan
 
 
 def report_kinds(options: SyncOptions) -> tuple[str, ...]:
@@ -187,7 +254,8 @@ async def _read_whole(
     or not ready in time; an explicit ``report`` stops the run instead.
     """
     mode = options.canvas_state
-    if mode == "lookups" or (mode == "auto" and rows < AUTO_REPORT_ROWS):
+    small = rows < AUTO_REPORT_ROWS and not options.remove_ended  # removals need the links
+    if mode == "lookups" or (mode == "auto" and small):
         return None
     try:
         return await read_snapshot(

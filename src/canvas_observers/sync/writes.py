@@ -343,10 +343,21 @@ class PairingSteps:
             self._action("create_user", row, "unknown", detail=str(lost))
             found = await self._refetch(guardian, created=True)
             if found is not None:
-                self._action("create_user", row, "recovered", observer=found.id)
+                # A create with a code that did happen made the link too: the journal owns it.
+                made_link = code is not None and any(
+                    student is not None and u.id == student.id for u in guardian.state.observees
+                )
+                self._action(
+                    "create_user",
+                    row,
+                    "recovered",
+                    observer=found.id,
+                    student=student.id if made_link and student is not None else None,
+                )
             return found
         detail = "with the pairing code: linked" if code is not None else ""
-        self._action("create_user", row, "ok", observer=user.id, student=None, detail=detail)
+        linked = student.id if code is not None and student is not None else None
+        self._action("create_user", row, "ok", observer=user.id, student=linked, detail=detail)
         guardian.created_now = True
         if code is not None and student is not None:
             guardian.state = replace(guardian.state, observees=(*state.observees, student))
