@@ -331,7 +331,14 @@ class CanvasClient:
                 with attempt:
                     if attempt.num > 1:
                         self._retries += 1
-                    return await self._attempt(request, url)
+                    try:
+                        return await self._attempt(request, url)
+                    except RetryLater as later:
+                        if attempt.num < policy.attempts:
+                            _log_retry(
+                                request, later, attempt.num, policy.attempts, attempt.next_wait
+                            )
+                        raise
         except RetryLater as spent:
             raise spent.error from None
         raise AssertionError("unreachable: stamina either returns or raises")
@@ -471,6 +478,21 @@ class CanvasClient:
         raise CanvasError(
             "the file could not be fetched", method="GET", path=hop.shown, status=status
         )
+
+
+def _log_retry(request: Request, later: RetryLater, num: int, attempts: int, wait: float) -> None:
+    """One line per retry: the request (no query string), why, the attempt, the wait."""
+    error = later.error
+    cause = f"answered {error.status}" if error.status is not None else error.message
+    log.info(
+        "retrying %s %s (%s): attempt %d of %d failed, next in %.1f s",
+        request.method,
+        request.path,
+        cause,
+        num,
+        attempts,
+        later.wait if later.wait is not None else wait,
+    )
 
 
 def _target(url: httpx.URL) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import httpx
+import stamina
 
 EXIT_OK = 0  # every row paired or already paired (or would be)
 EXIT_ATTENTION = 1  # the run finished but some rows need a human
@@ -53,6 +54,10 @@ class UrlQueryRedactor(logging.Filter):
         return True
 
 
+RUN_LOG = "canvas_observers.run"
+"""The logger of the run log: what a morning-after admin reads in ``--log-file``."""
+
+
 def setup_logging(
     level: str, log_file: Path | None, *, secrets: tuple[str, ...] = (), console: bool = True
 ) -> None:
@@ -68,6 +73,9 @@ def setup_logging(
         stream = logging.StreamHandler(sys.stderr)
         stream.setLevel(getattr(logging, level.upper()))
         stream.setFormatter(fmt)
+        # The run log's lines (start, rows needing a human, totals, end) are for the log file:
+        # the terminal gets the same as the summary table.
+        stream.addFilter(lambda record: not record.name.startswith(RUN_LOG))
         handlers.append(stream)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +89,9 @@ def setup_logging(
         handler.addFilter(redactor)
         handler.addFilter(UrlQueryRedactor())
         root.addHandler(handler)
+    # stamina logs a bare "stamina.retry_scheduled" per retry; the client logs its own line
+    # with the request, the cause and the wait instead (canvas/client.py).
+    stamina.instrumentation.set_on_retry_hooks([])
     # httpx/httpcore narrate every request at INFO/DEBUG; keep them for --log-level debug only.
     noisy = logging.DEBUG if level == "debug" else logging.WARNING
     for name in ("httpx", "httpcore", "hpack", "uvicorn", "uvicorn.access"):
@@ -117,6 +128,8 @@ def read_token(token_file: Path | None) -> str:
 
 
 def fail(message: str, code: int = EXIT_STOPPED) -> None:
-    """Print a one-line error and exit."""
+    """Print a one-line error and exit (and say it in the log file, once logging is set up)."""
+    if logging.getLogger().handlers:
+        logging.getLogger(RUN_LOG).error("stopped before the run: %s", message)
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

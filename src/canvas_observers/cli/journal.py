@@ -55,6 +55,18 @@ _canvas_url_option = click.option(
 )
 
 
+def outcome_list(values: Iterable[str], *, param_hint: str) -> tuple[str, ...]:
+    """Outcome names given repeatedly or comma-separated; a bad one is a usage error (exit 2)."""
+    names = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in _OUTCOME_ORDER]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown outcome {', '.join(unknown)} (known: {', '.join(_OUTCOME_ORDER)})",
+            param_hint=param_hint,
+        )
+    return tuple(dict.fromkeys(names))
+
+
 def _journal_path(state_path: Path | None, canvas_url: str | None) -> Path:
     if state_path is not None:
         return state_path
@@ -164,6 +176,7 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
     table.add_column("new", justify="right", no_wrap=True)
     table.add_column("ok", justify="right", no_wrap=True)
     table.add_column("check", justify="right", no_wrap=True)
+    table.add_column("why it stopped", overflow="fold", min_width=10)
     for run in records:
         new, ok, attention = _triage(run.totals)
         table.add_row(
@@ -176,6 +189,7 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
             Text(new),
             Text(ok),
             Text(attention, style="yellow" if attention not in {"0", "—"} else ""),
+            Text(run.stop_reason, style="yellow"),
         )
     table.caption = (
         "started in UTC · new: created or paired (or would be) · ok: already paired · "
@@ -200,9 +214,17 @@ def _triage(totals: Mapping[str, int]) -> tuple[str, str, str]:
 @_canvas_url_option
 @click.option(
     "--outcome",
-    type=click.Choice(_OUTCOME_ORDER),
-    default=None,
-    help="Only rows with this outcome (and the actions taken for their lines).",
+    "outcomes",
+    multiple=True,
+    metavar="OUTCOME[,OUTCOME...]",
+    callback=lambda _ctx, _param, values: outcome_list(values, param_hint="--outcome"),
+    help="Only rows with this outcome (repeat, or give several separated by commas), and the "
+    "actions taken for their lines.",
+)
+@click.option(
+    "--needs-attention",
+    is_flag=True,
+    help="Only rows a human must act on (every outcome that is not a success).",
 )
 @click.option(
     "--max-rows",
@@ -217,7 +239,8 @@ def show(
     run_id: int,
     state_path: Path | None,
     canvas_url: str | None,
-    outcome: str | None,
+    outcomes: tuple[str, ...],
+    needs_attention: bool,
     max_rows: int,
     as_json: bool,
 ) -> None:
@@ -233,8 +256,13 @@ def show(
             raise SystemExit(2)
         rows = sorted(journal.run_rows(run_id), key=lambda r: r.line)
         actions = journal.run_actions(run_id)
-    if outcome is not None:
-        rows = [r for r in rows if r.outcome == outcome]
+    if outcomes or needs_attention:
+        wanted = set(outcomes)
+        rows = [
+            r
+            for r in rows
+            if r.outcome.value in wanted or (needs_attention and not r.outcome.is_success)
+        ]
         lines = {r.line for r in rows}
         actions = [a for a in actions if a.line in lines]
 
@@ -322,6 +350,7 @@ def _run_json(run: RunRecord) -> dict[str, object]:
         "api_calls": run.api_calls,
         "pid": run.pid,
         "host": run.host,
+        "stop_reason": run.stop_reason,
     }
 
 
@@ -331,6 +360,8 @@ def _header(run: RunRecord) -> Table:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     grid.add_row(Text(f"Run {run.id}"), _state_text(run.state))
+    if run.stop_reason:
+        grid.add_row("stopped because", Text(run.stop_reason, style="yellow"))
     grid.add_row("canvas", Text(run.canvas_url))
     grid.add_row("roster", Text(run.roster))
     grid.add_row("dry run", Text("yes" if run.dry_run else "no"))

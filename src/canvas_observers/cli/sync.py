@@ -8,21 +8,21 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import click
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
-from canvas_observers.canvas.models import AccountReport
 from canvas_observers.cli.common import LOG_LEVELS, fail, read_token, setup_logging
 from canvas_observers.cli.export import source_options
+from canvas_observers.cli.journal import outcome_list
+from canvas_observers.cli.nightly import check_notify_url, notify, progress_sink
+from canvas_observers.report.notify import payload
 from canvas_observers.report.render import render_summary, write_report
 from canvas_observers.roster.exclude import read_exclusions
 from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
@@ -30,57 +30,12 @@ from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
 from canvas_observers.sync.engine import SyncOptions
 from canvas_observers.sync.options import AUTO_REPORT_ROWS, CanvasStateMode
-from canvas_observers.sync.outcomes import Outcome, RowResult
+from canvas_observers.sync.outcomes import DEFAULT_FAIL_ON, Outcome
 from canvas_observers.sync.run import SyncReport, run_sync
 
 log = logging.getLogger("canvas_observers")
 
 REQUEST_TIMEOUT = 30.0  # seconds for one request; retries have their own total bound
-
-
-ReportSink = Callable[[AccountReport], None]
-
-
-def progress_sink(
-    total: int, console: Console
-) -> tuple[AbstractContextManager[Any], Callable[[RowResult], None], ReportSink]:
-    """Progress of the Canvas report and of the rows: bars on a terminal; plain log lines
-    otherwise (cron, pipes): the report's status when it changes, the rows every ~10%."""
-    if console.is_terminal:
-        progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        task = progress.add_task("pairing", total=total)
-        report_task: list[Any] = []
-
-        def on_report(report: AccountReport) -> None:
-            if not report_task:
-                report_task.append(progress.add_task("Canvas report", total=100))
-            progress.update(report_task[0], completed=report.progress)
-
-        return progress, lambda _result: progress.advance(task), on_report
-    done = 0
-    step = max(1, total // 10)
-    said: list[tuple[str, int]] = []
-
-    def tick(_result: RowResult) -> None:
-        nonlocal done
-        done += 1
-        if done % step == 0 or done == total:
-            log.info("progress: %d of %d rows done", done, total)
-
-    def report_lines(report: AccountReport) -> None:
-        quarter = report.progress // 25
-        if not said or said[-1] != (report.status, quarter):
-            said.append((report.status, quarter))
-            log.info("Canvas report %d: %s, %d%%", report.id, report.status, report.progress)
-
-    return nullcontext(), tick, report_lines
 
 
 def read_exclusions_or_exit(path: Path | None) -> dict[tuple[str, str], str]:
@@ -153,6 +108,8 @@ def finish(
     state_path: Path | None,
     removal_candidates: Sequence[RemovalCandidate] = (),
     max_attention_rows: int = 20,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
+    notify_url: str | None = None,
 ) -> int:
     """Write the report, print the summary and where the journal is; return the exit code.
 
@@ -184,7 +141,10 @@ def finish(
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
     if report.aborted is not None:
         click.echo(f"error: the run stopped: {report.aborted}", err=True)
-    return report.exit_code
+    code = report.exit_code_for(fail_on)
+    if notify_url is not None and code != 0:
+        notify(notify_url, payload(report.info, report.results, exit_code=code))
+    return code
 
 
 def check_report_path(report_path: Path | None) -> None:
@@ -317,6 +277,23 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     "whoever made the link.",
 )
 @click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    metavar="OUTCOME[,OUTCOME...]",
+    callback=lambda _ctx, _param, values: outcome_list(values, param_hint="--fail-on"),
+    help="Outcomes that make a finished run exit 1 (default: every outcome that needs a "
+    "human except not_enrolled, which a later run cures by itself).",
+)
+@click.option(
+    "--notify-url",
+    default=None,
+    metavar="URL",
+    callback=lambda _ctx, _param, value: check_notify_url(value),
+    help="POST the run summary as JSON (with a 'text' Slack and Teams show) to this https "
+    "URL when the run ends with exit 1 or 2; no personal data, never the token.",
+)
+@click.option(
     "--canvas-state",
     default="auto",
     show_default=True,
@@ -379,6 +356,8 @@ def sync(
     max_removals: int | None,
     force_removals: bool,
     exclude_path: Path | None,
+    fail_on: tuple[str, ...],
+    notify_url: str | None,
     source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
@@ -469,5 +448,7 @@ def sync(
         report_path=report_path,
         state_path=state,
         removal_candidates=data.removal_candidates,
+        fail_on={Outcome(name) for name in fail_on} if fail_on else DEFAULT_FAIL_ON,
+        notify_url=notify_url,
     )
     sys.exit(code)

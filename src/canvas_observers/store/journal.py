@@ -86,6 +86,7 @@ class RunRecord:
     api_calls: dict[str, int]
     pid: int
     host: str
+    stop_reason: str = ""  # why a stopped run stopped
 
 
 def default_state_path(canvas_url: str) -> Path:
@@ -277,18 +278,21 @@ class Journal:
         state: str,
         totals: Mapping[str, int],
         api_calls: Mapping[str, int],
+        stop_reason: str = "",
     ) -> None:
-        """Close a run with its final state ("complete" | "failed" | "stopped") and counts."""
+        """Close a run with its final state ("complete" | "failed" | "stopped"), its counts and,
+        for a run that stopped, why."""
         if state not in FINAL_STATES:
             raise ValueError(f"state must be one of {sorted(FINAL_STATES)}, not {state!r}")
         cur = self._conn.execute(
-            "UPDATE runs SET ended_at = ?, state = ?, totals = ?, api_calls = ?"
+            "UPDATE runs SET ended_at = ?, state = ?, totals = ?, api_calls = ?, stop_reason = ?"
             " WHERE id = ? AND ended_at IS NULL",
             (
                 ended_at,
                 state,
                 json.dumps(dict(totals), sort_keys=True),
                 json.dumps(dict(api_calls), sort_keys=True),
+                stop_reason,
                 run_id,
             ),
         )
@@ -307,7 +311,10 @@ class Journal:
         return None if row is None else self._run_record(row)
 
     def _run_record(self, row: tuple[Any, ...]) -> RunRecord:
-        (run_id, url, roster, dry, started, ended, stored, settings, totals, calls, pid, host) = row
+        (run_id, url, roster, dry, started, ended, stored, settings, totals, calls, pid, host) = (
+            row[:12]
+        )
+        stop_reason = row[12]
         state = effective_state(
             stored=stored,
             ended_at=ended,
@@ -329,6 +336,7 @@ class Journal:
             api_calls=json.loads(calls),
             pid=pid,
             host=host,
+            stop_reason=stop_reason,
         )
 
     # -- rows and actions ------------------------------------------------------------------
@@ -469,5 +477,5 @@ class Journal:
 
 _RUN_SELECT = (
     "SELECT id, canvas_url, roster, dry_run, started_at, ended_at, state, settings, totals,"
-    " api_calls, pid, host FROM runs"
+    " api_calls, pid, host, stop_reason FROM runs"
 )

@@ -99,6 +99,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE users_new RENAME TO users",
         ),
     ),
+    Migration(
+        "0003_runs_stop_reason",
+        # Why a stopped run stopped, for `show` and `runs` (the report had it, the journal not).
+        ("ALTER TABLE runs ADD COLUMN stop_reason TEXT NOT NULL DEFAULT ''",),
+    ),
 )
 
 _CREATE_MIGRATIONS_TABLE = (

@@ -46,6 +46,14 @@ _SUCCESS = frozenset(
 )
 
 
+EXPECTED = frozenset({Outcome.NOT_ENROLLED})
+"""Outcomes that need no action tonight: every district has students with no enrollment yet,
+and a later run pairs them by itself (``excluded`` is a success already)."""
+
+DEFAULT_FAIL_ON = frozenset(o for o in Outcome if not o.is_success and o not in EXPECTED)
+"""The outcomes that make a finished run exit 1 unless ``--fail-on`` says otherwise."""
+
+
 @dataclass(frozen=True, slots=True)
 class RowResult:
     """The final word on one roster row (a report row and a journal row)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,11 +31,12 @@ from canvas_observers.sync.canvas_state import ReportUnavailable, read_snapshot
 from canvas_observers.sync.engine import Engine, RunAborted, SyncOptions, iso_timestamp, utc_now
 from canvas_observers.sync.lookup import SnapshotView
 from canvas_observers.sync.options import AUTO_REPORT_ROWS, abort_reason
-from canvas_observers.sync.outcomes import Outcome, RowResult
+from canvas_observers.sync.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
 from canvas_observers.sync.removals import RemovalPlan, plan_removals
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
 log = logging.getLogger(__name__)
+run_log = logging.getLogger("canvas_observers.run")  # the run log --log-file is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +51,15 @@ class SyncReport:
 
     @property
     def exit_code(self) -> int:
-        """0: every row paired (or would be); 1: some rows need a human; 2: the run stopped."""
+        """0: nothing to act on; 1: some rows have an outcome of ``DEFAULT_FAIL_ON``; 2: the
+        run stopped."""
+        return self.exit_code_for(DEFAULT_FAIL_ON)
+
+    def exit_code_for(self, fail_on: Collection[Outcome]) -> int:
+        """The exit code when rows with these outcomes (and only these) mean exit 1."""
         if self.aborted is not None:
             return 2
-        return 0 if all(r.outcome.is_success for r in self.results) else 1
+        return 1 if any(r.outcome in fail_on for r in self.results) else 0
 
 
 def invalid_row_results(roster: Roster) -> list[RowResult]:
@@ -102,6 +108,14 @@ async def run_sync(
             dry_run=options.dry_run,
             started_at=iso_timestamp(started),
         )
+    run_log.info(
+        "run %s started: roster %s, Canvas %s, pairing %s%s",
+        run_id or "-",
+        roster.source,
+        canvas_url,
+        options.method,
+        ", dry run" if options.dry_run else "",
+    )
     engine = Engine(
         client,
         options=options,
@@ -179,8 +193,43 @@ async def run_sync(
             state=info.state,
             totals=totals(results),
             api_calls={**info.api_calls, "throttled": info.throttled, "retries": info.retries},
+            stop_reason=info.stop_reason,
         )
+    _log_outcome(info, results)
     return SyncReport(info=info, results=results, aborted=aborted)
+
+
+def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:
+    """The run log's end: one line per row a human must act on, the totals, why it stopped."""
+    for r in results:
+        if r.outcome in (Outcome.REMOVED, Outcome.WOULD_REMOVE):
+            run_log.info(
+                "%s: student %s, guardian %s: %s",
+                r.outcome.value,
+                r.student_id,
+                r.observer_email,
+                r.detail,
+            )
+        elif not r.outcome.is_success:
+            run_log.warning(
+                "line %d: student %s, guardian %s: %s: %s",
+                r.line,
+                r.student_id,
+                r.observer_email,
+                r.outcome.value,
+                r.detail,
+            )
+    counts = ", ".join(f"{k} {v}" for k, v in totals(results).items() if v)
+    run_log.info("totals: %s", counts or "no rows")
+    if info.stop_reason:
+        run_log.error("run %s stopped: %s", info.run_id or "-", info.stop_reason)
+    run_log.info(
+        "run %s ended: %s in %.1f s, %d API calls",
+        info.run_id or "-",
+        info.state,
+        info.duration_s,
+        sum(info.api_calls.values()),
+    )
 
 
 def _plan_removals(

@@ -1,0 +1,88 @@
+"""What an unattended run shows and sends: progress (a bar, or log lines for cron) and the
+summary posted to a webhook (--notify-url)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from canvas_observers.canvas.models import AccountReport
+from canvas_observers.canvas.net import is_loopback
+from canvas_observers.sync.outcomes import RowResult
+
+log = logging.getLogger("canvas_observers")
+
+ReportSink = Callable[[AccountReport], None]
+
+
+def progress_sink(
+    total: int, console: Console
+) -> tuple[AbstractContextManager[Any], Callable[[RowResult], None], ReportSink]:
+    """Progress of the Canvas report and of the rows: bars on a terminal; plain log lines
+    otherwise (cron, pipes): the report's status when it changes, the rows every ~10%."""
+    if console.is_terminal:
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        task = progress.add_task("pairing", total=total)
+        report_task: list[Any] = []
+
+        def on_report(report: AccountReport) -> None:
+            if not report_task:
+                report_task.append(progress.add_task("Canvas report", total=100))
+            progress.update(report_task[0], completed=report.progress)
+
+        return progress, lambda _result: progress.advance(task), on_report
+    done = 0
+    step = max(1, total // 10)
+    said: list[tuple[str, int]] = []
+
+    def tick(_result: RowResult) -> None:
+        nonlocal done
+        done += 1
+        if done % step == 0 or done == total:
+            log.info("progress: %d of %d rows done", done, total)
+
+    def report_lines(report: AccountReport) -> None:
+        quarter = report.progress // 25
+        if not said or said[-1] != (report.status, quarter):
+            said.append((report.status, quarter))
+            log.info("Canvas report %d: %s, %d%%", report.id, report.status, report.progress)
+
+    return nullcontext(), tick, report_lines
+
+
+def check_notify_url(value: str | None) -> str | None:
+    """An https URL, or http to this machine (tests); anything else is a usage error."""
+    if value is None:
+        return None
+    url = httpx.URL(value)
+    safe = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.host))
+    if safe and url.host:
+        return value
+    raise click.BadParameter(
+        "must be an https:// URL (http only to this machine)", param_hint="--notify-url"
+    )
+
+
+def notify(url: str, body: dict[str, object]) -> None:
+    """POST the summary; a webhook that fails is logged, never fatal (the exit code stays)."""
+    try:
+        response = httpx.post(url, json=body, timeout=10.0, follow_redirects=False)
+        response.raise_for_status()
+    except httpx.HTTPError as error:
+        log.warning("the --notify-url webhook failed: %s", type(error).__name__)
+    else:
+        log.info("run summary sent to the --notify-url webhook")
