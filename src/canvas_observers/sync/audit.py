@@ -262,8 +262,9 @@ def audit(
             canvas.made_by(observer, kid),
             _why_unlisted(listed_emails.get(kid), canvas.owned.get((observer, kid))),
         )
-        for observer in sorted(snapshot.observees)
-        for kid in sorted(snapshot.observees[observer])
+        for kid, observer in sorted(
+            (kid, observer) for observer, kids in snapshot.observees.items() for kid in kids
+        )
         if observer not in listed.get(kid, ())
     ]
     roster_emails = {row.email_key for row in rows}
@@ -349,10 +350,10 @@ def _why_unlisted(emails: Sequence[str] | None, link: OwnedLink | None) -> str:
     else:
         why = "the student is not in the roster"
     if link is not None:
-        made_for = f" for {link.roster_email}" if link.roster_email else ""
+        made_for = f", for {link.roster_email}" if link.roster_email else ""
         why += (
             f"; this tool made it (run {link.run_id}{made_for}): sync --remove-ended removes it "
-            "once the SIS has dropped the pair for --grace-runs runs"
+            "after --grace-runs runs"
         )
     return why
 
