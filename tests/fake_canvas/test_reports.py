@@ -385,6 +385,22 @@ async def test_created_by_sis_leaves_every_row_out(api: httpx.AsyncClient, clock
     assert users == [list(report_csv.USERS_HEADERS)]
 
 
+async def test_a_link_staged_as_an_sis_import_says_so(
+    fake: FakeCanvas, api: httpx.AsyncClient, clock: Clock
+) -> None:
+    """A link made with created_by_sis=True shows created_by_sis true, and is the only row the
+    created_by_sis parameter keeps."""
+    state = fake.state
+    kid = state.add_user("Kid", login_id="kid", sis_user_id="S-1")
+    mom, dad = state.add_user("Mom", login_id="mom@x.org"), state.add_user("Dad", login_id="d@x")
+    state.link(mom, kid, created_by_sis=True)
+    state.link(dad, kid)
+    [links] = (await csvs(api, clock, "user_observers")).values()
+    assert [row[0] for row in links[1:] if row[5] == "true"] == [str(mom)]
+    [only] = (await csvs(api, clock, "user_observers", created_by_sis="true")).values()
+    assert only[1:] == [[str(mom), "", str(kid), "S-1", "active", "true"]]
+
+
 async def test_no_kind_ends_in_error(api: httpx.AsyncClient, clock: Clock) -> None:
     """Without any CSV asked for, Canvas's run ends in error with no file."""
     done = await finish(api, clock, await start(api, include_deleted="true"))

@@ -155,6 +155,25 @@ def test_rows_and_actions_belong_to_their_run(journal: Journal) -> None:
         journal.record_row(99, RowResult(2, "1", "p@x.org", Outcome.PAIRED), at=T0)
 
 
+def test_created_accounts_are_real_runs_creates_of_this_canvas(journal: Journal) -> None:
+    """created_accounts: creates answered or recovered, in real runs of this Canvas, each
+    account once with its row's email; failed creates, dry runs and other Canvases are not."""
+    real, dry = _start(journal), _start(journal, dry_run=True)
+    journal.record_row(real, RowResult(3, "100", "a@x.org", Outcome.CREATED, "", 11, 21), at=T0)
+    journal.record_action(real, ActionRecord("create_user", 3, T0, "ok", canvas_observer_id=21))
+    journal.record_action(real, ActionRecord("create_user", 4, T0, "recovered", 22))
+    journal.record_action(real, ActionRecord("create_user", 5, T0, "failed", 23))
+    journal.record_action(real, ActionRecord("create_user", 3, T1, "ok", canvas_observer_id=21))
+    journal.record_action(dry, ActionRecord("create_user", 3, T0, "ok", canvas_observer_id=24))
+    elsewhere = _start(journal, canvas_url="https://other.instructure.com")
+    journal.record_action(elsewhere, ActionRecord("create_user", 3, T0, "ok", 25))
+    made = journal.created_accounts(canvas_url=URL)
+    assert [(a.observer_id, a.roster_email, a.run_id) for a in made] == [
+        (21, "a@x.org", real),
+        (22, "", real),
+    ]
+
+
 def test_finish_run_checks_state_and_only_once(journal: Journal) -> None:
     """finish_run refuses an unknown state, an unknown run and a second finish."""
     run_id = _start(journal)

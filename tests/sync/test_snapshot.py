@@ -62,6 +62,18 @@ def test_users_links_and_enrollments_from_a_zip() -> None:
     assert unsure.has_live_enrollment(11) is None  # course deleted, or the enrollment: unknown
 
 
+def test_links_made_by_an_sis_import_are_kept_apart() -> None:
+    """created_by_sis true marks a link as SIS-made; a links table without the column has none."""
+    links = LINKS + "13,,11,S-1001,active,true\n" + "13,,11,S-1001,active,true\n"
+    snap = parse_snapshot(zipped(users=USERS, user_observers=links))
+    assert snap.observees == {12: {10}, 13: {11}}
+    assert snap.sis_links == {(13, 11)}
+    old = (
+        "canvas_observer_id,observer_id,canvas_student_id,student_id,status\n12,,10,S-100,active\n"
+    )
+    assert parse_snapshot(zipped(users=USERS, user_observers=old)).sis_links == set()
+
+
 def test_lookups_follow_canvas_rules() -> None:
     """SIS ids exactly (no 100/1001 trap), logins case-insensitively, every login of a user."""
     snap = parse_snapshot(USERS.encode())

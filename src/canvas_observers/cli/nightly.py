@@ -47,7 +47,6 @@ def progress_sink(
         return progress, lambda _result: progress.advance(task), on_report
     done = 0
     step = max(1, total // 10)
-    said: list[tuple[str, int]] = []
 
     def tick(_result: RowResult) -> None:
         nonlocal done
@@ -55,13 +54,20 @@ def progress_sink(
         if done % step == 0 or done == total:
             log.info("progress: %d of %d rows done", done, total)
 
+    return nullcontext(), tick, report_log_lines()
+
+
+def report_log_lines() -> ReportSink:
+    """The Canvas report's progress as log lines: one when its status or quarter changes."""
+    said: list[tuple[str, int]] = []
+
     def report_lines(report: AccountReport) -> None:
         quarter = report.progress // 25
         if not said or said[-1] != (report.status, quarter):
             said.append((report.status, quarter))
             log.info("Canvas report %d: %s, %d%%", report.id, report.status, report.progress)
 
-    return nullcontext(), tick, report_lines
+    return report_lines
 
 
 def check_notify_url(value: str | None) -> str | None:

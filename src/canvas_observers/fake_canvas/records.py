@@ -121,6 +121,7 @@ class ObservationLink:
     observer_id: int
     student_id: int
     workflow_state: str = "active"
+    created_by_sis: bool = False  # made by an SIS import (tests stage one with state.link)
 
 
 @dataclass

@@ -179,7 +179,7 @@ def user_observers_rows(state: FakeState, *, include_deleted: bool) -> list[list
                     student.id,
                     s_login.sis_user_id,
                     link.workflow_state,
-                    False,  # created_by_sis
+                    link.created_by_sis,
                 ]
                 keyed.append(((s_login.id, observer.id, o_login.id), row))
     keyed.sort(key=lambda item: item[0])

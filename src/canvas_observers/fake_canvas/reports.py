@@ -100,13 +100,16 @@ def start_report(
     report_id = state.new_id("report")
     include_deleted = _truthy(parameters.get("include_deleted"))
     # SisExporter reads created_by_sis without value_to_boolean: any value but JSON false
-    # limits every CSV to rows from SIS imports, and the fake has none.
+    # limits every CSV to rows from SIS imports (in the fake, only links staged as such).
     created_by_sis = parameters.get("created_by_sis") not in (None, False)
     csvs: dict[str, bytes] = {}
     lines: list[int] = []
     rows_total = 0
     for kind in kinds:
-        rows = [] if created_by_sis else BUILDERS[kind](state, include_deleted=include_deleted)
+        rows = BUILDERS[kind](state, include_deleted=include_deleted)
+        if created_by_sis:
+            column = HEADERS[kind].index("created_by_sis")
+            rows = [row for row in rows if row[column] is True]
         csvs[kind] = render_csv(HEADERS[kind], rows)
         lines.append(len(rows) + 1)
         rows_total += len(rows)

@@ -444,17 +444,21 @@ class FakeState:
             associated_user_id=student_id,
         )
 
-    def link(self, observer_id: int, student_id: int) -> None:
-        """Create or restore the observer link (idempotent); self-observation is refused."""
+    def link(self, observer_id: int, student_id: int, *, created_by_sis: bool = False) -> None:
+        """Create or restore the observer link (idempotent); self-observation is refused.
+        ``created_by_sis`` stages a link an SIS import made (the report says so)."""
         if observer_id == student_id:
             raise StateError("observer_id", "invalid", "Cannot observe yourself")
         link = self.links.get((observer_id, student_id))
         if link is None:
-            self.links[(observer_id, student_id)] = ObservationLink(observer_id, student_id)
+            self.links[(observer_id, student_id)] = ObservationLink(
+                observer_id, student_id, created_by_sis=created_by_sis
+            )
         elif link.workflow_state == "active":
             return
         else:
             link.workflow_state = "active"
+            link.created_by_sis = created_by_sis
         self.observees_of.setdefault(observer_id, set()).add(student_id)
         self.observers_of.setdefault(student_id, set()).add(observer_id)
         # UserObservationLink#create_linked_enrollments

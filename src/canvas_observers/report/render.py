@@ -59,7 +59,7 @@ def write_report(
             f"cannot write a report to {str(path)!r}: the name must end in .json or .csv"
         )
     text = _json_text(info, results, removal_candidates) if kind == "json" else _csv_text(results)
-    _write_private(path, text)
+    write_private(path, text)
 
 
 def report_json(
@@ -179,7 +179,7 @@ def _csv_text(results: Sequence[RowResult]) -> str:
     return out.getvalue()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, as a file only its owner can read (0600)."""
     directory = path.parent
     # mkstemp creates the file with O_EXCL and mode 0600, whatever the umask.

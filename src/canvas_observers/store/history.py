@@ -1,5 +1,6 @@
-"""What the journal knows across runs: the links this tool made and still owns, and the roster
-pairs earlier runs read (for removing links the SIS has ended, after a grace of runs)."""
+"""What the journal knows across runs: the links this tool made and still owns, the accounts
+it created, and the roster pairs earlier runs read (for removing links the SIS has ended, after
+a grace of runs)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ class OwnedLink:
     @property
     def pair(self) -> tuple[str, str]:
         return roster_pair(self.roster_student_id, self.roster_email)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedAccount:
+    """An account this tool created, with the guardian email of the row it was created for."""
+
+    observer_id: int
+    roster_email: str
+    run_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,24 @@ def owned_links(conn: sqlite3.Connection, *, canvas_url: str) -> list[OwnedLink]
             run_id=run_id,
         )
     return list(owned.values())
+
+
+def created_accounts(conn: sqlite3.Connection, *, canvas_url: str) -> list[CreatedAccount]:
+    """The accounts this tool created on this Canvas in real runs (a create answered, or a lost
+    answer the look-up found done), each once, by its first creation."""
+    cur = conn.execute(
+        "SELECT a.run_id, a.canvas_observer_id, r.observer_email"
+        " FROM actions a JOIN runs u ON u.id = a.run_id"
+        " LEFT JOIN rows r ON r.run_id = a.run_id AND r.line = a.line AND a.line > 0"
+        " WHERE u.canvas_url = ? AND u.dry_run = 0 AND a.kind = 'create_user'"
+        " AND a.result IN ('ok', 'recovered') AND a.canvas_observer_id IS NOT NULL"
+        " ORDER BY a.id",
+        (canvas_url,),
+    )
+    created: dict[int, CreatedAccount] = {}
+    for run_id, observer, email in cur:
+        created.setdefault(observer, CreatedAccount(observer, email or "", run_id))
+    return list(created.values())
 
 
 def roster_history(

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 from platformdirs import user_state_dir
 
 from canvas_observers.store import history
-from canvas_observers.store.history import OwnedLink, RosterSeen
+from canvas_observers.store.history import CreatedAccount, OwnedLink, RosterSeen
 from canvas_observers.store.migrations import MIGRATIONS, applied_migrations, apply_migrations
 from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 
@@ -424,11 +424,15 @@ class Journal:
             for (kind, line, at, result, observer, student, detail) in cur
         ]
 
-    # -- links this tool made, and the rosters it saw (store/history.py) -------------------
+    # -- links and accounts this tool made, the rosters it saw (store/history.py) ----------
 
     def owned_links(self, *, canvas_url: str) -> list[OwnedLink]:
         """The links this tool made on this Canvas and has not removed since."""
         return history.owned_links(self._conn, canvas_url=canvas_url)
+
+    def created_accounts(self, *, canvas_url: str) -> list[CreatedAccount]:
+        """The accounts this tool created on this Canvas (in real runs)."""
+        return history.created_accounts(self._conn, canvas_url=canvas_url)
 
     def roster_history(
         self, *, canvas_url: str, roster: str, before_run: int, limit: int

@@ -330,6 +330,38 @@ async def _read_whole(
         return None
 
 
+AUDIT_KINDS = ("users", "user_observers", "enrollments")
+
+
+async def read_canvas(
+    client: CanvasClient,
+    *,
+    wait_at_most: float,
+    on_report: Callable[[AccountReport], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> CanvasSnapshot:
+    """Check the token, then read Canvas whole (users, links, enrollments) from one
+    provisioning report, for the audit; it writes nothing (starting the report is the one POST).
+    RunAborted, with the reason, when either cannot be done."""
+    await _check_token(client)
+    try:
+        return await read_snapshot(
+            client, kinds=AUDIT_KINDS, wait_at_most=wait_at_most, on_progress=on_report, sleep=sleep
+        )
+    except NotAllowed as error:
+        raise RunAborted(
+            f"the token may not run Canvas's provisioning report ({error}); its role needs the "
+            "account's reports right (read_reports)",
+            error,
+        ) from error
+    except ConfigurationError as error:
+        raise RunAborted(abort_reason(error), error) from error
+    except TransportError as error:
+        raise RunAborted(f"Canvas is unreachable: {error}", error) from error
+    except (ReportUnavailable, CanvasError) as error:
+        raise RunAborted(f"Canvas's provisioning report could not be read: {error}") from error
+
+
 async def _check_rights(client: CanvasClient, *, sis_ids: bool) -> None:
     """Stop before any row when the token's role cannot see the fields matching relies on."""
     wanted = preflight.needs(sis_ids=sis_ids)

@@ -14,6 +14,8 @@ snapshot and the API give the same answers:
 The report lists a user once per login, so a user with two logins is one account with both.
 It gives the primary email only, where the API's search also matches other email channels:
 an account found only by a secondary address is found by the look-ups and not here.
+A link's ``created_by_sis`` (true when an SIS import made it) is kept in ``sis_links``; a
+report without that column simply has none.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class CanvasSnapshot:
     by_login: dict[str, set[int]] = field(default_factory=dict)
     by_email: dict[str, set[int]] = field(default_factory=dict)
     observees: dict[int, set[int]] = field(default_factory=dict)
+    sis_links: set[tuple[int, int]] = field(default_factory=set)  # (observer, student) by SIS
     enrolled: set[int] | None = None  # users with a live student enrollment; None: not read
     maybe_enrolled: set[int] = field(default_factory=set)  # only enrollments shown "deleted"
     rows_read: int = 0
@@ -195,8 +198,10 @@ def _read_links(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> Non
         snapshot.rows_read += 1
         if (row.get("status") or "").strip() == "deleted":
             continue
-        observer = int(row["canvas_observer_id"])
-        snapshot.observees.setdefault(observer, set()).add(int(row["canvas_student_id"]))
+        observer, student = int(row["canvas_observer_id"]), int(row["canvas_student_id"])
+        snapshot.observees.setdefault(observer, set()).add(student)
+        if (row.get("created_by_sis") or "").strip().lower() == "true":
+            snapshot.sis_links.add((observer, student))
 
 
 def _read_enrollments(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> None:

@@ -1,0 +1,374 @@
+"""The coverage audit, decided purely: the SIS roster against Canvas seen whole.
+
+In: the roster's valid rows, a ``CanvasSnapshot`` (users, observer links, enrollments), the
+links the journal shows this tool made (``OwnedLink``) and the accounts it created
+(``CreatedAccount``). Out: an ``Audit``. No HTTP, no SQLite, no clock.
+
+Rules (docs/cli.md, "canvas-observers audit"):
+
+* a roster student is found exactly as the sync finds one (``CanvasSnapshot.student``);
+* the SIS lists an observer for a student when the observer's account has one of the
+  student's roster guardian emails as a login or as its email (the looser of the sync's two
+  ways to find a guardian: an audit must not call a guardian "unknown" for the way the
+  account was made);
+* the students are the roster's students found in Canvas and every user with a live student
+  enrollment; one with no observer at all is "with guardian" when the roster lists one for
+  them, else "without guardian" (the roster is the SIS's list of guardians);
+* who made a link: ``this tool`` when the journal owns it, ``an SIS import`` when the report
+  says ``created_by_sis``, else ``a person or the parent`` (Canvas does not say which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.roster.model import RosterRow, roster_pair
+from canvas_observers.store.history import CreatedAccount, OwnedLink
+from canvas_observers.sync.plan import Ambiguous, Found, Resolution
+from canvas_observers.sync.snapshot import CanvasSnapshot
+
+BY_TOOL = "this tool"
+BY_SIS = "an SIS import"
+BY_PERSON = "a person or the parent"
+
+# The finding sections, in the order they are reported: (JSON section, CSV kind).
+SECTIONS = (
+    ("students_not_found", "student_not_found"),
+    ("unobserved_with_guardian", "unobserved_with_guardian"),
+    ("unobserved_without_guardian", "unobserved_without_guardian"),
+    ("unlisted_observers", "unlisted_observer"),
+    ("idle_accounts", "idle_account"),
+)
+FINDING_FIELDS = (
+    "kind",
+    "student_id",
+    "canvas_student_id",
+    "observer",
+    "canvas_observer_id",
+    "made_by",
+    "detail",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the audit found: a student, a link or an account, and what it means."""
+
+    kind: str
+    student_id: str = ""
+    canvas_student_id: int | None = None
+    observer: str = ""
+    canvas_observer_id: int | None = None
+    made_by: str = ""
+    detail: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in FINDING_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedObserver:
+    """An observer Canvas links to the student, whether the SIS lists them, who made it."""
+
+    canvas_observer_id: int
+    observer: str
+    listed: bool
+    made_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class SisGuardian:
+    """A guardian the SIS lists for the student: their account (if one is found) and whether
+    it observes the student in Canvas."""
+
+    email: str
+    canvas_observer_id: int | None
+    linked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StudentCoverage:
+    """One roster student: the guardians the SIS lists and the observers Canvas has."""
+
+    student_id: str
+    canvas_student_id: int | None
+    guardians: tuple[SisGuardian, ...]
+    observers: tuple[LinkedObserver, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "student_id": self.student_id,
+            "canvas_student_id": self.canvas_student_id,
+            "guardians": [
+                {"email": g.email, "canvas_observer_id": g.canvas_observer_id, "linked": g.linked}
+                for g in self.guardians
+            ],
+            "observers": [
+                {
+                    "canvas_observer_id": o.canvas_observer_id,
+                    "observer": o.observer,
+                    "listed": o.listed,
+                    "made_by": o.made_by,
+                }
+                for o in self.observers
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """The whole audit: each roster student's coverage, the findings by section, and counts
+    that are not findings (``counts``)."""
+
+    students: tuple[StudentCoverage, ...] = ()
+    students_not_found: tuple[Finding, ...] = ()
+    unobserved_with_guardian: tuple[Finding, ...] = ()
+    unobserved_without_guardian: tuple[Finding, ...] = ()
+    unlisted_observers: tuple[Finding, ...] = ()
+    idle_accounts: tuple[Finding, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict, hash=False)
+
+    def section(self, name: str) -> tuple[Finding, ...]:
+        found: tuple[Finding, ...] = getattr(self, name)
+        return found
+
+    def findings(self) -> list[Finding]:
+        """Every finding, section by section."""
+        return [f for name, _ in SECTIONS for f in self.section(name)]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """The counts, then each section's size, then the unlisted links by who made them."""
+        made = [f.made_by for f in self.unlisted_observers]
+        return {
+            **self.counts,
+            **{name: len(self.section(name)) for name, _ in SECTIONS},
+            "unlisted_by_this_tool": made.count(BY_TOOL),
+            "unlisted_by_sis_import": made.count(BY_SIS),
+            "unlisted_by_person_or_parent": made.count(BY_PERSON),
+        }
+
+
+def shown(user: CanvasUser | None) -> str:
+    """How an account is named in the audit: its login, else its email, else its name."""
+    if user is None:
+        return ""
+    return user.login_id or user.email or user.name
+
+
+def _student_key(user: CanvasUser | None) -> str:
+    if user is None:
+        return ""
+    return user.sis_user_id or user.login_id or ""
+
+
+class _Canvas:
+    """The snapshot with the journal's knowledge, and the questions the audit asks of them."""
+
+    def __init__(self, snapshot: CanvasSnapshot, owned: Iterable[OwnedLink]) -> None:
+        self.snapshot = snapshot
+        self.owned = {(link.observer_id, link.student_id): link for link in owned}
+        self.observers_of: dict[int, set[int]] = {}
+        for observer, kids in snapshot.observees.items():
+            for kid in kids:
+                self.observers_of.setdefault(kid, set()).add(observer)
+
+    def made_by(self, observer: int, student: int) -> str:
+        if (observer, student) in self.owned:
+            return BY_TOOL
+        return BY_SIS if (observer, student) in self.snapshot.sis_links else BY_PERSON
+
+    def accounts_of(self, email: str) -> set[int]:
+        """Every account with this (lower-cased) email as a login or as its email."""
+        snap = self.snapshot
+        return snap.by_login.get(email, set()) | snap.by_email.get(email, set())
+
+    def observed(self, student: int) -> bool:
+        return bool(self.observers_of.get(student))
+
+
+@dataclass
+class _RosterStudent:
+    student_id: str  # as the roster first gives it
+    emails: list[str] = field(default_factory=list)  # lower-cased, in roster order
+    canvas_id: int | None = None
+
+
+def audit(
+    rows: Sequence[RosterRow],
+    snapshot: CanvasSnapshot,
+    *,
+    owned: Iterable[OwnedLink] = (),
+    created: Iterable[CreatedAccount] = (),
+) -> Audit:
+    """The coverage audit of Canvas against the roster (see the module docstring)."""
+    canvas = _Canvas(snapshot, owned)
+    roster: dict[str, _RosterStudent] = {}
+    for row in rows:
+        student = roster.setdefault(
+            roster_pair(row.student_id, "")[0], _RosterStudent(row.student_id)
+        )
+        if row.email_key not in student.emails:
+            student.emails.append(row.email_key)
+
+    not_found: list[Finding] = []
+    listed_emails: dict[int, list[str]] = {}  # Canvas student -> every email the SIS lists
+    roster_name: dict[int, str] = {}  # Canvas student -> the roster's id for them
+    for student in roster.values():
+        resolution = snapshot.student(student.student_id)
+        if isinstance(resolution, Found):
+            student.canvas_id = uid = resolution.user.id
+            roster_name.setdefault(uid, student.student_id)
+            emails = listed_emails.setdefault(uid, [])
+            emails.extend(e for e in student.emails if e not in emails)
+        else:
+            not_found.append(_not_found(student, resolution))
+    listed = {
+        uid: {account for e in emails for account in canvas.accounts_of(e)}
+        for uid, emails in listed_emails.items()
+    }
+    students = tuple(_coverage(student, canvas, listed) for student in roster.values())
+    with_guardian = [
+        Finding(
+            "unobserved_with_guardian",
+            student_id,
+            uid,
+            observer=", ".join(listed_emails[uid]),
+            detail=_why_unobserved(snapshot, uid, listed_emails[uid]),
+        )
+        for uid, student_id in roster_name.items()
+        if not canvas.observed(uid)
+    ]
+    without_guardian = [
+        Finding(
+            "unobserved_without_guardian",
+            _student_key(snapshot.users.get(uid)),
+            uid,
+            detail="the SIS lists no guardian for this student: record one there, if they "
+            "should have one",
+        )
+        for uid in sorted(snapshot.enrolled or ())
+        if uid not in roster_name and not canvas.observed(uid)
+    ]
+    unlisted = [
+        Finding(
+            "unlisted_observer",
+            roster_name.get(kid) or _student_key(snapshot.users.get(kid)),
+            kid,
+            shown(snapshot.users.get(observer)),
+            observer,
+            canvas.made_by(observer, kid),
+            _why_unlisted(listed_emails.get(kid), canvas.owned.get((observer, kid))),
+        )
+        for kid, observer in sorted(
+            (kid, observer) for observer, kids in snapshot.observees.items() for kid in kids
+        )
+        if observer not in listed.get(kid, ())
+    ]
+    roster_emails = {row.email_key for row in rows}
+    idle = [
+        _idle(account, snapshot.users[account.observer_id], roster_emails)
+        for account in created
+        if account.observer_id in snapshot.users and not snapshot.observees.get(account.observer_id)
+    ]
+    counts = {
+        "roster_students": len(roster),
+        "roster_students_found": sum(s.canvas_id is not None for s in roster.values()),
+        "sis_guardians": sum(len(s.guardians) for s in students),
+        "sis_guardians_linked": sum(g.linked for s in students for g in s.guardians),
+        "canvas_students": len(snapshot.enrolled or ()),
+        "observer_links": sum(len(kids) for kids in snapshot.observees.values()),
+    }
+    return Audit(
+        students=students,
+        students_not_found=tuple(not_found),
+        unobserved_with_guardian=tuple(with_guardian),
+        unobserved_without_guardian=tuple(without_guardian),
+        unlisted_observers=tuple(unlisted),
+        idle_accounts=tuple(idle),
+        counts=counts,
+    )
+
+
+def _not_found(student: _RosterStudent, resolution: Resolution) -> Finding:
+    if isinstance(resolution, Ambiguous):
+        ids = ", ".join(str(u.id) for u in resolution.users)
+        detail = f"several accounts match exactly ({ids}): fix the duplicates in Canvas"
+    else:
+        detail = "no Canvas account has this SIS id or login: check the id in the SIS"
+    return Finding(
+        "student_not_found", student.student_id, observer=", ".join(student.emails), detail=detail
+    )
+
+
+def _coverage(
+    student: _RosterStudent, canvas: _Canvas, listed: Mapping[int, set[int]]
+) -> StudentCoverage:
+    """The roster student's guardians and Canvas observers."""
+    uid = student.canvas_id
+    linked = sorted(canvas.observers_of.get(uid, ())) if uid is not None else []
+    guardians: list[SisGuardian] = []
+    for email in student.emails:
+        on = sorted(canvas.accounts_of(email) & set(linked))
+        account: int | None = on[0] if on else None
+        if account is None:
+            resolution = canvas.snapshot.observer(email).resolution
+            account = resolution.user.id if isinstance(resolution, Found) else None
+        guardians.append(SisGuardian(email, account, bool(on)))
+    observers = tuple(
+        LinkedObserver(
+            observer,
+            shown(canvas.snapshot.users.get(observer)),
+            observer in listed[uid],
+            canvas.made_by(observer, uid),
+        )
+        for observer in linked
+        if uid is not None
+    )
+    return StudentCoverage(student.student_id, uid, tuple(guardians), observers)
+
+
+def _why_unobserved(snapshot: CanvasSnapshot, uid: int, emails: Sequence[str]) -> str:
+    """What to do for a roster student nobody observes."""
+    accounts = [snapshot.observer(email).resolution for email in emails]
+    if any(isinstance(r, Found) for r in accounts):
+        why = "a guardian's account exists but is not linked: run sync (its row's outcome says "
+        why += "why it was not paired)"
+    else:
+        why = "no Canvas account for the guardian yet: run sync, which creates and pairs it"
+    if snapshot.has_live_enrollment(uid) is False:
+        why += "; the student has no live enrollment, so no pairing code: sync --pairing direct"
+    return why
+
+
+def _why_unlisted(emails: Sequence[str] | None, link: OwnedLink | None) -> str:
+    """What a link the SIS does not list means."""
+    if emails:
+        why = f"the SIS lists {', '.join(emails)} for this student, not this observer"
+    else:
+        why = "the student is not in the roster"
+    if link is not None:
+        made_for = f", for {link.roster_email}" if link.roster_email else ""
+        why += (
+            f"; this tool made it (run {link.run_id}{made_for}): sync --remove-ended removes it "
+            "after --grace-runs runs"
+        )
+    return why
+
+
+def _idle(account: CreatedAccount, user: CanvasUser, roster_emails: set[str]) -> Finding:
+    """An account this tool created that observes nobody, and what to do about it."""
+    names = {account.roster_email, user.login_id or "", user.email or ""}
+    if {n.lower() for n in names if n} & roster_emails:
+        todo = "the SIS still lists this guardian: run sync to pair them"
+    else:
+        todo = "the SIS no longer lists this guardian: pair them by hand, or delete the account"
+    return Finding(
+        "idle_account",
+        observer=shown(user) or account.roster_email,
+        canvas_observer_id=account.observer_id,
+        made_by=BY_TOOL,
+        detail=f"created in run {account.run_id}; {todo}",
+    )
