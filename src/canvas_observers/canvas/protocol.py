@@ -47,6 +47,9 @@ WRITE_OPERATIONS: Final = frozenset(
         "add_observee_with_code",
         "add_observee",
         "remove_observee",
+        "update_login",  # these three: a guardian's identity (protocol_identity.py)
+        "add_email_channel",
+        "rename_user",
     }
 )
 PER_PAGE: Final = 100  # Canvas clamps per_page to 1..100 (lib/api.rb MAX_PER_PAGE) [Pagination]
