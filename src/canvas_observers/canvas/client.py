@@ -160,8 +160,10 @@ class CanvasClient:
         send_registration: bool = True,
         account: str = "self",
         pairing_code: str | None = None,
+        sis_user_id: str | None = None,
     ) -> CanvasUser:
-        """Create an account (observing the code's student when a pairing code is given).
+        """Create an account (observing the code's student when a pairing code is given), its
+        login with this SIS id when one is given.
 
         RequestRejected (`"taken"`, or `"invalid"` for the code) or OutcomeUnknown; never re-sent.
         """
@@ -172,6 +174,7 @@ class CanvasClient:
             send_registration=send_registration,
             account=account,
             pairing_code=pairing_code,
+            sis_user_id=sis_user_id,
         )
         return await self._user(request)
 

@@ -24,6 +24,7 @@ from canvas_observers.canvas.models import AccountReport
 from canvas_observers.cli.common import LOG_LEVELS, fail, read_token, setup_logging
 from canvas_observers.cli.export import source_options
 from canvas_observers.report.render import render_summary, write_report
+from canvas_observers.roster.export import ExportError, check_template
 from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
@@ -186,6 +187,15 @@ def check_report_path(report_path: Path | None) -> None:
         raise click.UsageError(f"--report {report_path}: the folder {folder} is not writable")
 
 
+def observer_id_template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """--observer-id-template: {email} and/or {sourcedId}, as export-sis checks it."""
+    try:
+        check_template(value)
+    except ExportError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 def install_stop_signals(interrupt: asyncio.Event) -> None:
     """Ctrl-C (SIGINT) or SIGTERM: stop gracefully; a second Ctrl-C quits at once."""
     loop = asyncio.get_running_loop()
@@ -287,6 +297,22 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     "observer_mismatch: a shared family address or a typo must not give a child's grades to "
     "another adult.",
 )
+@click.option(
+    "--observer-id-template",
+    default="{email}",
+    show_default=True,
+    callback=observer_id_template,
+    help="The SIS id a new guardian login gets, and the one a guardian with a guardian id "
+    "(the roster's guardian_id, the OneRoster/SDS sourcedId) is looked up by first: {email} "
+    "and/or {sourcedId} (the guardian id), as for export-sis, e.g. G-{sourcedId}.",
+)
+@click.option(
+    "--update-guardians",
+    is_flag=True,
+    help="An account found by the guardian id whose login is not the roster's email takes "
+    "that email as its login and as an email address, and the roster's names. By default "
+    "such a row is guardian_email_changed (paired with the account, nothing else changed).",
+)
 @source_options
 @click.option(
     "--allow-insecure-http",
@@ -320,6 +346,8 @@ def sync(
     trust_contact_email: bool,
     canvas_state: str,
     report_timeout: float,
+    observer_id_template: str,
+    update_guardians: bool,
     source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
@@ -349,7 +377,15 @@ def sync(
         trust_contact_email=trust_contact_email,
         canvas_state=cast(CanvasStateMode, canvas_state),
         report_timeout=report_timeout,
+        observer_id_template=observer_id_template,
+        update_guardians=update_guardians,
     )
+    if "{sourcedId}" not in observer_id_template and any(r.guardian_id for r in data.rows):
+        log.info(
+            "the roster has guardian ids, but --observer-id-template %s does not use "
+            "{sourcedId}: a guardian whose email changed is not followed by their id",
+            observer_id_template,
+        )
     settings: dict[str, object] = {
         "pairing": options.method,
         "dry_run": dry_run,
@@ -357,6 +393,8 @@ def sync(
         "send_registration": options.send_registration,
         "trust_contact_email": trust_contact_email,
         "canvas_state": canvas_state,
+        "observer_id_template": observer_id_template,
+        "update_guardians": update_guardians,
         "format": source.format or "detected",
         "roster": str(roster),
     }

@@ -43,6 +43,10 @@ class SyncOptions:
     # report is refused or late. report_timeout: seconds to wait for the report.
     canvas_state: CanvasStateMode = "auto"
     report_timeout: float = 1800.0
+    # A new guardian login's SIS id, from the guardian id (export-sis's template), and
+    # whether an account found by it takes the roster's email and names.
+    observer_id_template: str = "{email}"
+    update_guardians: bool = False
 
 
 AUTO_REPORT_ROWS = 300
