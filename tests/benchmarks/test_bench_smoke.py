@@ -124,7 +124,14 @@ def test_calls_between_diffs_stats_by_kind() -> None:
         "throttled": 4,
     }
     calls = harness.Calls.between(before, after)
-    assert calls.by_kind == {"lookups": 3, "creates": 1, "codes": 1, "pairings": 2, "other": 0}
+    assert calls.by_kind == {
+        "lookups": 3,
+        "reports": 0,
+        "creates": 1,
+        "codes": 1,
+        "pairings": 2,
+        "other": 0,
+    }
     assert (calls.total, calls.writes, calls.throttled) == (7, 4, 3)
 
 

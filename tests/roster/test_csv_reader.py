@@ -328,3 +328,39 @@ def test_error_str_reads_after_error_prefix() -> None:
     with pytest.raises(RosterError) as info:
         read("student_id,observer_email,observer_first_name\nS1,a@b.co,Jane\n")
     assert str(info.value).startswith("roster.csv:1 (observer_last_name): the header has no column")
+
+
+# -- the optional guardian_id column ----------------------------------------------------------
+
+
+def test_guardian_id_column_is_read_trimmed_and_optional() -> None:
+    """guardian_id is trimmed, an empty cell is no id, and a file without the column has none."""
+    roster = read(
+        "student_id,observer_email,observer_first_name,observer_last_name,guardian_id\n"
+        "S1,jane@example.org,Jane,Doe,  G-17 \nS2,bob@example.org,Bob,Roe,\n"
+    )
+    assert [r.guardian_id for r in roster.rows] == ["G-17", None]
+    assert [r.guardian_id for r in read(HEADER + "S1,jane@example.org,Jane,Doe\n").rows] == [None]
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("G 17", "contains spaces"), ("G\u200b17", "control or invisible"), ("G" * 256, "longer")],
+)
+def test_bad_guardian_id_is_reported_with_line_and_field(value: str, why: str) -> None:
+    """A guardian_id with spaces, invisible characters or over 255 characters skips the row,
+    naming the file, the line and the field."""
+    roster = read(
+        "student_id,observer_email,observer_first_name,observer_last_name,guardian_id\n"
+        f"S1,jane@example.org,Jane,Doe,{value}\nS2,bob@example.org,Bob,Roe,G-2\n"
+    )
+    assert [r.student_id for r in roster.rows] == ["S2"]
+    (problem,) = roster.problems
+    assert (problem.source, problem.line, problem.field) == ("roster.csv", 2, "guardian_id")
+    assert why in problem.reason
+
+
+def test_guardian_id_column_twice_is_refused() -> None:
+    """Two guardian_id columns cannot be told apart: the file is refused."""
+    with pytest.raises(RosterError, match="guardian_id"):
+        read(HEADER.strip() + ",guardian_id,Guardian_ID\nS1,a@example.org,A,B,1,2\n")

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from canvas_observers.cli.export import export_sis as export_command
 from canvas_observers.cli.export import source_options
-from canvas_observers.roster.export import ExportError, export_sis
+from canvas_observers.roster.export import ExportError, export_sis, observer_sis_id
 from canvas_observers.roster.model import RosterError
 from canvas_observers.roster.sources import SourceOptions
 
@@ -228,3 +228,11 @@ def test_source_options_collapse_into_one_value() -> None:
     assert seen == [SourceOptions("sds", ("parent", "relative"), "{SIS}", False, "cp1252")]
     bad = CliRunner().invoke(probe, ["--encoding", "klingon"])
     assert bad.exit_code == 2 and "unknown encoding" in bad.output
+
+
+def test_observer_sis_id_fills_the_template_from_the_guardian_id() -> None:
+    """sync's SIS id for a new login: the export-sis template, filled with the guardian id
+    and email; no guardian id, no SIS id."""
+    assert observer_sis_id("G-{sourcedId}", email="a@b.test", guardian_id="17") == "G-17"
+    assert observer_sis_id("{email}", email="a@b.test", guardian_id="17") == "a@b.test"
+    assert observer_sis_id("G-{sourcedId}", email="a@b.test", guardian_id=None) is None

@@ -303,3 +303,26 @@ def test_guardian_with_bad_email_or_no_name_is_reported_once(tmp_path: Path) -> 
     assert roster.rows == ()
     assert [(p.line, p.field) for p in roster.problems] == [(2, "email"), (3, "familyName")]
     assert "more than one '@'" in roster.problems[0].reason
+
+
+def test_rows_carry_the_guardian_sourced_id(tmp_path: Path) -> None:
+    """Each row's guardian_id is its guardian's sourcedId (the id export-sis templates use)."""
+    bundle = write_users(
+        tmp_path / "b",
+        HEADER + "p1,parent,Pat,Lee,,pat@home.test,\ns1,student,Sam,Lee,1001,,p1\n",
+    )
+    (row,) = read_source(bundle).rows
+    assert (row.student_id, row.observer_email, row.guardian_id) == ("1001", "pat@home.test", "p1")
+
+
+def test_guardian_with_an_unusable_sourced_id_is_reported(tmp_path: Path) -> None:
+    """A guardian sourcedId with a space cannot be a guardian id: their links are skipped and
+    the problem names users.csv, the guardian's line and the field."""
+    bundle = write_users(
+        tmp_path / "b",
+        HEADER + "p 1,parent,Pat,Lee,,pat@home.test,\ns1,student,Sam,Lee,1001,,p 1\n",
+    )
+    roster = read_source(bundle)
+    assert roster.rows == ()
+    (problem,) = roster.problems
+    assert (problem.source, problem.line, problem.field) == ("users.csv", 2, "sourcedId")

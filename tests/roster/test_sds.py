@@ -150,3 +150,14 @@ def test_userids_type_is_refused_for_sds(tmp_path: Path) -> None:
     path = bundle(tmp_path, "s1,s1,Kai,Ng,\n", "")
     with pytest.raises(RosterError, match="does not exist in SDS"):
         read_source(path, student_id_field="{SIS}")
+
+
+def test_rows_carry_the_guardian_sourced_id(tmp_path: Path) -> None:
+    """An SDS row's guardian_id is the adult's sourcedId (relationshipUserSourcedId)."""
+    path = bundle(
+        tmp_path,
+        "s1,sam,Sam,Lee,sam@kids.test\ng9,pat,Pat,Lee,pat@home.test\n",
+        "s1,g9,guardian\n",
+    )
+    (row,) = read_source(path).rows
+    assert (row.student_id, row.observer_email, row.guardian_id) == ("s1", "pat@home.test", "g9")

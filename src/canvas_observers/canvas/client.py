@@ -25,6 +25,7 @@ import httpx
 import stamina
 
 from canvas_observers.canvas import files, protocol
+from canvas_observers.canvas import protocol_identity as identity
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
@@ -35,7 +36,14 @@ from canvas_observers.canvas.errors import (
     TransportError,
     UnsafeRequest,
 )
-from canvas_observers.canvas.models import AccountReport, CanvasUser, Enrollment, PairingCode
+from canvas_observers.canvas.models import (
+    AccountReport,
+    CanvasUser,
+    Channel,
+    Enrollment,
+    Login,
+    PairingCode,
+)
 from canvas_observers.canvas.net import check_base_url, origin_of
 from canvas_observers.canvas.pacing import Pacer, PacingPolicy
 from canvas_observers.canvas.protocol import Answer, Request
@@ -152,8 +160,10 @@ class CanvasClient:
         send_registration: bool = True,
         account: str = "self",
         pairing_code: str | None = None,
+        sis_user_id: str | None = None,
     ) -> CanvasUser:
-        """Create an account (observing the code's student when a pairing code is given).
+        """Create an account (observing the code's student when a pairing code is given), its
+        login with this SIS id when one is given.
 
         RequestRejected (`"taken"`, or `"invalid"` for the code) or OutcomeUnknown; never re-sent.
         """
@@ -164,6 +174,7 @@ class CanvasClient:
             send_registration=send_registration,
             account=account,
             pairing_code=pairing_code,
+            sis_user_id=sis_user_id,
         )
         return await self._user(request)
 
@@ -194,6 +205,31 @@ class CanvasClient:
 
     async def remove_observee(self, observer_id: int, student_id: int) -> CanvasUser:
         return await self._user(protocol.remove_observee(observer_id, student_id))
+
+    # --- a guardian's identity: never re-sent after a lost answer (OutcomeUnknown) ----------
+
+    async def list_logins(self, user_id: int) -> list[Login]:
+        items = await self._pages(identity.list_logins(user_id, per_page=self._per_page))
+        return [Login.from_json(item) for item in items]
+
+    async def update_login(self, login_id: int, unique_id: str) -> Login:
+        """A login's new unique id; RequestRejected `"taken"` when another login has it."""
+        request = identity.update_login(login_id, unique_id)
+        return Login.from_json(self._object(await self._one(request), request))
+
+    async def list_channels(self, user_id: int) -> list[Channel]:
+        items = await self._pages(identity.list_channels(user_id, per_page=self._per_page))
+        return [Channel.from_json(item) for item in items]
+
+    async def add_email_channel(self, user_id: int, address: str) -> Channel:
+        """A new, confirmed email channel; RequestRejected `"unique!"` when it is there."""
+        request = identity.add_email_channel(user_id, address)
+        return Channel.from_json(self._object(await self._one(request), request))
+
+    async def rename_user(self, user_id: int, *, name: str, sortable_name: str) -> CanvasUser:
+        return await self._user(
+            identity.rename_user(user_id, name=name, sortable_name=sortable_name)
+        )
 
     async def start_report(
         self, kinds: Sequence[str], *, include_deleted: bool = False

@@ -113,3 +113,41 @@ class AccountReport:
             file_url=_opt_str(url or data.get("file_url")),
             message=str(extra or ""),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A login (pseudonym) of a user; ``sis_user_id`` is None when the token may not see it."""
+
+    id: int
+    user_id: int
+    unique_id: str
+    sis_user_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Login:
+        return cls(
+            id=int(data["id"]),
+            user_id=int(data.get("user_id") or 0),
+            unique_id=str(data.get("unique_id") or ""),
+            sis_user_id=_opt_str(data.get("sis_user_id")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A communication channel of a user (``type`` "email" for an email address)."""
+
+    id: int
+    address: str
+    type: str
+    workflow_state: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Channel:
+        return cls(
+            id=int(data["id"]),
+            address=str(data.get("address") or ""),
+            type=str(data.get("type") or ""),
+            workflow_state=str(data.get("workflow_state") or ""),
+        )

@@ -47,6 +47,9 @@ WRITE_OPERATIONS: Final = frozenset(
         "add_observee_with_code",
         "add_observee",
         "remove_observee",
+        "update_login",  # these three: a guardian's identity (protocol_identity.py)
+        "add_email_channel",
+        "rename_user",
     }
 )
 PER_PAGE: Final = 100  # Canvas clamps per_page to 1..100 (lib/api.rb MAX_PER_PAGE) [Pagination]
@@ -240,8 +243,12 @@ def create_user(
     send_registration: bool = True,
     account: str | int = "self",
     pairing_code: str | None = None,
+    sis_user_id: str | None = None,
 ) -> Request:
     """POST /accounts/:id/users [Creating users]: 200 with the user, 400 `taken` for a used login.
+
+    `sis_user_id` becomes the login's SIS id (`pseudonym[sis_user_id]`, honoured with
+    `manage_sis`; a used one is a 400 `taken` on `pseudonym.sis_user_id`) [Creating users].
 
     With `pairing_code`, `user[initial_enrollment_type]=observer` + `pairing_code[code]` make
     the new user observe the code's student in the same request (a bad code is a 400 with
@@ -252,7 +259,7 @@ def create_user(
     [Creating users].
     The two are exclusive: skip_confirmation would silence the registration email.
     """
-    pseudonym: dict[str, Any] = {"unique_id": login_id}
+    pseudonym: dict[str, Any] = {"unique_id": login_id, "sis_user_id": sis_user_id}
     channel: dict[str, Any] = {"type": "email", "address": login_id}
     if send_registration:
         pseudonym["force_self_registration"] = True

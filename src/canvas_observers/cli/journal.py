@@ -202,7 +202,8 @@ def _triage(totals: Mapping[str, int]) -> tuple[str, str, str]:
     """(new, ok, attention) counts of a run's outcomes; dashes for a run without totals."""
     if not totals:
         return "—", "—", "—"
-    new = sum(totals.get(k, 0) for k in ("created", "paired", "would_create", "would_pair"))
+    made = ("created", "paired", "guardian_updated", "would_create", "would_pair")
+    new = sum(totals.get(k, 0) for k in made)
     ok = totals.get("already_paired", 0)
     attention = sum(totals.values()) - new - ok
     return str(new), str(ok), str(attention)

@@ -25,6 +25,7 @@ from canvas_observers.cli.nightly import check_notify_url, notify, progress_sink
 from canvas_observers.report.notify import payload
 from canvas_observers.report.render import render_summary, write_report
 from canvas_observers.roster.exclude import read_exclusions
+from canvas_observers.roster.export import ExportError, check_template
 from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
@@ -158,6 +159,15 @@ def check_report_path(report_path: Path | None) -> None:
         raise click.UsageError(f"--report {report_path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise click.UsageError(f"--report {report_path}: the folder {folder} is not writable")
+
+
+def observer_id_template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """--observer-id-template: {email} and/or {sourcedId}, as export-sis checks it."""
+    try:
+        check_template(value)
+    except ExportError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 def install_stop_signals(interrupt: asyncio.Event) -> None:
@@ -318,6 +328,22 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     "observer_mismatch: a shared family address or a typo must not give a child's grades to "
     "another adult.",
 )
+@click.option(
+    "--observer-id-template",
+    default="{email}",
+    show_default=True,
+    callback=observer_id_template,
+    help="The SIS id a new guardian login gets, and the one a guardian with a guardian id "
+    "(the roster's guardian_id, the OneRoster/SDS sourcedId) is looked up by first: {email} "
+    "and/or {sourcedId} (the guardian id), as for export-sis, e.g. G-{sourcedId}.",
+)
+@click.option(
+    "--update-guardians",
+    is_flag=True,
+    help="An account found by the guardian id whose login is not the roster's email takes "
+    "that email as its login and as an email address, and the roster's names. By default "
+    "such a row is guardian_email_changed (paired with the account, nothing else changed).",
+)
 @source_options
 @click.option(
     "--allow-insecure-http",
@@ -358,6 +384,8 @@ def sync(
     exclude_path: Path | None,
     fail_on: tuple[str, ...],
     notify_url: str | None,
+    observer_id_template: str,
+    update_guardians: bool,
     source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
@@ -391,8 +419,16 @@ def sync(
         grace_runs=grace_runs,
         max_removals=max_removals,
         force_removals=force_removals,
+        observer_id_template=observer_id_template,
+        update_guardians=update_guardians,
     )
     excluded = read_exclusions_or_exit(exclude_path)
+    if "{sourcedId}" not in observer_id_template and any(r.guardian_id for r in data.rows):
+        log.info(
+            "the roster has guardian ids, but --observer-id-template %s does not use "
+            "{sourcedId}: a guardian whose email changed is not followed by their id",
+            observer_id_template,
+        )
     settings: dict[str, object] = {
         "pairing": options.method,
         "dry_run": dry_run,
@@ -404,6 +440,8 @@ def sync(
         "grace_runs": grace_runs,
         "force_removals": force_removals,
         "exclude": str(exclude_path) if exclude_path else None,
+        "observer_id_template": observer_id_template,
+        "update_guardians": update_guardians,
         "format": source.format or "detected",
         "roster": str(roster),
     }

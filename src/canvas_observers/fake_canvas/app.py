@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canvas_observers.fake_canvas import (
     routes_courses,
+    routes_logins,
     routes_observees,
     routes_reports,
     routes_side,
@@ -42,6 +43,7 @@ from canvas_observers.fake_canvas.web import (
 
 API_ROUTES: list[ApiRoute] = [
     *routes_users.ROUTES,
+    *routes_logins.ROUTES,
     *routes_observees.ROUTES,
     *routes_courses.ROUTES,
     *routes_reports.ROUTES,

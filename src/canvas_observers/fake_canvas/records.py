@@ -58,6 +58,15 @@ class Login:
 
 
 @dataclass
+class Channel:
+    """An email communication channel (contact address) of a user."""
+
+    id: int
+    address: str
+    workflow_state: str = "unconfirmed"  # "active" once confirmed (or skip_confirmation)
+
+
+@dataclass
 class User:
     id: int
     name: str
@@ -69,7 +78,7 @@ class User:
     permissions: frozenset[str] = frozenset()  # an admin's rights (fake_canvas/roles.py)
     locale: str | None = None
     logins: list[Login] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)
+    channels: list[Channel] = field(default_factory=list)  # email channels, by position
     haystack: str = ""  # lower-cased searchable fields joined by NUL, rebuilt on change
 
     @property
@@ -87,6 +96,11 @@ class User:
     def can(self, permission: str) -> bool:
         """An account admin whose role grants this permission."""
         return self.is_admin and permission in self.permissions
+
+    @property
+    def emails(self) -> list[str]:
+        """The addresses of the user's email channels, first one first."""
+        return [c.address for c in self.channels]
 
     @property
     def email(self) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN
 from canvas_observers.fake_canvas.records import (
     AccountReport,
+    Channel,
     Course,
     Enrollment,
     Login,
@@ -43,6 +44,7 @@ __all__ = [
     "ACCOUNT_NAME",
     "ROOT_ACCOUNT_ID",
     "AccountReport",
+    "Channel",
     "Course",
     "Enrollment",
     "FakeState",
@@ -193,7 +195,7 @@ class FakeState:
         if login_id is not None:
             self._add_login(user, login_id, sis_user_id)
         if email is not None:
-            user.emails.append(email)
+            self.add_channel(user, email)
         self._reindex(user)
         return user_id
 
@@ -229,6 +231,12 @@ class FakeState:
         if sis_user_id is not None:
             self.logins_by_sis_id[sis_user_id] = login
         return login
+
+    def add_channel(self, user: User, address: str, *, active: bool = False) -> Channel:
+        """Give a user another email channel (the caller reindexes the user)."""
+        channel = Channel(self._new_id("channel"), address, "active" if active else "unconfirmed")
+        user.channels.append(channel)
+        return channel
 
     def add_login(
         self,
@@ -342,7 +350,7 @@ class FakeState:
         if sis_user_id is not None:
             self.logins_by_sis_id[sis_user_id] = login
         if email is not None and email.lower() not in (e.lower() for e in user.emails):
-            user.emails.append(email)
+            self.add_channel(user, email)
         user.workflow_state = "registered" if skip_registration else "pre_registered"
         self._reindex(user)
         return user

@@ -23,6 +23,8 @@ Decisions worth knowing:
   control or invisible characters, none of ``<>()[],;:"\\``, and at most 100 characters in all
   because Canvas refuses longer logins (``pseudonym[unique_id]`` max 100, docs/canvas-behaviour.md).
   Non-ASCII letters are allowed (internationalised addresses exist).
+* An optional ``guardian_id`` column carries the SIS's own id of the guardian: trimmed, empty
+  means none, and checked like ``student_id`` (no spaces, control or invisible characters).
 * Names longer than 255 characters are refused: Canvas limits string columns such as
   ``users.name`` to 255 (``maximum_string_length``).
 * Rows with the same ``student_id`` and the same email (compared lower-cased, as Canvas
@@ -47,6 +49,7 @@ from typing import BinaryIO
 from canvas_observers.roster.model import Roster, RosterError, RosterRow, RowProblem
 
 REQUIRED_COLUMNS = ("student_id", "observer_email", "observer_first_name", "observer_last_name")
+OPTIONAL_COLUMNS = ("guardian_id",)  # the SIS's own guardian id, when the export has one
 MAX_NAME_LENGTH = 255  # Canvas ActiveRecord maximum_string_length (users.name, sortable_name)
 MAX_LOGIN_LENGTH = 100  # Canvas Pseudonym unique_id maximum (app/models/pseudonym.rb)
 MAX_LOCAL_PART = 64  # RFC 5321 section 4.5.3.1.1
@@ -319,7 +322,7 @@ def _columns(header: list[str], line: int, source: str) -> dict[str, int]:
     index: dict[str, int] = {}
     for i, name in enumerate(names):
         key = name.casefold()
-        if key in REQUIRED_COLUMNS and key in index:
+        if key in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) and key in index:
             raise RosterError(
                 f"the column {key!r} appears twice in the header "
                 f"(columns {index[key] + 1} and {i + 1}); keep one",
@@ -338,7 +341,7 @@ def _columns(header: list[str], line: int, source: str) -> dict[str, int]:
             line=line,
             field=missing[0],
         )
-    return {c: index[c] for c in REQUIRED_COLUMNS}
+    return {c: index[c] for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in index}
 
 
 # -- rows -----------------------------------------------------------------------------------
@@ -390,6 +393,9 @@ class _Reader:
         last, why = _name(raw["observer_last_name"], "observer_last_name")
         if why:
             reasons.append(("observer_last_name", why))
+        guardian_id = raw.get("guardian_id", "").strip() or None
+        if guardian_id is not None and (why := _check_id(guardian_id, "guardian_id")):
+            reasons.append(("guardian_id", why))
         if reasons:
             self.problems.append(
                 RowProblem(
@@ -402,7 +408,11 @@ class _Reader:
                 )
             )
             return
-        self._keep(RosterRow(line, student_id, email, first, last, source=self.source))
+        self._keep(
+            RosterRow(
+                line, student_id, email, first, last, source=self.source, guardian_id=guardian_id
+            )
+        )
 
     def _keep(self, row: RosterRow) -> None:
         # Logins compare case-insensitively in Canvas; SIS ids are compared exactly.
@@ -464,13 +474,18 @@ class _Reader:
 def _check_student_id(student_id: str) -> str | None:
     if not student_id:
         return "student_id is missing"
-    shown = _show(student_id)
-    if _ID_CONTROL.search(student_id):
-        return f"student_id {shown} contains control or invisible characters"
-    if _SPACE.search(student_id):
-        return f"student_id {shown} contains spaces"
-    if len(student_id) > MAX_STUDENT_ID_LENGTH:
-        return f"student_id is longer than {MAX_STUDENT_ID_LENGTH} characters"
+    return _check_id(student_id, "student_id")
+
+
+def _check_id(value: str, field: str) -> str | None:
+    """Why an id (student or guardian, trimmed, not empty) is unusable, or None."""
+    shown = _show(value)
+    if _ID_CONTROL.search(value):
+        return f"{field} {shown} contains control or invisible characters"
+    if _SPACE.search(value):
+        return f"{field} {shown} contains spaces"
+    if len(value) > MAX_STUDENT_ID_LENGTH:
+        return f"{field} is longer than {MAX_STUDENT_ID_LENGTH} characters"
     return None
 
 

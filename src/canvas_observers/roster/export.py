@@ -83,6 +83,15 @@ def check_template(template: str, *, has_sourced_ids: bool = True) -> None:
             )
 
 
+def observer_sis_id(template: str, *, email: str, guardian_id: str | None) -> str | None:
+    """The Canvas SIS id a guardian's new login gets (``sync``): ``template`` with ``{email}``
+    and ``{sourcedId}`` (the guardian id) filled in, as export-sis writes ``user_id``; None
+    for a guardian without an id."""
+    if guardian_id is None:
+        return None
+    return template.format(email=email, sourcedId=guardian_id)
+
+
 def _formula_risk(value: str) -> bool:
     return value.startswith(_FORMULA_START)
 

@@ -11,7 +11,8 @@ class RosterRow:
 
     ``line`` is the 1-based line of the source file where the row starts; ``source`` is the
     file name used in messages. ``notes`` are non-fatal remarks shown in the row's detail
-    (e.g. the same guardian email given with other names elsewhere).
+    (e.g. the same guardian email given with other names elsewhere). ``guardian_id`` is the
+    SIS's own id of the guardian (optional), which follows them when their email changes.
     """
 
     line: int
@@ -21,6 +22,7 @@ class RosterRow:
     observer_last_name: str
     source: str = ""
     notes: tuple[str, ...] = ()
+    guardian_id: str | None = None
 
     @property
     def email_key(self) -> str:

@@ -196,8 +196,13 @@ def guardian_names(person: Person, *, prefer_preferred_names: bool) -> tuple[str
     return normalise_name(first), normalise_name(last)
 
 
-def _guardian_problem(email: str, names: tuple[str, str]) -> tuple[str, str] | None:
-    """(column, why) a guardian cannot be provisioned (the four-column reader's rules)."""
+def _guardian_problem(
+    email: str, names: tuple[str, str], sourced_id: str
+) -> tuple[str, str] | None:
+    """(column, why) a guardian cannot be provisioned (the four-column reader's rules; the
+    sourcedId becomes the guardian id, checked as the CSV's ``guardian_id``)."""
+    if _BAD_ID.search(sourced_id) or len(sourced_id) > MAX_ID_LENGTH:
+        return "sourcedId", "has an unusable sourcedId (spaces, control characters or too long)"
     if not email:
         return "email", "has no email"
     if why := check_email(email):
@@ -240,7 +245,7 @@ class _Assembler:
         g, s = link.guardian, link.student
         email = normalise_email(g.record.get("email"))
         names = guardian_names(g, prefer_preferred_names=self.prefer)
-        if trouble := _guardian_problem(email, names):
+        if trouble := _guardian_problem(email, names, g.sourced_id):
             column, why = trouble
             self._report_once(
                 "g",
@@ -288,7 +293,13 @@ class _Assembler:
         if first != names:
             notes = (f"email also given as {' '.join(first)!r}; the account uses that name",)
         self.rows[key] = RosterRow(
-            link.line, student_id, email, *first, source=link.source, notes=notes
+            link.line,
+            student_id,
+            email,
+            *first,
+            source=link.source,
+            notes=notes,
+            guardian_id=g.sourced_id,
         )
 
     def finish(self, problems: Sequence[RowProblem], label: str) -> BundleRead:

@@ -7,7 +7,9 @@ Student look-ups are shared between workers (two guardians of one child look the
 
 Calls per guardian on a re-run with nothing to do: one. ``GET
 /users/sis_login_id:<email>/observees`` both proves the guardian's login and lists who they
-observe, with the SIS ids and logins to match rows against.
+observe, with the SIS ids and logins to match rows against. A guardian with a guardian id
+takes two: ``GET /users/sis_user_id:<id>`` (their account whatever its login, identity.py)
+and their observees.
 
 With a snapshot of Canvas (a provisioning report), the look-ups are answered from memory and
 a dry run is the whole plan decided at once (whole.py). The write steps, and how each of
@@ -29,7 +31,10 @@ from canvas_observers.canvas.errors import (
     NotFound,
     TransportError,
 )
+from canvas_observers.roster.export import observer_sis_id
 from canvas_observers.roster.model import RosterRow, roster_pair
+from canvas_observers.sync.guardians import GuardianSteps
+from canvas_observers.sync.identity import with_note
 from canvas_observers.sync.lookup import CanvasView, Lookups, Recorder, SnapshotView
 from canvas_observers.sync.options import (  # re-exported: the sync's public names
     RunAborted,
@@ -55,7 +60,7 @@ from canvas_observers.sync.plan import (
 from canvas_observers.sync.removals import Removal
 from canvas_observers.sync.snapshot import CanvasSnapshot
 from canvas_observers.sync.whole import plan_run
-from canvas_observers.sync.writes import Guardian, PairingSteps
+from canvas_observers.sync.writes import Guardian
 
 __all__ = ["Engine", "RunAborted", "SyncOptions", "iso_timestamp", "utc_now"]
 
@@ -63,7 +68,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Engine(PairingSteps):
+class Engine(GuardianSteps):
     """Runs the sync for a set of valid roster rows against one Canvas."""
 
     client: CanvasClient
@@ -135,6 +140,8 @@ class Engine(PairingSteps):
             snapshot,
             method=self.options.method,
             trust_contact_email=self.options.trust_contact_email,
+            observer_id_template=self.options.observer_id_template,
+            update_guardians=self.options.update_guardians,
         ):
             row = planned.row
             self.emit(
@@ -206,12 +213,19 @@ class Engine(PairingSteps):
             self._not_processed(rows)
             return
         email = rows[0].observer_email
+        sis_id = observer_sis_id(
+            self.options.observer_id_template, email=email, guardian_id=rows[0].guardian_id
+        )
+        step = "look-up"
         try:
-            guardian = Guardian(email=email, state=await self.lookups.observer(email))
+            state = await self.lookups.observer(email, sis_id)
+            guardian = Guardian(email=email, state=state, sis_id=sis_id)
+            step = "update"  # --update-guardians (guardians.py), or only its decision
+            await self._settle_identity(rows[0], guardian)
         except Exception as error:  # each row must end with an outcome
             detail = self._failure(error)
             for row in rows:
-                self.emit(self._result(row, Outcome.FAILED, f"guardian look-up failed: {detail}"))
+                self.emit(self._result(row, Outcome.FAILED, f"guardian {step} failed: {detail}"))
             return
         user = guardian.state.user
         if user is not None:
@@ -222,10 +236,21 @@ class Engine(PairingSteps):
                 self._not_processed(rows[index:])
                 return
             try:
-                result = await self._row(row, guardian)
+                result = self._noted(await self._row(row, guardian), guardian)
             except Exception as error:  # each row must end with an outcome
                 result = self._result(row, Outcome.FAILED, self._failure(error), guardian=guardian)
             self.emit(result)
+
+    @staticmethod
+    def _noted(result: RowResult, guardian: Guardian) -> RowResult:
+        """The row's result with the guardian's identity note (identity.py) applied."""
+        note = guardian.note
+        if note is None:
+            return result
+        if note.once:
+            guardian.note = None
+        outcome, detail = with_note(result.outcome, result.detail, note)
+        return replace(result, outcome=outcome, detail=detail)
 
     def request_stop(self, reason: str) -> None:
         """Stop taking rows (e.g. on Ctrl-C): rows in hand finish, the rest are reported."""

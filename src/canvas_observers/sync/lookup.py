@@ -11,6 +11,7 @@ from typing import Protocol
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import NotFound, RequestRejected
+from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.sync.outcomes import ActionRecord, RowResult
 from canvas_observers.sync.plan import (
     Found,
@@ -40,7 +41,8 @@ class Recorder(Protocol):
 class CanvasView(Protocol):
     """Where the engine learns Canvas: targeted API look-ups, or a whole-account snapshot."""
 
-    async def observer(self, email: str) -> ObserverState: ...
+    async def observer(self, email: str, sis_id: str | None = None) -> ObserverState: ...
+    async def login_owner(self, login: str) -> CanvasUser | None: ...
     async def student(self, student_id: str) -> Resolution: ...
     def enrolled(self, user_id: int) -> bool | None: ...
     def close(self) -> None: ...
@@ -52,8 +54,11 @@ class SnapshotView:
     def __init__(self, snapshot: CanvasSnapshot) -> None:
         self.snapshot = snapshot
 
-    async def observer(self, email: str) -> ObserverState:
-        return self.snapshot.observer(email)
+    async def observer(self, email: str, sis_id: str | None = None) -> ObserverState:
+        return self.snapshot.observer(email, sis_id)
+
+    async def login_owner(self, login: str) -> CanvasUser | None:
+        return self.snapshot.login_owner(login)
 
     async def student(self, student_id: str) -> Resolution:
         return self.snapshot.student(student_id)
@@ -75,15 +80,26 @@ class Lookups:
         self.canvas_url = canvas_url
         self._students: dict[str, asyncio.Task[Resolution]] = {}
 
-    async def observer(self, email: str) -> ObserverState:
+    async def observer(self, email: str, sis_id: str | None = None) -> ObserverState:
         """Find the guardian's account and whom they observe.
 
-        Both routes give the same answer; the journal only picks the cheaper one. A guardian
+        With ``sis_id`` (from the guardian id) ``GET /users/sis_user_id:<id>`` comes first:
+        that account is the guardian's whatever its login, so its observees are listed by its
+        id. Otherwise (or on a 404) the login and the email, by one of two routes that give
+        the same answer; the journal only picks the cheaper one. A guardian
         seen in an earlier run most likely has a login equal to their email, and one call to
         ``/users/sis_login_id:<email>/observees`` proves it and lists their students. A guardian
         never seen is most likely new, and one search shows that no account has that login or
         email (a 404 on the login route alone would not: the email may be on another login).
         """
+        if sis_id is not None:
+            try:
+                user = await self.client.get_user_by_sis_id(sis_id)
+            except NotFound:
+                pass
+            else:
+                observees = await self.client.list_observees(user.id)
+                return ObserverState(Found(user, by_sis_id=True), tuple(observees))
         if self._seen_before(email):
             try:
                 observees = await self.client.list_observees(f"sis_login_id:{email}")
@@ -96,6 +112,13 @@ class Lookups:
             observees = await self.client.list_observees(resolution.user.id)
             return ObserverState(resolution, tuple(observees))
         return ObserverState(resolution)
+
+    async def login_owner(self, login: str) -> CanvasUser | None:
+        """The account whose login this is (``sis_login_id:``), or None."""
+        try:
+            return await self.client.get_user_by_login(login)
+        except NotFound:
+            return None
 
     def _seen_before(self, email: str) -> bool:
         if self.recorder is None:

@@ -48,6 +48,10 @@ class SyncOptions:
     grace_runs: int = 2
     max_removals: int | None = None  # None: the larger of 10 and 5% of the owned links
     force_removals: bool = False
+    # A new guardian login's SIS id, from the guardian id (export-sis's template), and
+    # whether an account found by it takes the roster's email and names.
+    observer_id_template: str = "{email}"
+    update_guardians: bool = False
 
 
 AUTO_REPORT_ROWS = 300

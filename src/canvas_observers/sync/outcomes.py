@@ -19,6 +19,10 @@ class Outcome(StrEnum):
     NOT_ENROLLED = "not_enrolled"
     INVALID_ROW = "invalid_row"
     CONFLICT = "conflict"
+    # Found by the guardian id's SIS id, with another login than the roster's email: paired
+    # with that account all the same; --update-guardians changes the login.
+    GUARDIAN_EMAIL_CHANGED = "guardian_email_changed"
+    GUARDIAN_UPDATED = "guardian_updated"  # --update-guardians changed login, email or name
     FAILED = "failed"
     WOULD_CREATE = "would_create"  # dry run
     WOULD_PAIR = "would_pair"  # dry run
@@ -37,6 +41,7 @@ _SUCCESS = frozenset(
         Outcome.CREATED,
         Outcome.PAIRED,
         Outcome.ALREADY_PAIRED,
+        Outcome.GUARDIAN_UPDATED,
         Outcome.WOULD_CREATE,
         Outcome.WOULD_PAIR,
         Outcome.EXCLUDED,
@@ -84,7 +89,7 @@ class ActionRecord:
     """One write the sync sent to Canvas, for the audit trail.
 
     ``kind``: ``create_user`` | ``pairing_code`` | ``pair_code`` | ``pair_direct`` |
-    ``remove_link``.
+    ``remove_link`` | ``update_login`` | ``add_email`` | ``rename_user`` (``--update-guardians``).
     ``result``: ``ok`` | ``failed`` | ``unknown`` (sent, no answer; resolved by a look-up)
     | ``recovered`` (the look-up found it done) | ``gone`` (a removal Canvas answered 404: the
     link was already gone, which counts as done).

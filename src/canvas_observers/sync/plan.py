@@ -9,6 +9,8 @@ Matching rules (the only way a row ever reaches a pairing):
   (Canvas's ``sis_user_id:`` lookup is case-sensitive, docs/canvas-behaviour.md);
 * a student id with ``@`` is a login and matches ``login_id`` case-insensitively (Canvas's
   ``sis_login_id:`` lookup lowers both sides), or, when no login matches, the email;
+* a guardian with an SIS guardian id is first looked up by the SIS id their login gets
+  (``sis_user_id:``, exact): that account is identity, like a login, whatever its login is;
 * a guardian email matches ``login_id``, or else the ``email``, case-insensitively; but a
   login is identity and a contact email alone is not: an account found only through its email
   is used when its name is the roster's guardian name (``names_match``), else the row is
@@ -40,10 +42,12 @@ PairingMethod = Literal["code", "direct"]
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """Exactly one account matches; ``by_contact_email`` when only its email did, not a login."""
+    """Exactly one account matches; ``by_contact_email`` when only its email did, not a login;
+    ``by_sis_id`` when a guardian was found by the SIS id of their guardian id."""
 
     user: CanvasUser
     by_contact_email: bool = False
+    by_sis_id: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,21 +282,35 @@ def plan_row(
 
 
 def roster_conflicts(rows: Iterable[RosterRow]) -> dict[int, str]:
-    """Rows whose guardian email the roster also uses as a student's login (line -> detail).
+    """Rows whose guardian email the roster also uses as a student's login (line -> detail),
+    and rows of a guardian id the roster gives with two emails.
 
     Such an email names a student *and* a guardian: whichever account it ends up on, one of the
-    two rows would pair the wrong person, so neither is paired.
+    two rows would pair the wrong person, so neither is paired. A guardian id with two emails
+    leads both to one account, whose login each would claim.
     """
     rows = list(rows)
     students = {r.student_id.lower() for r in rows if r.student_is_login}
     guardians = {r.email_key for r in rows}
     both = students & guardians
-    return {
+    conflicts = {
         r.line: f"{r.observer_email if r.email_key in both else r.student_id!r} is used in the "
         "roster both as a student's login and as a guardian's email"
         for r in rows
         if r.email_key in both or (r.student_is_login and r.student_id.lower() in both)
     }
+    emails: dict[str, set[str]] = {}
+    for r in rows:
+        if r.guardian_id is not None:
+            emails.setdefault(r.guardian_id, set()).add(r.email_key)
+    for r in rows:
+        given = emails.get(r.guardian_id or "", set())
+        if len(given) > 1 and r.line not in conflicts:
+            conflicts[r.line] = (
+                f"the guardian id {r.guardian_id!r} is given with several emails "
+                f"({', '.join(sorted(given))}); fix it in the SIS"
+            )
+    return conflicts
 
 
 def excluded_detail(reason: str) -> str:

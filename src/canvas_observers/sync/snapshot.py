@@ -7,8 +7,8 @@ snapshot and the API give the same answers:
 
 * ``sis_user_id:`` matches a live login's SIS id exactly (deleted logins never match);
 * ``sis_login_id:`` matches a live login case-insensitively (``LOWER()``);
-* a guardian is found by login first, then by the account's email (a contact address, which
-  the planner treats as weaker than a login);
+* a guardian is found by the SIS id of their guardian id first, then by login, then by the
+  account's email (a contact address, which the planner treats as weaker than a login);
 * a student id with ``@`` is matched by login, then by email, as the search fallback does.
 
 The report lists a user once per login, so a user with two logins is one account with both.
@@ -79,11 +79,16 @@ class CanvasSnapshot:
             return _one(by_login)
         return resolve_student(self._users(self.by_email.get(key.lower(), ())), key)
 
-    def observer(self, email: str) -> ObserverState:
-        """The guardian's account and the students it observes."""
+    def observer(self, email: str, sis_id: str | None = None) -> ObserverState:
+        """The guardian's account and the students it observes: by the SIS id of their
+        guardian id first (an account found so is theirs whatever its login), then by login,
+        then by email."""
         key = email.strip().lower()
+        by_sis = self._users(self.by_sis.get(sis_id, ())) if sis_id is not None else []
         by_login = self._users(self.by_login.get(key, ()))
-        if by_login:
+        if len(by_sis) == 1:
+            resolution: Resolution = Found(by_sis[0], by_sis_id=True)
+        elif by_login:
             resolution = _one(by_login)
         else:
             resolution = resolve_observer(self._users(self.by_email.get(key, ())), email)
@@ -91,6 +96,11 @@ class CanvasSnapshot:
             linked = self._users(self.observees.get(resolution.user.id, ()))
             return ObserverState(resolution, tuple(linked))
         return ObserverState(resolution)
+
+    def login_owner(self, login: str) -> CanvasUser | None:
+        """The account whose live login this is (``sis_login_id:``'s rule), or None."""
+        owners = self._users(self.by_login.get(login.strip().lower(), ()))
+        return owners[0] if owners else None
 
     def has_live_enrollment(self, user_id: int) -> bool | None:
         """True or False from the report's enrollments; None when it cannot tell (none read,

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.roster.export import observer_sis_id
 from canvas_observers.roster.model import RosterRow
+from canvas_observers.sync.identity import identity_change, predict, with_note
 from canvas_observers.sync.outcomes import Outcome
 from canvas_observers.sync.plan import (
     AlreadyPaired,
@@ -50,8 +52,11 @@ def plan_run(
     *,
     method: PairingMethod,
     trust_contact_email: bool = False,
+    observer_id_template: str = "{email}",
+    update_guardians: bool = False,
 ) -> list[PlannedRow]:
-    """Every row's decision, in line order."""
+    """Every row's decision, in line order; a guardian with a guardian id is found by its SIS
+    id first, and an email it changed is reported on its rows (identity.py)."""
     rows = sorted(rows, key=lambda r: r.line)
     conflicts = roster_conflicts(rows)
     groups: dict[str, list[RosterRow]] = {}
@@ -63,12 +68,20 @@ def plan_run(
         else:
             groups.setdefault(row.email_key, []).append(row)
     for group in groups.values():
-        state = snapshot.observer(group[0].observer_email)
+        first = group[0]
+        sis_id = observer_sis_id(
+            observer_id_template, email=first.observer_email, guardian_id=first.guardian_id
+        )
+        state = snapshot.observer(first.observer_email, sis_id)
+        change = identity_change(state, first)
+        owner = snapshot.login_owner(change.new_email) if change is not None else None
+        note = predict(change, first, update=update_guardians, owner=owner)
         for row in group:
             decided, state = _plan_one(
                 row, snapshot, state, method=method, trust_contact_email=trust_contact_email
             )
-            planned.append(decided)
+            outcome, detail = with_note(decided.outcome, decided.detail, note)
+            planned.append(replace(decided, outcome=outcome, detail=detail))
     return sorted(planned, key=lambda p: p.row.line)
 
 

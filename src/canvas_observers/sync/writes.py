@@ -21,6 +21,7 @@ from datetime import datetime
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import (
+    CanvasError,
     NotAllowed,
     NotFound,
     OutcomeUnknown,
@@ -28,6 +29,7 @@ from canvas_observers.canvas.errors import (
 )
 from canvas_observers.canvas.models import CanvasUser, PairingCode
 from canvas_observers.roster.model import RosterRow
+from canvas_observers.sync.identity import IdentityNote
 from canvas_observers.sync.lookup import CanvasView, Recorder
 from canvas_observers.sync.options import RunAborted, SyncOptions, iso_timestamp
 from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
@@ -58,6 +60,8 @@ class Guardian:
     state: ObserverState
     created_now: bool = False
     would_create: bool = False  # a dry run predicted this guardian's account (it is not there)
+    sis_id: str | None = None  # the SIS id of the guardian id: a new login gets it
+    note: IdentityNote | None = None  # how the rows report the account's identity
 
 
 class PairingSteps:
@@ -332,10 +336,13 @@ class PairingSteps:
                 sortable_name=row.observer_sortable_name,
                 send_registration=self.options.send_registration,
                 pairing_code=code.code if code is not None else None,
+                sis_user_id=guardian.sis_id,
             )
         except RequestRejected as rejected:
             if "taken" not in rejected.error_types():
                 raise
+            if _sis_id_taken(rejected):
+                return await self._sis_id_holder(row, guardian, rejected)
             # Someone (another tool, a person) made this login since we looked: use it.
             self._action("create_user", row, "failed", detail="login already taken; using it")
             return await self._refetch(guardian)
@@ -362,6 +369,29 @@ class PairingSteps:
         if code is not None and student is not None:
             guardian.state = replace(guardian.state, observees=(*state.observees, student))
         return self._known(guardian, user)
+
+    async def _sis_id_holder(
+        self, row: RosterRow, guardian: Guardian, rejected: RequestRejected
+    ) -> CanvasUser:
+        """The SIS id a new login would get is in use: by a live login made since the look-up
+        (that account is the guardian's: use it), or by a deleted one (Canvas keeps deleted
+        logins' SIS ids taken): then the row fails, as no account can be made with it."""
+        sis_id = guardian.sis_id or ""
+        self._action("create_user", row, "failed", detail=f"SIS id {sis_id} already in use")
+        try:
+            user = await self.client.get_user_by_sis_id(sis_id)
+        except NotFound:
+            raise CanvasError(
+                f"no account can be made for this guardian: the SIS id {sis_id!r} belongs to a "
+                "deleted login; restore that login in Canvas or change --observer-id-template",
+                method=rejected.method,
+                path=rejected.path,
+                status=rejected.status,
+            ) from rejected
+        observees = await self.client.list_observees(user.id)
+        guardian.state = ObserverState(Found(user, by_sis_id=True), tuple(observees))
+        self._remember("observer", guardian.email.lower(), user.id)
+        return user
 
     async def _refetch(self, guardian: Guardian, *, created: bool = False) -> CanvasUser | None:
         try:
@@ -403,3 +433,15 @@ class PairingSteps:
             canvas_student_id=student.id if student is not None else None,
             canvas_observer_id=observer.id if observer is not None else None,
         )
+
+
+def _sis_id_taken(rejected: RequestRejected) -> bool:
+    """A create refused for the login's SIS id alone (``errors.pseudonym.sis_user_id``); with
+    the login taken too, the login's account is used as before."""
+    errors = rejected.errors
+    pseudonym = errors.get("pseudonym") if isinstance(errors, dict) else None
+    return (
+        isinstance(pseudonym, dict)
+        and bool(pseudonym.get("sis_user_id"))
+        and not pseudonym.get("unique_id")
+    )

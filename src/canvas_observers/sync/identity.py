@@ -1,0 +1,138 @@
+"""A guardian followed by their SIS guardian id: what their account lacks, and how the rows
+say so. Pure: no I/O.
+
+A guardian whose roster row has a guardian id is looked up first by the SIS id their login gets
+from it (``--observer-id-template``). That account is theirs whatever its login, so a login that
+is not the roster's email means the SIS changed the email: the rows are still paired with that
+account (never a second one) and end ``guardian_email_changed``, unless ``--update-guardians``
+changes the login, adds the email and sets the names (``guardian_updated``), or finds the new
+email already another account's login (``conflict``, the login left alone). Writes are in
+guardians.py; this module decides and words the outcomes, for the engine and for the plan of a
+whole run (whole.py) alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.roster.model import RosterRow
+from canvas_observers.sync.outcomes import Outcome
+from canvas_observers.sync.plan import Found, ObserverState, names_match
+
+REPLACED = {
+    Outcome.CREATED: "paired",
+    Outcome.PAIRED: "paired",
+    Outcome.ALREADY_PAIRED: "already paired",
+    Outcome.WOULD_CREATE: "would pair",
+    Outcome.WOULD_PAIR: "would pair",
+}
+"""The row outcomes a guardian's note replaces (kept in words in the detail)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityChange:
+    """What an account found by the guardian id lacks: the roster's email as its login
+    (``old_login`` is its login now; None when it is the email already) or its names."""
+
+    user: CanvasUser
+    guardian_id: str
+    new_email: str
+    old_login: str | None
+    rename: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityNote:
+    """How a guardian's rows report their identity: ``outcome`` replaces a paired or already
+    paired outcome (None: only ``detail`` is added); ``once`` for the first row only."""
+
+    outcome: Outcome | None
+    detail: str
+    once: bool = False
+
+
+def identity_change(state: ObserverState, row: RosterRow) -> IdentityChange | None:
+    """The change an account found by the guardian id needs, or None (not found that way, or
+    nothing to change). A login Canvas does not show is taken as unchanged."""
+    found = state.resolution
+    if not (isinstance(found, Found) and found.by_sis_id) or row.guardian_id is None:
+        return None
+    login = found.user.login_id
+    old = login if login is not None and login.strip().lower() != row.email_key else None
+    rename = not names_match(found.user, row)
+    if old is None and not rename:
+        return None
+    return IdentityChange(found.user, row.guardian_id, row.observer_email, old, rename)
+
+
+def _changed(change: IdentityChange) -> str:
+    return (
+        f"the SIS's guardian {change.guardian_id} has the Canvas account {change.user.id}, whose "
+        f"login is {change.old_login}, not {change.new_email}; that account is used (no second "
+        "account is made)"
+    )
+
+
+def email_changed(change: IdentityChange) -> IdentityNote | None:
+    """Without ``--update-guardians``: the email change is reported on every row."""
+    if change.old_login is None:
+        return None
+    return IdentityNote(
+        Outcome.GUARDIAN_EMAIL_CHANGED,
+        f"{_changed(change)}; sync --update-guardians changes its login to {change.new_email}",
+    )
+
+
+def login_taken(change: IdentityChange, owner: CanvasUser) -> IdentityNote:
+    """``--update-guardians`` refused: the new email is another account's login."""
+    return IdentityNote(
+        Outcome.CONFLICT,
+        f"{_changed(change)}; its login was not changed: {change.new_email} is already the login "
+        f"of Canvas user {owner.id} {owner.name!r}. Nothing about the guardian was changed; "
+        "merge or fix the two accounts in Canvas",
+    )
+
+
+def would_update(change: IdentityChange, row: RosterRow) -> IdentityNote:
+    """A dry run with ``--update-guardians``: what the real run would change."""
+    steps = []
+    if change.old_login is not None:
+        steps.append(f"change the login to {change.new_email} and add it as an email")
+    if change.rename:
+        steps.append(f"set the name to {row.observer_name!r}")
+    plan = f"--update-guardians would {' and '.join(steps)}"
+    if change.old_login is None:
+        return IdentityNote(None, plan)
+    return IdentityNote(Outcome.GUARDIAN_EMAIL_CHANGED, f"{_changed(change)}; {plan}")
+
+
+def predict(
+    change: IdentityChange | None, row: RosterRow, *, update: bool, owner: CanvasUser | None
+) -> IdentityNote | None:
+    """The note of a guardian when nothing is written (a dry run, or no ``--update-guardians``);
+    ``owner`` is the account whose login the new email is, if any."""
+    if change is None:
+        return None
+    if not update:
+        return email_changed(change)
+    if change.old_login is not None and owner is not None and owner.id != change.user.id:
+        return login_taken(change, owner)
+    return would_update(change, row)
+
+
+def updated(done: list[str]) -> IdentityNote | None:
+    """After ``--update-guardians`` wrote: ``guardian_updated`` on the guardian's first row."""
+    if not done:
+        return None
+    return IdentityNote(Outcome.GUARDIAN_UPDATED, "guardian updated: " + "; ".join(done), once=True)
+
+
+def with_note(outcome: Outcome, detail: str, note: IdentityNote | None) -> tuple[Outcome, str]:
+    """A row's outcome and detail once the guardian's note is applied: a paired or already
+    paired row takes the note's outcome (its own said in words); any other keeps its own."""
+    if note is None:
+        return outcome, detail
+    if note.outcome is not None and outcome in REPLACED:
+        return note.outcome, "; ".join(p for p in (note.detail, REPLACED[outcome], detail) if p)
+    return outcome, "; ".join(p for p in (detail, note.detail) if p)

@@ -1,0 +1,67 @@
+"""The pure side of guardian ids: what an account found by the guardian id lacks, how rows
+report it, and a roster that gives one guardian id two emails."""
+
+from __future__ import annotations
+
+from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.roster.model import RosterRow
+from canvas_observers.sync.identity import identity_change, predict, updated, with_note
+from canvas_observers.sync.outcomes import Outcome
+from canvas_observers.sync.plan import Found, ObserverState, roster_conflicts
+
+
+def row(email: str = "new@home.test", gid: str | None = "7", line: int = 2) -> RosterRow:
+    return RosterRow(line, "S1", email, "Pat", "Lee", guardian_id=gid)
+
+
+def found(login: str | None, name: str = "Pat Lee", *, by_sis_id: bool = True) -> ObserverState:
+    user = CanvasUser(id=5, name=name, login_id=login)
+    return ObserverState(Found(user, by_sis_id=by_sis_id))
+
+
+def test_only_an_account_found_by_the_guardian_id_can_have_changed() -> None:
+    """A login other than the email, or other names, count only on an account found by the
+    SIS id; the same login in another letter case, or a hidden login, is no change."""
+    change = identity_change(found("old@home.test"), row())
+    assert change is not None and (change.old_login, change.rename) == ("old@home.test", False)
+    assert identity_change(found("old@home.test", by_sis_id=False), row()) is None
+    assert identity_change(found("NEW@home.test"), row()) is None
+    assert identity_change(found(None), row()) is None
+    renamed = identity_change(found("new@home.test", "Pat Kim"), row())
+    assert renamed is not None and (renamed.old_login, renamed.rename) == (None, True)
+
+
+def test_notes_replace_paired_outcomes_and_annotate_the_others() -> None:
+    """Without --update-guardians a changed email replaces paired/already paired (said in
+    words) and is added to a failure's detail; a name-only change says nothing."""
+    change = identity_change(found("old@home.test"), row())
+    note = predict(change, row(), update=False, owner=None)
+    assert note is not None and note.outcome is Outcome.GUARDIAN_EMAIL_CHANGED
+    outcome, detail = with_note(Outcome.ALREADY_PAIRED, "", note)
+    assert outcome is Outcome.GUARDIAN_EMAIL_CHANGED and detail.endswith("; already paired")
+    kept, why = with_note(Outcome.NOT_ENROLLED, "no enrollment", note)
+    assert kept is Outcome.NOT_ENROLLED and why.startswith("no enrollment; ")
+    name_only = identity_change(found("new@home.test", "Pat Kim"), row())
+    assert predict(name_only, row(), update=False, owner=None) is None
+
+
+def test_update_predictions_conflict_on_another_accounts_login() -> None:
+    """With --update-guardians, a dry run predicts a conflict when the new email is another
+    account's login, and the change otherwise; the account's own login is no conflict."""
+    change = identity_change(found("old@home.test"), row())
+    other = CanvasUser(id=9, name="Someone")
+    taken = predict(change, row(), update=True, owner=other)
+    assert taken is not None and taken.outcome is Outcome.CONFLICT
+    mine = predict(change, row(), update=True, owner=CanvasUser(id=5, name="Pat Lee"))
+    assert mine is not None and mine.outcome is Outcome.GUARDIAN_EMAIL_CHANGED
+    assert updated([]) is None
+    done = updated(["login a -> b"])
+    assert done is not None and done.once and done.outcome is Outcome.GUARDIAN_UPDATED
+
+
+def test_one_guardian_id_with_two_emails_is_a_roster_conflict() -> None:
+    """Every row of a guardian id given two emails is a conflict; other rows are not."""
+    rows = [row("a@home.test", "7", 2), row("b@home.test", "7", 3), row("c@home.test", "8", 4)]
+    conflicts = roster_conflicts(rows)
+    assert set(conflicts) == {2, 3}
+    assert "a@home.test, b@home.test" in conflicts[2]
