@@ -196,7 +196,7 @@ def test_csv_ordinary_values_untouched(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["out.json", "out.csv", "OUT.JSON"])
+@pytest.mark.parametrize("name", ["out.json", "out.csv", "OUT.JSON", "out.html"])
 def test_report_mode_is_owner_only(tmp_path: Path, name: str) -> None:
     """Reports are created readable and writable by the owner only (0600), even over an old one."""
     path = tmp_path / name
@@ -238,8 +238,9 @@ def test_failed_write_keeps_old_report_and_removes_temp(
 
 @pytest.mark.parametrize("name", ["out.txt", "out", "out.xlsx", "out.json.bak"])
 def test_unknown_extension_is_a_clear_error(tmp_path: Path, name: str) -> None:
-    """Any extension but .json/.csv is a ValueError naming the choices; nothing is written."""
-    with pytest.raises(ValueError, match=r"must end in \.json or \.csv"):
+    """Any extension but .json/.csv/.html is a ValueError naming the choices; nothing is
+    written."""
+    with pytest.raises(ValueError, match=r"must end in \.json, \.csv or \.html"):
         write_report(tmp_path / name, INFO, RESULTS)
     assert list(tmp_path.iterdir()) == []
 
