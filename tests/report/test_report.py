@@ -20,6 +20,8 @@ from canvas_observers.report import (
     totals,
     write_report,
 )
+from canvas_observers.report.render import REMOVAL_CANDIDATE
+from canvas_observers.roster.model import RemovalCandidate
 from canvas_observers.sync.outcomes import Outcome, RowResult
 
 INFO = RunInfo(
@@ -193,6 +195,34 @@ def test_csv_ordinary_values_untouched(tmp_path: Path) -> None:
         "S-1",
         "o'brien@example.org",
         "a=b, c-d; 李 🌈",
+    )
+
+
+def test_csv_lists_removal_candidates_after_the_rows(tmp_path: Path) -> None:
+    """The SIS's removal candidates follow the rows, outcome removal_candidate, the reason as
+    detail, no Canvas ids; formula-like values get the leading '."""
+    path = tmp_path / "out.csv"
+    candidates = [
+        RemovalCandidate("S8", "gone@example.org", "tobedeleted", "users.csv", 12),
+        RemovalCandidate("=HYPERLINK(1)", "@x.org", "-ended", "roles.csv", 4),
+    ]
+    write_report(path, INFO, RESULTS, removal_candidates=candidates)
+    rows = read_csv(path)
+    assert len(rows) == len(RESULTS) + 2
+    assert rows[-2] == {
+        "line": "12",
+        "student_id": "S8",
+        "observer_email": "gone@example.org",
+        "outcome": REMOVAL_CANDIDATE,
+        "detail": "tobedeleted",
+        "canvas_student_id": "",
+        "canvas_observer_id": "",
+    }
+    last = rows[-1]
+    assert (last["student_id"], last["observer_email"], last["detail"]) == (
+        "'=HYPERLINK(1)",
+        "'@x.org",
+        "'-ended",
     )
 
 

@@ -43,6 +43,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMATS = {".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
 REPORT_SUFFIXES = frozenset(_FORMATS)
 """The names a report may end in; the extension picks the format."""
+REMOVAL_CANDIDATE = "removal_candidate"
+"""The ``outcome`` of the CSV report's rows that list the SIS's removal candidates."""
 
 
 def write_report(
@@ -56,8 +58,8 @@ def write_report(
     otherwise.
 
     Removal candidates (links the SIS marks as ending) are the JSON report's
-    ``removal_candidates`` and the HTML report's "Removals" section; the CSV report holds the
-    row results.
+    ``removal_candidates``, the CSV report's last rows (outcome ``removal_candidate``, the
+    reason as detail) and the HTML report's "Removals" section.
     """
     kind = _FORMATS.get(path.suffix.lower())
     if kind is None:
@@ -75,7 +77,11 @@ def write_report(
             removal_candidates=removal_candidates,
         )
         return
-    text = _json_text(info, results, removal_candidates) if kind == "json" else _csv_text(results)
+    text = (
+        _json_text(info, results, removal_candidates)
+        if kind == "json"
+        else _csv_text(results, removal_candidates)
+    )
     _write_private(path, text)
 
 
@@ -204,16 +210,18 @@ def _json_text(
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def _csv_text(results: Sequence[RowResult]) -> str:
+def _csv_text(results: Sequence[RowResult], candidates: Sequence[RemovalCandidate]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)  # RFC 4180: CRLF line ends, quotes where needed
     writer.writerow(ROW_FIELDS)
-    for r in results:
+    cells = [list(r.as_json().values()) for r in results]
+    cells += [
+        [c.line, c.student_id, c.observer_email, REMOVAL_CANDIDATE, c.reason, None, None]
+        for c in candidates
+    ]
+    for row in cells:
         writer.writerow(
-            [
-                "" if v is None else csv_safe(v) if isinstance(v, str) else v
-                for v in r.as_json().values()
-            ]
+            [csv_safe(v) if isinstance(v, str) else "" if v is None else v for v in row]
         )
     return out.getvalue()
 
