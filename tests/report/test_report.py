@@ -20,6 +20,8 @@ from canvas_observers.report import (
     totals,
     write_report,
 )
+from canvas_observers.report.render import REMOVAL_CANDIDATE
+from canvas_observers.roster.model import RemovalCandidate
 from canvas_observers.sync.outcomes import Outcome, RowResult
 
 INFO = RunInfo(
@@ -196,7 +198,35 @@ def test_csv_ordinary_values_untouched(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["out.json", "out.csv", "OUT.JSON"])
+def test_csv_lists_removal_candidates_after_the_rows(tmp_path: Path) -> None:
+    """The SIS's removal candidates follow the rows, outcome removal_candidate, the reason as
+    detail, no Canvas ids; formula-like values get the leading '."""
+    path = tmp_path / "out.csv"
+    candidates = [
+        RemovalCandidate("S8", "gone@example.org", "tobedeleted", "users.csv", 12),
+        RemovalCandidate("=HYPERLINK(1)", "@x.org", "-ended", "roles.csv", 4),
+    ]
+    write_report(path, INFO, RESULTS, removal_candidates=candidates)
+    rows = read_csv(path)
+    assert len(rows) == len(RESULTS) + 2
+    assert rows[-2] == {
+        "line": "12",
+        "student_id": "S8",
+        "observer_email": "gone@example.org",
+        "outcome": REMOVAL_CANDIDATE,
+        "detail": "tobedeleted",
+        "canvas_student_id": "",
+        "canvas_observer_id": "",
+    }
+    last = rows[-1]
+    assert (last["student_id"], last["observer_email"], last["detail"]) == (
+        "'=HYPERLINK(1)",
+        "'@x.org",
+        "'-ended",
+    )
+
+
+@pytest.mark.parametrize("name", ["out.json", "out.csv", "OUT.JSON", "out.html"])
 def test_report_mode_is_owner_only(tmp_path: Path, name: str) -> None:
     """Reports are created readable and writable by the owner only (0600), even over an old one."""
     path = tmp_path / name
@@ -238,8 +268,9 @@ def test_failed_write_keeps_old_report_and_removes_temp(
 
 @pytest.mark.parametrize("name", ["out.txt", "out", "out.xlsx", "out.json.bak"])
 def test_unknown_extension_is_a_clear_error(tmp_path: Path, name: str) -> None:
-    """Any extension but .json/.csv is a ValueError naming the choices; nothing is written."""
-    with pytest.raises(ValueError, match=r"must end in \.json or \.csv"):
+    """Any extension but .json/.csv/.html is a ValueError naming the choices; nothing is
+    written."""
+    with pytest.raises(ValueError, match=r"must end in \.json, \.csv or \.html"):
         write_report(tmp_path / name, INFO, RESULTS)
     assert list(tmp_path.iterdir()) == []
 

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from canvas_observers.report.html import api_calls_text
+from canvas_observers.report.render import write_html_report
 from canvas_observers.store import (
     Journal,
     JournalError,
@@ -27,7 +29,7 @@ from canvas_observers.store import (
     RunRecord,
     default_state_path,
 )
-from canvas_observers.sync.outcomes import Outcome
+from canvas_observers.sync.outcomes import Outcome, RowResult
 
 _STATE_STYLES = {
     "complete": "green",
@@ -236,6 +238,15 @@ def _triage(totals: Mapping[str, int]) -> tuple[str, str, str]:
     "Drawing tables is slow for large runs; --json always prints everything.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON instead of tables.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Write the run as one self-contained HTML page to FILE (readable only by you) to "
+    "share: summary, rows needing attention first, a filter by outcome, what to do next.",
+)
 def show(
     run_id: int,
     state_path: Path | None,
@@ -244,6 +255,7 @@ def show(
     needs_attention: bool,
     max_rows: int,
     as_json: bool,
+    html_path: Path | None,
 ) -> None:
     """Show one run (RUN is its id from `canvas-observers runs`): settings, rows, actions."""
     path = _journal_path(state_path, canvas_url)
@@ -267,6 +279,9 @@ def show(
         lines = {r.line for r in rows}
         actions = [a for a in actions if a.line in lines]
 
+    if html_path is not None:
+        _write_html(html_path, run, rows)
+        return
     if as_json:
         document = {
             "run": _run_json(run),
@@ -335,6 +350,46 @@ def _cut_note(total: int, max_rows: int) -> Text | None:
     return Text(
         f"first {max_rows} of {total}: see --outcome, --max-rows 0 or --json", style="yellow"
     )
+
+
+def _write_html(path: Path, run: RunRecord, rows: list[RowResult]) -> None:
+    try:
+        write_html_report(
+            path,
+            title=f"canvas-observers {'dry run' if run.dry_run else 'run'} {run.id}",
+            canvas_url=run.canvas_url,
+            facts=_html_facts(run),
+            totals=run.totals,
+            results=rows,
+        )
+    except OSError as exc:
+        click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"HTML report written to {path}")
+
+
+def _html_facts(run: RunRecord) -> list[tuple[str, str]]:
+    """The HTML page's summary of a journaled run (the journal keeps no roster counts)."""
+    calls = dict(run.api_calls)
+    throttled, retries = calls.pop("throttled", 0), calls.pop("retries", 0)
+    mode = run.settings.get("canvas_state", "")
+    read = "a provisioning report was started" if calls.get("start_report") else "row by row"
+    facts = [
+        ("run", str(run.id)),
+        ("state", run.state),
+        ("stopped because", run.stop_reason),
+        ("Canvas", run.canvas_url),
+        ("roster", run.roster),
+        ("dry run", "yes (nothing written)" if run.dry_run else "no"),
+        ("pairing", str(run.settings.get("pairing", ""))),
+        ("Canvas read", f"{read} (--canvas-state {mode})" if mode else read),
+        ("started", run.started_at),
+        ("ended", run.ended_at or "—"),
+        ("duration", _duration(run.started_at, run.ended_at)),
+        ("API calls", api_calls_text(calls)),
+        ("throttled answers, retries", f"{throttled}, {retries}"),
+    ]
+    return [(label, value) for label, value in facts if value]
 
 
 def _run_json(run: RunRecord) -> dict[str, object]:

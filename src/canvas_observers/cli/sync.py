@@ -23,7 +23,7 @@ from canvas_observers.cli.export import source_options
 from canvas_observers.cli.journal import outcome_list
 from canvas_observers.cli.nightly import check_notify_url, notify, progress_sink
 from canvas_observers.report.notify import payload
-from canvas_observers.report.render import render_summary, write_report
+from canvas_observers.report.render import REPORT_SUFFIXES, render_summary, write_report
 from canvas_observers.roster.exclude import read_exclusions
 from canvas_observers.roster.export import ExportError, check_template
 from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
@@ -130,7 +130,7 @@ def finish(
             if removal_candidates:
                 console.print(
                     f"{len(removal_candidates)} links are marked as ending in the SIS "
-                    "(tobedeleted, inactive or disabled): listed in the JSON report as removal "
+                    "(tobedeleted, inactive or disabled): listed in the report as removal "
                     "candidates; nothing was removed."
                 )
             if report_path is not None:
@@ -152,8 +152,8 @@ def check_report_path(report_path: Path | None) -> None:
     """Refuse, before any write to Canvas, a report that could not be written afterwards."""
     if report_path is None:
         return
-    if report_path.suffix.lower() not in {".json", ".csv"}:
-        raise click.UsageError(f"--report {report_path}: the name must end in .json or .csv")
+    if report_path.suffix.lower() not in REPORT_SUFFIXES:
+        raise click.UsageError(f"--report {report_path}: the name must end in .json, .csv or .html")
     folder = report_path.parent if str(report_path.parent) else Path(".")
     if not folder.is_dir():
         raise click.UsageError(f"--report {report_path}: the folder {folder} does not exist")
@@ -231,7 +231,8 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="PATH",
-    help="Also write the full report to PATH (.json or .csv), readable only by you.",
+    help="Also write the full report to PATH (.json, .csv, or .html: one page to share), "
+    "readable only by you.",
 )
 @click.option(
     "--state",

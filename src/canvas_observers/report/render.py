@@ -1,4 +1,4 @@
-"""Report renderers: the terminal summary (rich) and the JSON / CSV report files.
+"""Report renderers: the terminal summary (rich) and the JSON / CSV / HTML report files.
 
 Report files hold guardians' emails and students' ids, so they are created readable by their
 owner only (0600) and written atomically: a temporary file in the same directory, then
@@ -7,6 +7,7 @@ owner only (0600) and written atomically: a temporary file in the same directory
 CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
 tab or carriage return) are prefixed with ``'``, per the OWASP "CSV Injection" guidance: a
 roster typed by office staff, or a name from Canvas, must not run code on an admin's machine.
+The HTML page is built in ``html.py`` and written here like the others.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from canvas_observers.report.html import Facts, html_report, info_facts
 from canvas_observers.report.summary import RunInfo, needs_attention, totals
 from canvas_observers.roster.model import RemovalCandidate
 from canvas_observers.sync.outcomes import RowResult
@@ -38,7 +40,11 @@ ROW_FIELDS = (
     "canvas_observer_id",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMATS = {".json": "json", ".csv": "csv"}
+_FORMATS = {".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
+REPORT_SUFFIXES = frozenset(_FORMATS)
+"""The names a report may end in; the extension picks the format."""
+REMOVAL_CANDIDATE = "removal_candidate"
+"""The ``outcome`` of the CSV report's rows that list the SIS's removal candidates."""
 
 
 def write_report(
@@ -48,18 +54,57 @@ def write_report(
     *,
     removal_candidates: Sequence[RemovalCandidate] = (),
 ) -> None:
-    """Write the report as JSON or CSV, chosen by ``path``'s extension; ValueError otherwise.
+    """Write the report as JSON, CSV or HTML, chosen by ``path``'s extension; ValueError
+    otherwise.
 
-    Removal candidates (links the SIS marks as ending) go in the JSON report only; the CSV
-    report holds the row results.
+    Removal candidates (links the SIS marks as ending) are the JSON report's
+    ``removal_candidates``, the CSV report's last rows (outcome ``removal_candidate``, the
+    reason as detail) and the HTML report's "Removals" section.
     """
     kind = _FORMATS.get(path.suffix.lower())
     if kind is None:
         raise ValueError(
-            f"cannot write a report to {str(path)!r}: the name must end in .json or .csv"
+            f"cannot write a report to {str(path)!r}: the name must end in .json, .csv or .html"
         )
-    text = _json_text(info, results, removal_candidates) if kind == "json" else _csv_text(results)
+    if kind == "html":
+        write_html_report(
+            path,
+            title=f"canvas-observers {'dry run' if info.dry_run else 'run'} {info.run_id or ''}",
+            canvas_url=info.canvas_url,
+            facts=info_facts(info),
+            totals=totals(results),
+            results=results,
+            removal_candidates=removal_candidates,
+        )
+        return
+    text = (
+        _json_text(info, results, removal_candidates)
+        if kind == "json"
+        else _csv_text(results, removal_candidates)
+    )
     write_private(path, text)
+
+
+def write_html_report(
+    path: Path,
+    *,
+    title: str,
+    canvas_url: str,
+    facts: Facts,
+    totals: dict[str, int],
+    results: Sequence[RowResult],
+    removal_candidates: Sequence[RemovalCandidate] = (),
+) -> None:
+    """Write the self-contained HTML page (``html.py``) atomically, owner-only, as any report."""
+    page = html_report(
+        title=title.strip(),
+        canvas_url=canvas_url,
+        facts=facts,
+        totals=totals,
+        results=results,
+        removal_candidates=removal_candidates,
+    )
+    write_private(path, page)
 
 
 def report_json(
@@ -165,16 +210,18 @@ def _json_text(
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def _csv_text(results: Sequence[RowResult]) -> str:
+def _csv_text(results: Sequence[RowResult], candidates: Sequence[RemovalCandidate]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)  # RFC 4180: CRLF line ends, quotes where needed
     writer.writerow(ROW_FIELDS)
-    for r in results:
+    cells = [list(r.as_json().values()) for r in results]
+    cells += [
+        [c.line, c.student_id, c.observer_email, REMOVAL_CANDIDATE, c.reason, None, None]
+        for c in candidates
+    ]
+    for row in cells:
         writer.writerow(
-            [
-                "" if v is None else csv_safe(v) if isinstance(v, str) else v
-                for v in r.as_json().values()
-            ]
+            [csv_safe(v) if isinstance(v, str) else "" if v is None else v for v in row]
         )
     return out.getvalue()
 

@@ -1,0 +1,101 @@
+"""The HTML report through the real CLI over loopback: `sync --report run.html` and
+`show RUN --html FILE` (the page's filter in a real browser: tests/report/test_html_browser.py)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
+from canvas_observers.fake_canvas.server import running_server
+
+TOKEN = "html-report-token-91c4"
+HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
+HOSTILE = "<script>window.pwned=1</script>"
+ROWS = f"100,pat@home.test,Pat,Lee\n300,sam@home.test,Sam,Lee\n{HOSTILE},kim@home.test,Kim,Lee\n"
+
+
+@pytest.fixture
+def canvas() -> Iterator[str]:
+    """Student 100 enrolled, 300 not enrolled; the hostile id does not exist."""
+    app: FakeCanvasApp = create_app(FakeConfig(admin_token=TOKEN, throttle=False))
+    state = app.fake.state
+    state.enroll(
+        state.add_user("Kid", login_id="k100@s.test", sis_user_id="100"), state.add_course("C")
+    )
+    state.add_user("Kid 3", login_id="k300@s.test", sis_user_id="300")
+    with running_server(app) as url:
+        yield url
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "canvas_observers", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CANVAS_TOKEN": TOKEN, "COLUMNS": "200"},
+        timeout=120,
+        check=False,
+    )
+
+
+def sync(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + ROWS, encoding="utf-8")
+    state = str(tmp_path / "j.sqlite3")
+    return cli("sync", str(roster), "--canvas-url", url, "--state", state, *extra)
+
+
+def test_sync_writes_a_private_escaped_page(canvas: str, tmp_path: Path) -> None:
+    """`--report run.html`: the page, 0600, the hostile id as text, Canvas ids linked."""
+    report = tmp_path / "run.html"
+    result = sync(tmp_path, canvas, "--report", str(report))
+    assert result.returncode == 1, result.stderr
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert HOSTILE not in page and "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
+    assert page.count("<script") == 1
+    assert f'href="{canvas}/users/' in page
+    assert page.index('data-outcome="student_not_found"') < page.index('data-outcome="created"')
+    assert TOKEN not in page
+
+
+def test_show_html_writes_the_page_of_a_past_run(canvas: str, tmp_path: Path) -> None:
+    """`show 1 --html FILE` writes the run's page; with --needs-attention only those rows."""
+    sync(tmp_path, canvas)
+    state = str(tmp_path / "j.sqlite3")
+    out = tmp_path / "past.html"
+    result = cli("show", "1", "--state", state, "--html", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"HTML report written to {out}" in result.stdout
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    page = out.read_text(encoding="utf-8")
+    assert "canvas-observers run 1" in page and "row by row (--canvas-state auto)" in page
+    for outcome in ("created", "not_enrolled", "student_not_found"):
+        assert f'data-outcome="{outcome}"' in page
+    assert HOSTILE not in page
+    cli("show", "1", "--state", state, "--html", str(out), "--needs-attention")
+    page = out.read_text(encoding="utf-8")
+    assert 'data-outcome="created"' not in page and 'data-outcome="not_enrolled"' in page
+
+
+def test_show_html_to_a_missing_folder_is_one_line(canvas: str, tmp_path: Path) -> None:
+    """A page that cannot be written: one error line, exit 2."""
+    sync(tmp_path, canvas)
+    out = tmp_path / "missing" / "past.html"
+    result = cli("show", "1", "--state", str(tmp_path / "j.sqlite3"), "--html", str(out))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot write") and "Traceback" not in result.stderr
+
+
+def test_report_name_must_pick_a_format(canvas: str, tmp_path: Path) -> None:
+    """An unknown extension is refused before the run, naming .html among the choices."""
+    result = sync(tmp_path, canvas, "--report", str(tmp_path / "run.txt"))
+    assert result.returncode == 2 and ".json, .csv or .html" in result.stderr
