@@ -15,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -205,29 +206,50 @@ def render_summary(
 
 def _json_text(
     info: RunInfo, results: Sequence[RowResult], removal_candidates: Sequence[RemovalCandidate]
-) -> str:
-    data = report_json(info, results, removal_candidates)
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+) -> Iterator[str]:
+    """``report_json`` as JSON text, in pieces: a row at a time, so a 100,000-row report is
+    never one string in memory (the document is the same)."""
+    run = info.as_json()
+    run["totals"] = totals(results)
+    run_text = json.dumps(run, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+    yield '{\n  "run": ' + run_text + ',\n  "rows": ['
+    for index, result in enumerate(results):
+        row = json.dumps(result.as_json(), ensure_ascii=False)
+        yield ("," if index else "") + "\n    " + row
+    yield "\n  ]" if results else "]"
+    rest = report_json(info, (), removal_candidates)
+    if "removal_candidates" in rest:
+        listed = json.dumps(rest["removal_candidates"], ensure_ascii=False, indent=2)
+        yield ',\n  "removal_candidates": ' + listed.replace("\n", "\n  ")
+    yield "\n}\n"
 
 
-def _csv_text(results: Sequence[RowResult], candidates: Sequence[RemovalCandidate]) -> str:
+def _csv_text(
+    results: Sequence[RowResult], candidates: Sequence[RemovalCandidate]
+) -> Iterator[str]:
+    """The CSV report in pieces of about a thousand rows (never one string in memory)."""
     out = io.StringIO()
     writer = csv.writer(out)  # RFC 4180: CRLF line ends, quotes where needed
     writer.writerow(ROW_FIELDS)
-    cells = [list(r.as_json().values()) for r in results]
-    cells += [
+    cells: Iterator[list[object]] = (list(r.as_json().values()) for r in results)
+    more: Iterator[list[object]] = (
         [c.line, c.student_id, c.observer_email, REMOVAL_CANDIDATE, c.reason, None, None]
         for c in candidates
-    ]
-    for row in cells:
+    )
+    for count, row in enumerate(itertools.chain(cells, more), start=1):
         writer.writerow(
             [csv_safe(v) if isinstance(v, str) else "" if v is None else v for v in row]
         )
-    return out.getvalue()
+        if count % 1000 == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, as a file only its owner can read (0600)."""
+def write_private(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (a string, or its pieces) to ``path`` atomically, as a file only its
+    owner can read (0600)."""
     directory = path.parent
     # mkstemp creates the file with O_EXCL and mode 0600, whatever the umask.
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
@@ -236,7 +258,8 @@ def write_private(path: Path, text: str) -> None:
         # garbles non-Latin names; JSON must not start with a BOM (RFC 8259 section 8.1).
         encoding = "utf-8-sig" if path.suffix.lower() == ".csv" else "utf-8"
         with os.fdopen(fd, "w", encoding=encoding, newline="") as f:
-            f.write(text)
+            for piece in [text] if isinstance(text, str) else text:
+                f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
