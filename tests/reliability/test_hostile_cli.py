@@ -94,7 +94,7 @@ FATAL = [
     pytest.param(
         (HEADER + "S1,jose@example.org,José,Muñoz\n").encode("latin-1"),
         "{src}:2: the file is not UTF-8: byte 0xE9 at column 24 cannot be decoded; "
-        f"{SAVE_UTF8} or pass --encoding latin-1",
+        f"{SAVE_UTF8} or pass --encoding cp1252",
         id="latin-1",
     ),
     pytest.param(

@@ -72,14 +72,20 @@ FATAL_CASES = [
     pytest.param(
         (HEADER + "S1,jose@example.org,José,Muñoz\n").encode("latin-1"),
         "roster.csv:2: the file is not UTF-8: byte 0xE9 at column 24 cannot be decoded; "
-        f"{SAVE_UTF8} or pass --encoding latin-1",
+        f"{SAVE_UTF8} or pass --encoding cp1252",
         id="latin-1",
     ),
     pytest.param(
         (HEADER + GOOD + "S1,ob@example.org,Seán,O’Brien\n").encode("cp1252"),
         "roster.csv:3: the file is not UTF-8: byte 0xE1 at column 21 cannot be decoded; "
+        f"{SAVE_UTF8} or pass --encoding cp1252",
+        id="windows-1252-first-bad-byte-is-a-letter",
+    ),
+    pytest.param(
+        (HEADER + "S1,jose@example.org,José,Mu\u0081oz\n").encode("latin-1"),
+        "roster.csv:2: the file is not UTF-8: byte 0xE9 at column 24 cannot be decoded; "
         f"{SAVE_UTF8} or pass --encoding latin-1",
-        id="windows-1252-first-bad-byte-is-latin",
+        id="latin-1-with-a-byte-cp1252-lacks",
     ),
     pytest.param(
         (HEADER + "S1,ob@example.org,Sean,O’Brien\n").encode("cp1252"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Collection, Sequence
@@ -18,7 +17,17 @@ from rich.console import Console
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
-from canvas_observers.cli.common import LOG_LEVELS, fail, read_token, setup_logging
+from canvas_observers.cli.common import (
+    LOG_LEVELS,
+    PipeConsole,
+    canvas_url_or_exit,
+    echo_error,
+    ensure_folder,
+    fail,
+    read_token,
+    setup_logging,
+    silence_broken_pipe,
+)
 from canvas_observers.cli.export import source_options
 from canvas_observers.cli.journal import outcome_list
 from canvas_observers.cli.nightly import check_notify_url, notify, progress_sink
@@ -46,6 +55,15 @@ def read_exclusions_or_exit(path: Path | None) -> dict[tuple[str, str], str]:
         return read_exclusions(path)
     except RosterError as error:
         fail(str(error))
+        raise  # unreachable: fail() exits
+
+
+def journal_or_exit(state: Path) -> Journal:
+    """Open (creating if needed) the journal; one that cannot be used stops here."""
+    try:
+        return Journal.open(state)
+    except JournalError as error:
+        fail(f"cannot open the journal {state}: {error}")
         raise  # unreachable: fail() exits
 
 
@@ -137,10 +155,9 @@ def finish(
             if state_path is not None:
                 console.print(f"Journal: {state_path} (run {report.info.run_id})")
     except BrokenPipeError:  # `sync ... | head`: the summary is optional, the exit code is not
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
+        silence_broken_pipe(sys.stdout)
     if report.aborted is not None:
-        click.echo(f"error: the run stopped: {report.aborted}", err=True)
+        echo_error(f"the run stopped: {report.aborted}")
     code = report.exit_code_for(fail_on)
     if notify_url is not None and code != 0:
         notify(notify_url, payload(report.info, report.results, exit_code=code))
@@ -153,11 +170,7 @@ def check_report_path(report_path: Path | None) -> None:
         return
     if report_path.suffix.lower() not in {".json", ".csv"}:
         raise click.UsageError(f"--report {report_path}: the name must end in .json or .csv")
-    folder = report_path.parent if str(report_path.parent) else Path(".")
-    if not folder.is_dir():
-        raise click.UsageError(f"--report {report_path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise click.UsageError(f"--report {report_path}: the folder {folder} is not writable")
+    ensure_folder("--report", report_path)
 
 
 def install_stop_signals(interrupt: asyncio.Event) -> None:
@@ -327,7 +340,7 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
 )
 @click.option(
     "--log-level",
-    type=click.Choice(LOG_LEVELS),
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
     default="info",
     show_default=True,
     help="How much to log to stderr and the log file.",
@@ -374,10 +387,12 @@ def sync(
     """
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
-    canvas_url = canvas_url.rstrip("/")
-    check_report_path(report_path)
     token = read_token(token_file)
     setup_logging(log_level, log_file, secrets=(token,))
+    canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
+    check_report_path(report_path)
+    if state_path is not None:
+        ensure_folder("--state", state_path)
     data = read_roster_or_exit(roster, source)
     options = SyncOptions(
         method="direct" if pairing == "direct" else "code",
@@ -408,14 +423,9 @@ def sync(
         "roster": str(roster),
     }
     state = state_path or default_state_path(canvas_url)
-    console = Console()
-    try:
-        journal = Journal.open(state)
-    except JournalError as error:
-        fail(f"cannot open the journal {state}: {error}")
-        return
+    console = PipeConsole()
 
-    async def main() -> SyncReport:
+    async def main(journal: Journal) -> SyncReport:
         interrupt = asyncio.Event()
         install_stop_signals(interrupt)
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
@@ -433,9 +443,9 @@ def sync(
                 excluded=excluded,
             )
 
-    with journal:
+    with journal_or_exit(state) as journal:
         try:
-            report = asyncio.run(main())
+            report = asyncio.run(main(journal))
         except KeyboardInterrupt:
             fail(
                 "quit at once (second Ctrl-C); `canvas-observers runs` shows this run as "

@@ -44,7 +44,13 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from canvas_observers.roster.model import Roster, RosterError, RosterRow, RowProblem
+from canvas_observers.roster.model import (
+    Roster,
+    RosterError,
+    RosterRow,
+    RowProblem,
+    eight_bit_guess,
+)
 
 REQUIRED_COLUMNS = ("student_id", "observer_email", "observer_first_name", "observer_last_name")
 MAX_NAME_LENGTH = 255  # Canvas ActiveRecord maximum_string_length (users.name, sortable_name)
@@ -240,9 +246,7 @@ def _decode_error(
     column = err.start - (data.rfind(b"\n") + 1) + 1
     bad = err.object[err.start : err.end]
     name = "UTF-8" if codec == "utf-8-sig" else codec
-    # Bytes 0x80-0x9F are C1 controls in Latin-1 but letters/quotes in Windows-1252 (what
-    # Excel on Windows writes), so suggest the codec that will read them as intended.
-    guess = "cp1252" if any(0x80 <= b <= 0x9F for b in bad) else "latin-1"
+    guess = eight_bit_guess(err.object)
     hint = f'save it as UTF-8 ("CSV UTF-8") or pass --encoding {guess}'
     if codec != "utf-8-sig":
         hint = 'check the --encoding value, or save the file as UTF-8 ("CSV UTF-8")'

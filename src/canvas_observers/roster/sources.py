@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from canvas_observers.roster.model import Roster, RosterError, RowProblem
+from canvas_observers.roster.model import Roster, RosterError, RowProblem, eight_bit_guess
 
 FORMATS = ("csv", "oneroster", "sds")
 DEFAULT_GUARDIAN_ROLES: tuple[str, ...] = ("parent", "guardian")
@@ -170,7 +170,7 @@ def decode(data: bytes, *, source: str, encoding: str) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise RosterError(
             f"not valid {encoding} text (byte 0x{data[exc.start]:02x}); "
-            "save the export as UTF-8 or pass --encoding",
+            f"save the export as UTF-8 or pass --encoding {eight_bit_guess(data)}",
             source=source,
             line=line,
         ) from exc
