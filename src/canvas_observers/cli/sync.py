@@ -30,6 +30,7 @@ from canvas_observers.cli.common import (
 )
 from canvas_observers.cli.export import source_options
 from canvas_observers.cli.journal import outcome_list
+from canvas_observers.cli.lock import run_lock
 from canvas_observers.cli.nightly import check_notify_url, notify, progress_sink
 from canvas_observers.report.notify import payload
 from canvas_observers.report.render import render_summary, write_report
@@ -443,7 +444,7 @@ def sync(
                 excluded=excluded,
             )
 
-    with journal_or_exit(state) as journal:
+    with run_lock(state), journal_or_exit(state) as journal:
         try:
             report = asyncio.run(main(journal))
         except KeyboardInterrupt:

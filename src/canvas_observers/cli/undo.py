@@ -19,6 +19,7 @@ from canvas_observers.cli.common import (
     fail,
     read_token,
 )
+from canvas_observers.cli.lock import run_lock
 from canvas_observers.cli.sync import journal_or_exit
 from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.options import RunAborted
@@ -81,7 +82,7 @@ def undo(
             new_run, results = await undo_removals(client, journal, run_id, canvas_url=canvas_url)
             return new_run, results
 
-    with journal_or_exit(state) as journal:
+    with run_lock(state), journal_or_exit(state) as journal:
         try:
             new_run, results = asyncio.run(main(journal))
         except NothingToUndo as error:
