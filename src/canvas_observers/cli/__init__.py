@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from canvas_observers import __version__
+from canvas_observers.cli.config import config
 from canvas_observers.cli.demo import demo
 from canvas_observers.cli.export import export_sis
 from canvas_observers.cli.fake import fake_canvas
@@ -31,3 +32,4 @@ main.add_command(runs)
 main.add_command(show)
 main.add_command(export_sis)
 main.add_command(undo)
+main.add_command(config)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from canvas_observers.cli.common import EXIT_ATTENTION, EXIT_OK, EXIT_STOPPED, fail
+from canvas_observers.cli.config import config_option
 from canvas_observers.roster.columns import parse_delimiter, parse_mapping
 from canvas_observers.roster.export import ExportError, check_template
 from canvas_observers.roster.export import export_sis as run_export
@@ -152,6 +153,7 @@ def _template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 
 @click.command("export-sis")
 @click.argument("path", type=click.Path(path_type=Path))
+@config_option
 @click.option(
     "--out",
     "out_dir",

@@ -28,6 +28,7 @@ from canvas_observers.cli.common import (
     setup_logging,
     silence_broken_pipe,
 )
+from canvas_observers.cli.config import config_option
 from canvas_observers.cli.export import source_options
 from canvas_observers.cli.journal import outcome_list
 from canvas_observers.cli.lock import run_lock
@@ -196,6 +197,7 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
 
 @click.command()
 @click.argument("roster", type=click.Path(path_type=Path))
+@config_option
 @click.option(
     "--canvas-url",
     envvar="CANVAS_URL",
