@@ -65,9 +65,15 @@ RUN_LOG = "canvas_observers.run"
 
 
 def setup_logging(
-    level: str, log_file: Path | None, *, secrets: tuple[str, ...] = (), console: bool = True
+    level: str,
+    log_file: Path | None,
+    *,
+    secrets: tuple[str, ...] = (),
+    console: bool = True,
+    quiet: bool = False,
 ) -> None:
-    """Log to stderr (and to a file for cron); the token is redacted from every record."""
+    """Log to stderr (only warnings and errors if ``quiet``) and to a file for cron; the token
+    is redacted from every record."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -77,7 +83,7 @@ def setup_logging(
     handlers: list[logging.Handler] = []
     if console:
         stream = logging.StreamHandler(sys.stderr)
-        stream.setLevel(getattr(logging, level.upper()))
+        stream.setLevel(max(getattr(logging, level.upper()), logging.WARNING * quiet))
         stream.setFormatter(fmt)
         # The run log's lines (start, rows needing a human, totals, end) are for the log file:
         # the terminal gets the same as the summary table.

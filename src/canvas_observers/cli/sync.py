@@ -91,8 +91,9 @@ async def run_with_progress(
     console: Console,
     interrupt: asyncio.Event | None = None,
     excluded: dict[tuple[str, str], str] | None = None,
+    quiet: bool = False,
 ) -> SyncReport:
-    """Build the client on ``http`` and run the sync with a progress display."""
+    """Build the client on ``http`` and run the sync with a progress display (none if quiet)."""
     try:
         client = CanvasClient(
             http,
@@ -104,7 +105,9 @@ async def run_with_progress(
     except ConfigurationError as error:
         fail(error.message)
         raise
-    bar, tick, on_report = progress_sink(len(roster.rows) + len(roster.problems), console)
+    bar, tick, on_report = progress_sink(
+        len(roster.rows) + len(roster.problems), console, dry_run=options.dry_run, quiet=quiet
+    )
     with bar:
         return await run_sync(
             roster,
@@ -130,6 +133,7 @@ def finish(
     max_attention_rows: int = 20,
     fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
     notify_url: str | None = None,
+    quiet: bool = False,
 ) -> int:
     """Write the report, print the summary and where the journal is; return the exit code.
 
@@ -152,9 +156,9 @@ def finish(
                     "(tobedeleted, inactive or disabled): listed in the JSON report as removal "
                     "candidates; nothing was removed."
                 )
-            if report_path is not None:
+            if report_path is not None and not quiet:
                 console.print(f"Report written to {report_path}")
-            if state_path is not None:
+            if state_path is not None and not quiet:
                 console.print(f"Journal: {state_path} (run {report.info.run_id})")
     except BrokenPipeError:  # `sync ... | head`: the summary is optional, the exit code is not
         silence_broken_pipe(sys.stdout)
@@ -349,6 +353,13 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     help="How much to log to stderr and the log file.",
 )
 @click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print only problems (warnings, errors) and the summary: no progress, no info lines "
+    "on stderr. The log file keeps its --log-level.",
+)
+@click.option(
     "--log-file",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="PATH",
@@ -377,6 +388,7 @@ def sync(
     source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
+    quiet: bool,
     log_file: Path | None,
 ) -> None:
     """Create and pair observer accounts for every row of ROSTER.
@@ -391,7 +403,7 @@ def sync(
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
     token = read_token(token_file)
-    setup_logging(log_level, log_file, secrets=(token,))
+    setup_logging(log_level, log_file, secrets=(token,), quiet=quiet)
     canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
     check_report_path(report_path)
     if state_path is not None:
@@ -444,6 +456,7 @@ def sync(
                 console=console,
                 interrupt=interrupt,
                 excluded=excluded,
+                quiet=quiet,
             )
 
     with run_lock(state), journal_or_exit(state) as journal:
@@ -463,5 +476,6 @@ def sync(
         removal_candidates=data.removal_candidates,
         fail_on={Outcome(name) for name in fail_on} if fail_on else DEFAULT_FAIL_ON,
         notify_url=notify_url,
+        quiet=quiet,
     )
     sys.exit(code)
