@@ -374,11 +374,8 @@ class CanvasClient:
                     raise error from None
                 if request.replay_safe or never_sent(exc):
                     raise RetryLater(error, None) from None
-                raise OutcomeUnknown(
-                    "the write got no answer; it may or may not have happened",
-                    method=method,
-                    path=target,
-                ) from None
+                lost = "the write got no answer; it may or may not have happened"
+                raise OutcomeUnknown(lost, method=method, path=target) from None
             self._answered = True
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code
