@@ -228,13 +228,15 @@ def test_ctrl_c_stops_gracefully_and_reports_every_row(tmp_path: Path) -> None:
     assert "stopped" in runs.stdout
 
 
-def test_report_folder_must_exist_before_any_write(
+def test_report_folder_is_made_before_any_write(
     server: tuple[FakeCanvasApp, str], tmp_path: Path
 ) -> None:
-    """A --report in a missing folder is refused up front (exit 2), before Canvas is touched."""
+    """A --report whose folder cannot be made is refused up front (exit 2), before Canvas is
+    touched."""
     app, url = server
     path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n")
-    result = sync_cli(path, url, tmp_path / "j", "--report", str(tmp_path / "missing" / "r.json"))
+    (tmp_path / "blocker").write_text("a file where the folder should be")
+    result = sync_cli(path, url, tmp_path / "j", "--report", str(tmp_path / "blocker" / "r.json"))
     assert result.returncode == 2
-    assert "does not exist" in result.stderr
+    assert "cannot create the folder" in result.stderr
     assert sum(app.fake.stats.by_method.values()) == 0

@@ -76,25 +76,25 @@ FATAL = [
     pytest.param(
         b"student_id,guardian_email,observer_first_name,observer_last_name\nS1,a@b.co,A,B\n",
         "{src}:1 (observer_email): the header has no column observer_email (found: "
-        "'student_id', 'guardian_email', 'observer_first_name', 'observer_last_name'). " + NEEDS,
+        "'student_id', 'guardian_email', 'observer_first_name', 'observer_last_name'). "
+        + NEEDS
+        + " To map the SIS's own headers: --column observer_email=guardian_email",
         id="missing-column",
     ),
     pytest.param(
         b"student_id;observer_email;observer_first_name;observer_last_name\nS1;a@b.co;A;B\n",
-        "{src}:1: the file is semicolon-separated, but a roster must be comma-separated; "
-        'save it as "CSV UTF-8 (Comma delimited)" or replace the separators with commas',
+        "{src}:1: the file is semicolon-separated, not comma-separated; pass --delimiter ';'",
         id="semicolon",
     ),
     pytest.param(
         b"student_id\tobserver_email\tobserver_first_name\tobserver_last_name\nS1\ta@b.co\tA\tB\n",
-        "{src}:1: the file is tab-separated, but a roster must be comma-separated; "
-        'save it as "CSV UTF-8 (Comma delimited)" or replace the separators with commas',
+        "{src}:1: the file is tab-separated, not comma-separated; pass --delimiter tab",
         id="tab",
     ),
     pytest.param(
         (HEADER + "S1,jose@example.org,José,Muñoz\n").encode("latin-1"),
         "{src}:2: the file is not UTF-8: byte 0xE9 at column 24 cannot be decoded; "
-        f"{SAVE_UTF8} or pass --encoding latin-1",
+        f"{SAVE_UTF8} or pass --encoding cp1252",
         id="latin-1",
     ),
     pytest.param(

@@ -48,38 +48,47 @@ FATAL_CASES = [
     pytest.param(
         b"student_id,guardian_email,observer_first_name,observer_last_name\nS1,a@b.co,A,B\n",
         "roster.csv:1 (observer_email): the header has no column observer_email (found: "
-        "'student_id', 'guardian_email', 'observer_first_name', 'observer_last_name'). " + NEEDS,
+        "'student_id', 'guardian_email', 'observer_first_name', 'observer_last_name'). "
+        + NEEDS
+        + " To map the SIS's own headers: --column observer_email=guardian_email",
         id="missing-column-named-and-found-listed",
     ),
     pytest.param(
         b"Student ID,Email\nS1,a@b.co\n",
         "roster.csv:1 (student_id): the header has no columns student_id, observer_email, "
-        "observer_first_name, observer_last_name (found: 'Student ID', 'Email'). " + NEEDS,
+        "observer_first_name, observer_last_name (found: 'Student ID', 'Email'). "
+        + NEEDS
+        + " To map the SIS's own headers: --column 'student_id=Student ID' "
+        "--column observer_email=Email",
         id="all-columns-missing",
     ),
     pytest.param(
         b"student_id;observer_email;observer_first_name;observer_last_name\nS1;a@b.co;A;B\n",
-        "roster.csv:1: the file is semicolon-separated, but a roster must be comma-separated; "
-        'save it as "CSV UTF-8 (Comma delimited)" or replace the separators with commas',
+        "roster.csv:1: the file is semicolon-separated, not comma-separated; pass --delimiter ';'",
         id="semicolon-separated",
     ),
     pytest.param(
         b"student_id\tobserver_email\tobserver_first_name\tobserver_last_name\nS1\ta@b.co\tA\tB\n",
-        "roster.csv:1: the file is tab-separated, but a roster must be comma-separated; "
-        'save it as "CSV UTF-8 (Comma delimited)" or replace the separators with commas',
+        "roster.csv:1: the file is tab-separated, not comma-separated; pass --delimiter tab",
         id="tab-separated",
     ),
     pytest.param(
         (HEADER + "S1,jose@example.org,José,Muñoz\n").encode("latin-1"),
         "roster.csv:2: the file is not UTF-8: byte 0xE9 at column 24 cannot be decoded; "
-        f"{SAVE_UTF8} or pass --encoding latin-1",
+        f"{SAVE_UTF8} or pass --encoding cp1252",
         id="latin-1",
     ),
     pytest.param(
         (HEADER + GOOD + "S1,ob@example.org,Seán,O’Brien\n").encode("cp1252"),
         "roster.csv:3: the file is not UTF-8: byte 0xE1 at column 21 cannot be decoded; "
+        f"{SAVE_UTF8} or pass --encoding cp1252",
+        id="windows-1252-first-bad-byte-is-a-letter",
+    ),
+    pytest.param(
+        (HEADER + "S1,jose@example.org,José,Mu\u0081oz\n").encode("latin-1"),
+        "roster.csv:2: the file is not UTF-8: byte 0xE9 at column 24 cannot be decoded; "
         f"{SAVE_UTF8} or pass --encoding latin-1",
-        id="windows-1252-first-bad-byte-is-latin",
+        id="latin-1-with-a-byte-cp1252-lacks",
     ),
     pytest.param(
         (HEADER + "S1,ob@example.org,Sean,O’Brien\n").encode("cp1252"),

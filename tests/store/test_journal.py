@@ -325,6 +325,9 @@ def test_unwritable_location_is_a_journal_error(tmp_path: Path) -> None:
     [
         ("https://school.instructure.com", "school.instructure.com.sqlite3"),
         ("https://School.Instructure.com/", "school.instructure.com.sqlite3"),
+        ("https://school.instructure.com:443/courses/13", "school.instructure.com.sqlite3"),
+        ("http://canvas.example.edu:80", "canvas.example.edu.sqlite3"),
+        ("https://canvas.example.edu:8443", "canvas.example.edu_8443.sqlite3"),
         ("http://127.0.0.1:8080", "127.0.0.1_8080.sqlite3"),
         ("canvas.example.edu", "canvas.example.edu.sqlite3"),
     ],

@@ -44,7 +44,7 @@ from canvas_observers.canvas.models import (
     Login,
     PairingCode,
 )
-from canvas_observers.canvas.net import check_base_url, origin_of
+from canvas_observers.canvas.net import check_base_url, explain_transport, origin_of
 from canvas_observers.canvas.pacing import Pacer, PacingPolicy
 from canvas_observers.canvas.protocol import Answer, Request
 from canvas_observers.canvas.retry import RetryLater, RetryPolicy, backoff_hook, never_sent
@@ -109,6 +109,7 @@ class CanvasClient:
         self._by_operation: Counter[str] = Counter()
         self._by_method: Counter[str] = Counter()
         self._requests = self._throttled = self._retries = self._transport_errors = 0
+        self._answered = False  # until Canvas first answers, a refused connection is final
 
     def __repr__(self) -> str:
         return f"CanvasClient(base_url={str(self._base)!r}, token=<redacted>)"
@@ -401,17 +402,17 @@ class CanvasClient:
                 )
             except httpx.TransportError as exc:
                 self._transport_errors += 1
-                log.debug("canvas %s %s -> no answer (%s)", method, target, type(exc).__name__)
-                error = TransportError(
-                    f"no answer from Canvas ({type(exc).__name__})", method=method, path=target
-                )
+                why = explain_transport(exc, url)
+                what = f": {why}" if why else f" ({type(exc).__name__})"
+                log.debug("canvas %s %s -> no answer%s", method, target, what)
+                error = TransportError(f"no answer from Canvas{what}", method=method, path=target)
+                if why and not self._answered:  # the URL is wrong, not the network: say so now
+                    raise error from None
                 if request.replay_safe or never_sent(exc):
                     raise RetryLater(error, None) from None
-                raise OutcomeUnknown(
-                    "the write got no answer; it may or may not have happened",
-                    method=method,
-                    path=target,
-                ) from None
+                lost = "the write got no answer; it may or may not have happened"
+                raise OutcomeUnknown(lost, method=method, path=target) from None
+            self._answered = True
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code
             log.debug("canvas %s %s -> %s (%.0f ms)", method, target, status, elapsed_ms)

@@ -7,6 +7,7 @@ import click
 
 from canvas_observers import __version__
 from canvas_observers.cli.audit import audit
+from canvas_observers.cli.config import config
 from canvas_observers.cli.demo import demo
 from canvas_observers.cli.export import export_sis
 from canvas_observers.cli.fake import fake_canvas
@@ -33,3 +34,4 @@ main.add_command(show)
 main.add_command(export_sis)
 main.add_command(undo)
 main.add_command(audit)
+main.add_command(config)

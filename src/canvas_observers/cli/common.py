@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
 import sys
 from pathlib import Path
+from typing import IO
 
 import click
 import httpx
 import stamina
+from rich.console import Console
+
+from canvas_observers.canvas.errors import ConfigurationError
+from canvas_observers.canvas.net import canonical_url, check_base_url
 
 EXIT_OK = 0  # every row paired or already paired (or would be)
 EXIT_ATTENTION = 1  # the run finished but some rows need a human
@@ -59,9 +65,15 @@ RUN_LOG = "canvas_observers.run"
 
 
 def setup_logging(
-    level: str, log_file: Path | None, *, secrets: tuple[str, ...] = (), console: bool = True
+    level: str,
+    log_file: Path | None,
+    *,
+    secrets: tuple[str, ...] = (),
+    console: bool = True,
+    quiet: bool = False,
 ) -> None:
-    """Log to stderr (and to a file for cron); the token is redacted from every record."""
+    """Log to stderr (only warnings and errors if ``quiet``) and to a file for cron; the token
+    is redacted from every record."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -71,7 +83,7 @@ def setup_logging(
     handlers: list[logging.Handler] = []
     if console:
         stream = logging.StreamHandler(sys.stderr)
-        stream.setLevel(getattr(logging, level.upper()))
+        stream.setLevel(max(getattr(logging, level.upper()), logging.WARNING * quiet))
         stream.setFormatter(fmt)
         # The run log's lines (start, rows needing a human, totals, end) are for the log file:
         # the terminal gets the same as the summary table.
@@ -117,19 +129,81 @@ def read_token(token_file: Path | None) -> str:
         token = text.strip()
         if not token:
             raise click.UsageError(f"--token-file {token_file} is empty")
-        return token
+        return _no_bearer(token, f"--token-file {token_file}")
     token = os.environ.get("CANVAS_TOKEN", "").strip()
     if not token:
         raise click.UsageError(
             "no Canvas token: set CANVAS_TOKEN or pass --token-file PATH "
             "(a file readable only by you, holding the token)"
         )
+    return _no_bearer(token, "CANVAS_TOKEN")
+
+
+def _no_bearer(token: str, where: str) -> str:
+    """A token copied with its header's ``Bearer `` would be sent as ``Bearer Bearer …``."""
+    if token[:7].lower() == "bearer ":
+        raise click.UsageError(
+            f"{where} starts with 'Bearer ': give the token alone, without 'Bearer ' "
+            "(canvas-observers adds it)"
+        )
     return token
+
+
+def canvas_url_or_exit(canvas_url: str | None, *, allow_insecure: bool) -> str:
+    """The Canvas URL, checked and in its one spelling, before anything is created or sent."""
+    if not canvas_url:
+        raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
+    try:
+        return canonical_url(check_base_url(canvas_url, allow_insecure=allow_insecure))
+    except ConfigurationError as error:
+        fail(error.message)
+        raise  # unreachable: fail() exits
+
+
+def ensure_folder(flag: str, path: Path) -> None:
+    """Create the folder of an output file (owner-only) before anything is sent to Canvas, or
+    refuse the run then: a journal or report must never fail to be written after the writes."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.UsageError(
+            f"{flag} {path}: cannot create the folder {folder}: {error.strerror}"
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise click.UsageError(f"{flag} {path}: the folder {folder} is not writable")
 
 
 def fail(message: str, code: int = EXIT_STOPPED) -> None:
     """Print a one-line error and exit (and say it in the log file, once logging is set up)."""
     if logging.getLogger().handlers:
         logging.getLogger(RUN_LOG).error("stopped before the run: %s", message)
-    click.echo(f"error: {message}", err=True)
+    echo_error(message)
     sys.exit(code)
+
+
+def echo_error(message: str) -> None:
+    """``error: MESSAGE`` on stderr; a reader that has gone (``2>&1 | head``) loses the line,
+    never the exit code (click would turn the broken pipe into exit 1)."""
+    try:
+        click.echo(f"error: {message}", err=True)
+    except BrokenPipeError:
+        silence_broken_pipe(sys.stderr)
+
+
+def silence_broken_pipe(stream: IO[str]) -> None:
+    """Point a stream whose reader has gone at /dev/null, so neither later writes nor the
+    flush at exit fail again (the way Python's documentation on SIGPIPE recommends)."""
+    with contextlib.suppress(OSError, ValueError):  # no descriptor: a test's captured stream
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+class PipeConsole(Console):
+    """A rich Console that goes quiet when its reader has gone (``sync ... | head``) instead of
+    exiting 1 as rich does: the run's exit code is what cron and scripts read."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        silence_broken_pipe(self.file)

@@ -1,8 +1,8 @@
 """`canvas-observers export-sis`: write Canvas SIS-import CSVs; nothing is sent to Canvas.
 
 Also home of ``source_options``, the roster-source flags (``--format``, ``--guardian-roles``,
-``--student-id-field``, ``--legal-names``, ``--encoding``) shared with ``sync``: they reach the
-command as one ``source: SourceOptions`` value.
+``--student-id-field``, ``--legal-names``, ``--encoding``, ``--column``, ``--delimiter``)
+shared with ``sync``: they reach the command as one ``source: SourceOptions`` value.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import click
 
 from canvas_observers.cli.common import EXIT_ATTENTION, EXIT_OK, EXIT_STOPPED, fail
+from canvas_observers.cli.config import config_option
+from canvas_observers.roster.columns import parse_delimiter, parse_mapping
 from canvas_observers.roster.export import ExportError, check_template
 from canvas_observers.roster.export import export_sis as run_export
 from canvas_observers.roster.model import RosterError
@@ -43,6 +45,22 @@ def _encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     except LookupError:
         raise click.BadParameter(f"unknown encoding {value!r} (try utf-8, cp1252)") from None
     return value
+
+
+def _column(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(parse_mapping(values).items())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _delimiter(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return parse_delimiter(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 _SOURCE_FLAGS = (
@@ -82,6 +100,24 @@ _SOURCE_FLAGS = (
         callback=_encoding,
         help="Text encoding of the roster files (e.g. cp1252, utf-16).",
     ),
+    click.option(
+        "--column",
+        "columns",
+        multiple=True,
+        metavar="NAME=HEADER",
+        callback=_column,
+        help="Four-column CSV: the file's own header for a roster column, e.g. "
+        "--column 'student_id=Student ID' --column 'observer_email=Parent Email' (repeat "
+        "per column). OneRoster and SDS ignore it.",
+    ),
+    click.option(
+        "--delimiter",
+        default=",",
+        show_default=True,
+        callback=_delimiter,
+        help="Four-column CSV: the separator, ',' or ';' or a tab ('\\t' or tab). OneRoster "
+        "and SDS ignore it.",
+    ),
 )
 
 
@@ -96,6 +132,8 @@ def source_options(command: F) -> F:
             student_id_field=kwargs.pop("student_id_field"),
             prefer_preferred_names=not kwargs.pop("legal_names"),
             encoding=kwargs.pop("encoding"),
+            columns=kwargs.pop("columns"),
+            delimiter=kwargs.pop("delimiter"),
         )
         return command(*args, **kwargs)
 
@@ -115,6 +153,7 @@ def _template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 
 @click.command("export-sis")
 @click.argument("path", type=click.Path(path_type=Path))
+@config_option
 @click.option(
     "--out",
     "out_dir",
@@ -150,6 +189,8 @@ def export_sis(path: Path, out_dir: Path, observer_id_template: str, source: Sou
             student_id_field=source.student_id_field,
             prefer_preferred_names=source.prefer_preferred_names,
             encoding=source.encoding,
+            columns=dict(source.columns),
+            delimiter=source.delimiter,
         )
     except (RosterError, ExportError) as exc:
         fail(_printable(str(exc)), EXIT_STOPPED)

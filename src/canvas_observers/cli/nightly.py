@@ -4,6 +4,7 @@ summary posted to a webhook (--notify-url)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -11,7 +12,14 @@ from typing import Any
 import click
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from canvas_observers.canvas.models import AccountReport
 from canvas_observers.canvas.net import is_loopback
@@ -23,20 +31,28 @@ ReportSink = Callable[[AccountReport], None]
 
 
 def progress_sink(
-    total: int, console: Console
+    total: int, console: Console, *, dry_run: bool = False, quiet: bool = False
 ) -> tuple[AbstractContextManager[Any], Callable[[RowResult], None], ReportSink]:
-    """Progress of the Canvas report and of the rows: bars on a terminal; plain log lines
-    otherwise (cron, pipes): the report's status when it changes, the rows every ~10%."""
+    """Progress of the Canvas report and of the rows, with the rows needing attention so far
+    and an ETA: bars on a terminal; plain log lines otherwise (cron, pipes): the report's
+    status when it changes, the rows every ~10%. A dry run says "planning"; ``quiet`` shows
+    nothing (``--quiet``: problems and the summary only)."""
+    if quiet:
+        return nullcontext(), lambda _result: None, lambda _report: None
+    attention = 0
     if console.is_terminal:
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=console,
             transient=True,
         )
-        task = progress.add_task("pairing", total=total)
+        verb = "planning" if dry_run else "pairing"
+        task = progress.add_task(f"{verb} (0 need attention)", total=total)
         report_task: list[Any] = []
 
         def on_report(report: AccountReport) -> None:
@@ -44,15 +60,33 @@ def progress_sink(
                 report_task.append(progress.add_task("Canvas report", total=100))
             progress.update(report_task[0], completed=report.progress)
 
-        return progress, lambda _result: progress.advance(task), on_report
+        def advance(result: RowResult) -> None:
+            nonlocal attention
+            attention += not result.outcome.is_success
+            progress.update(task, advance=1, description=f"{verb} ({attention} need attention)")
+
+        return progress, advance, on_report
     done = 0
     step = max(1, total // 10)
+    first: list[float] = []
+    doing = " (planning: a dry run, nothing is written)" if dry_run else ""
 
-    def tick(_result: RowResult) -> None:
-        nonlocal done
+    def tick(result: RowResult) -> None:
+        nonlocal done, attention
         done += 1
+        attention += not result.outcome.is_success
+        if not first:
+            first.append(time.monotonic())
         if done % step == 0 or done == total:
-            log.info("progress: %d of %d rows done", done, total)
+            left = _eta(first[0], done, total)
+            log.info(
+                "progress: %d of %d rows done%s, %d need attention%s",
+                done,
+                total,
+                doing,
+                attention,
+                f", about {left} left" if left and done < total else "",
+            )
 
     return nullcontext(), tick, report_log_lines()
 
@@ -68,6 +102,14 @@ def report_log_lines() -> ReportSink:
             log.info("Canvas report %d: %s, %d%%", report.id, report.status, report.progress)
 
     return report_lines
+
+
+def _eta(started: float, done: int, total: int) -> str:
+    """``2 min`` or ``40 s``: the rows left at the pace since the first row; "" too early."""
+    if done < 2:
+        return ""
+    seconds = (time.monotonic() - started) / (done - 1) * (total - done)
+    return f"{round(seconds / 60)} min" if seconds >= 90 else f"{max(1, round(seconds))} s"
 
 
 def check_notify_url(value: str | None) -> str | None:

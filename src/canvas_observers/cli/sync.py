@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Collection, Sequence
@@ -18,9 +17,21 @@ from rich.console import Console
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
-from canvas_observers.cli.common import LOG_LEVELS, fail, read_token, setup_logging
+from canvas_observers.cli.common import (
+    LOG_LEVELS,
+    PipeConsole,
+    canvas_url_or_exit,
+    echo_error,
+    ensure_folder,
+    fail,
+    read_token,
+    setup_logging,
+    silence_broken_pipe,
+)
+from canvas_observers.cli.config import config_option
 from canvas_observers.cli.export import source_options
 from canvas_observers.cli.journal import outcome_list
+from canvas_observers.cli.lock import run_lock
 from canvas_observers.cli.nightly import check_notify_url, notify, progress_sink
 from canvas_observers.report.notify import payload
 from canvas_observers.report.render import REPORT_SUFFIXES, render_summary, write_report
@@ -50,6 +61,15 @@ def read_exclusions_or_exit(path: Path | None) -> dict[tuple[str, str], str]:
         raise  # unreachable: fail() exits
 
 
+def journal_or_exit(state: Path) -> Journal:
+    """Open (creating if needed) the journal; one that cannot be used stops here."""
+    try:
+        return Journal.open(state)
+    except JournalError as error:
+        fail(f"cannot open the journal {state}: {error}")
+        raise  # unreachable: fail() exits
+
+
 def read_roster_or_exit(path: Path, source: SourceOptions) -> Roster:
     """Read the roster; a file that cannot be read as one stops here, before any write."""
     try:
@@ -72,8 +92,9 @@ async def run_with_progress(
     console: Console,
     interrupt: asyncio.Event | None = None,
     excluded: dict[tuple[str, str], str] | None = None,
+    quiet: bool = False,
 ) -> SyncReport:
-    """Build the client on ``http`` and run the sync with a progress display."""
+    """Build the client on ``http`` and run the sync with a progress display (none if quiet)."""
     try:
         client = CanvasClient(
             http,
@@ -85,7 +106,9 @@ async def run_with_progress(
     except ConfigurationError as error:
         fail(error.message)
         raise
-    bar, tick, on_report = progress_sink(len(roster.rows) + len(roster.problems), console)
+    bar, tick, on_report = progress_sink(
+        len(roster.rows) + len(roster.problems), console, dry_run=options.dry_run, quiet=quiet
+    )
     with bar:
         return await run_sync(
             roster,
@@ -111,6 +134,7 @@ def finish(
     max_attention_rows: int = 20,
     fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
     notify_url: str | None = None,
+    quiet: bool = False,
 ) -> int:
     """Write the report, print the summary and where the journal is; return the exit code.
 
@@ -133,15 +157,14 @@ def finish(
                     "(tobedeleted, inactive or disabled): listed in the report as removal "
                     "candidates; nothing was removed."
                 )
-            if report_path is not None:
+            if report_path is not None and not quiet:
                 console.print(f"Report written to {report_path}")
-            if state_path is not None:
+            if state_path is not None and not quiet:
                 console.print(f"Journal: {state_path} (run {report.info.run_id})")
     except BrokenPipeError:  # `sync ... | head`: the summary is optional, the exit code is not
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
+        silence_broken_pipe(sys.stdout)
     if report.aborted is not None:
-        click.echo(f"error: the run stopped: {report.aborted}", err=True)
+        echo_error(f"the run stopped: {report.aborted}")
     code = report.exit_code_for(fail_on)
     if notify_url is not None and code != 0:
         notify(notify_url, payload(report.info, report.results, exit_code=code))
@@ -154,11 +177,7 @@ def check_report_path(report_path: Path | None) -> None:
         return
     if report_path.suffix.lower() not in REPORT_SUFFIXES:
         raise click.UsageError(f"--report {report_path}: the name must end in .json, .csv or .html")
-    folder = report_path.parent if str(report_path.parent) else Path(".")
-    if not folder.is_dir():
-        raise click.UsageError(f"--report {report_path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise click.UsageError(f"--report {report_path}: the folder {folder} is not writable")
+    ensure_folder("--report", report_path)
 
 
 def observer_id_template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -192,6 +211,7 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
 
 @click.command()
 @click.argument("roster", type=click.Path(path_type=Path))
+@config_option
 @click.option(
     "--canvas-url",
     envvar="CANVAS_URL",
@@ -354,10 +374,17 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
 )
 @click.option(
     "--log-level",
-    type=click.Choice(LOG_LEVELS),
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
     default="info",
     show_default=True,
     help="How much to log to stderr and the log file.",
+)
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print only problems (warnings, errors) and the summary: no progress, no info lines "
+    "on stderr. The log file keeps its --log-level.",
 )
 @click.option(
     "--log-file",
@@ -390,6 +417,7 @@ def sync(
     source: SourceOptions,
     allow_insecure_http: bool,
     log_level: str,
+    quiet: bool,
     log_file: Path | None,
 ) -> None:
     """Create and pair observer accounts for every row of ROSTER.
@@ -403,10 +431,12 @@ def sync(
     """
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
-    canvas_url = canvas_url.rstrip("/")
-    check_report_path(report_path)
     token = read_token(token_file)
-    setup_logging(log_level, log_file, secrets=(token,))
+    setup_logging(log_level, log_file, secrets=(token,), quiet=quiet)
+    canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
+    check_report_path(report_path)
+    if state_path is not None:
+        ensure_folder("--state", state_path)
     data = read_roster_or_exit(roster, source)
     options = SyncOptions(
         method="direct" if pairing == "direct" else "code",
@@ -447,14 +477,9 @@ def sync(
         "roster": str(roster),
     }
     state = state_path or default_state_path(canvas_url)
-    console = Console()
-    try:
-        journal = Journal.open(state)
-    except JournalError as error:
-        fail(f"cannot open the journal {state}: {error}")
-        return
+    console = PipeConsole()
 
-    async def main() -> SyncReport:
+    async def main(journal: Journal) -> SyncReport:
         interrupt = asyncio.Event()
         install_stop_signals(interrupt)
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
@@ -470,11 +495,12 @@ def sync(
                 console=console,
                 interrupt=interrupt,
                 excluded=excluded,
+                quiet=quiet,
             )
 
-    with journal:
+    with run_lock(state), journal_or_exit(state) as journal:
         try:
-            report = asyncio.run(main())
+            report = asyncio.run(main(journal))
         except KeyboardInterrupt:
             fail(
                 "quit at once (second Ctrl-C); `canvas-observers runs` shows this run as "
@@ -489,5 +515,6 @@ def sync(
         removal_candidates=data.removal_candidates,
         fail_on={Outcome(name) for name in fail_on} if fail_on else DEFAULT_FAIL_ON,
         notify_url=notify_url,
+        quiet=quiet,
     )
     sys.exit(code)

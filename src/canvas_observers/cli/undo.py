@@ -12,8 +12,16 @@ from rich.table import Table
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
-from canvas_observers.cli.common import EXIT_ATTENTION, EXIT_OK, fail, read_token
-from canvas_observers.store.journal import Journal, JournalError, default_state_path
+from canvas_observers.cli.common import (
+    EXIT_ATTENTION,
+    EXIT_OK,
+    canvas_url_or_exit,
+    fail,
+    read_token,
+)
+from canvas_observers.cli.lock import run_lock
+from canvas_observers.cli.sync import journal_or_exit
+from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.options import RunAborted
 from canvas_observers.sync.outcomes import Outcome, RowResult
 from canvas_observers.sync.undo import NothingToUndo, undo_removals
@@ -56,20 +64,13 @@ def undo(
     Refused for a run that removed nothing. The restored links count as this tool's again.
     Exit codes: 0 every link restored; 1 some could not be; 2 nothing was done.
     """
-    if not canvas_url:
-        raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
-    canvas_url = canvas_url.rstrip("/")
+    canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
     token = read_token(token_file)
     state = state_path or default_state_path(canvas_url)
     if not state.exists():
         fail(f"no journal at {state}: nothing to undo")
-    try:
-        journal = Journal.open(state)
-    except JournalError as error:
-        fail(str(error))
-        raise
 
-    async def main() -> tuple[int, list[RowResult]]:
+    async def main(journal: Journal) -> tuple[int, list[RowResult]]:
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
             try:
                 client = CanvasClient(
@@ -81,9 +82,9 @@ def undo(
             new_run, results = await undo_removals(client, journal, run_id, canvas_url=canvas_url)
             return new_run, results
 
-    with journal:
+    with run_lock(state), journal_or_exit(state) as journal:
         try:
-            new_run, results = asyncio.run(main())
+            new_run, results = asyncio.run(main(journal))
         except NothingToUndo as error:
             fail(str(error))
             return

@@ -1,6 +1,7 @@
 """Rosters: the shared values and the four-column CSV reader."""
 
-from canvas_observers.roster.csv_reader import REQUIRED_COLUMNS, check_email, read_roster
+from canvas_observers.roster.columns import REQUIRED_COLUMNS
+from canvas_observers.roster.csv_reader import check_email, read_roster
 from canvas_observers.roster.model import (
     RemovalCandidate,
     Roster,

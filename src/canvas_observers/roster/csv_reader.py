@@ -2,10 +2,11 @@
 
 What can go wrong, and what happens:
 
-* The file cannot be a roster at all (empty, header only, a required column missing,
-  semicolon/tab separated, wrong encoding, UTF-16, binary, an unmatched quote that swallows
-  the rest of the file) -> ``RosterError``: the run stops before any write. The message names
-  the line and field where known and says what to do; it reads well after ``error: ``.
+* The file cannot be a roster at all (empty, header only, a required column missing (with
+  the ``--column`` mapping to pass, ``columns.py``), another separator than ``delimiter``,
+  wrong encoding, UTF-16, binary, an unmatched quote that swallows the rest of the file)
+  -> ``RosterError``: the run stops before any write. The message names the line and field
+  where known and says what to do; it reads well after ``error: ``.
 * One row is bad (missing field, invalid email, over-long name, control characters, broken
   quoting) -> a ``RowProblem`` with its line; the row is skipped and the other rows still run.
 
@@ -43,12 +44,18 @@ import codecs
 import csv
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
-from canvas_observers.roster.model import Roster, RosterError, RosterRow, RowProblem
+from canvas_observers.roster.columns import COLUMNS_HINT, resolve
+from canvas_observers.roster.model import (
+    Roster,
+    RosterError,
+    RosterRow,
+    RowProblem,
+    eight_bit_guess,
+)
 
-REQUIRED_COLUMNS = ("student_id", "observer_email", "observer_first_name", "observer_last_name")
 OPTIONAL_COLUMNS = ("guardian_id",)  # the SIS's own guardian id, when the export has one
 MAX_NAME_LENGTH = 255  # Canvas ActiveRecord maximum_string_length (users.name, sortable_name)
 MAX_LOGIN_LENGTH = 100  # Canvas Pseudonym unique_id maximum (app/models/pseudonym.rb)
@@ -69,7 +76,6 @@ _PLAIN_EMAIL = re.compile(
 )
 _EMAIL_FORBIDDEN = re.compile(r'[<>()\[\],;:"\\]')
 _UTF16_FAMILY = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"}
-_COLUMNS_HINT = "The roster needs the columns " + ", ".join(REQUIRED_COLUMNS) + "."
 
 
 def check_email(email: str) -> str | None:
@@ -118,15 +124,25 @@ def _email_problem(email: str) -> str | None:
     return None
 
 
-def read_roster(fp: BinaryIO, *, source: str, encoding: str = "utf-8") -> Roster:
+def read_roster(
+    fp: BinaryIO,
+    *,
+    source: str,
+    encoding: str = "utf-8",
+    columns: Mapping[str, str] | None = None,
+    delimiter: str = ",",
+) -> Roster:
     """Read a roster CSV from an open binary file; ``source`` names the file in messages.
 
-    Raises ``RosterError`` when the file cannot be read as a roster at all.
+    ``columns`` maps roster columns to the file's own headers (``--column``); ``delimiter`` is
+    the separator (``columns.DELIMITERS``). Raises ``RosterError`` when the file cannot be
+    read as a roster at all.
     """
     codec = _codec_name(encoding, source)
-    header_line, header, records = _records(_text_lines(fp, codec, source), source)
-    columns = _columns(header, header_line, source)
-    reader = _Reader(columns, source)
+    lines = _text_lines(fp, codec, source)
+    header_line, header, records = _records(lines, source, delimiter)
+    index = resolve(header, line=header_line, source=source, mapping=columns, delimiter=delimiter)
+    reader = _Reader(index, source)
     for line, fields in records:
         reader.add(line, fields)
     if reader.seen == 0:
@@ -243,9 +259,7 @@ def _decode_error(
     column = err.start - (data.rfind(b"\n") + 1) + 1
     bad = err.object[err.start : err.end]
     name = "UTF-8" if codec == "utf-8-sig" else codec
-    # Bytes 0x80-0x9F are C1 controls in Latin-1 but letters/quotes in Windows-1252 (what
-    # Excel on Windows writes), so suggest the codec that will read them as intended.
-    guess = "cp1252" if any(0x80 <= b <= 0x9F for b in bad) else "latin-1"
+    guess = eight_bit_guess(err.object)
     hint = f'save it as UTF-8 ("CSV UTF-8") or pass --encoding {guess}'
     if codec != "utf-8-sig":
         hint = 'check the --encoding value, or save the file as UTF-8 ("CSV UTF-8")'
@@ -257,7 +271,7 @@ def _decode_error(
 
 
 def _empty_message() -> str:
-    return "the file is empty; expected a header row. " + _COLUMNS_HINT
+    return "the file is empty; expected a header row. " + COLUMNS_HINT
 
 
 # -- CSV records ----------------------------------------------------------------------------
@@ -266,11 +280,11 @@ def _empty_message() -> str:
 _Records = Iterator[tuple[int, list[str] | str]]  # (line, fields) or (line, row-level error)
 
 
-def _records(lines: Iterator[str], source: str) -> tuple[int, list[str], _Records]:
+def _records(lines: Iterator[str], source: str, delimiter: str) -> tuple[int, list[str], _Records]:
     """Return the header (line, fields) and an iterator over the following records."""
     # strict: an unmatched quote at the end of the file is an error instead of silently
     # swallowing every later row into one field.
-    reader = csv.reader(lines, strict=True)
+    reader = csv.reader(lines, strict=True, delimiter=delimiter)
 
     def records() -> _Records:
         while True:
@@ -307,41 +321,6 @@ def _csv_fatal(text: str, line: int, source: str) -> RosterError:
             line=line,
         )
     return RosterError(f"cannot parse the CSV: {text}", source=source, line=line)
-
-
-def _columns(header: list[str], line: int, source: str) -> dict[str, int]:
-    names = [h.replace("\ufeff", "").strip() for h in header]
-    if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
-        kind = "semicolon" if names[0].count(";") >= names[0].count("\t") else "tab"
-        raise RosterError(
-            f"the file is {kind}-separated, but a roster must be comma-separated; "
-            'save it as "CSV UTF-8 (Comma delimited)" or replace the separators with commas',
-            source=source,
-            line=line,
-        )
-    index: dict[str, int] = {}
-    for i, name in enumerate(names):
-        key = name.casefold()
-        if key in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) and key in index:
-            raise RosterError(
-                f"the column {key!r} appears twice in the header "
-                f"(columns {index[key] + 1} and {i + 1}); keep one",
-                source=source,
-                line=line,
-                field=key,
-            )
-        index.setdefault(key, i)
-    missing = [c for c in REQUIRED_COLUMNS if c not in index]
-    if missing:
-        found = ", ".join(repr(n) for n in names if n) or "none"
-        what = "column" if len(missing) == 1 else "columns"
-        raise RosterError(
-            f"the header has no {what} {', '.join(missing)} (found: {found}). {_COLUMNS_HINT}",
-            source=source,
-            line=line,
-            field=missing[0],
-        )
-    return {c: index[c] for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in index}
 
 
 # -- rows -----------------------------------------------------------------------------------

@@ -204,6 +204,8 @@ def export_sis(
     student_id_field: str = "identifier",
     prefer_preferred_names: bool = True,
     encoding: str = "utf-8",
+    columns: Mapping[str, str] | None = None,
+    delimiter: str = ",",
 ) -> ExportResult:
     """Read a roster source and write ``users.csv`` and ``user_observers.csv`` in ``out_dir``.
 
@@ -218,6 +220,8 @@ def export_sis(
         student_id_field=student_id_field,
         prefer_preferred_names=prefer_preferred_names,
         encoding=encoding,
+        columns=columns,
+        delimiter=delimiter,
     )
     if "{sourcedId}" in observer_id_template and read.format == "csv":
         check_template(observer_id_template, has_sourced_ids=False)

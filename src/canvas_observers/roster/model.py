@@ -111,3 +111,16 @@ def roster_pair(student_id: str, email: str) -> tuple[str, str]:
     email, as Canvas compares logins."""
     student = student_id.strip()
     return (student.lower() if "@" in student else student, email.strip().lower())
+
+
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+
+def eight_bit_guess(data: bytes) -> str:
+    """The ``--encoding`` to suggest for text that is not UTF-8: ``cp1252`` (what Excel on
+    Windows writes), unless it holds a byte cp1252 leaves undefined, then ``latin-1``.
+
+    Latin-1 reads the same letters (``é``, ``ñ``) but turns cp1252's quotes and dashes
+    (``O’Brien``: byte 0x92) into control characters, so cp1252 is the safer guess.
+    """
+    return "latin-1" if any(b in _CP1252_UNDEFINED for b in data) else "cp1252"

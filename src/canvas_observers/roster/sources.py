@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from canvas_observers.roster.model import Roster, RosterError, RowProblem
+from canvas_observers.roster.model import Roster, RosterError, RowProblem, eight_bit_guess
 
 FORMATS = ("csv", "oneroster", "sds")
 DEFAULT_GUARDIAN_ROLES: tuple[str, ...] = ("parent", "guardian")
@@ -170,7 +170,7 @@ def decode(data: bytes, *, source: str, encoding: str) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise RosterError(
             f"not valid {encoding} text (byte 0x{data[exc.start]:02x}); "
-            "save the export as UTF-8 or pass --encoding",
+            f"save the export as UTF-8 or pass --encoding {eight_bit_guess(data)}",
             source=source,
             line=line,
         ) from exc
@@ -269,8 +269,14 @@ def read_source_detailed(
     student_id_field: str = "identifier",
     prefer_preferred_names: bool = True,
     encoding: str = "utf-8",
+    columns: Mapping[str, str] | None = None,
+    delimiter: str = ",",
 ) -> SourceRead:
-    """Like ``read_source``, also returning the format and the guardians' sourcedIds."""
+    """Like ``read_source``, also returning the format and the guardians' sourcedIds.
+
+    ``columns`` and ``delimiter`` (``--column``, ``--delimiter``) apply to the four-column
+    CSV only: OneRoster and SDS files have fixed headers and commas.
+    """
     # Imported here: those modules import Bundle and read_table from this one.
     from canvas_observers.roster.csv_reader import read_roster
     from canvas_observers.roster.oneroster import read_oneroster
@@ -291,7 +297,10 @@ def read_source_detailed(
             )
         try:
             with path.open("rb") as fp:
-                return SourceRead(read_roster(fp, source=path.name, encoding=encoding), "csv")
+                roster = read_roster(
+                    fp, source=path.name, encoding=encoding, columns=columns, delimiter=delimiter
+                )
+                return SourceRead(roster, "csv")
         except OSError as exc:
             raise RosterError(f"cannot read: {exc}", source=path.name) from exc
     if not roles:
@@ -330,6 +339,8 @@ def read_source(
     student_id_field: str = "identifier",
     prefer_preferred_names: bool = True,
     encoding: str = "utf-8",
+    columns: Mapping[str, str] | None = None,
+    delimiter: str = ",",
 ) -> Roster:
     """Read a roster from a four-column CSV, a OneRoster bundle or an SDS bundle.
 
@@ -343,6 +354,8 @@ def read_source(
         student_id_field=student_id_field,
         prefer_preferred_names=prefer_preferred_names,
         encoding=encoding,
+        columns=columns,
+        delimiter=delimiter,
     ).roster
 
 
@@ -355,6 +368,8 @@ class SourceOptions:
     student_id_field: str = "identifier"
     prefer_preferred_names: bool = True
     encoding: str = "utf-8"
+    columns: tuple[tuple[str, str], ...] = ()  # (roster column, the file's header)
+    delimiter: str = ","
 
     def read_detailed(self, path: Path) -> SourceRead:
         return read_source_detailed(
@@ -364,6 +379,8 @@ class SourceOptions:
             student_id_field=self.student_id_field,
             prefer_preferred_names=self.prefer_preferred_names,
             encoding=self.encoding,
+            columns=dict(self.columns),
+            delimiter=self.delimiter,
         )
 
     def read(self, path: Path) -> Roster:

@@ -52,6 +52,7 @@ USER_KINDS = frozenset({"student", "observer", "unenrolled"})
 # (https://www.sqlite.org/rescode.html): SQLITE_CORRUPT, SQLITE_NOTADB.
 _NOT_A_DATABASE_CODES = frozenset({11, 26})
 _BUSY_TIMEOUT_MS = 5000
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class JournalError(Exception):
@@ -90,13 +91,19 @@ class RunRecord:
 
 
 def default_state_path(canvas_url: str) -> Path:
-    """The journal for one Canvas: ``<user state dir>/<host>[_<port>].sqlite3``."""
+    """The journal for one Canvas: ``<user state dir>/<host>[_<port>].sqlite3``.
+
+    The host's case, the scheme's default port, a trailing slash and any path make no
+    difference: ``https://School.example.edu:443/`` and ``https://school.example.edu`` share
+    one journal.
+    """
     url = canvas_url.strip()
     parts = urlsplit(url if "://" in url else f"//{url}")
     host = (parts.hostname or "").lower()
     if not host:
         raise ValueError(f"no host in Canvas URL: {canvas_url!r}")
-    name = f"{host}_{parts.port}" if parts.port is not None else host
+    port = None if parts.port == _DEFAULT_PORTS.get(parts.scheme.lower()) else parts.port
+    name = f"{host}_{port}" if port is not None else host
     # Keep the name portable (no ':' on Windows, no path separators anywhere).
     safe = "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in name)
     safe = safe.lstrip(".") or "_"
@@ -140,6 +147,8 @@ def _canonical_url(canvas_url: str) -> str:
     """``https://X.instructure.com/`` and ``https://x.instructure.com`` are the same Canvas."""
     parts = urlsplit(canvas_url.strip())
     netloc = parts.netloc.lower()
+    if parts.port is not None and parts.port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        netloc = netloc.rsplit(":", 1)[0]
     path = parts.path.rstrip("/")
     return f"{parts.scheme.lower()}://{netloc}{path}" if netloc else canvas_url.strip().rstrip("/")
 

@@ -1,0 +1,173 @@
+"""`--config FILE` and `canvas-observers config check` through the CLI: a TOML file sets the
+options by their flag names, the command line wins, and a wrong file is one clear error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
+from canvas_observers.fake_canvas.server import running_server
+from tests.reliability.conftest import invoke
+
+TOKEN = "config-test-token-c41f"
+HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
+
+
+@pytest.fixture
+def canvas() -> Iterator[tuple[FakeCanvasApp, str]]:
+    """A fake Canvas on loopback with one enrolled student, S1."""
+    app = create_app(FakeConfig(admin_token=TOKEN, throttle=False))
+    state = app.fake.state
+    state.enroll(
+        state.add_user("Kid", login_id="kid@s.test", sis_user_id="S1"), state.add_course("C")
+    )
+    with running_server(app) as url:
+        yield app, url
+
+
+def settings_folder(tmp_path: Path, url: str, extra: str = "") -> Path:
+    """/etc/canvas-observers as a test has it: the token file and sync.toml side by side."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    token = folder / "token"
+    token.write_text(TOKEN)
+    token.chmod(0o600)
+    (folder / "sync.toml").write_text(
+        f'canvas_url = "{url}"\n'
+        'token_file = "token"\n'
+        'pairing = "direct"\n'
+        'report = "reports/last.json"\n'
+        'state = "journal.sqlite3"\n'
+        "concurrency = 2\n" + extra
+    )
+    return folder
+
+
+def run(*args: str) -> Result:
+    return invoke(list(args), env={"COLUMNS": "200"})
+
+
+def test_sync_reads_its_options_from_the_file(
+    canvas: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """Canvas, token file, pairing, report and journal from the file (paths relative to it)."""
+    app, url = canvas
+    folder = settings_folder(tmp_path, url)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + "S1,pat@home.test,Pat,Lee\n")
+    result = run("sync", str(roster), "--config", str(folder / "sync.toml"))
+    assert result.exit_code == 0, result.output
+    report = json.loads((folder / "reports" / "last.json").read_text())
+    assert report["run"]["pairing"] == "direct"
+    assert (folder / "journal.sqlite3").exists()
+    assert app.fake.stats.by_method["PUT"] == 1  # the direct pairing
+
+
+def test_the_command_line_wins_over_the_file(
+    canvas: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """A flag given on the command line overrides the same key in the file."""
+    _, url = canvas
+    folder = settings_folder(tmp_path, url)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + "S1,pat@home.test,Pat,Lee\n")
+    other = tmp_path / "other.json"
+    result = run(
+        "sync", str(roster), "--config", str(folder / "sync.toml"),
+        "--pairing", "code", "--report", str(other), "--dry-run",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(other.read_text())
+    assert report["run"]["pairing"] == "code"
+    assert report["run"]["dry_run"] is True
+    assert not (folder / "reports" / "last.json").exists()
+
+
+def test_export_sis_takes_a_file_with_a_column_table(tmp_path: Path) -> None:
+    """export-sis: out, delimiter and the SIS's headers as a [column] table."""
+    roster = tmp_path / "sis.csv"
+    roster.write_text("Student ID;Parent Email;First;Last\nS1;pat@home.test;Pat;Lee\n")
+    config = tmp_path / "export.toml"
+    config.write_text(
+        'out = "sis-import"\ndelimiter = ";"\n[column]\nstudent_id = "Student ID"\n'
+        'observer_email = "Parent Email"\nobserver_first_name = "First"\n'
+        'observer_last_name = "Last"\n'
+    )
+    result = run("export-sis", str(roster), "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "pat@home.test" in (tmp_path / "sis-import" / "users.csv").read_text()
+
+
+BAD = [
+    pytest.param(
+        'token = "abc123"\n',
+        "token: the token itself never goes in a settings file",
+        id="token",
+    ),
+    pytest.param(
+        "remove_ende = true\n",
+        "remove_ende: not an option of `canvas-observers sync` (did you mean remove-ended?)",
+        id="unknown-key",
+    ),
+    pytest.param(
+        'concurrency = "4"\n', "concurrency: expected a number, got string '4'", id="type"
+    ),
+    pytest.param("dry-run = 1\n", "dry-run: expected true or false, got number 1", id="flag-type"),
+    pytest.param(
+        'pairing = "magic"\n',
+        "pairing: 'magic' is not one of 'code', 'direct'.",
+        id="bad-value",
+    ),
+    pytest.param(
+        'fail-on = ["failed", "bogus"]\n', "fail-on: unknown outcome bogus", id="bad-callback"
+    ),
+    pytest.param(
+        'out = "x"\n',
+        "out: not an option of `canvas-observers sync` (it is one of "
+        "`canvas-observers export-sis`)",
+        id="other-command",
+    ),
+    pytest.param("pairing = \n", "not valid TOML", id="not-toml"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+def test_a_wrong_file_is_one_error_naming_file_and_key(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    """sync --config and config check: exit 2, the file and key named, no traceback."""
+    config = tmp_path / "sync.toml"
+    config.write_text(text)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + "S1,pat@home.test,Pat,Lee\n")
+    synced = run("sync", str(roster), "--config", str(config))
+    assert synced.exit_code == 2
+    assert f"Error: --config {config}: {message}" in synced.stderr
+    checked = run("config", "check", str(config))
+    assert checked.exit_code == 2
+    assert checked.stderr.startswith(f"error: {config}: {message}")
+    for result in (synced, checked):
+        assert "Traceback" not in result.output
+        assert "abc123" not in result.output
+
+
+def test_config_check_says_what_a_file_sets(tmp_path: Path) -> None:
+    """A good file: exit 0 and one line per option it sets, paths made absolute."""
+    folder = settings_folder(tmp_path, "https://school.instructure.com", "remove-ended = true\n")
+    result = run("config", "check", str(folder / "sync.toml"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"{folder / 'sync.toml'} is valid; it sets, for `canvas-observers sync`:",
+        "  --canvas-url https://school.instructure.com",
+        f"  --token-file {folder / 'token'}",
+        "  --pairing direct",
+        f"  --report {folder / 'reports' / 'last.json'}",
+        f"  --state {folder / 'journal.sqlite3'}",
+        "  --concurrency 2",
+        "  --remove-ended",
+    ]
