@@ -171,3 +171,17 @@ def test_config_check_says_what_a_file_sets(tmp_path: Path) -> None:
         "  --concurrency 2",
         "  --remove-ended",
     ]
+
+
+def test_audit_takes_a_settings_file_too(tmp_path: Path) -> None:
+    """`audit` reads --config like `sync`; a sync-only key is refused for it."""
+    good = tmp_path / "audit.toml"
+    good.write_text('report-timeout = 60\ncanvas_url = "https://school.instructure.com"\n')
+    checked = run("config", "check", str(good), "--command", "audit")
+    assert checked.exit_code == 0, checked.output
+    assert "  --report-timeout 60" in checked.stdout.splitlines()
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("remove-ended = true\n")
+    refused = run("config", "check", str(wrong), "--command", "audit")
+    assert refused.exit_code == 2
+    assert "remove-ended" in refused.output

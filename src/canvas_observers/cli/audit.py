@@ -22,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.cli.common import EXIT_OK, fail, read_token, setup_logging
+from canvas_observers.cli.config import config_option
 from canvas_observers.cli.export import source_options
 from canvas_observers.cli.nightly import ReportSink, report_log_lines
 from canvas_observers.cli.sync import REQUEST_TIMEOUT, check_report_path, read_roster_or_exit
@@ -72,6 +73,7 @@ def _journal_knowledge(
 
 @click.command("audit")
 @click.argument("roster", type=click.Path(path_type=Path))
+@config_option
 @click.option(
     "--canvas-url",
     envvar="CANVAS_URL",

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
-CONFIGURABLE = ("sync", "export-sis")  # the commands that take --config
+CONFIGURABLE = ("sync", "export-sis", "audit")  # the commands that take --config
 _NOT_KEYS = frozenset({"config", "help", "version"})
 _TOML_TYPES = {bool: "true or false", int: "a number", float: "a number", str: "a string"}
 
