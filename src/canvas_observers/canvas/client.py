@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -352,22 +352,27 @@ class CanvasClient:
             )
         return url
 
+    async def _attempts(self) -> AsyncIterator[stamina.Attempt]:
+        """The attempts of one logical request, by the retry policy (each retry counted)."""
+        policy = self._retry
+        async for attempt in stamina.retry_context(
+            on=backoff_hook(policy, deadline=time.monotonic() + policy.timeout),
+            attempts=policy.attempts,
+            timeout=policy.timeout,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        ):
+            if attempt.num > 1:
+                self._retries += 1
+            yield attempt
+
     async def _send(self, request: Request, url: httpx.URL) -> Answer:
         """One logical request: paced attempts, retried by the rule in `retry`."""
         policy = self._retry
-        deadline = time.monotonic() + policy.timeout
         try:
-            async for attempt in stamina.retry_context(
-                on=backoff_hook(policy, deadline=deadline),
-                attempts=policy.attempts,
-                timeout=policy.timeout,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
+            async for attempt in self._attempts():
                 with attempt:
-                    if attempt.num > 1:
-                        self._retries += 1
                     try:
                         return await self._attempt(request, url)
                     except RetryLater as later:
@@ -443,20 +448,9 @@ class CanvasClient:
 
     async def _fetch(self, hop: files.Hop) -> httpx.Response:
         """One hop of a download, retried like a GET; a redirect answer is returned as is."""
-        policy = self._retry
-        deadline = time.monotonic() + policy.timeout
         try:
-            async for attempt in stamina.retry_context(
-                on=backoff_hook(policy, deadline=deadline),
-                attempts=policy.attempts,
-                timeout=policy.timeout,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
+            async for attempt in self._attempts():
                 with attempt:
-                    if attempt.num > 1:
-                        self._retries += 1
                     if not hop.with_token:  # the file store: not Canvas, not paced
                         return self._judge_hop(hop, await self._hop_request(hop))
                     async with self.pacer.slot() as slot:
