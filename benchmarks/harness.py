@@ -8,17 +8,19 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
 ADMIN_TOKEN = "fake-admin-token"  # the fake's well-known default admin token
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WRITE_METHODS = ("POST", "PUT", "DELETE")
@@ -89,6 +91,15 @@ class Calls:
         """Writes to the district: POST/PUT/DELETE, but not the POST that starts a report."""
         return sum(self.by_method.get(m, 0) for m in WRITE_METHODS) - self.report_starts
 
+    def with_file_hops(self, hops: int) -> Calls:
+        """These calls plus a report download's hops (GETs outside /api/, which the fake's
+        method and route counts leave out), counted as "reports"."""
+        if not hops:
+            return self
+        by_kind = {**self.by_kind, "reports": self.by_kind.get("reports", 0) + hops}
+        by_method = {**self.by_method, "GET": self.by_method.get("GET", 0) + hops}
+        return replace(self, by_kind=by_kind, by_method=by_method)
+
     @classmethod
     def between(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> Calls:
         def diff(key: str) -> Counter[str]:
@@ -146,25 +157,28 @@ def fake_server(
     request_cost: float,
     throttle: bool = True,
     report_seconds: float | None = None,
+    nodelay: bool = True,
     name: str = "fake",
 ) -> Iterator[FakeServer]:
     """Start a fresh fake Canvas with the seeded district on a free port; stop it after.
 
     Its files origin (report downloads) gets a free port of its own too: the fake's default,
     port + 1, may be taken (by another fake, or anything else). ``report_seconds``: the fake's
-    ``--report-seconds`` (None: the fake's default)."""
+    ``--report-seconds`` (None: the fake's default). ``nodelay``: start it through
+    fake_nodelay.py, which gives its connections TCP_NODELAY (without it the fake answers
+    ~40 ms later than its latency knob says; see that file)."""
     roster = workdir / f"{name}-roster.csv"
     log = workdir / f"{name}.log"
     for _attempt in range(3):  # a free port can be taken between the probe and the bind
         port, files_port = free_ports(2)
-        args = cli_command(
-            "fake-canvas",
+        command = [sys.executable, str(HERE / "fake_nodelay.py")]
+        args = (command if nodelay else cli_command("fake-canvas")) + [
             *("--port", str(port), "--files-port", str(files_port)),
             *("--scenario", "generated", "--rows", str(rows)),
             *("--seed", str(seed), "--roster-out", str(roster)),
             *("--latency-ms", str(latency_ms), "--request-cost", str(request_cost)),
             "--throttle" if throttle else "--no-throttle",
-        )
+        ]
         if report_seconds is not None:
             args += ["--report-seconds", str(report_seconds)]
         with log.open("wb") as out:
@@ -221,28 +235,51 @@ class Measured:
     output: str
 
 
+# Runs ARGS in a fork of this small interpreter and writes "exit_code maxrss_kb cpu_s" of that
+# child to the file named first. Measuring through it keeps our own size out of the figure:
+# subprocess starts children with vfork, and Linux records the mm's peak at exec
+# (exec_mmap -> setmax_mm_hiwater_rss), so a vforked child's ru_maxrss is at least its
+# parent's peak RSS (a 430 MB parent made `python -c pass` report 435 MB). A real fork of a
+# bare `python -I -S` carries only its ~10 MB, below any measured program's own peak.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} "
+              f"{usage.ru_utime + usage.ru_stime}")
+"""
+
+
 def run_measured(
     args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Measured:
-    """Run a command; its own peak RSS and CPU time come from wait4's rusage for that child."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        list(args),
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-    output = process.stdout.read()  # the children print little; read to EOF, then reap
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    process.stdout.close()
+    """Run a command; its own peak RSS and CPU time come from wait4's rusage for that child,
+    reaped by a small launcher (see _LAUNCHER) so that this process's size is not in it."""
+    with tempfile.TemporaryDirectory(prefix="measured-") as tmp:
+        figures = Path(tmp) / "rusage"
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(figures), *args],
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+        if not figures.exists():
+            raise RuntimeError(f"could not run {args[0]}:\n{done.stdout.decode(errors='replace')}")
+        code, maxrss_kb, cpu = figures.read_text().split()
     return Measured(
-        returncode=process.returncode,
+        returncode=int(code),
         wall_s=wall,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        output=output.decode("utf-8", "replace"),
+        peak_rss_mb=int(maxrss_kb) / 1024,  # kilobytes on Linux
+        cpu_s=float(cpu),
+        output=done.stdout.decode("utf-8", "replace"),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SYNCS = ("sync-code", "sync-direct", "rerun", "report-code", "report-direct", "report-rerun")
 
 
 def _load(name: str) -> ModuleType:
@@ -38,6 +40,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One small benchmark run, shared by the tests of this module."""
     out = tmp_path_factory.mktemp("bench") / "latest.json"
     args = ["--rows", "20", "--latency-ms", "0", "--sample", "5", "--seed", "3"]
+    args += ["--report-seconds", "0"]
     args += ["--probe-requests", "20", "--memory-rows", "200", "--out", str(out)]
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "bench.py"), *args],
@@ -57,13 +60,16 @@ def _by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_every_contender_runs_on_the_same_district(result: dict[str, Any]) -> None:
-    """All five contenders report, on the 20-row district the settings name."""
+    """All eight contenders report, on the 20-row district the settings name."""
     assert [c["name"] for c in result["contenders"]] == [
         "article",
         "gather",
         "sync-code",
         "sync-direct",
         "rerun",
+        "report-code",
+        "report-direct",
+        "report-rerun",
     ]
     assert result["district"]["roster_rows"] == 20
     assert result["settings"]["rows"] == 20 and result["settings"]["seed"] == 3
@@ -80,7 +86,7 @@ def test_article_sample_is_scaled_to_the_roster(result: dict[str, Any]) -> None:
 
 def test_sync_calls_agree_with_the_sync_report(result: dict[str, Any]) -> None:
     """The fake's count of a sync's requests equals what the sync's own report counted."""
-    for name in ("sync-code", "sync-direct", "rerun"):
+    for name in SYNCS:
         c = _by_name(result)[name]
         assert c["calls"] + c["throttled"] == c["report_requests"], name
         assert c["calls"] == sum(c["by_kind"].values())
@@ -88,18 +94,44 @@ def test_sync_calls_agree_with_the_sync_report(result: dict[str, Any]) -> None:
         assert c["exit_code"] in (0, 1)
 
 
+def test_each_sync_reads_canvas_the_way_its_label_says(result: dict[str, Any]) -> None:
+    """Look-up contenders make no report call; report contenders start one report, poll it,
+    fetch its file through the redirect (the fake's store saw the download) and look nothing up
+    row by row."""
+    for name in SYNCS:
+        c = _by_name(result)[name]
+        mode = "report" if name.startswith("report-") else "lookups"
+        assert c["canvas_state"] == mode and mode in c["label"], name
+        calls = c["report_api_calls"]
+        if mode == "lookups":
+            assert c["by_kind"]["reports"] == 0 and c["report_wait_s"] is None
+            assert "start_report" not in calls
+        else:
+            assert calls["start_report"] == 1 and calls["report_file_store"] == 1
+            assert c["by_kind"]["reports"] == 1 + calls["poll_report"] + 2
+            assert c["file_downloads_seen_by_fake"] == 1
+            assert c["report_wait_s"] is not None
+            assert c["by_kind"]["lookups"] == 2  # the token and rights checks only
+
+
 def test_rerun_writes_nothing_and_direct_needs_no_codes(result: dict[str, Any]) -> None:
     """The re-run of an unchanged district sends no writes; direct pairing asks no codes."""
     contenders = _by_name(result)
-    assert contenders["rerun"]["writes"] == 0
-    assert contenders["sync-direct"]["by_kind"]["codes"] == 0
-    assert contenders["sync-code"]["by_kind"]["codes"] > 0
+    for name in ("rerun", "report-rerun"):
+        assert contenders[name]["writes"] == 0
+    for name in ("sync-direct", "report-direct"):
+        assert contenders[name]["by_kind"]["codes"] == 0
+    for name in ("sync-code", "report-code"):
+        assert contenders[name]["by_kind"]["codes"] > 0
 
 
 def test_targets_and_memory_check_are_reported(result: dict[str, Any]) -> None:
     """The JSON holds the target verdicts, the server probe and the memory check."""
     names = {t["target"] for t in result["targets"]}
-    assert "re-run: 0 writes" in names
+    assert {"re-run (lookups): 0 writes", "report re-run: 0 writes"} <= names
+    assert "report-code: calls <= writes + 25" in names
+    assert not any("previous table" in n for n in names)  # other settings than that table's
+    assert result["settings"]["report_seconds"] == 0
     assert all(isinstance(t["met"], bool) for t in result["targets"])
     assert result["server_probe"]["requests"] == 20
     memory = result["memory_check"]
@@ -135,9 +167,39 @@ def test_calls_between_diffs_stats_by_kind() -> None:
     assert (calls.total, calls.writes, calls.throttled) == (7, 4, 3)
 
 
+def test_a_report_start_is_not_a_write_and_its_download_counts() -> None:
+    """Starting and polling a report are "reports" calls; the start's POST is no write; the
+    download's two hops (outside /api/) are added as GETs of that kind."""
+    harness = _load("harness")
+    start = "POST /api/v1/accounts/:account_id/reports/:report"
+    poll = "GET /api/v1/accounts/:account_id/reports/:report/:id"
+    before = {"by_method": {}, "by_route": {}, "throttled": 0, "file_downloads": 0}
+    after = {
+        "by_method": {"GET": 3, "POST": 2},
+        "by_route": {start: 1, poll: 3, "POST /api/v1/users/:user_id/observees": 1},
+        "throttled": 0,
+        "file_downloads": 1,
+    }
+    calls = harness.Calls.between(before, after)
+    assert (calls.by_kind["reports"], calls.writes, calls.file_downloads) == (4, 1, 1)
+    both = calls.with_file_hops(2)
+    assert (both.by_kind["reports"], both.total, both.writes) == (6, 7, 1)
+
+
 def test_model_rate_takes_the_tighter_limit() -> None:
     """The bound is min(11 in flight / latency, 10 units/s / cost), unbounded when both are 0."""
     bench = _load("bench")
     assert bench.model_rate(50, 0.05) == pytest.approx(200.0)
     assert bench.model_rate(100, 0.01) == pytest.approx(110.0)
     assert math.isinf(bench.model_rate(0, 0))
+
+
+def test_the_fake_shim_binds_sockets_that_get_tcp_nodelay() -> None:
+    """fake_nodelay.py binds the fake's sockets with IPPROTO_TCP, which is what makes asyncio
+    set TCP_NODELAY on their connections (without it each answer waits ~40 ms more)."""
+    shim = _load("fake_nodelay")
+    sock = shim._bind_tcp("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
