@@ -46,8 +46,6 @@ class SyncReport:
     info: RunInfo
     results: tuple[RowResult, ...]
     aborted: str | None = None
-    canvas_state = "lookups"
-    removal_plan = RemovalPlan()
 
     @property
     def exit_code(self) -> int:
