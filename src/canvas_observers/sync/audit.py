@@ -182,8 +182,7 @@ class _Canvas:
 
     def accounts_of(self, email: str) -> set[int]:
         """Every account with this (lower-cased) email as a login or as its email."""
-        snap = self.snapshot
-        return set(snap.by_login.get(email)) | set(snap.by_email.get(email))
+        return self.snapshot.accounts_with(email)
 
     def observed(self, student: int) -> bool:
         return bool(self.observers_of.get(student))

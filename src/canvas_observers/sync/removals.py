@@ -106,7 +106,7 @@ def _linked(snapshot: CanvasSnapshot, student_key: str, email: str) -> list[tupl
     account that has the email as its login or email (a court order names a person)."""
     student = snapshot.student(student_key)
     students = [student.user.id] if isinstance(student, Found) else []
-    observers = set(snapshot.by_login.get(email)) | set(snapshot.by_email.get(email))
+    observers = snapshot.accounts_with(email)
     return [
         (observer, kid)
         for observer in sorted(observers)

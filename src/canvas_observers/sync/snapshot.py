@@ -140,6 +140,10 @@ class CanvasSnapshot:
         owners = self._users(self.by_login.get(login.strip().lower()))
         return owners[0] if owners else None
 
+    def accounts_with(self, email: str) -> set[int]:
+        """Every account with this (lower-cased) email as a login or as its email."""
+        return set(self.by_login.get(email)) | set(self.by_email.get(email))
+
     def has_live_enrollment(self, user_id: int) -> bool | None:
         """True or False from the report's enrollments; None when it cannot tell (none read,
         or the student's only enrollments are shown "deleted")."""
