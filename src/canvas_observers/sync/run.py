@@ -313,19 +313,22 @@ async def _read_whole(
             sleep=sleep,
         )
     except (NotAllowed, NotFound, ReportUnavailable) as error:
-        if mode == "report":
-            raise RunAborted(f"Canvas's provisioning report could not be read: {error}") from error
-        log.info("reading Canvas by look-ups instead of a report: %s", error)
-        return None
+        _without_report(mode, error)
     except ConfigurationError as error:
         raise RunAborted(abort_reason(error), error) from error
     except TransportError as error:
         raise RunAborted(f"Canvas is unreachable: {error}", error) from error
     except CanvasError as error:
-        if mode == "report":
-            raise RunAborted(f"Canvas's provisioning report could not be read: {error}") from error
-        log.info("reading Canvas by look-ups instead of a report: %s", error)
-        return None
+        _without_report(mode, error)
+    return None
+
+
+def _without_report(mode: str, error: Exception) -> None:
+    """The report could not be read: an explicit ``report`` stops the run, ``auto`` goes on
+    with look-ups and says why."""
+    if mode == "report":
+        raise RunAborted(f"Canvas's provisioning report could not be read: {error}") from error
+    log.info("reading Canvas by look-ups instead of a report: %s", error)
 
 
 AUDIT_KINDS = ("users", "user_observers", "enrollments")
