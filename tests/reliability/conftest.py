@@ -23,11 +23,11 @@ from click.testing import CliRunner, Result
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.retry import RetryPolicy
 from canvas_observers.cli import main
+from canvas_observers.core.outcomes import RowResult
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.roster.model import Roster
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import SyncOptions
-from canvas_observers.sync.outcomes import RowResult
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import SyncReport, run_sync
 
 HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.fake_canvas import FakeConfig, create_app
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import run_sync
 
 from .conftest import HEADER, Canvas, active_logins, fold, roster_of

@@ -18,7 +18,7 @@ from canvas_observers.cli import common
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, create_app
 from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import running_server
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import run_sync
 
 from .conftest import HEADER, invoke, roster_of

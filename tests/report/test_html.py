@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.report import RunInfo, write_report
 from canvas_observers.report.advice import WHAT_TO_DO
 from canvas_observers.roster.model import RemovalCandidate
-from canvas_observers.sync.outcomes import Outcome, RowResult
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
 

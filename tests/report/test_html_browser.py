@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.report import RunInfo, write_report
 from canvas_observers.roster.model import RemovalCandidate
-from canvas_observers.sync.outcomes import Outcome, RowResult
 
 HOSTILE = "<script>window.pwned = 1</script>"
 INFO = RunInfo(

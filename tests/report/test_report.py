@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.report import (
     ROW_FIELDS,
     RunInfo,
@@ -22,7 +23,6 @@ from canvas_observers.report import (
 )
 from canvas_observers.report.render import REMOVAL_CANDIDATE
 from canvas_observers.roster.model import RemovalCandidate
-from canvas_observers.sync.outcomes import Outcome, RowResult
 
 INFO = RunInfo(
     run_id=7,

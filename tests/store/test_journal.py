@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import canvas_observers
+from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.store import Journal, JournalError, NotAJournal, default_state_path
 from canvas_observers.store.journal import effective_state
 from canvas_observers.store.migrations import MIGRATIONS, Migration, apply_migrations
-from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 
 URL = "https://school.instructure.com"
 T0 = "2024-09-01T02:00:00+00:00"
@@ -120,9 +120,9 @@ def test_run_round_trip(journal: Journal) -> None:
         ActionRecord("pair_code", 3, T1, "unknown", 21, 11, "502, listed observees"),
     ]
     for row in rows:
-        journal.record_row(run_id, row, at=T1)
+        journal.for_run(run_id, canvas_url=URL).record_row(row, at=T1)
     for action in actions:
-        journal.record_action(run_id, action)
+        journal.for_run(run_id, canvas_url=URL).record_action(action)
     running = journal.get_run(run_id)
     assert running is not None and running.state == "running" and running.ended_at is None
     journal.finish_run(
@@ -147,26 +147,44 @@ def test_run_round_trip(journal: Journal) -> None:
 def test_rows_and_actions_belong_to_their_run(journal: Journal) -> None:
     """Rows and actions of one run do not leak into another; unknown runs are refused."""
     a, b = _start(journal), _start(journal, dry_run=True)
-    journal.record_row(a, RowResult(2, "1", "p@x.org", Outcome.PAIRED), at=T0)
-    journal.record_action(b, ActionRecord("pair_direct", 2, T0, "ok"))
+    journal.for_run(a, canvas_url=URL).record_row(
+        RowResult(2, "1", "p@x.org", Outcome.PAIRED), at=T0
+    )
+    journal.for_run(b, canvas_url=URL).record_action(ActionRecord("pair_direct", 2, T0, "ok"))
     assert [r.line for r in journal.run_rows(a)] == [2] and journal.run_rows(b) == []
     assert journal.run_actions(a) == [] and len(journal.run_actions(b)) == 1
     with pytest.raises(ValueError, match="no run 99"):
-        journal.record_row(99, RowResult(2, "1", "p@x.org", Outcome.PAIRED), at=T0)
+        journal.for_run(99, canvas_url=URL).record_row(
+            RowResult(2, "1", "p@x.org", Outcome.PAIRED), at=T0
+        )
 
 
 def test_created_accounts_are_real_runs_creates_of_this_canvas(journal: Journal) -> None:
     """created_accounts: creates answered or recovered, in real runs of this Canvas, each
     account once with its row's email; failed creates, dry runs and other Canvases are not."""
     real, dry = _start(journal), _start(journal, dry_run=True)
-    journal.record_row(real, RowResult(3, "100", "a@x.org", Outcome.CREATED, "", 11, 21), at=T0)
-    journal.record_action(real, ActionRecord("create_user", 3, T0, "ok", canvas_observer_id=21))
-    journal.record_action(real, ActionRecord("create_user", 4, T0, "recovered", 22))
-    journal.record_action(real, ActionRecord("create_user", 5, T0, "failed", 23))
-    journal.record_action(real, ActionRecord("create_user", 3, T1, "ok", canvas_observer_id=21))
-    journal.record_action(dry, ActionRecord("create_user", 3, T0, "ok", canvas_observer_id=24))
+    journal.for_run(real, canvas_url=URL).record_row(
+        RowResult(3, "100", "a@x.org", Outcome.CREATED, "", 11, 21), at=T0
+    )
+    journal.for_run(real, canvas_url=URL).record_action(
+        ActionRecord("create_user", 3, T0, "ok", canvas_observer_id=21)
+    )
+    journal.for_run(real, canvas_url=URL).record_action(
+        ActionRecord("create_user", 4, T0, "recovered", 22)
+    )
+    journal.for_run(real, canvas_url=URL).record_action(
+        ActionRecord("create_user", 5, T0, "failed", 23)
+    )
+    journal.for_run(real, canvas_url=URL).record_action(
+        ActionRecord("create_user", 3, T1, "ok", canvas_observer_id=21)
+    )
+    journal.for_run(dry, canvas_url=URL).record_action(
+        ActionRecord("create_user", 3, T0, "ok", canvas_observer_id=24)
+    )
     elsewhere = _start(journal, canvas_url="https://other.instructure.com")
-    journal.record_action(elsewhere, ActionRecord("create_user", 3, T0, "ok", 25))
+    journal.for_run(elsewhere, canvas_url=URL).record_action(
+        ActionRecord("create_user", 3, T0, "ok", 25)
+    )
     made = journal.created_accounts(canvas_url=URL)
     assert [(a.observer_id, a.roster_email, a.run_id) for a in made] == [
         (21, "a@x.org", real),
@@ -206,11 +224,12 @@ def test_run_of_a_dead_process_is_interrupted(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from canvas_observers.store import Journal\n"
-        "from canvas_observers.sync.outcomes import Outcome, RowResult\n"
+        "from canvas_observers.core.outcomes import Outcome, RowResult\n"
         "j = Journal.open(sys.argv[1])\n"
         f"run = j.start_run(canvas_url={URL!r}, settings={{}}, roster='r.csv',"
         f" dry_run=False, started_at={T0!r})\n"
-        "j.record_row(run, RowResult(2, '1', 'p@x.org', Outcome.PAIRED), at='t')\n"
+        f"j.for_run(run, canvas_url={URL!r}).record_row(\n"
+        "    RowResult(2, '1', 'p@x.org', Outcome.PAIRED), at='t')\n"
         "print(run, flush=True)\n"
         "import os; os._exit(0)  # die without close() or finish_run(), like a kill\n"
     )
@@ -251,31 +270,40 @@ def test_effective_state(ended_at: str | None, host: str, alive: bool, expected:
 
 def test_remember_recall_forget(journal: Journal) -> None:
     """Remembered ids are per Canvas, kind and key; remembering again updates; forget drops."""
-    journal.remember_user(canvas_url=URL, kind="observer", key="a@x.org", canvas_id=21, at=T0)
-    journal.remember_user(canvas_url=URL, kind="student", key="a@x.org", canvas_id=11, at=T0)
-    assert journal.recall_user(canvas_url=URL, kind="observer", key="a@x.org") == 21
-    assert journal.recall_user(canvas_url=f"{URL}/", kind="student", key="a@x.org") == 11
-    assert (
-        journal.recall_user(canvas_url="https://other.test", kind="observer", key="a@x.org") is None
+    journal.for_run(0, canvas_url=URL).remember_user(
+        kind="observer", key="a@x.org", canvas_id=21, at=T0
     )
-    journal.remember_user(canvas_url=URL, kind="observer", key="a@x.org", canvas_id=31, at=T1)
-    assert journal.recall_user(canvas_url=URL, kind="observer", key="a@x.org") == 31
-    journal.forget_user(canvas_url=URL, kind="observer", key="a@x.org")
-    journal.forget_user(canvas_url=URL, kind="observer", key="never@x.org")
-    assert journal.recall_user(canvas_url=URL, kind="observer", key="a@x.org") is None
-    assert journal.recall_user(canvas_url=URL, kind="student", key="a@x.org") == 11
+    journal.for_run(0, canvas_url=URL).remember_user(
+        kind="student", key="a@x.org", canvas_id=11, at=T0
+    )
+    assert journal.for_run(0, canvas_url=URL).recall_user(kind="observer", key="a@x.org") == 21
+    assert journal.for_run(0, canvas_url=f"{URL}/").recall_user(kind="student", key="a@x.org") == 11
+    assert (
+        journal.for_run(0, canvas_url="https://other.test").recall_user(
+            kind="observer", key="a@x.org"
+        )
+        is None
+    )
+    journal.for_run(0, canvas_url=URL).remember_user(
+        kind="observer", key="a@x.org", canvas_id=31, at=T1
+    )
+    assert journal.for_run(0, canvas_url=URL).recall_user(kind="observer", key="a@x.org") == 31
+    journal.for_run(0, canvas_url=URL).forget_user(kind="observer", key="a@x.org")
+    journal.for_run(0, canvas_url=URL).forget_user(kind="observer", key="never@x.org")
+    assert journal.for_run(0, canvas_url=URL).recall_user(kind="observer", key="a@x.org") is None
+    assert journal.for_run(0, canvas_url=URL).recall_user(kind="student", key="a@x.org") == 11
     with pytest.raises(ValueError, match="kind"):
-        journal.recall_user(canvas_url=URL, kind="teacher", key="a@x.org")
+        journal.for_run(0, canvas_url=URL).recall_user(kind="teacher", key="a@x.org")
 
 
 def test_remembered_ids_survive_reopen(tmp_path: Path) -> None:
     """Remembered ids and runs are on disk after close and reopen."""
     path = tmp_path / "j.sqlite3"
     with Journal.open(path) as j:
-        j.remember_user(canvas_url=URL, kind="student", key="100", canvas_id=7, at=T0)
+        j.for_run(0, canvas_url=URL).remember_user(kind="student", key="100", canvas_id=7, at=T0)
         run_id = _start(j)
     with Journal.open(path) as j:
-        assert j.recall_user(canvas_url=URL, kind="student", key="100") == 7
+        assert j.for_run(0, canvas_url=URL).recall_user(kind="student", key="100") == 7
         assert j.get_run(run_id) is not None
 
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 
 import canvas_observers
 from canvas_observers.cli.journal import runs, show
+from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.store import Journal
-from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 
 URL = "https://school.instructure.com"
 T0 = "2024-09-01T02:00:00+00:00"
@@ -55,14 +55,22 @@ def state(tmp_path: Path) -> Path:
             dry_run=False,
             started_at=T0,
         )
-        j.record_row(run, RowResult(2, "100", "ann@x.org", Outcome.CREATED, "", 11, 21), at=T1)
-        j.record_row(run, RowResult(3, "101", "bob@x.org", Outcome.PAIRED, "", 12, 22), at=T1)
-        j.record_row(
-            run, RowResult(4, "102", "[red]eve[/red]@x.org", Outcome.FAILED, "HTTP 500"), at=T1
+        j.for_run(run, canvas_url=URL).record_row(
+            RowResult(2, "100", "ann@x.org", Outcome.CREATED, "", 11, 21), at=T1
         )
-        j.record_action(run, ActionRecord("create_user", 2, T0, "ok", 21, None, "new account"))
-        j.record_action(run, ActionRecord("pair_code", 2, T1, "ok", 21, 11))
-        j.record_action(run, ActionRecord("pair_code", 3, T1, "unknown", 22, 12))
+        j.for_run(run, canvas_url=URL).record_row(
+            RowResult(3, "101", "bob@x.org", Outcome.PAIRED, "", 12, 22), at=T1
+        )
+        j.for_run(run, canvas_url=URL).record_row(
+            RowResult(4, "102", "[red]eve[/red]@x.org", Outcome.FAILED, "HTTP 500"), at=T1
+        )
+        j.for_run(run, canvas_url=URL).record_action(
+            ActionRecord("create_user", 2, T0, "ok", 21, None, "new account")
+        )
+        j.for_run(run, canvas_url=URL).record_action(ActionRecord("pair_code", 2, T1, "ok", 21, 11))
+        j.for_run(run, canvas_url=URL).record_action(
+            ActionRecord("pair_code", 3, T1, "unknown", 22, 12)
+        )
         j.finish_run(
             run,
             ended_at=T1,

@@ -11,11 +11,11 @@ import pytest
 import stamina
 
 from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.core.outcomes import RowResult
 from canvas_observers.fake_canvas import FakeCanvas, FakeCanvasApp
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import SyncOptions
-from canvas_observers.sync.outcomes import RowResult
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import SyncReport, run_sync
 
 BASE_URL = "http://127.0.0.1"

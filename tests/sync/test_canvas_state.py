@@ -17,7 +17,7 @@ from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, c
 from canvas_observers.fake_canvas.scenarios import build_demo, generate_district
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import SyncReport, run_sync
 
 BASE_URL = "http://127.0.0.1"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 
 from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.core.outcomes import RowResult
 from canvas_observers.fake_canvas import FakeCanvasApp
 from canvas_observers.roster.model import Roster, RosterRow
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import SyncOptions
-from canvas_observers.sync.outcomes import RowResult
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import SyncReport, run_sync
 
 from .conftest import BASE_URL, District, SyncRunner, outcomes

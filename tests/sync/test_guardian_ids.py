@@ -14,7 +14,7 @@ from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import SyncReport, run_sync
 
 from .conftest import BASE_URL, District, outcomes

@@ -4,9 +4,9 @@ report it, and a roster that gives one guardian id two emails."""
 from __future__ import annotations
 
 from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.identity import identity_change, predict, updated, with_note
-from canvas_observers.sync.outcomes import Outcome
 from canvas_observers.sync.plan import Found, ObserverState, roster_conflicts
 
 

@@ -14,7 +14,7 @@ from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.roster.model import Roster
 from canvas_observers.roster.sources import SourceOptions, to_four_column_csv
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import run_sync
 
 from .conftest import BASE_URL

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
-from canvas_observers.sync.outcomes import Outcome
 from canvas_observers.sync.plan import (
     Ambiguous,
     Found,

@@ -12,7 +12,7 @@ from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.fake_canvas import FakeCanvasApp
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import SyncReport, run_sync
 
 from .conftest import BASE_URL, HEADER, District, SyncRunner, outcomes
@@ -59,8 +59,8 @@ async def test_self_pairing_found_through_the_journal_route_is_a_conflict(
     state = district.fake.state
     state._add_login(state.users[kid], "family@home.test", None)
     journal = Journal.open(":memory:")
-    journal.remember_user(
-        canvas_url=BASE_URL, kind="observer", key="family@home.test", canvas_id=kid, at="x"
+    journal.for_run(0, canvas_url=BASE_URL).remember_user(
+        kind="observer", key="family@home.test", canvas_id=kid, at="x"
     )
     dry = await sync_csv("S1,family@home.test,Pat,Lee\n", journal=journal, dry_run=True)
     assert outcomes(dry) == {2: "conflict"}

@@ -8,7 +8,7 @@ from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.fake_canvas import FakeCanvasApp
 from canvas_observers.roster.model import Roster, RosterRow
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import run_sync
 
 from .conftest import BASE_URL, District, SyncRunner, outcomes

@@ -31,8 +31,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from canvas_observers.core.errors import CanvasObserversError
 
-class CanvasError(Exception):
+
+class CanvasError(CanvasObserversError):
     """Base of every Canvas error; carries the request's method, path and the status."""
 
     def __init__(

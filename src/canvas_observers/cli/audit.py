@@ -2,8 +2,8 @@
 
 Canvas is read whole from one provisioning report (the report's start is the one POST sent;
 nothing is created, paired or removed); the journal, when there is one, says which links and
-accounts this tool made. The audit itself is ``sync/audit.py``; its renderers are
-``report/audit.py``.
+accounts this tool made. The audit itself is ``audit/findings.py``; its renderers are
+``audit/render.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from canvas_observers.audit.findings import audit as run_audit
+from canvas_observers.audit.render import render_audit, write_audit
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.cli.common import EXIT_OK, fail, read_token, setup_logging
@@ -26,12 +28,11 @@ from canvas_observers.cli.config import config_option
 from canvas_observers.cli.export import source_options
 from canvas_observers.cli.nightly import ReportSink, report_log_lines
 from canvas_observers.cli.sync import REQUEST_TIMEOUT, check_report_path, read_roster_or_exit
-from canvas_observers.report.audit import render_audit, write_audit
+from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.history import CreatedAccount, OwnedLink
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
-from canvas_observers.sync.audit import audit as run_audit
-from canvas_observers.sync.options import RunAborted, iso_timestamp, utc_now
+from canvas_observers.sync.options import RunAborted
 from canvas_observers.sync.run import read_canvas
 from canvas_observers.sync.snapshot import CanvasSnapshot
 

@@ -25,13 +25,15 @@ from typing import Any, TypeVar
 
 import click
 
+from canvas_observers.core.errors import CanvasObserversError
+
 F = TypeVar("F", bound=Callable[..., Any])
 CONFIGURABLE = ("sync", "export-sis", "audit")  # the commands that take --config
 _NOT_KEYS = frozenset({"config", "help", "version"})
 _TOML_TYPES = {bool: "true or false", int: "a number", float: "a number", str: "a string"}
 
 
-class ConfigError(Exception):
+class ConfigError(CanvasObserversError):
     """A settings file that cannot be used; the message names the file and, if any, the key."""
 
 

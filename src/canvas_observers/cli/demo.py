@@ -15,7 +15,7 @@ from canvas_observers.cli.common import EXIT_STOPPED, setup_logging
 from canvas_observers.cli.sync import finish, read_roster_or_exit, run_with_progress
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import SyncReport
 
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.report.html import api_calls_text
 from canvas_observers.report.render import write_html_report
 from canvas_observers.store import (
@@ -29,7 +30,6 @@ from canvas_observers.store import (
     RunRecord,
     default_state_path,
 )
-from canvas_observers.sync.outcomes import Outcome, RowResult
 
 _STATE_STYLES = {
     "complete": "green",

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from canvas_observers.cli.common import fail
+from canvas_observers.core.errors import CanvasObserversError
 
 log = logging.getLogger("canvas_observers")
 
@@ -64,7 +65,7 @@ class Holder:
         )
 
 
-class LockHeld(Exception):
+class LockHeld(CanvasObserversError):
     """Another process holds the lock; ``holder`` says who, when the file says so."""
 
     def __init__(self, journal: Path, holder: Holder | None) -> None:

@@ -23,7 +23,7 @@ from rich.progress import (
 
 from canvas_observers.canvas.models import AccountReport
 from canvas_observers.canvas.net import is_loopback
-from canvas_observers.sync.outcomes import RowResult
+from canvas_observers.core.outcomes import RowResult
 
 log = logging.getLogger("canvas_observers")
 

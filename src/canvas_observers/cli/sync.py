@@ -33,6 +33,7 @@ from canvas_observers.cli.export import source_options
 from canvas_observers.cli.journal import outcome_list
 from canvas_observers.cli.lock import run_lock
 from canvas_observers.cli.nightly import check_notify_url, notify, progress_sink
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
 from canvas_observers.report.notify import payload
 from canvas_observers.report.render import REPORT_SUFFIXES, render_summary, write_report
 from canvas_observers.roster.exclude import read_exclusions
@@ -40,9 +41,7 @@ from canvas_observers.roster.export import ExportError, check_template
 from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
-from canvas_observers.sync.engine import SyncOptions
-from canvas_observers.sync.options import AUTO_REPORT_ROWS, CanvasStateMode
-from canvas_observers.sync.outcomes import DEFAULT_FAIL_ON, Outcome
+from canvas_observers.sync.options import AUTO_REPORT_ROWS, CanvasStateMode, SyncOptions
 from canvas_observers.sync.run import SyncReport, run_sync
 
 log = logging.getLogger("canvas_observers")

@@ -2,7 +2,6 @@
 
 from canvas_observers.report.render import (
     ROW_FIELDS,
-    csv_safe,
     render_summary,
     report_json,
     write_report,
@@ -12,7 +11,6 @@ from canvas_observers.report.summary import RunInfo, needs_attention, totals
 __all__ = [
     "ROW_FIELDS",
     "RunInfo",
-    "csv_safe",
     "needs_attention",
     "render_summary",
     "report_json",

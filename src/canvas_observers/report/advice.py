@@ -6,7 +6,7 @@ the page an admin shares and the manual never drift apart. Backquoted words are 
 
 from __future__ import annotations
 
-from canvas_observers.sync.outcomes import Outcome
+from canvas_observers.core.outcomes import Outcome
 
 WHAT_TO_DO: dict[Outcome, str] = {
     Outcome.CREATED: 'Nothing. The guardian gets Canvas\'s "finish registering" email '

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import urlsplit
 
+from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.report.advice import WHAT_TO_DO
 from canvas_observers.report.summary import RunInfo
 from canvas_observers.roster.model import RemovalCandidate
-from canvas_observers.sync.outcomes import Outcome, RowResult
 
 Facts = Sequence[tuple[str, str]]
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from canvas_observers.core.outcomes import RowResult
 from canvas_observers.report.summary import RunInfo, totals
-from canvas_observers.sync.outcomes import RowResult
 
 _EMAIL = re.compile(r"[^\s@/%:,;()'\"]+(?:@|%40)[^\s/?&,;()'\"]+", re.IGNORECASE)
 _IDS = re.compile(r"(sis_(?:user|login|integration)_id:)[^\s/?&]+")

@@ -1,24 +1,18 @@
 """Report renderers: the terminal summary (rich) and the JSON / CSV / HTML report files.
 
-Report files hold guardians' emails and students' ids, so they are created readable by their
-owner only (0600) and written atomically: a temporary file in the same directory, then
-``os.replace``, so a reader never sees half a report and a crash leaves the old one intact.
-
-CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
-tab or carriage return) are prefixed with ``'``, per the OWASP "CSV Injection" guidance: a
-roster typed by office staff, or a name from Canvas, must not run code on an admin's machine.
+Report files are written with ``core.files.write_private`` (owner-only, atomic) and CSV cells
+go through ``core.files.csv_safe`` (the spreadsheet-formula guard). A CSV report starts with a
+byte-order mark: Excel reads a CSV without one as the local ANSI code page and garbles
+non-Latin names; JSON must not start with one (RFC 8259 section 8.1).
 The HTML page is built in ``html.py`` and written here like the others.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import itertools
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -26,10 +20,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from canvas_observers.core.files import csv_safe, write_private
+from canvas_observers.core.outcomes import RowResult
 from canvas_observers.report.html import Facts, html_report, info_facts
 from canvas_observers.report.summary import RunInfo, needs_attention, totals
 from canvas_observers.roster.model import RemovalCandidate
-from canvas_observers.sync.outcomes import RowResult
 
 ROW_FIELDS = (
     "line",
@@ -40,7 +35,6 @@ ROW_FIELDS = (
     "canvas_student_id",
     "canvas_observer_id",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMATS = {".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
 REPORT_SUFFIXES = frozenset(_FORMATS)
 """The names a report may end in; the extension picks the format."""
@@ -83,7 +77,12 @@ def write_report(
         if kind == "json"
         else _csv_text(results, removal_candidates)
     )
-    write_private(path, text)
+    write_report_text(path, text)
+
+
+def write_report_text(path: Path, text: str | Iterable[str]) -> None:
+    """Write a report file owner-only and atomically; a ``.csv`` with a byte-order mark."""
+    write_private(path, text, encoding="utf-8-sig" if path.suffix.lower() == ".csv" else "utf-8")
 
 
 def write_html_report(
@@ -130,11 +129,6 @@ def report_json(
             for c in removal_candidates
         ]
     return data
-
-
-def csv_safe(value: str) -> str:
-    """Prefix ``'`` to a cell a spreadsheet would otherwise evaluate as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def render_summary(
@@ -245,26 +239,3 @@ def _csv_text(
             out.seek(0)
             out.truncate()
     yield out.getvalue()
-
-
-def write_private(path: Path, text: str | Iterable[str]) -> None:
-    """Write ``text`` (a string, or its pieces) to ``path`` atomically, as a file only its
-    owner can read (0600)."""
-    directory = path.parent
-    # mkstemp creates the file with O_EXCL and mode 0600, whatever the umask.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # utf-8-sig for CSV: Excel reads a CSV without a BOM as the local ANSI code page and
-        # garbles non-Latin names; JSON must not start with a BOM (RFC 8259 section 8.1).
-        encoding = "utf-8-sig" if path.suffix.lower() == ".csv" else "utf-8"
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as f:
-            for piece in [text] if isinstance(text, str) else text:
-                f.write(piece)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

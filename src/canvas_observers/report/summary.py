@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from canvas_observers.sync.outcomes import Outcome, RowResult
+from canvas_observers.core.outcomes import Outcome, RowResult
 
 
 def totals(results: Iterable[RowResult]) -> dict[str, int]:

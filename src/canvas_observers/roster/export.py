@@ -23,24 +23,22 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import string
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.files import csv_safe, formula_risk, write_private
 from canvas_observers.roster.model import Roster, RowProblem
 from canvas_observers.roster.sources import DEFAULT_GUARDIAN_ROLES, read_source_detailed
 
 USERS_COLUMNS = ("user_id", "login_id", "first_name", "last_name", "email", "status")
 USER_OBSERVERS_COLUMNS = ("observer_id", "student_id", "status")
 TEMPLATE_FIELDS = ("email", "sourcedId")
-# OWASP "CSV injection": cells starting with these are run as formulas by spreadsheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-class ExportError(ValueError):
+class ExportError(CanvasObserversError):
     """The export cannot be made as asked (bad template, unwritable folder): nothing written."""
 
 
@@ -92,35 +90,12 @@ def observer_sis_id(template: str, *, email: str, guardian_id: str | None) -> st
     return template.format(email=email, sourcedId=guardian_id)
 
 
-def _formula_risk(value: str) -> bool:
-    return value.startswith(_FORMULA_START)
-
-
-def _safe_text(value: str) -> str:
-    """Neutralise a name a spreadsheet would run as a formula (OWASP: prefix a quote)."""
-    return "'" + value if _formula_risk(value) else value
-
-
 def _csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    # mkstemp creates the file 0600 in the target folder, so os.replace is atomic.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
-            fp.write(text)
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_export(
@@ -140,7 +115,7 @@ def build_export(
         return observer_id_template.format(email=email, sourcedId=sourced_id)
 
     def risky(line: int, source: str, student_id: str, email: str, oid: str) -> bool:
-        bad = [v for v in (student_id, email, oid) if _formula_risk(v)]
+        bad = [v for v in (student_id, email, oid) if formula_risk(v)]
         if bad:
             problems.append(
                 RowProblem(
@@ -164,8 +139,8 @@ def build_export(
             (
                 oid,
                 row.observer_email,
-                _safe_text(row.observer_first_name),
-                _safe_text(row.observer_last_name),
+                csv_safe(row.observer_first_name),
+                csv_safe(row.observer_last_name),
                 row.observer_email,
                 "active",
             ),
@@ -231,8 +206,8 @@ def export_sis(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         users_path, links_path = out_dir / "users.csv", out_dir / "user_observers.csv"
-        _write_atomic(users_path, _csv_text(USERS_COLUMNS, users))
-        _write_atomic(links_path, _csv_text(USER_OBSERVERS_COLUMNS, links))
+        write_private(users_path, _csv_text(USERS_COLUMNS, users))
+        write_private(links_path, _csv_text(USER_OBSERVERS_COLUMNS, links))
     except OSError as exc:
         raise ExportError(f"cannot write to {out_dir}: {exc}") from exc
     warnings: list[str] = []

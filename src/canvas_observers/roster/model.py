@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from canvas_observers.core.errors import CanvasObserversError
+
 
 @dataclass(frozen=True, slots=True)
 class RosterRow:
@@ -81,7 +83,7 @@ class Roster:
     removal_candidates: tuple[RemovalCandidate, ...] = field(default_factory=tuple)
 
 
-class RosterError(Exception):
+class RosterError(CanvasObserversError):
     """The file cannot be read as a roster at all; the run stops before any write.
 
     The message names the file and, where known, the line and the field, and says what to do.

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import roster_pair
-from canvas_observers.sync.outcomes import Outcome
 
 NOT_ROSTER = frozenset(
     {Outcome.INVALID_ROW.value, Outcome.REMOVED.value, Outcome.WOULD_REMOVE.value}

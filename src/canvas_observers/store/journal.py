@@ -40,10 +40,12 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_state_dir
 
+from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
+from canvas_observers.core.recorder import UserKind
 from canvas_observers.store import history
 from canvas_observers.store.history import CreatedAccount, OwnedLink, RosterSeen
 from canvas_observers.store.migrations import MIGRATIONS, applied_migrations, apply_migrations
-from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
 
 MEMORY = ":memory:"
 FINAL_STATES = frozenset({"complete", "failed", "stopped"})
@@ -55,7 +57,7 @@ _BUSY_TIMEOUT_MS = 5000
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class JournalError(Exception):
+class JournalError(CanvasObserversError):
     """The journal file cannot be opened or used; ``path`` says which file."""
 
     def __init__(self, message: str, *, path: str) -> None:
@@ -309,6 +311,10 @@ class Journal:
             exists = self._conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
             raise ValueError(f"run {run_id} is already finished" if exists else f"no run {run_id}")
 
+    def for_run(self, run_id: int, *, canvas_url: str) -> RunJournal:
+        """The recorder of run ``run_id`` (from ``start_run``) on ``canvas_url``."""
+        return RunJournal(self._conn, run_id=run_id, canvas_url=canvas_url)
+
     def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
         """The most recent runs, newest first."""
         cur = self._conn.execute(f"{_RUN_SELECT} ORDER BY id DESC LIMIT ?", (limit,))
@@ -348,50 +354,7 @@ class Journal:
             stop_reason=stop_reason,
         )
 
-    # -- rows and actions ------------------------------------------------------------------
-
-    def record_row(self, run_id: int, result: RowResult, *, at: str) -> None:
-        """Record one row's final outcome (committed when this returns)."""
-        self._insert(
-            run_id,
-            "INSERT INTO rows (run_id, line, student_id, observer_email, outcome, detail,"
-            " canvas_student_id, canvas_observer_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                result.line,
-                result.student_id,
-                result.observer_email,
-                result.outcome.value,
-                result.detail,
-                result.canvas_student_id,
-                result.canvas_observer_id,
-                at,
-            ),
-        )
-
-    def record_action(self, run_id: int, action: ActionRecord) -> None:
-        """Record one write sent to Canvas (committed when this returns)."""
-        self._insert(
-            run_id,
-            "INSERT INTO actions (run_id, kind, line, at, result, canvas_observer_id,"
-            " canvas_student_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                action.kind,
-                action.line,
-                action.at,
-                action.result,
-                action.canvas_observer_id,
-                action.canvas_student_id,
-                action.detail,
-            ),
-        )
-
-    def _insert(self, run_id: int, sql: str, params: tuple[object, ...]) -> None:
-        try:
-            self._conn.execute(sql, params)
-        except sqlite3.IntegrityError as exc:  # the foreign key on run_id
-            raise ValueError(f"no run {run_id}") from exc
+    # -- a run's rows and actions, read back -------------------------------------------------
 
     def run_rows(self, run_id: int) -> list[RowResult]:
         """A run's row outcomes in the order recorded."""
@@ -451,35 +414,84 @@ class Journal:
             self._conn, canvas_url=canvas_url, roster=roster, before_run=before_run, limit=limit
         )
 
+
+class RunJournal:
+    """The journal as one run sees it (``Journal.for_run``): its rows and writes, and the ids
+    learned on its Canvas. Implements ``core.recorder.RunRecorder``; every call commits."""
+
+    def __init__(self, conn: sqlite3.Connection, *, run_id: int, canvas_url: str) -> None:
+        self._conn = conn
+        self.run_id = run_id
+        self.canvas_url = _canonical_url(canvas_url)
+
+    def record_row(self, result: RowResult, *, at: str) -> None:
+        """Record one row's final outcome (committed when this returns)."""
+        self._insert(
+            "INSERT INTO rows (run_id, line, student_id, observer_email, outcome, detail,"
+            " canvas_student_id, canvas_observer_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.run_id,
+                result.line,
+                result.student_id,
+                result.observer_email,
+                result.outcome.value,
+                result.detail,
+                result.canvas_student_id,
+                result.canvas_observer_id,
+                at,
+            ),
+        )
+
+    def record_action(self, action: ActionRecord) -> None:
+        """Record one write sent to Canvas (committed when this returns)."""
+        self._insert(
+            "INSERT INTO actions (run_id, kind, line, at, result, canvas_observer_id,"
+            " canvas_student_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.run_id,
+                action.kind,
+                action.line,
+                action.at,
+                action.result,
+                action.canvas_observer_id,
+                action.canvas_student_id,
+                action.detail,
+            ),
+        )
+
+    def _insert(self, sql: str, params: tuple[object, ...]) -> None:
+        try:
+            self._conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:  # the foreign key on run_id
+            raise ValueError(f"no run {self.run_id}") from exc
+
     # -- Canvas ids learned ----------------------------------------------------------------
 
-    def remember_user(
-        self, *, canvas_url: str, kind: str, key: str, canvas_id: int, at: str
-    ) -> None:
+    def remember_user(self, *, kind: UserKind, key: str, canvas_id: int, at: str) -> None:
         """Remember that roster ``key`` of ``kind`` is Canvas user ``canvas_id`` (upsert)."""
         self._check_kind(kind)
         self._conn.execute(
             "INSERT INTO users (canvas_url, kind, key, canvas_id, learned_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (canvas_url, kind, key)"
             " DO UPDATE SET canvas_id = excluded.canvas_id, learned_at = excluded.learned_at",
-            (_canonical_url(canvas_url), kind, key, canvas_id, at),
+            (self.canvas_url, kind, key, canvas_id, at),
         )
 
-    def recall_user(self, *, canvas_url: str, kind: str, key: str) -> int | None:
+    def recall_user(self, *, kind: UserKind, key: str) -> int | None:
         """The Canvas id remembered for ``key``, or ``None``. A hint: verify before pairing."""
         self._check_kind(kind)
         row = self._conn.execute(
             "SELECT canvas_id FROM users WHERE canvas_url = ? AND kind = ? AND key = ?",
-            (_canonical_url(canvas_url), kind, key),
+            (self.canvas_url, kind, key),
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def forget_user(self, *, canvas_url: str, kind: str, key: str) -> None:
+    def forget_user(self, *, kind: UserKind, key: str) -> None:
         """Drop a remembered id (e.g. it turned out stale); no error if none was remembered."""
         self._check_kind(kind)
         self._conn.execute(
             "DELETE FROM users WHERE canvas_url = ? AND kind = ? AND key = ?",
-            (_canonical_url(canvas_url), kind, key),
+            (self.canvas_url, kind, key),
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.models import AccountReport
+from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.sync.snapshot import CanvasSnapshot, parse_snapshot
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ POLL_GROWTH = 1.25
 LONGEST_POLL = 15.0
 
 
-class ReportUnavailable(Exception):
+class ReportUnavailable(CanvasObserversError):
     """The report failed on Canvas, took too long, or its file was not a report."""
 
 

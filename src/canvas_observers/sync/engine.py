@@ -31,19 +31,15 @@ from canvas_observers.canvas.errors import (
     NotFound,
     TransportError,
 )
+from canvas_observers.core.clock import iso_timestamp, utc_now
+from canvas_observers.core.outcomes import Outcome, RowResult
+from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
 from canvas_observers.roster.export import observer_sis_id
 from canvas_observers.roster.model import RosterRow, roster_pair
 from canvas_observers.sync.guardians import GuardianSteps
 from canvas_observers.sync.identity import with_note
-from canvas_observers.sync.lookup import CanvasView, Lookups, Recorder, SnapshotView
-from canvas_observers.sync.options import (  # re-exported: the sync's public names
-    RunAborted,
-    SyncOptions,
-    abort_reason,
-    iso_timestamp,
-    utc_now,
-)
-from canvas_observers.sync.outcomes import Outcome, RowResult
+from canvas_observers.sync.lookup import CanvasView, Lookups, SnapshotView
+from canvas_observers.sync.options import RunAborted, SyncOptions, abort_reason
 from canvas_observers.sync.plan import (
     AlreadyPaired,
     Found,
@@ -62,8 +58,6 @@ from canvas_observers.sync.snapshot import CanvasSnapshot
 from canvas_observers.sync.whole import plan_run
 from canvas_observers.sync.writes import Guardian
 
-__all__ = ["Engine", "RunAborted", "SyncOptions", "iso_timestamp", "utc_now"]
-
 log = logging.getLogger(__name__)
 
 
@@ -73,9 +67,7 @@ class Engine(GuardianSteps):
 
     client: CanvasClient
     options: SyncOptions = field(default_factory=SyncOptions)
-    recorder: Recorder | None = None
-    run_id: int = 0
-    canvas_url: str = ""
+    recorder: RunRecorder = NO_RECORDER
     now: Callable[[], datetime] = utc_now
     on_result: Callable[[RowResult], None] | None = None
     view: CanvasView | None = None  # a snapshot's answers; None: look Canvas up row by row
@@ -89,9 +81,7 @@ class Engine(GuardianSteps):
     _locks: dict[int, asyncio.Lock] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.lookups = self.view or Lookups(
-            self.client, recorder=self.recorder, canvas_url=self.canvas_url
-        )
+        self.lookups = self.view or Lookups(self.client, recorder=self.recorder)
 
     # --- the run ----------------------------------------------------------------------------
 
@@ -200,8 +190,7 @@ class Engine(GuardianSteps):
 
     def emit(self, result: RowResult) -> None:
         self.results.append(result)
-        if self.recorder is not None:
-            self.recorder.record_row(self.run_id, result, at=iso_timestamp(self.now()))
+        self.recorder.record_row(result, at=iso_timestamp(self.now()))
         if self.on_result is not None:
             self.on_result(result)
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
-from canvas_observers.sync.outcomes import Outcome
 from canvas_observers.sync.plan import Found, ObserverState, names_match
 
 REPLACED = {

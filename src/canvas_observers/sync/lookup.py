@@ -12,7 +12,7 @@ from typing import Protocol
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import NotFound, RequestRejected
 from canvas_observers.canvas.models import CanvasUser
-from canvas_observers.sync.outcomes import ActionRecord, RowResult
+from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
 from canvas_observers.sync.plan import (
     Found,
     Missing,
@@ -24,18 +24,6 @@ from canvas_observers.sync.plan import (
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
 MIN_SEARCH_LENGTH = 2  # lib/search_term_helper.rb MIN_SEARCH_TERM_LENGTH (3 on older Canvas)
-
-
-class Recorder(Protocol):
-    """Where the engine writes its audit trail (the SQLite journal implements this)."""
-
-    def record_row(self, run_id: int, result: RowResult, *, at: str) -> None: ...
-    def record_action(self, run_id: int, action: ActionRecord) -> None: ...
-    def remember_user(
-        self, *, canvas_url: str, kind: str, key: str, canvas_id: int, at: str
-    ) -> None: ...
-    def recall_user(self, *, canvas_url: str, kind: str, key: str) -> int | None: ...
-    def forget_user(self, *, canvas_url: str, kind: str, key: str) -> None: ...
 
 
 class CanvasView(Protocol):
@@ -74,10 +62,9 @@ class SnapshotView:
 class Lookups:
     """The look-ups of one run, against one Canvas."""
 
-    def __init__(self, client: CanvasClient, *, recorder: Recorder | None, canvas_url: str) -> None:
+    def __init__(self, client: CanvasClient, *, recorder: RunRecorder = NO_RECORDER) -> None:
         self.client = client
         self.recorder = recorder
-        self.canvas_url = canvas_url
         self._students: dict[str, asyncio.Task[Resolution]] = {}
 
     async def observer(self, email: str, sis_id: str | None = None) -> ObserverState:
@@ -121,12 +108,7 @@ class Lookups:
             return None
 
     def _seen_before(self, email: str) -> bool:
-        if self.recorder is None:
-            return False
-        known = self.recorder.recall_user(
-            canvas_url=self.canvas_url, kind="observer", key=email.lower()
-        )
-        return known is not None
+        return self.recorder.recall_user(kind="observer", key=email.lower()) is not None
 
     async def student(self, student_id: str) -> Resolution:
         """Look a student up once per run, however many rows and workers ask."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from canvas_observers.canvas.errors import (
@@ -12,12 +11,13 @@ from canvas_observers.canvas.errors import (
     InvalidToken,
     NotAllowed,
 )
+from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.sync.plan import PairingMethod
 
 CanvasStateMode = Literal["auto", "report", "lookups"]
 
 
-class RunAborted(Exception):
+class RunAborted(CanvasObserversError):
     """The run cannot go on (token rejected, permission missing, Canvas unreachable, or the
     user asked it to stop: then ``cause`` is None)."""
 
@@ -57,14 +57,6 @@ class SyncOptions:
 AUTO_REPORT_ROWS = 300
 """From this many roster rows a report costs fewer calls than the look-ups: a report is about
 ten calls whatever the size, look-ups are one or more per guardian (more than 0.6 per row)."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso_timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def abort_reason(error: ConfigurationError) -> str:

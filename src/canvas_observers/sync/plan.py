@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
-from canvas_observers.sync.outcomes import Outcome
 
 PairingMethod = Literal["code", "direct"]
 

@@ -23,15 +23,17 @@ from canvas_observers.canvas.errors import (
     TransportError,
 )
 from canvas_observers.canvas.models import AccountReport
+from canvas_observers.core.clock import iso_timestamp, utc_now
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
+from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
 from canvas_observers.report.summary import RunInfo, totals
 from canvas_observers.roster.model import Roster, roster_pair
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync import preflight
 from canvas_observers.sync.canvas_state import ReportUnavailable, read_snapshot
-from canvas_observers.sync.engine import Engine, RunAborted, SyncOptions, iso_timestamp, utc_now
+from canvas_observers.sync.engine import Engine
 from canvas_observers.sync.lookup import SnapshotView
-from canvas_observers.sync.options import AUTO_REPORT_ROWS, abort_reason
-from canvas_observers.sync.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
+from canvas_observers.sync.options import AUTO_REPORT_ROWS, RunAborted, SyncOptions, abort_reason
 from canvas_observers.sync.removals import RemovalPlan, plan_removals
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
@@ -98,6 +100,7 @@ async def run_sync(
     started = now()
     clock = time.monotonic()
     run_id = 0
+    recorder: RunRecorder = NO_RECORDER
     if journal is not None:
         run_id = journal.start_run(
             canvas_url=canvas_url,
@@ -106,6 +109,7 @@ async def run_sync(
             dry_run=options.dry_run,
             started_at=iso_timestamp(started),
         )
+        recorder = journal.for_run(run_id, canvas_url=canvas_url)
     run_log.info(
         "run %s started: roster %s, Canvas %s, pairing %s%s",
         run_id or "-",
@@ -117,9 +121,7 @@ async def run_sync(
     engine = Engine(
         client,
         options=options,
-        recorder=journal,
-        run_id=run_id,
-        canvas_url=canvas_url,
+        recorder=recorder,
         now=now,
         on_result=on_result,
         excluded=dict(excluded or {}),

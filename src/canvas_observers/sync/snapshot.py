@@ -28,6 +28,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.sync.plan import (
     Ambiguous,
     Found,
@@ -85,7 +86,7 @@ class IdIndex:
         return len(self._ids)
 
 
-class SnapshotError(ValueError):
+class SnapshotError(CanvasObserversError, ValueError):
     """The report's file is not what a provisioning report looks like."""
 
 

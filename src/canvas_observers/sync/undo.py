@@ -8,14 +8,16 @@ from datetime import datetime
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import CanvasError, ConfigurationError
+from canvas_observers.core.clock import iso_timestamp, utc_now
+from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.options import RunAborted, abort_reason, iso_timestamp, utc_now
-from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
+from canvas_observers.sync.options import RunAborted, abort_reason
 
 REMOVED = frozenset({"ok", "gone"})
 
 
-class NothingToUndo(Exception):
+class NothingToUndo(CanvasObserversError):
     """The run is unknown, was on another Canvas, or removed no link."""
 
 
@@ -56,6 +58,7 @@ async def undo_removals(
         dry_run=False,
         started_at=iso_timestamp(now()),
     )
+    recorder = journal.for_run(undo_run, canvas_url=canvas_url)
     results: list[RowResult] = []
     state = "complete"
     try:
@@ -71,8 +74,7 @@ async def undo_removals(
             else:
                 outcome, result = Outcome.PAIRED, "ok"
                 detail = f"restored: run {run_id} had removed it ({action.detail})"
-            journal.record_action(
-                undo_run,
+            recorder.record_action(
                 ActionRecord(
                     kind="pair_direct",
                     line=0,
@@ -92,7 +94,7 @@ async def undo_removals(
                 canvas_student_id=student,
                 canvas_observer_id=observer,
             )
-            journal.record_row(undo_run, result_row, at=iso_timestamp(now()))
+            recorder.record_row(result_row, at=iso_timestamp(now()))
             results.append(result_row)
     except RunAborted:
         state = "stopped"

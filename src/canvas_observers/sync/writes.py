@@ -28,11 +28,13 @@ from canvas_observers.canvas.errors import (
     RequestRejected,
 )
 from canvas_observers.canvas.models import CanvasUser, PairingCode
+from canvas_observers.core.clock import iso_timestamp
+from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
+from canvas_observers.core.recorder import RunRecorder, UserKind
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.identity import IdentityNote
-from canvas_observers.sync.lookup import CanvasView, Recorder
-from canvas_observers.sync.options import RunAborted, SyncOptions, iso_timestamp
-from canvas_observers.sync.outcomes import ActionRecord, Outcome, RowResult
+from canvas_observers.sync.lookup import CanvasView
+from canvas_observers.sync.options import RunAborted, SyncOptions
 from canvas_observers.sync.plan import (
     Found,
     ObserverState,
@@ -69,9 +71,7 @@ class PairingSteps:
 
     client: CanvasClient
     options: SyncOptions
-    recorder: Recorder | None
-    run_id: int
-    canvas_url: str
+    recorder: RunRecorder
     now: Callable[[], datetime]
     lookups: CanvasView
     _links: set[tuple[int, int]]
@@ -88,9 +88,8 @@ class PairingSteps:
         detail: str = "",
     ) -> None:
         log.debug("%s line %d: %s%s", kind, row.line, result, f" ({detail})" if detail else "")
-        if self.recorder is not None and not self.options.dry_run:
+        if not self.options.dry_run:
             self.recorder.record_action(
-                self.run_id,
                 ActionRecord(
                     kind=kind,
                     line=row.line,
@@ -102,15 +101,13 @@ class PairingSteps:
                 ),
             )
 
-    def _remember(self, kind: str, key: str, canvas_id: int) -> None:
-        if self.recorder is not None:
-            self.recorder.remember_user(
-                canvas_url=self.canvas_url,
-                kind=kind,
-                key=key,
-                canvas_id=canvas_id,
-                at=iso_timestamp(self.now()),
-            )
+    def _remember(self, kind: UserKind, key: str, canvas_id: int) -> None:
+        self.recorder.remember_user(
+            kind=kind,
+            key=key,
+            canvas_id=canvas_id,
+            at=iso_timestamp(self.now()),
+        )
 
     async def _pair(self, row: RosterRow, action: Pair, guardian: Guardian) -> RowResult:
         student = action.student
@@ -283,18 +280,12 @@ class PairingSteps:
         enrolled = self.lookups.enrolled(student.id)
         if enrolled is not None:
             return not enrolled
-        if self.recorder is None:
-            return False
-        known = self.recorder.recall_user(
-            canvas_url=self.canvas_url, kind="unenrolled", key=row.student_id
-        )
+        known = self.recorder.recall_user(kind="unenrolled", key=row.student_id)
         if known != student.id:
             return False
         enrollments = await self.client.list_enrollments(student.id)
         if can_get_pairing_code((e.type, e.enrollment_state) for e in enrollments):
-            self.recorder.forget_user(
-                canvas_url=self.canvas_url, kind="unenrolled", key=row.student_id
-            )
+            self.recorder.forget_user(kind="unenrolled", key=row.student_id)
             return False
         return True
 

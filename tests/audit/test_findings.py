@@ -3,10 +3,10 @@ the accounts this tool created that observe nobody."""
 
 from __future__ import annotations
 
+from canvas_observers.audit.findings import BY_PERSON, BY_SIS, BY_TOOL, Finding, audit
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.store.history import CreatedAccount, OwnedLink
-from canvas_observers.sync.audit import BY_PERSON, BY_SIS, BY_TOOL, Finding, audit
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
 

@@ -1,7 +1,7 @@
 """The coverage audit's renderers: a terminal summary (rich) and the JSON / CSV report.
 
-The files are written as the sync's report is (``render.write_private``: owner-only, atomic),
-and CSV cells go through the same formula guard (``render.csv_safe``). The JSON report holds
+The files are written as the sync's report is (``render.write_report_text``: owner-only, atomic),
+and CSV cells go through the same formula guard (``core.files.csv_safe``). The JSON report holds
 every section as a list, the CSV one row per finding (the per-student listing is JSON only).
 """
 
@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from canvas_observers.report.render import csv_safe, write_private
-from canvas_observers.sync.audit import FINDING_FIELDS, SECTIONS, Audit
+from canvas_observers.audit.findings import FINDING_FIELDS, SECTIONS, Audit
+from canvas_observers.core.files import csv_safe
+from canvas_observers.report.render import write_report_text
 
 TITLES = {
     "students_not_found": "Roster students not found in Canvas",
@@ -88,7 +89,7 @@ def write_audit(path: Path, audit: Audit, about: Mapping[str, object]) -> None:
         raise ValueError(
             f"cannot write a report to {str(path)!r}: the name must end in .json or .csv"
         )
-    write_private(path, text)
+    write_report_text(path, text)
 
 
 def render_audit(
