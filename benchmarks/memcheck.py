@@ -60,8 +60,8 @@ def generate(folder: Path, rows: int, seed: int) -> None:
 
 def plan(folder: Path) -> dict[str, Any]:
     from canvas_observers.canvas.models import CanvasUser
+    from canvas_observers.core.outcomes import Outcome, RowResult
     from canvas_observers.roster.sources import read_source
-    from canvas_observers.sync.outcomes import Outcome, RowResult
     from canvas_observers.sync.plan import (
         AlreadyPaired,
         Found,
@@ -138,7 +138,7 @@ def plan(folder: Path) -> dict[str, Any]:
 
 
 def _result(row: Any, outcome: Any, student_id: int | None) -> Any:
-    from canvas_observers.sync.outcomes import RowResult
+    from canvas_observers.core.outcomes import RowResult
 
     return RowResult(
         line=row.line,

@@ -30,7 +30,7 @@ import httpx
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.pacing import Slot
 from canvas_observers.roster.sources import read_source
-from canvas_observers.sync.engine import SyncOptions
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import run_sync
 from harness import ADMIN_TOKEN, fake_server
 
