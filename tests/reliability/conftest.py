@@ -28,7 +28,7 @@ from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.roster.model import Roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import SyncReport, run_sync
+from canvas_observers.sync.run import RunResult, run_sync
 
 HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 # Small waits: real sleeps stay short where stamina's test mode is not on (subprocesses).
@@ -56,7 +56,7 @@ async def sync_over_http(
     journal: Journal | None = None,
     on_result: Callable[[RowResult], None] | None = None,
     **options: Any,
-) -> SyncReport:
+) -> RunResult:
     """One sync over real HTTP to ``base_url`` (a `running_server` fake)."""
     async with httpx.AsyncClient(timeout=10.0) as http:
         client = CanvasClient(http, base_url=base_url, token=token, retry=FAST_RETRY)

@@ -16,7 +16,7 @@ from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, c
 from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import running_server
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.run import SyncReport
+from canvas_observers.sync.run import RunResult
 
 from .conftest import Canvas, asked_pairs, fetch_state, fold, roster_of, sync_over_http
 
@@ -33,13 +33,13 @@ def district(rows: int, district_seed: int, **knobs: Any) -> tuple[FakeCanvasApp
     return create_app(config, state), csv_text
 
 
-def outcomes(report: SyncReport) -> dict[int, str]:
+def outcomes(report: RunResult) -> dict[int, str]:
     return {r.line: NEWLY_PAIRED.get(r.outcome.value, r.outcome.value) for r in report.results}
 
 
 async def synced(
     app: FakeCanvasApp, csv_text: str, journal: Journal, **options: Any
-) -> tuple[SyncReport, Canvas]:
+) -> tuple[RunResult, Canvas]:
     with running_server(app) as url:
         report = await sync_over_http(
             url, app.fake.config.admin_token, roster_of(csv_text), journal=journal, **options

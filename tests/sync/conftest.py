@@ -16,7 +16,7 @@ from canvas_observers.fake_canvas import FakeCanvas, FakeCanvasApp
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import SyncReport, run_sync
+from canvas_observers.sync.run import RunResult, run_sync
 
 BASE_URL = "http://127.0.0.1"
 HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
@@ -86,12 +86,12 @@ def district(fake: FakeCanvas) -> District:
     return District(fake)
 
 
-SyncRunner = Callable[..., Awaitable[SyncReport]]
+SyncRunner = Callable[..., Awaitable[RunResult]]
 
 
 @pytest.fixture
 def sync_csv(fake_app: FakeCanvasApp) -> SyncRunner:
-    """Run a sync of CSV text against the in-process fake; returns the SyncReport."""
+    """Run a sync of CSV text against the in-process fake; returns the RunResult."""
 
     async def run(
         csv_text: str,
@@ -99,7 +99,7 @@ def sync_csv(fake_app: FakeCanvasApp) -> SyncRunner:
         journal: Journal | None = None,
         on_result: Callable[[RowResult], None] | None = None,
         **options: object,
-    ) -> SyncReport:
+    ) -> RunResult:
         roster = read_roster(io.BytesIO((HEADER + csv_text).encode()), source="roster.csv")
         transport = httpx.ASGITransport(app=fake_app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
@@ -116,6 +116,6 @@ def sync_csv(fake_app: FakeCanvasApp) -> SyncRunner:
     return run
 
 
-def outcomes(report: SyncReport) -> dict[int, str]:
+def outcomes(report: RunResult) -> dict[int, str]:
     """Line number -> outcome value."""
     return {r.line: r.outcome.value for r in report.results}

@@ -18,7 +18,7 @@ from canvas_observers.fake_canvas.scenarios import build_demo, generate_district
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import SyncReport, run_sync
+from canvas_observers.sync.run import RunResult, run_sync
 
 BASE_URL = "http://127.0.0.1"
 WRITES = ("create_user", "create_pairing_code", "add_observee_with_code", "add_observee")
@@ -45,7 +45,7 @@ async def sync(
     journal: Journal | None = None,
     on_report: Any = None,
     **options: Any,
-) -> SyncReport:
+) -> RunResult:
     roster = read_roster(io.BytesIO(text.encode()), source="roster.csv")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
         client = CanvasClient(http, base_url=BASE_URL, token=app.fake.config.admin_token)
@@ -60,7 +60,7 @@ async def sync(
         )
 
 
-def outcomes(report: SyncReport) -> dict[int, str]:
+def outcomes(report: RunResult) -> dict[int, str]:
     return {r.line: r.outcome.value for r in report.results}
 
 

@@ -10,7 +10,7 @@ from canvas_observers.fake_canvas import FakeCanvasApp
 from canvas_observers.roster.model import Roster, RosterRow
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import SyncReport, run_sync
+from canvas_observers.sync.run import RunResult, run_sync
 
 from .conftest import BASE_URL, District, SyncRunner, outcomes
 
@@ -82,7 +82,7 @@ async def test_code_refused_for_an_enrolled_student_stops_the_run(
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=BASE_URL) as http:
         client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
-        report: SyncReport = await run_sync(
+        report: RunResult = await run_sync(
             roster, client=client, options=SyncOptions(), canvas_url=BASE_URL
         )
     assert report.exit_code == 2

@@ -15,7 +15,7 @@ from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import SyncReport, run_sync
+from canvas_observers.sync.run import RunResult, run_sync
 
 from .conftest import BASE_URL, District, outcomes
 
@@ -32,7 +32,7 @@ def fake_app() -> FakeCanvasApp:
 
 async def sync(
     app: FakeCanvasApp, csv_text: str, *, journal: Journal | None = None, **options: Any
-) -> SyncReport:
+) -> RunResult:
     """Run the sync of a five-column roster (guardian_id last) against the in-process fake."""
     roster = read_roster(io.BytesIO((HEADER + csv_text).encode()), source="roster.csv")
     options.setdefault("observer_id_template", TEMPLATE)

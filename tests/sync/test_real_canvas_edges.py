@@ -13,7 +13,7 @@ from canvas_observers.fake_canvas import FakeCanvasApp
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import SyncReport, run_sync
+from canvas_observers.sync.run import RunResult, run_sync
 
 from .conftest import BASE_URL, HEADER, District, SyncRunner, outcomes
 
@@ -88,9 +88,7 @@ def refusing(app: FakeCanvasApp, answer: Callable[[httpx.Request], httpx.Respons
     return Refusing()
 
 
-async def sync_with(
-    app: FakeCanvasApp, transport: httpx.AsyncBaseTransport, csv: str
-) -> SyncReport:
+async def sync_with(app: FakeCanvasApp, transport: httpx.AsyncBaseTransport, csv: str) -> RunResult:
     roster = read_roster(io.BytesIO((HEADER + csv).encode()), source="roster.csv")
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
         client = CanvasClient(http, base_url=BASE_URL, token=app.fake.config.admin_token)

@@ -23,8 +23,9 @@ from canvas_observers.audit.findings import audit as run_audit
 from canvas_observers.audit.render import render_audit, write_audit
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
-from canvas_observers.cli.common import EXIT_OK, fail, read_token, setup_logging
+from canvas_observers.cli.common import fail, read_token, setup_logging
 from canvas_observers.cli.config import config_option
+from canvas_observers.cli.exits import EXIT_OK
 from canvas_observers.cli.export import source_options
 from canvas_observers.cli.nightly import ReportSink, report_log_lines
 from canvas_observers.cli.sync import REQUEST_TIMEOUT, check_report_path, read_roster_or_exit

@@ -1,4 +1,4 @@
-"""What every command shares: exit codes, logging set-up, reading the token safely."""
+"""What every command shares: logging set-up, reading the token safely, one-line errors."""
 
 from __future__ import annotations
 
@@ -17,10 +17,7 @@ from rich.console import Console
 
 from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.canvas.net import canonical_url, check_base_url
-
-EXIT_OK = 0  # every row paired or already paired (or would be)
-EXIT_ATTENTION = 1  # the run finished but some rows need a human
-EXIT_STOPPED = 2  # nothing was done / the run stopped: usage, roster, Canvas, token
+from canvas_observers.cli.exits import EXIT_STOPPED
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -11,12 +11,13 @@ import httpx
 from rich.console import Console
 
 from canvas_observers.canvas.protocol import WRITE_OPERATIONS
-from canvas_observers.cli.common import EXIT_STOPPED, setup_logging
+from canvas_observers.cli.common import setup_logging
+from canvas_observers.cli.exits import EXIT_STOPPED
 from canvas_observers.cli.sync import finish, read_roster_or_exit, run_with_progress
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import SyncReport
+from canvas_observers.sync.run import RunResult
 
 
 @click.command()
@@ -70,7 +71,7 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
         f"pairing method: {options.method}."
     )
 
-    async def once(report_name: str) -> tuple[SyncReport, int]:
+    async def once(report_name: str) -> tuple[RunResult, int]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
             with Journal.open(state) as journal:

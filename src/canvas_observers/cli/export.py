@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import click
 
-from canvas_observers.cli.common import EXIT_ATTENTION, EXIT_OK, EXIT_STOPPED, fail
+from canvas_observers.cli.common import fail
 from canvas_observers.cli.config import config_option
+from canvas_observers.cli.exits import EXIT_ATTENTION, EXIT_OK, EXIT_STOPPED
 from canvas_observers.roster.columns import parse_delimiter, parse_mapping
 from canvas_observers.roster.export import ExportError, check_template
 from canvas_observers.roster.export import export_sis as run_export

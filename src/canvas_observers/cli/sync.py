@@ -29,6 +29,7 @@ from canvas_observers.cli.common import (
     silence_broken_pipe,
 )
 from canvas_observers.cli.config import config_option
+from canvas_observers.cli.exits import run_exit_code
 from canvas_observers.cli.export import source_options
 from canvas_observers.cli.journal import outcome_list
 from canvas_observers.cli.lock import run_lock
@@ -42,7 +43,7 @@ from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, JournalError, default_state_path
 from canvas_observers.sync.options import AUTO_REPORT_ROWS, CanvasStateMode, SyncOptions
-from canvas_observers.sync.run import SyncReport, run_sync
+from canvas_observers.sync.run import RunResult, run_sync
 
 log = logging.getLogger("canvas_observers")
 
@@ -92,7 +93,7 @@ async def run_with_progress(
     interrupt: asyncio.Event | None = None,
     excluded: dict[tuple[str, str], str] | None = None,
     quiet: bool = False,
-) -> SyncReport:
+) -> RunResult:
     """Build the client on ``http`` and run the sync with a progress display (none if quiet)."""
     try:
         client = CanvasClient(
@@ -124,7 +125,7 @@ async def run_with_progress(
 
 
 def finish(
-    report: SyncReport,
+    report: RunResult,
     *,
     console: Console,
     report_path: Path | None,
@@ -164,7 +165,7 @@ def finish(
         silence_broken_pipe(sys.stdout)
     if report.aborted is not None:
         echo_error(f"the run stopped: {report.aborted}")
-    code = report.exit_code_for(fail_on)
+    code = run_exit_code(report, fail_on)
     if notify_url is not None and code != 0:
         notify(notify_url, payload(report.info, report.results, exit_code=code))
     return code
@@ -478,7 +479,7 @@ def sync(
     state = state_path or default_state_path(canvas_url)
     console = PipeConsole()
 
-    async def main(journal: Journal) -> SyncReport:
+    async def main(journal: Journal) -> RunResult:
         interrupt = asyncio.Event()
         install_stop_signals(interrupt)
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:

@@ -12,13 +12,8 @@ from rich.table import Table
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import ConfigurationError
-from canvas_observers.cli.common import (
-    EXIT_ATTENTION,
-    EXIT_OK,
-    canvas_url_or_exit,
-    fail,
-    read_token,
-)
+from canvas_observers.cli.common import canvas_url_or_exit, fail, read_token
+from canvas_observers.cli.exits import EXIT_ATTENTION, EXIT_OK
 from canvas_observers.cli.lock import run_lock
 from canvas_observers.cli.sync import journal_or_exit
 from canvas_observers.core.outcomes import Outcome, RowResult

@@ -1,7 +1,7 @@
 """One sync run from start to finish: token check, engine, journal bookkeeping, run summary.
 
 The CLI builds the client, journal and options; this module ties them together and returns a
-``SyncReport``. It never prints and never exits: a run that must stop comes back with
+``RunResult``. It never prints and never exits: a run that must stop comes back with
 ``aborted`` set, and the CLI turns that into a message and exit code 2.
 """
 
@@ -42,24 +42,17 @@ run_log = logging.getLogger("canvas_observers.run")  # the run log --log-file is
 
 
 @dataclass(frozen=True, slots=True)
-class SyncReport:
+class RunResult:
     """What a run did: its summary, every row's result, and why it stopped early (if it did)."""
 
     info: RunInfo
     results: tuple[RowResult, ...]
     aborted: str | None = None
 
-    @property
-    def exit_code(self) -> int:
-        """0: nothing to act on; 1: some rows have an outcome of ``DEFAULT_FAIL_ON``; 2: the
-        run stopped."""
-        return self.exit_code_for(DEFAULT_FAIL_ON)
-
-    def exit_code_for(self, fail_on: Collection[Outcome]) -> int:
-        """The exit code when rows with these outcomes (and only these) mean exit 1."""
-        if self.aborted is not None:
-            return 2
-        return 1 if any(r.outcome in fail_on for r in self.results) else 0
+    def attention(self, fail_on: Collection[Outcome] = DEFAULT_FAIL_ON) -> list[RowResult]:
+        """The rows whose outcome is in ``fail_on``: what a human should look at (the CLI
+        turns "some" into exit 1, cli/exits.py)."""
+        return [r for r in self.results if r.outcome in fail_on]
 
 
 def invalid_row_results(roster: Roster) -> list[RowResult]:
@@ -90,7 +83,7 @@ async def run_sync(
     on_report: Callable[[AccountReport], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     excluded: Mapping[tuple[str, str], str] | None = None,
-) -> SyncReport:
+) -> RunResult:
     """Run the sync for a roster that has been read and validated.
 
     Setting ``interrupt`` (the CLI does on Ctrl-C) stops the run as a rejected token would:
@@ -196,7 +189,7 @@ async def run_sync(
             stop_reason=info.stop_reason,
         )
     _log_outcome(info, results)
-    return SyncReport(info=info, results=results, aborted=aborted)
+    return RunResult(info=info, results=results, aborted=aborted)
 
 
 def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:

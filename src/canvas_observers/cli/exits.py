@@ -1,0 +1,33 @@
+"""The exit codes, chosen here and nowhere else (docs/cli.md, "Exit codes").
+
+* 0: nothing to act on: every row paired, already paired, or would be.
+* 1: the run finished, but some rows need a human (outcomes in ``--fail-on``).
+* 2: nothing was done, or the run stopped: usage, roster, Canvas, token, journal.
+
+A known failure is an exception under ``core.errors.CanvasObserversError``; the command
+group (``cli/__init__.py``) turns any that reaches it into its message and exit 2, so no
+command picks a code of its own for one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from canvas_observers.core.outcomes import Outcome
+from canvas_observers.sync.run import RunResult
+
+EXIT_OK = 0
+EXIT_ATTENTION = 1
+EXIT_STOPPED = 2
+
+
+def run_exit_code(result: RunResult, fail_on: Collection[Outcome]) -> int:
+    """2 when the run stopped, 1 when rows with these outcomes need a human, else 0."""
+    if result.aborted is not None:
+        return EXIT_STOPPED
+    return EXIT_ATTENTION if result.attention(fail_on) else EXIT_OK
+
+
+def attention_exit_code(needs_attention: bool) -> int:
+    """1 when something a command made needs a human (a row left out, a link not restored)."""
+    return EXIT_ATTENTION if needs_attention else EXIT_OK
