@@ -379,6 +379,9 @@ async def test_base_url_rules(
         ("LOCALHOST", True),
         ("128.0.0.1", False),
         ("localhost.evil.test", False),
+        ("0.0.0.0", False),  # noqa: S104
+        ("10.1.2.3", False),
+        ("canvas.example.edu", False),
     ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:

@@ -174,24 +174,6 @@ def test_rows_is_bounded() -> None:
 
 
 @pytest.mark.parametrize(
-    ("host", "loopback"),
-    [
-        ("127.0.0.1", True),
-        ("127.8.9.1", True),
-        ("::1", True),
-        ("[::1]", True),
-        ("localhost", True),
-        ("0.0.0.0", False),  # noqa: S104
-        ("10.1.2.3", False),
-        ("canvas.example.edu", False),
-    ],
-)
-def test_is_loopback(host: str, loopback: bool) -> None:
-    """Only localhost and loopback addresses count as loopback."""
-    assert fake_cli.is_loopback(host) is loopback
-
-
-@pytest.mark.parametrize(
     "args",
     [["--port", "65535"], ["--port", "9000", "--files-port", "9000"]],
 )

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import canvas_observers
-from canvas_observers.cli.journal import runs, show
+from canvas_observers.cli.runs import runs, show
 from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.store import Journal
 

@@ -1,5 +1,7 @@
 """The `canvas-observers` command: the only place that reads flags and the environment,
-prints, and picks exit codes. Each subcommand lives in its own module of this package."""
+prints, and picks exit codes. Each subcommand lives in its own module of this package; the
+flags several share are in ``options.py``, the run's wiring in ``wiring.py``, the exit codes
+in ``exits.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from canvas_observers.cli.config import config
 from canvas_observers.cli.demo import demo
 from canvas_observers.cli.export import export_sis
 from canvas_observers.cli.fake import fake_canvas
-from canvas_observers.cli.journal import runs, show
+from canvas_observers.cli.runs import runs, show
 from canvas_observers.cli.sync import sync
 from canvas_observers.cli.undo import undo
 

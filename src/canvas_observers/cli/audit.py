@@ -21,18 +21,22 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from canvas_observers.audit.findings import audit as run_audit
 from canvas_observers.audit.render import render_audit, write_audit
-from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.canvas.errors import ConfigurationError
-from canvas_observers.cli.common import fail, read_token, setup_logging
+from canvas_observers.cli.common import Command, read_token, setup_logging
 from canvas_observers.cli.config import config_option
-from canvas_observers.cli.exits import EXIT_OK
-from canvas_observers.cli.export import source_options
+from canvas_observers.cli.exits import EXIT_OK, Stopped
 from canvas_observers.cli.nightly import ReportSink, report_log_lines
-from canvas_observers.cli.sync import REQUEST_TIMEOUT, check_report_path, read_roster_or_exit
+from canvas_observers.cli.options import (
+    canvas_options,
+    report_option,
+    report_timeout_option,
+    source_options,
+    state_option,
+)
+from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, check_report_path
 from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.history import CreatedAccount, OwnedLink
-from canvas_observers.store.journal import Journal, JournalError, default_state_path
+from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.options import RunAborted
 from canvas_observers.sync.run import read_canvas
 from canvas_observers.sync.snapshot import CanvasSnapshot
@@ -66,60 +70,24 @@ def _journal_knowledge(
                 journal.owned_links(canvas_url=canvas_url),
                 journal.created_accounts(canvas_url=canvas_url),
             )
-    except JournalError as error:
-        fail(str(error))
     except sqlite3.DatabaseError as error:
-        fail(f"cannot read the journal {state}: {error}")
-    raise AssertionError("unreachable: fail() exits")
+        raise Stopped(f"cannot read the journal {state}: {error}") from error
 
 
-@click.command("audit")
+@click.command("audit", cls=Command)
 @click.argument("roster", type=click.Path(path_type=Path))
 @config_option
-@click.option(
-    "--canvas-url",
-    envvar="CANVAS_URL",
-    metavar="URL",
-    help="Your Canvas, e.g. https://school.instructure.com (or set CANVAS_URL).",
+@canvas_options
+@state_option(
+    "The sync's SQLite journal, read to tell the links and accounts this tool made. "
+    "Default: the one of this Canvas under ~/.local/state/canvas-observers/."
 )
-@click.option(
-    "--token-file",
-    type=click.Path(path_type=Path),
-    metavar="PATH",
-    help="File holding the API token (readable only by you). Default: the CANVAS_TOKEN "
-    "environment variable.",
+@report_option(
+    "Also write the full audit to PATH: .json (every section) or .csv (one row per "
+    "finding), readable only by you."
 )
-@click.option(
-    "--state",
-    "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
-    help="The sync's SQLite journal, read to tell the links and accounts this tool made. "
-    "Default: the one of this Canvas under ~/.local/state/canvas-observers/.",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
-    help="Also write the full audit to PATH: .json (every section) or .csv (one row per "
-    "finding), readable only by you.",
-)
-@click.option(
-    "--report-timeout",
-    default=1800.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    metavar="SECONDS",
-    help="How long to wait for Canvas's provisioning report (a queued job) before giving up.",
-)
+@report_timeout_option
 @source_options
-@click.option(
-    "--allow-insecure-http",
-    is_flag=True,
-    help="Allow http:// to a Canvas that is not on this machine (sends the token in clear "
-    "text; for test servers only).",
-)
 def audit(
     roster: Path,
     canvas_url: str | None,
@@ -129,7 +97,7 @@ def audit(
     report_timeout: float,
     source: SourceOptions,
     allow_insecure_http: bool,
-) -> None:
+) -> int:
     """Audit who observes whom in Canvas against ROSTER; writes nothing to Canvas.
 
     Lists the students nobody observes (with and without a guardian in the SIS), roster
@@ -145,24 +113,16 @@ def audit(
     check_report_path(report_path)
     token = read_token(token_file)
     setup_logging("info", None, secrets=(token,))
-    data = read_roster_or_exit(roster, source)
+    data = source.read(roster)
     state = state_path or default_state_path(canvas_url)
     known = _journal_knowledge(state, canvas_url)
     console = Console()
 
     async def main() -> CanvasSnapshot:
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
-            try:
-                client = CanvasClient(
-                    http,
-                    base_url=canvas_url,
-                    token=token,
-                    allow_insecure=allow_insecure_http,
-                    timeout=REQUEST_TIMEOUT,
-                )
-            except ConfigurationError as error:
-                fail(error.message)
-                raise
+            client = canvas_client(
+                http, base_url=canvas_url, token=token, allow_insecure=allow_insecure_http
+            )
             bar, on_report = _report_progress(console)
             with bar:
                 return await read_canvas(client, wait_at_most=report_timeout, on_report=on_report)
@@ -170,11 +130,9 @@ def audit(
     try:
         snapshot = asyncio.run(main())
     except RunAborted as stop:
-        fail(f"the audit stopped: {stop.reason}")
-        return
+        raise Stopped(f"the audit stopped: {stop.reason}") from stop
     except KeyboardInterrupt:
-        fail("interrupted (Ctrl-C); nothing was written")
-        return
+        raise Stopped("interrupted (Ctrl-C); nothing was written") from None
     owned, created = known if known is not None else ([], [])
     result = run_audit(data.rows, snapshot, owned=owned, created=created)
     about = {
@@ -188,7 +146,9 @@ def audit(
         try:
             write_audit(report_path, result, about)
         except OSError as error:
-            fail(f"cannot write the report {report_path}: {error.strerror or error}")
+            raise Stopped(
+                f"cannot write the report {report_path}: {error.strerror or error}"
+            ) from error
     render_audit(console, result, {k: str(v) for k, v in about.items()})
     if known is None:
         console.print(
@@ -197,4 +157,4 @@ def audit(
         )
     if report_path is not None:
         console.print(f"Report written to {report_path}")
-    raise SystemExit(EXIT_OK)
+    return EXIT_OK

@@ -8,7 +8,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 import httpx
@@ -17,7 +17,8 @@ from rich.console import Console
 
 from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.canvas.net import canonical_url, check_base_url
-from canvas_observers.cli.exits import EXIT_STOPPED
+from canvas_observers.cli.exits import Stopped, stopped
+from canvas_observers.core.errors import CanvasObserversError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -153,8 +154,7 @@ def canvas_url_or_exit(canvas_url: str | None, *, allow_insecure: bool) -> str:
     try:
         return canonical_url(check_base_url(canvas_url, allow_insecure=allow_insecure))
     except ConfigurationError as error:
-        fail(error.message)
-        raise  # unreachable: fail() exits
+        raise Stopped(error.message) from error
 
 
 def ensure_folder(flag: str, path: Path) -> None:
@@ -169,14 +169,6 @@ def ensure_folder(flag: str, path: Path) -> None:
         ) from None
     if not os.access(folder, os.W_OK):
         raise click.UsageError(f"{flag} {path}: the folder {folder} is not writable")
-
-
-def fail(message: str, code: int = EXIT_STOPPED) -> None:
-    """Print a one-line error and exit (and say it in the log file, once logging is set up)."""
-    if logging.getLogger().handlers:
-        logging.getLogger(RUN_LOG).error("stopped before the run: %s", message)
-    echo_error(message)
-    sys.exit(code)
 
 
 def echo_error(message: str) -> None:
@@ -204,3 +196,22 @@ class PipeConsole(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         silence_broken_pipe(self.file)
+
+
+class Command(click.Command):
+    """Every command's class (``@click.command(cls=Command)``), and the one place a command's
+    outcome becomes an exit code: an ``int`` the command returns is the exit code; a known
+    failure (any ``CanvasObserversError``) is printed as one ``error:`` line (and said in the
+    log file, once there is one) and exits 2 (exits.py)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+        except CanvasObserversError as error:
+            if logging.getLogger().handlers:
+                logging.getLogger(RUN_LOG).error("stopped: %s", error)
+            echo_error(str(error))
+            ctx.exit(stopped(error))
+        if isinstance(result, int):
+            ctx.exit(result)
+        return result

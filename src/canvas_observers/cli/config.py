@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import click
 
+from canvas_observers.cli.common import Command
 from canvas_observers.core.errors import CanvasObserversError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,7 +167,7 @@ def config() -> None:
     """Settings files for --config."""
 
 
-@config.command("check")
+@config.command("check", cls=Command)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--command",
@@ -182,11 +183,7 @@ def check(ctx: click.Context, file: Path, command_name: str) -> None:
     root = ctx.find_root()
     assert isinstance(root.command, click.Group)
     command = root.command.commands[command_name]
-    try:
-        settings = read_config(file, click.Context(command, root, info_name=command_name))
-    except ConfigError as error:
-        click.echo(f"error: {error}", err=True)
-        raise SystemExit(2) from None
+    settings = read_config(file, click.Context(command, root, info_name=command_name))
     if not settings:
         click.echo(f"{file} is valid and sets nothing for `canvas-observers {command_name}`")
         return

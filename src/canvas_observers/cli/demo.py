@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import click
@@ -11,16 +10,16 @@ import httpx
 from rich.console import Console
 
 from canvas_observers.canvas.protocol import WRITE_OPERATIONS
-from canvas_observers.cli.common import setup_logging
-from canvas_observers.cli.exits import EXIT_STOPPED
-from canvas_observers.cli.sync import finish, read_roster_or_exit, run_with_progress
+from canvas_observers.cli.common import Command, setup_logging
+from canvas_observers.cli.exits import EXIT_OK, EXIT_STOPPED
+from canvas_observers.cli.wiring import finish, run_with_progress
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import RunResult
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "--out",
     "out_dir",
@@ -43,7 +42,7 @@ from canvas_observers.sync.run import RunResult
     show_default=True,
     help="Simulated Canvas latency per request, to see the pacing at work.",
 )
-def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
+def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
     """Run the whole job on a built-in fake Canvas with a sample district (no Canvas needed).
 
     It syncs the demo roster (progress, summary, report, journal), then syncs again to show
@@ -63,7 +62,7 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
     state.unlink(missing_ok=True)  # a fresh district each time: start the journal afresh too
     base_url = "http://127.0.0.1"  # in-process: the ASGI transport never opens a socket
     options = SyncOptions(method="direct" if pairing == "direct" else "code")
-    roster = read_roster_or_exit(roster_path, SourceOptions())
+    roster = SourceOptions().read(roster_path)
     console.rule("[bold]canvas-observers demo")
     console.print(
         f"A fake Canvas with a sample district ({len(fake.state.users)} users); "
@@ -107,7 +106,7 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
         f"Write requests sent to Canvas: {writes2} (Canvas read by {second.info.canvas_state})"
     )
     if first.aborted or second.aborted:
-        sys.exit(EXIT_STOPPED)
+        return EXIT_STOPPED
     rows = max(1, len(roster.rows))
     console.rule("What happened")
     console.print(
@@ -119,3 +118,4 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> None:
         f"Past runs: canvas-observers runs --state {state}\n"
         f"One run in detail: canvas-observers show {second.info.run_id} --state {state}"
     )
+    return EXIT_OK

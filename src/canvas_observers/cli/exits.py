@@ -4,21 +4,36 @@
 * 1: the run finished, but some rows need a human (outcomes in ``--fail-on``).
 * 2: nothing was done, or the run stopped: usage, roster, Canvas, token, journal.
 
-A known failure is an exception under ``core.errors.CanvasObserversError``; the command
-group (``cli/__init__.py``) turns any that reaches it into its message and exit 2, so no
-command picks a code of its own for one.
+A known failure is an exception under ``core.errors.CanvasObserversError`` (``Stopped``
+when a command itself decides it cannot go on); the command group (``cli/__init__.py``)
+turns any that reaches it into one ``error:`` line and exit 2 with ``stopped``. A command
+that finishes returns its code (``run_exit_code``, ``attention_exit_code``), and the group
+exits with it. No command calls ``sys.exit``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
+from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.sync.run import RunResult
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1
 EXIT_STOPPED = 2
+
+
+class Stopped(CanvasObserversError):
+    """A command cannot go on (no journal to read, a second Ctrl-C, a report it cannot
+    write); the message says why and what to do."""
+
+
+def stopped(error: CanvasObserversError) -> int:
+    """The exit code of a known failure that reached the command group: always 2, nothing
+    was done (or the run stopped). One function, so a future distinction has one home."""
+    del error
+    return EXIT_STOPPED
 
 
 def run_exit_code(result: RunResult, fail_on: Collection[Outcome]) -> int:

@@ -1,30 +1,20 @@
-"""`canvas-observers export-sis`: write Canvas SIS-import CSVs; nothing is sent to Canvas.
-
-Also home of ``source_options``, the roster-source flags (``--format``, ``--guardian-roles``,
-``--student-id-field``, ``--legal-names``, ``--encoding``, ``--column``, ``--delimiter``)
-shared with ``sync``: they reach the command as one ``source: SourceOptions`` value.
-"""
+"""`canvas-observers export-sis`: write Canvas SIS-import CSVs; nothing is sent to Canvas."""
 
 from __future__ import annotations
 
-import codecs
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from canvas_observers.cli.common import fail
+from canvas_observers.cli.common import Command
 from canvas_observers.cli.config import config_option
-from canvas_observers.cli.exits import EXIT_ATTENTION, EXIT_OK, EXIT_STOPPED
-from canvas_observers.roster.columns import parse_delimiter, parse_mapping
-from canvas_observers.roster.export import ExportError, check_template
+from canvas_observers.cli.exits import Stopped, attention_exit_code
+from canvas_observers.cli.options import observer_id_template_option, source_options
+from canvas_observers.roster.export import ExportError
 from canvas_observers.roster.export import export_sis as run_export
 from canvas_observers.roster.model import RosterError
-from canvas_observers.roster.sources import FORMATS, SourceOptions
+from canvas_observers.roster.sources import SourceOptions
 
-F = TypeVar("F", bound=Callable[..., Any])
 MAX_LISTED = 20  # problems printed one per line; the rest are counted
 
 
@@ -33,126 +23,7 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def _roles(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
-    roles = tuple(r.strip().lower() for r in value.split(",") if r.strip())
-    if not roles:
-        raise click.BadParameter("name at least one role, e.g. parent,guardian")
-    return roles
-
-
-def _encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        codecs.lookup(value)
-    except LookupError:
-        raise click.BadParameter(f"unknown encoding {value!r} (try utf-8, cp1252)") from None
-    return value
-
-
-def _column(
-    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
-) -> tuple[tuple[str, str], ...]:
-    try:
-        return tuple(parse_mapping(values).items())
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _delimiter(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        return parse_delimiter(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-_SOURCE_FLAGS = (
-    click.option(
-        "--format",
-        "source_format",
-        type=click.Choice(FORMATS),
-        default=None,
-        help="Roster format: csv (four columns), oneroster (1.1/1.2 folder, zip or "
-        "users.csv) or sds (School Data Sync v2.1). Default: detected. See docs/oneroster.md.",
-    ),
-    click.option(
-        "--guardian-roles",
-        default="parent,guardian",
-        show_default=True,
-        callback=_roles,
-        help="OneRoster/SDS roles that count as guardians, comma-separated "
-        "(add relative only if relatives should see grades).",
-    ),
-    click.option(
-        "--student-id-field",
-        default="identifier",
-        show_default=True,
-        help="OneRoster/SDS field used as the student's Canvas SIS id: identifier (falls "
-        "back to username), username, sourcedId, email, or a userIds type like {SIS}.",
-    ),
-    click.option(
-        "--legal-names",
-        is_flag=True,
-        help="OneRoster 1.2: use givenName/familyName even where "
-        "preferredGivenName/preferredFamilyName are given.",
-    ),
-    click.option(
-        "--encoding",
-        default="utf-8",
-        show_default=True,
-        callback=_encoding,
-        help="Text encoding of the roster files (e.g. cp1252, utf-16).",
-    ),
-    click.option(
-        "--column",
-        "columns",
-        multiple=True,
-        metavar="NAME=HEADER",
-        callback=_column,
-        help="Four-column CSV: the file's own header for a roster column, e.g. "
-        "--column 'student_id=Student ID' --column 'observer_email=Parent Email' (repeat "
-        "per column). OneRoster and SDS ignore it.",
-    ),
-    click.option(
-        "--delimiter",
-        default=",",
-        show_default=True,
-        callback=_delimiter,
-        help="Four-column CSV: the separator, ',' or ';' or a tab ('\\t' or tab). OneRoster "
-        "and SDS ignore it.",
-    ),
-)
-
-
-def source_options(command: F) -> F:
-    """Add the roster-source flags to a click command; it receives ``source: SourceOptions``."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["source"] = SourceOptions(
-            format=kwargs.pop("source_format"),
-            guardian_roles=kwargs.pop("guardian_roles"),
-            student_id_field=kwargs.pop("student_id_field"),
-            prefer_preferred_names=not kwargs.pop("legal_names"),
-            encoding=kwargs.pop("encoding"),
-            columns=kwargs.pop("columns"),
-            delimiter=kwargs.pop("delimiter"),
-        )
-        return command(*args, **kwargs)
-
-    decorated: Any = wrapper
-    for flag in reversed(_SOURCE_FLAGS):
-        decorated = flag(decorated)
-    return decorated  # type: ignore[no-any-return]
-
-
-def _template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        check_template(value)
-    except ExportError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return value
-
-
-@click.command("export-sis")
+@click.command("export-sis", cls=Command)
 @click.argument("path", type=click.Path(path_type=Path))
 @config_option
 @click.option(
@@ -163,16 +34,12 @@ def _template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     help="Folder to write users.csv and user_observers.csv into (created if missing; "
     "existing files of those names are replaced).",
 )
-@click.option(
-    "--observer-id-template",
-    default="{email}",
-    show_default=True,
-    callback=_template,
-    help="The guardians' new Canvas SIS user_id: {email} and/or {sourcedId} (the "
-    "OneRoster/SDS guardian id), e.g. G-{sourcedId}.",
+@observer_id_template_option(
+    "The guardians' new Canvas SIS user_id: {email} and/or {sourcedId} (the "
+    "OneRoster/SDS guardian id), e.g. G-{sourcedId}."
 )
 @source_options
-def export_sis(path: Path, out_dir: Path, observer_id_template: str, source: SourceOptions) -> None:
+def export_sis(path: Path, out_dir: Path, observer_id_template: str, source: SourceOptions) -> int:
     """Write Canvas SIS-import files for the guardians of PATH; nothing is sent to Canvas.
 
     PATH is a four-column roster CSV, or a OneRoster / School Data Sync export (folder or
@@ -194,8 +61,7 @@ def export_sis(path: Path, out_dir: Path, observer_id_template: str, source: Sou
             delimiter=source.delimiter,
         )
     except (RosterError, ExportError) as exc:
-        fail(_printable(str(exc)), EXIT_STOPPED)
-        return
+        raise Stopped(_printable(str(exc))) from exc
     click.echo(f"{result.users_path}: {result.guardians} guardian(s)")
     click.echo(
         f"{result.user_observers_path}: {result.active_links} active link(s), "
@@ -212,4 +78,4 @@ def export_sis(path: Path, out_dir: Path, observer_id_template: str, source: Sou
             click.echo(_printable(f"  {where}: {problem.reason}"))
         if len(result.problems) > MAX_LISTED:
             click.echo(f"  ... and {len(result.problems) - MAX_LISTED} more")
-    raise SystemExit(EXIT_ATTENTION if result.problems else EXIT_OK)
+    return attention_exit_code(bool(result.problems))

@@ -3,12 +3,13 @@ tests and for benchmarks. A thin shell: flags -> FakeConfig -> create_app -> ser
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
 from pathlib import Path
 
 import click
 
+from canvas_observers.canvas.net import is_loopback
+from canvas_observers.cli.common import Command
 from canvas_observers.fake_canvas.app import create_app
 from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN, FakeConfig
 from canvas_observers.fake_canvas.roles import ACCOUNT_ADMIN, parse_permissions
@@ -19,16 +20,6 @@ from canvas_observers.fake_canvas.state import FakeState
 MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
 
 
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def base_url(host: str, port: int) -> str:
     host = host.strip("[]")
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -36,6 +27,7 @@ def base_url(host: str, port: int) -> str:
 
 @click.command(
     "fake-canvas",
+    cls=Command,
     context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
 )
 @click.option("--host", default="127.0.0.1", help="Address to listen on (loopback only).")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from canvas_observers.cli.common import fail
+from canvas_observers.cli.exits import Stopped
 from canvas_observers.core.errors import CanvasObserversError
 
 log = logging.getLogger("canvas_observers")
@@ -144,12 +144,12 @@ def run_lock(journal: Path) -> Iterator[None]:
         return
     try:
         fd, left = acquire(journal)
-    except LockHeld as held:
-        fail(str(held))
-        raise  # unreachable: fail() exits
-    except OSError as error:
-        fail(f"cannot create the lock file {lock_path(journal)}: {error.strerror}")
+    except LockHeld:
         raise
+    except OSError as error:
+        raise Stopped(
+            f"cannot create the lock file {lock_path(journal)}: {error.strerror}"
+        ) from error
     if left is not None:
         log.warning(
             "took over the lock of a run that ended without releasing it (%s); "

@@ -1,231 +1,60 @@
-"""`canvas-observers sync`: the main job, and the pieces the demo shares with it."""
+"""`canvas-observers sync`: the main job. Its flags shared with other commands are in
+``options.py``; the run's wiring (client, journal, progress, the end of a run) in ``wiring.py``."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
-import sys
-from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import cast
 
 import click
 import httpx
-from rich.console import Console
 
-from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.cli.common import (
     LOG_LEVELS,
+    Command,
     PipeConsole,
     canvas_url_or_exit,
-    echo_error,
     ensure_folder,
-    fail,
     read_token,
     setup_logging,
-    silence_broken_pipe,
 )
 from canvas_observers.cli.config import config_option
-from canvas_observers.cli.exits import run_exit_code
-from canvas_observers.cli.export import source_options
-from canvas_observers.cli.journal import outcome_list
+from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.lock import run_lock
-from canvas_observers.cli.nightly import check_notify_url, notify, progress_sink
+from canvas_observers.cli.nightly import check_notify_url
+from canvas_observers.cli.options import (
+    canvas_options,
+    observer_id_template_option,
+    outcome_list,
+    report_option,
+    report_timeout_option,
+    source_options,
+    state_option,
+)
+from canvas_observers.cli.wiring import (
+    REQUEST_TIMEOUT,
+    check_report_path,
+    finish,
+    install_stop_signals,
+    open_journal,
+    run_with_progress,
+)
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
-from canvas_observers.report.notify import payload
-from canvas_observers.report.render import REPORT_SUFFIXES, render_summary, write_report
 from canvas_observers.roster.exclude import read_exclusions
-from canvas_observers.roster.export import ExportError, check_template
-from canvas_observers.roster.model import RemovalCandidate, Roster, RosterError
 from canvas_observers.roster.sources import SourceOptions
-from canvas_observers.store.journal import Journal, JournalError, default_state_path
+from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.options import AUTO_REPORT_ROWS, CanvasStateMode, SyncOptions
-from canvas_observers.sync.run import RunResult, run_sync
+from canvas_observers.sync.run import RunResult
 
 log = logging.getLogger("canvas_observers")
 
-REQUEST_TIMEOUT = 30.0  # seconds for one request; retries have their own total bound
 
-
-def read_exclusions_or_exit(path: Path | None) -> dict[tuple[str, str], str]:
-    """The do-not-pair list; one that cannot be read stops here, before any write."""
-    if path is None:
-        return {}
-    try:
-        return read_exclusions(path)
-    except RosterError as error:
-        fail(str(error))
-        raise  # unreachable: fail() exits
-
-
-def journal_or_exit(state: Path) -> Journal:
-    """Open (creating if needed) the journal; one that cannot be used stops here."""
-    try:
-        return Journal.open(state)
-    except JournalError as error:
-        fail(f"cannot open the journal {state}: {error}")
-        raise  # unreachable: fail() exits
-
-
-def read_roster_or_exit(path: Path, source: SourceOptions) -> Roster:
-    """Read the roster; a file that cannot be read as one stops here, before any write."""
-    try:
-        return source.read(path)
-    except RosterError as error:
-        fail(str(error))
-        raise  # unreachable: fail() exits
-
-
-async def run_with_progress(
-    roster: Roster,
-    *,
-    http: httpx.AsyncClient,
-    base_url: str,
-    token: str,
-    options: SyncOptions,
-    journal: Journal | None,
-    allow_insecure: bool,
-    settings: dict[str, object],
-    console: Console,
-    interrupt: asyncio.Event | None = None,
-    excluded: dict[tuple[str, str], str] | None = None,
-    quiet: bool = False,
-) -> RunResult:
-    """Build the client on ``http`` and run the sync with a progress display (none if quiet)."""
-    try:
-        client = CanvasClient(
-            http,
-            base_url=base_url,
-            token=token,
-            allow_insecure=allow_insecure,
-            timeout=REQUEST_TIMEOUT,
-        )
-    except ConfigurationError as error:
-        fail(error.message)
-        raise
-    bar, tick, on_report = progress_sink(
-        len(roster.rows) + len(roster.problems), console, dry_run=options.dry_run, quiet=quiet
-    )
-    with bar:
-        return await run_sync(
-            roster,
-            client=client,
-            options=options,
-            canvas_url=base_url,
-            journal=journal,
-            settings=settings,
-            on_result=tick,
-            interrupt=interrupt,
-            on_report=on_report,
-            excluded=excluded,
-        )
-
-
-def finish(
-    report: RunResult,
-    *,
-    console: Console,
-    report_path: Path | None,
-    state_path: Path | None,
-    removal_candidates: Sequence[RemovalCandidate] = (),
-    max_attention_rows: int = 20,
-    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
-    notify_url: str | None = None,
-    quiet: bool = False,
-) -> int:
-    """Write the report, print the summary and where the journal is; return the exit code.
-
-    The report comes first, so a closed terminal or pipe cannot lose it. A run that stopped
-    before reaching any row (token refused, Canvas unreachable) prints only its one error line.
-    """
-    if report_path is not None:
-        write_report(
-            report_path, report.info, report.results, removal_candidates=removal_candidates
-        )
-    reached = any(r.outcome is not Outcome.INVALID_ROW for r in report.results)
-    try:
-        if report.aborted is None or reached:
-            render_summary(
-                console, report.info, report.results, max_attention_rows=max_attention_rows
-            )
-            if removal_candidates:
-                console.print(
-                    f"{len(removal_candidates)} links are marked as ending in the SIS "
-                    "(tobedeleted, inactive or disabled): listed in the report as removal "
-                    "candidates; nothing was removed."
-                )
-            if report_path is not None and not quiet:
-                console.print(f"Report written to {report_path}")
-            if state_path is not None and not quiet:
-                console.print(f"Journal: {state_path} (run {report.info.run_id})")
-    except BrokenPipeError:  # `sync ... | head`: the summary is optional, the exit code is not
-        silence_broken_pipe(sys.stdout)
-    if report.aborted is not None:
-        echo_error(f"the run stopped: {report.aborted}")
-    code = run_exit_code(report, fail_on)
-    if notify_url is not None and code != 0:
-        notify(notify_url, payload(report.info, report.results, exit_code=code))
-    return code
-
-
-def check_report_path(report_path: Path | None) -> None:
-    """Refuse, before any write to Canvas, a report that could not be written afterwards."""
-    if report_path is None:
-        return
-    if report_path.suffix.lower() not in REPORT_SUFFIXES:
-        raise click.UsageError(f"--report {report_path}: the name must end in .json, .csv or .html")
-    ensure_folder("--report", report_path)
-
-
-def observer_id_template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    """--observer-id-template: {email} and/or {sourcedId}, as export-sis checks it."""
-    try:
-        check_template(value)
-    except ExportError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return value
-
-
-def install_stop_signals(interrupt: asyncio.Event) -> None:
-    """Ctrl-C (SIGINT) or SIGTERM: stop gracefully; a second Ctrl-C quits at once."""
-    loop = asyncio.get_running_loop()
-
-    def stop(signum: int) -> None:
-        if not interrupt.is_set():
-            click.echo(
-                "\nStopping: finishing the rows in hand, then reporting "
-                "(Ctrl-C again to quit at once).",
-                err=True,
-            )
-            interrupt.set()
-        if signum == signal.SIGINT:
-            loop.remove_signal_handler(signal.SIGINT)  # the next one raises KeyboardInterrupt
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop, signum)
-
-
-@click.command()
+@click.command(cls=Command)
 @click.argument("roster", type=click.Path(path_type=Path))
 @config_option
-@click.option(
-    "--canvas-url",
-    envvar="CANVAS_URL",
-    metavar="URL",
-    help="Your Canvas, e.g. https://school.instructure.com (or set CANVAS_URL).",
-)
-@click.option(
-    "--token-file",
-    type=click.Path(path_type=Path),
-    metavar="PATH",
-    help="File holding the API token (readable only by you). Default: the CANVAS_TOKEN "
-    "environment variable. There is no flag for the token itself: it would show in "
-    "process lists and shell history.",
-)
+@canvas_options
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -246,21 +75,12 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     show_default=True,
     help="Guardians handled at once. Requests are paced to Canvas's rate limit either way.",
 )
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
-    help="Also write the full report to PATH (.json, .csv, or .html: one page to share), "
-    "readable only by you.",
+@report_option(
+    "Also write the full report to PATH (.json, .csv, or .html: one page to share), "
+    "readable only by you."
 )
-@click.option(
-    "--state",
-    "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
-    help="The SQLite journal of runs. Default: one per Canvas under "
-    "~/.local/state/canvas-observers/.",
+@state_option(
+    "The SQLite journal of runs. Default: one per Canvas under ~/.local/state/canvas-observers/."
 )
 @click.option(
     "--no-registration-email",
@@ -333,14 +153,7 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     "whatever the size), row-by-row look-ups, or auto: a report for rosters of "
     f"{AUTO_REPORT_ROWS} rows or more, look-ups when the report is refused or late.",
 )
-@click.option(
-    "--report-timeout",
-    default=1800.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    metavar="SECONDS",
-    help="How long to wait for Canvas's report (a queued job) before giving up on it.",
-)
+@report_timeout_option
 @click.option(
     "--trust-contact-email",
     is_flag=True,
@@ -349,14 +162,10 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     "observer_mismatch: a shared family address or a typo must not give a child's grades to "
     "another adult.",
 )
-@click.option(
-    "--observer-id-template",
-    default="{email}",
-    show_default=True,
-    callback=observer_id_template,
-    help="The SIS id a new guardian login gets, and the one a guardian with a guardian id "
+@observer_id_template_option(
+    "The SIS id a new guardian login gets, and the one a guardian with a guardian id "
     "(the roster's guardian_id, the OneRoster/SDS sourcedId) is looked up by first: {email} "
-    "and/or {sourcedId} (the guardian id), as for export-sis, e.g. G-{sourcedId}.",
+    "and/or {sourcedId} (the guardian id), as for export-sis, e.g. G-{sourcedId}."
 )
 @click.option(
     "--update-guardians",
@@ -366,12 +175,6 @@ def install_stop_signals(interrupt: asyncio.Event) -> None:
     "such a row is guardian_email_changed (paired with the account, nothing else changed).",
 )
 @source_options
-@click.option(
-    "--allow-insecure-http",
-    is_flag=True,
-    help="Allow http:// to a Canvas that is not on this machine (sends the token in clear "
-    "text; for test servers only).",
-)
 @click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
@@ -396,6 +199,7 @@ def sync(
     roster: Path,
     canvas_url: str | None,
     token_file: Path | None,
+    allow_insecure_http: bool,
     dry_run: bool,
     pairing: str,
     concurrency: int,
@@ -415,11 +219,10 @@ def sync(
     observer_id_template: str,
     update_guardians: bool,
     source: SourceOptions,
-    allow_insecure_http: bool,
     log_level: str,
     quiet: bool,
     log_file: Path | None,
-) -> None:
+) -> int:
     """Create and pair observer accounts for every row of ROSTER.
 
     ROSTER is a CSV with the columns student_id, observer_email, observer_first_name,
@@ -437,7 +240,7 @@ def sync(
     check_report_path(report_path)
     if state_path is not None:
         ensure_folder("--state", state_path)
-    data = read_roster_or_exit(roster, source)
+    data = source.read(roster)
     options = SyncOptions(
         method="direct" if pairing == "direct" else "code",
         dry_run=dry_run,
@@ -453,7 +256,7 @@ def sync(
         observer_id_template=observer_id_template,
         update_guardians=update_guardians,
     )
-    excluded = read_exclusions_or_exit(exclude_path)
+    excluded = read_exclusions(exclude_path) if exclude_path is not None else {}
     if "{sourcedId}" not in observer_id_template and any(r.guardian_id for r in data.rows):
         log.info(
             "the roster has guardian ids, but --observer-id-template %s does not use "
@@ -498,16 +301,15 @@ def sync(
                 quiet=quiet,
             )
 
-    with run_lock(state), journal_or_exit(state) as journal:
+    with run_lock(state), open_journal(state) as journal:
         try:
             report = asyncio.run(main(journal))
         except KeyboardInterrupt:
-            fail(
+            raise Stopped(
                 "quit at once (second Ctrl-C); `canvas-observers runs` shows this run as "
                 "interrupted, and the next run picks up where it left off"
-            )
-            return
-    code = finish(
+            ) from None
+    return finish(
         report,
         console=console,
         report_path=report_path,
@@ -517,4 +319,3 @@ def sync(
         notify_url=notify_url,
         quiet=quiet,
     )
-    sys.exit(code)

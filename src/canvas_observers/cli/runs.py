@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,12 +19,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from canvas_observers.core.outcomes import Outcome, RowResult
+from canvas_observers.cli.common import Command
+from canvas_observers.cli.exits import Stopped
+from canvas_observers.cli.options import (
+    OUTCOME_NAMES,
+    canvas_url_option,
+    outcome_list,
+    state_option,
+)
+from canvas_observers.core.outcomes import RowResult
 from canvas_observers.report.html import api_calls_text
 from canvas_observers.report.render import write_html_report
 from canvas_observers.store import (
     Journal,
-    JournalError,
     NotAJournal,
     RunRecord,
     default_state_path,
@@ -38,35 +44,15 @@ _STATE_STYLES = {
     "failed": "red",
     "stopped": "yellow",
 }
-_OUTCOME_ORDER = [o.value for o in Outcome]
 
-_state_option = click.option(
-    "--state",
-    "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The SQLite journal to read. Default: the one for --canvas-url under the user's "
-    "state directory (~/.local/state/canvas-observers/ on Linux).",
+_state_option = state_option(
+    "The SQLite journal to read. Default: the one for --canvas-url under the user's "
+    "state directory (~/.local/state/canvas-observers/ on Linux)."
 )
-_canvas_url_option = click.option(
-    "--canvas-url",
-    envvar="CANVAS_URL",
-    default=None,
-    help="Canvas base URL whose default journal to read (env: CANVAS_URL). "
-    "Ignored when --state is given.",
+_canvas_url_option = canvas_url_option(
+    "Canvas base URL whose default journal to read (env: CANVAS_URL). "
+    "Ignored when --state is given."
 )
-
-
-def outcome_list(values: Iterable[str], *, param_hint: str) -> tuple[str, ...]:
-    """Outcome names given repeatedly or comma-separated; a bad one is a usage error (exit 2)."""
-    names = [v.strip() for value in values for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in _OUTCOME_ORDER]
-    if unknown:
-        raise click.BadParameter(
-            f"unknown outcome {', '.join(unknown)} (known: {', '.join(_OUTCOME_ORDER)})",
-            param_hint=param_hint,
-        )
-    return tuple(dict.fromkeys(names))
 
 
 def _journal_path(state_path: Path | None, canvas_url: str | None) -> Path:
@@ -82,22 +68,18 @@ def _journal_path(state_path: Path | None, canvas_url: str | None) -> Path:
 
 @contextmanager
 def _reading(path: Path) -> Iterator[Journal]:
-    """Open an existing journal; any failure becomes a one-line message and exit 2.
+    """Open an existing journal; a damaged one is a ``JournalError`` (one line, exit 2).
 
     A damaged page may only show up when a query reaches it, so reads are covered too.
     """
     try:
         with Journal.open(path) as journal:
             yield journal
-    except JournalError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(2) from None
     except sqlite3.DatabaseError as exc:
-        click.echo(f"{NotAJournal(str(path), str(exc))}", err=True)
-        raise SystemExit(2) from None
+        raise NotAJournal(str(path), str(exc)) from None
 
 
-def _summarise(counts: Mapping[str, int], order: Iterable[str] = _OUTCOME_ORDER) -> str:
+def _summarise(counts: Mapping[str, int], order: Iterable[str] = OUTCOME_NAMES) -> str:
     """``created 12 · paired 30 · failed 1``: non-zero counts, known outcomes first."""
     known = list(order)
     keys = [k for k in known if k in counts] + sorted(k for k in counts if k not in known)
@@ -143,7 +125,7 @@ def _ids(student: int | None, observer: int | None) -> Text:
     return Text(f"{'—' if student is None else student}/{'—' if observer is None else observer}")
 
 
-@click.command()
+@click.command(cls=Command)
 @_state_option
 @_canvas_url_option
 @click.option(
@@ -158,8 +140,7 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
     path = _journal_path(state_path, canvas_url)
     if not path.exists():
         if state_path is not None:  # a path the user typed: most likely a typo
-            click.echo(f"error: no journal at {path}", err=True)
-            sys.exit(2)
+            raise Stopped(f"no journal at {path}")
         click.echo(f"No runs recorded yet (no journal at {path}).")
         return
     with _reading(path) as journal:
@@ -211,7 +192,7 @@ def _triage(totals: Mapping[str, int]) -> tuple[str, str, str]:
     return str(new), str(ok), str(attention)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("run_id", metavar="RUN", type=int)
 @_state_option
 @_canvas_url_option
@@ -260,13 +241,11 @@ def show(
     """Show one run (RUN is its id from `canvas-observers runs`): settings, rows, actions."""
     path = _journal_path(state_path, canvas_url)
     if not path.exists():
-        click.echo(f"no journal at {path}", err=True)
-        raise SystemExit(2)
+        raise Stopped(f"no journal at {path}")
     with _reading(path) as journal:
         run = journal.get_run(run_id)
         if run is None:
-            click.echo(f"no run {run_id} in {path}", err=True)
-            raise SystemExit(2)
+            raise Stopped(f"no run {run_id} in {path}")
         rows = sorted(journal.run_rows(run_id), key=lambda r: r.line)
         actions = journal.run_actions(run_id)
     if outcomes or needs_attention:
@@ -363,8 +342,7 @@ def _write_html(path: Path, run: RunRecord, rows: list[RowResult]) -> None:
             results=rows,
         )
     except OSError as exc:
-        click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
-        raise SystemExit(2) from None
+        raise Stopped(f"cannot write {path}: {exc.strerror or exc}") from None
     click.echo(f"HTML report written to {path}")
 
 

@@ -1,0 +1,243 @@
+"""The flags several commands share, declared once: the Canvas and its token, the journal,
+the report, the roster source, the outcome lists and the guardian-id template.
+
+Each is a decorator; one that takes a ``help`` lets a command say what the flag means for it
+(``--state`` is written by ``sync`` and only read by ``audit``). ``source_options`` hands the
+command one ``source: SourceOptions`` value instead of seven flags.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from canvas_observers.core.outcomes import Outcome
+from canvas_observers.roster.columns import parse_delimiter, parse_mapping
+from canvas_observers.roster.export import ExportError, check_template
+from canvas_observers.roster.sources import FORMATS, SourceOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+OUTCOME_NAMES = [o.value for o in Outcome]
+
+
+def _apply(command: F, flags: Iterable[Callable[[Any], Any]]) -> F:
+    decorated: Any = command
+    for flag in reversed(list(flags)):
+        decorated = flag(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+# -- Canvas -----------------------------------------------------------------------------------
+
+
+def canvas_url_option(
+    help: str = "Your Canvas, e.g. https://school.instructure.com (or set CANVAS_URL).",
+) -> Callable[[F], F]:
+    """``--canvas-url URL`` (or ``CANVAS_URL``)."""
+    return click.option("--canvas-url", envvar="CANVAS_URL", metavar="URL", help=help)
+
+
+def canvas_options(command: F) -> F:
+    """``--canvas-url``, ``--token-file`` and ``--allow-insecure-http``: how to reach Canvas."""
+    return _apply(
+        command,
+        (
+            canvas_url_option(),
+            click.option(
+                "--token-file",
+                type=click.Path(path_type=Path),
+                metavar="PATH",
+                help="File holding the API token (readable only by you). Default: the "
+                "CANVAS_TOKEN environment variable. There is no flag for the token itself: "
+                "it would show in process lists and shell history.",
+            ),
+            click.option(
+                "--allow-insecure-http",
+                is_flag=True,
+                help="Allow http:// to a Canvas that is not on this machine (sends the token "
+                "in clear text; for test servers only).",
+            ),
+        ),
+    )
+
+
+def state_option(help: str) -> Callable[[F], F]:
+    """``--state PATH``: the SQLite journal (what it is for, in ``help``)."""
+    return click.option(
+        "--state",
+        "state_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="PATH",
+        help=help,
+    )
+
+
+def report_option(help: str) -> Callable[[F], F]:
+    """``--report PATH``: a report file, its format chosen by the extension."""
+    return click.option(
+        "--report",
+        "report_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="PATH",
+        help=help,
+    )
+
+
+report_timeout_option = click.option(
+    "--report-timeout",
+    default=1800.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="How long to wait for Canvas's provisioning report (a queued job) before giving up on it.",
+)
+
+
+# -- outcomes and guardian ids ----------------------------------------------------------------
+
+
+def outcome_list(values: Iterable[str], *, param_hint: str) -> tuple[str, ...]:
+    """Outcome names given repeatedly or comma-separated; a bad one is a usage error (exit 2)."""
+    names = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in OUTCOME_NAMES]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown outcome {', '.join(unknown)} (known: {', '.join(OUTCOME_NAMES)})",
+            param_hint=param_hint,
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        check_template(value)
+    except ExportError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def observer_id_template_option(help: str) -> Callable[[F], F]:
+    """``--observer-id-template``: ``{email}`` and/or ``{sourcedId}``, checked as given."""
+    return click.option(
+        "--observer-id-template",
+        default="{email}",
+        show_default=True,
+        callback=_template,
+        help=help,
+    )
+
+
+# -- the roster source ------------------------------------------------------------------------
+
+
+def _roles(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    roles = tuple(r.strip().lower() for r in value.split(",") if r.strip())
+    if not roles:
+        raise click.BadParameter("name at least one role, e.g. parent,guardian")
+    return roles
+
+
+def _encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {value!r} (try utf-8, cp1252)") from None
+    return value
+
+
+def _column(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(parse_mapping(values).items())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _delimiter(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return parse_delimiter(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_SOURCE_FLAGS = (
+    click.option(
+        "--format",
+        "source_format",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="Roster format: csv (four columns), oneroster (1.1/1.2 folder, zip or "
+        "users.csv) or sds (School Data Sync v2.1). Default: detected. See docs/oneroster.md.",
+    ),
+    click.option(
+        "--guardian-roles",
+        default="parent,guardian",
+        show_default=True,
+        callback=_roles,
+        help="OneRoster/SDS roles that count as guardians, comma-separated "
+        "(add relative only if relatives should see grades).",
+    ),
+    click.option(
+        "--student-id-field",
+        default="identifier",
+        show_default=True,
+        help="OneRoster/SDS field used as the student's Canvas SIS id: identifier (falls "
+        "back to username), username, sourcedId, email, or a userIds type like {SIS}.",
+    ),
+    click.option(
+        "--legal-names",
+        is_flag=True,
+        help="OneRoster 1.2: use givenName/familyName even where "
+        "preferredGivenName/preferredFamilyName are given.",
+    ),
+    click.option(
+        "--encoding",
+        default="utf-8",
+        show_default=True,
+        callback=_encoding,
+        help="Text encoding of the roster files (e.g. cp1252, utf-16).",
+    ),
+    click.option(
+        "--column",
+        "columns",
+        multiple=True,
+        metavar="NAME=HEADER",
+        callback=_column,
+        help="Four-column CSV: the file's own header for a roster column, e.g. "
+        "--column 'student_id=Student ID' --column 'observer_email=Parent Email' (repeat "
+        "per column). OneRoster and SDS ignore it.",
+    ),
+    click.option(
+        "--delimiter",
+        default=",",
+        show_default=True,
+        callback=_delimiter,
+        help="Four-column CSV: the separator, ',' or ';' or a tab ('\\t' or tab). OneRoster "
+        "and SDS ignore it.",
+    ),
+)
+
+
+def source_options(command: F) -> F:
+    """Add the roster-source flags to a click command; it receives ``source: SourceOptions``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["source"] = SourceOptions(
+            format=kwargs.pop("source_format"),
+            guardian_roles=kwargs.pop("guardian_roles"),
+            student_id_field=kwargs.pop("student_id_field"),
+            prefer_preferred_names=not kwargs.pop("legal_names"),
+            encoding=kwargs.pop("encoding"),
+            columns=kwargs.pop("columns"),
+            delimiter=kwargs.pop("delimiter"),
+        )
+        return command(*args, **kwargs)
+
+    return _apply(cast(F, wrapper), _SOURCE_FLAGS)

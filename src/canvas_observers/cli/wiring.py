@@ -1,0 +1,170 @@
+"""The run's wiring, shared by `sync`, `demo`, `audit` and `undo`: the Canvas client on an
+HTTP client, the journal, the roster, the progress display, the stop signals, and the end of
+a run (report, summary, webhook, exit code). A failure here raises; the command group turns
+it into one error line and exit 2 (exits.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import click
+import httpx
+from rich.console import Console
+
+from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.canvas.errors import ConfigurationError
+from canvas_observers.cli.common import echo_error, ensure_folder, silence_broken_pipe
+from canvas_observers.cli.exits import Stopped, run_exit_code
+from canvas_observers.cli.nightly import notify, progress_sink
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
+from canvas_observers.report.notify import payload
+from canvas_observers.report.render import REPORT_SUFFIXES, render_summary, write_report
+from canvas_observers.roster.model import RemovalCandidate, Roster
+from canvas_observers.store.journal import Journal, JournalError
+from canvas_observers.sync.options import SyncOptions
+from canvas_observers.sync.run import RunResult, run_sync
+
+log = logging.getLogger("canvas_observers")
+
+REQUEST_TIMEOUT = 30.0  # seconds for one request; retries have their own total bound
+
+
+def open_journal(state: Path) -> Journal:
+    """Open (creating if needed) the journal; one that cannot be used stops here."""
+    try:
+        return Journal.open(state)
+    except JournalError as error:
+        raise Stopped(f"cannot open the journal {state}: {error}") from error
+
+
+def canvas_client(
+    http: httpx.AsyncClient, *, base_url: str, token: str, allow_insecure: bool
+) -> CanvasClient:
+    """The Canvas client every command uses: one request timeout, the URL checked."""
+    try:
+        return CanvasClient(
+            http,
+            base_url=base_url,
+            token=token,
+            allow_insecure=allow_insecure,
+            timeout=REQUEST_TIMEOUT,
+        )
+    except ConfigurationError as error:
+        raise Stopped(error.message) from error
+
+
+async def run_with_progress(
+    roster: Roster,
+    *,
+    http: httpx.AsyncClient,
+    base_url: str,
+    token: str,
+    options: SyncOptions,
+    journal: Journal | None,
+    allow_insecure: bool,
+    settings: dict[str, object],
+    console: Console,
+    interrupt: asyncio.Event | None = None,
+    excluded: dict[tuple[str, str], str] | None = None,
+    quiet: bool = False,
+) -> RunResult:
+    """Build the client on ``http`` and run the sync with a progress display (none if quiet)."""
+    client = canvas_client(http, base_url=base_url, token=token, allow_insecure=allow_insecure)
+    bar, tick, on_report = progress_sink(
+        len(roster.rows) + len(roster.problems), console, dry_run=options.dry_run, quiet=quiet
+    )
+    with bar:
+        return await run_sync(
+            roster,
+            client=client,
+            options=options,
+            canvas_url=base_url,
+            journal=journal,
+            settings=settings,
+            on_result=tick,
+            interrupt=interrupt,
+            on_report=on_report,
+            excluded=excluded,
+        )
+
+
+def finish(
+    report: RunResult,
+    *,
+    console: Console,
+    report_path: Path | None,
+    state_path: Path | None,
+    removal_candidates: Sequence[RemovalCandidate] = (),
+    max_attention_rows: int = 20,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
+    notify_url: str | None = None,
+    quiet: bool = False,
+) -> int:
+    """Write the report, print the summary and where the journal is; return the exit code.
+
+    The report comes first, so a closed terminal or pipe cannot lose it. A run that stopped
+    before reaching any row (token refused, Canvas unreachable) prints only its one error line.
+    """
+    if report_path is not None:
+        write_report(
+            report_path, report.info, report.results, removal_candidates=removal_candidates
+        )
+    reached = any(r.outcome is not Outcome.INVALID_ROW for r in report.results)
+    try:
+        if report.aborted is None or reached:
+            render_summary(
+                console, report.info, report.results, max_attention_rows=max_attention_rows
+            )
+            if removal_candidates:
+                console.print(
+                    f"{len(removal_candidates)} links are marked as ending in the SIS "
+                    "(tobedeleted, inactive or disabled): listed in the report as removal "
+                    "candidates; nothing was removed."
+                )
+            if report_path is not None and not quiet:
+                console.print(f"Report written to {report_path}")
+            if state_path is not None and not quiet:
+                console.print(f"Journal: {state_path} (run {report.info.run_id})")
+    except BrokenPipeError:  # `sync ... | head`: the summary is optional, the exit code is not
+        silence_broken_pipe(sys.stdout)
+    if report.aborted is not None:
+        echo_error(f"the run stopped: {report.aborted}")
+    code = run_exit_code(report, fail_on)
+    if notify_url is not None and code != 0:
+        notify(notify_url, payload(report.info, report.results, exit_code=code))
+    return code
+
+
+def check_report_path(report_path: Path | None) -> None:
+    """Refuse, before any write to Canvas, a report that could not be written afterwards."""
+    if report_path is None:
+        return
+    if report_path.suffix.lower() not in REPORT_SUFFIXES:
+        raise click.UsageError(f"--report {report_path}: the name must end in .json, .csv or .html")
+    ensure_folder("--report", report_path)
+
+
+def install_stop_signals(interrupt: asyncio.Event) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM: stop gracefully; a second Ctrl-C quits at once."""
+    loop = asyncio.get_running_loop()
+
+    def stop(signum: int) -> None:
+        if not interrupt.is_set():
+            click.echo(
+                "\nStopping: finishing the rows in hand, then reporting "
+                "(Ctrl-C again to quit at once).",
+                err=True,
+            )
+            interrupt.set()
+        if signum == signal.SIGINT:
+            loop.remove_signal_handler(signal.SIGINT)  # the next one raises KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop, signum)
