@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from canvas_observers.sis_api import ProviderError
-from canvas_observers.sis_api import paging
+from canvas_observers.sis_api import ProviderError, paging
 from canvas_observers.sis_api.paging import Pager
 
 URL = httpx.URL("https://sis.example/ims/oneroster/v1p1/users?limit=3&offset=0")

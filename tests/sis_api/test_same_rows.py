@@ -31,15 +31,21 @@ async def test_api_gives_the_bundles_rows(
     """The demo district through the fake API (paged, 100 a page) reads as its bundle does."""
     app = fake_api(samples[version], version)
     result = await fetch(app, tmp_path / "snap", api_config(version))
-    want = read_source_detailed(samples[version], format="oneroster", student_id_field=student_id_field)
-    got = read_source_detailed(tmp_path / "snap", format="oneroster", student_id_field=student_id_field)
+    want = read_source_detailed(
+        samples[version], format="oneroster", student_id_field=student_id_field
+    )
+    got = read_source_detailed(
+        tmp_path / "snap", format="oneroster", student_id_field=student_id_field
+    )
     assert len(want.roster.rows) > 300 and want.roster.problems and want.roster.removal_candidates
     assert_same(want, got)
     assert result.users == len(state(app).users) and result.pages == 6
     assert (result.roles > result.users) == (version == "1.2")  # the teacher-parent's 2 roles
 
 
-async def test_preferred_names_and_legal_names_agree(samples: dict[str, Path], tmp_path: Path) -> None:
+async def test_preferred_names_and_legal_names_agree(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
     """A 1.2 bundle's preferred names survive the API's preferredFirstName/LastName spelling."""
     bundle = tmp_path / "bundle"
     bundle.mkdir()
@@ -55,7 +61,9 @@ async def test_preferred_names_and_legal_names_agree(samples: dict[str, Path], t
     await fetch(fake_api(bundle, "1.2"), tmp_path / "snap", api_config("1.2"))
     for prefer in (True, False):
         want = read_source_detailed(bundle, format="oneroster", prefer_preferred_names=prefer)
-        got = read_source_detailed(tmp_path / "snap", format="oneroster", prefer_preferred_names=prefer)
+        got = read_source_detailed(
+            tmp_path / "snap", format="oneroster", prefer_preferred_names=prefer
+        )
         assert_same(want, got)
         assert ("Mimi" in {r.observer_first_name for r in got.roster.rows}) == prefer
 
