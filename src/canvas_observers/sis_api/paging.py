@@ -2,7 +2,7 @@
 
 The REST bindings page with ``limit`` and ``offset``; a provider may send ``X-Total-Count``
 (the collection's size) and a ``Link`` header with ``rel="next"`` (1EdTech OneRoster 1.1 REST
-binding, section 3.4.1 "Pagination"; the 1.2 binding keeps it). The rules, in order:
+binding, its "Pagination" section; the 1.2 binding keeps the same parameters). The rules, in order:
 
 * a ``next`` link is followed (the session refuses one to another origin);
 * with ``X-Total-Count``, the collection ends when that many records were read; ending short
