@@ -13,6 +13,7 @@ from canvas_observers.cli.config import config
 from canvas_observers.cli.demo import demo
 from canvas_observers.cli.export import export_sis
 from canvas_observers.cli.fake import fake_canvas
+from canvas_observers.cli.fake_oneroster import fake_oneroster
 from canvas_observers.cli.runs import runs, show
 from canvas_observers.cli.sync import sync
 from canvas_observers.cli.undo import undo
@@ -31,6 +32,7 @@ def main() -> None:
 main.add_command(sync)
 main.add_command(demo)
 main.add_command(fake_canvas)
+main.add_command(fake_oneroster)
 main.add_command(runs)
 main.add_command(show)
 main.add_command(export_sis)

@@ -7,7 +7,7 @@ Each package draws its own branch below it::
     ├── RosterError            roster/model.py: a roster that cannot be read at all
     ├── ExportError            sis_export/: a template or folder the export cannot use
     ├── JournalError           store/journal.py: the state file is unusable
-    ├── OneRosterApiError      sis_api/: the SIS's OneRoster API could not be read whole
+    ├── SisApiError            sis_api/: the SIS's OneRoster API could not be read whole
     └── RunAborted             sync/: the run cannot go on
 
 The CLI maps these to exit codes in one place (cli/exits.py), so a command never picks a
