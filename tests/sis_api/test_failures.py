@@ -37,7 +37,7 @@ async def test_bad_credentials_name_the_client_and_token_url(
 async def test_basic_refused_then_body_accepted(samples: dict[str, Path], tmp_path: Path) -> None:
     """A token endpoint that takes form fields only refuses Basic (with a hint); body works."""
     app = fake_api(samples["1.1"], client_auth="body")
-    with pytest.raises(CredentialsRefused, match="client_auth body"):
+    with pytest.raises(CredentialsRefused, match="--client-auth body"):
         await fetch(app, tmp_path / "snap")
     result = await fetch(app, tmp_path / "snap", api_config(client_auth="body"))
     assert result.users == len(state(app).users)

@@ -32,6 +32,15 @@ from canvas_observers.cli.options import (
     source_options,
     state_option,
 )
+from canvas_observers.cli.roster_input import (
+    ApiSource,
+    api_options,
+    check_one_source,
+    read_client_secret,
+    read_roster,
+    roster_argument,
+    snapshot_folder,
+)
 from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, check_report_path
 from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.roster.sources import SourceOptions
@@ -75,7 +84,7 @@ def _journal_knowledge(
 
 
 @click.command("audit", cls=Command)
-@click.argument("roster", type=click.Path(path_type=Path))
+@roster_argument
 @config_option
 @canvas_options
 @state_option(
@@ -88,14 +97,16 @@ def _journal_knowledge(
 )
 @report_timeout_option
 @source_options
+@api_options
 def audit(
-    roster: Path,
+    roster: Path | None,
     canvas_url: str | None,
     token_file: Path | None,
     state_path: Path | None,
     report_path: Path | None,
     report_timeout: float,
     source: SourceOptions,
+    api: ApiSource | None,
     allow_insecure_http: bool,
 ) -> int:
     """Audit who observes whom in Canvas against ROSTER; writes nothing to Canvas.
@@ -110,11 +121,15 @@ def audit(
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
     canvas_url = canvas_url.rstrip("/")
+    check_one_source(roster, api)
     check_report_path(report_path)
     token = read_token(token_file)
-    setup_logging("info", None, secrets=(token,))
-    data = source.read(roster)
+    secret = read_client_secret(api)
+    setup_logging("info", None, secrets=(token, secret.reveal()) if secret else (token,))
     state = state_path or default_state_path(canvas_url)
+    data = read_roster(
+        roster, source, api=api, secret=secret, snapshots=snapshot_folder(state)
+    ).roster
     known = _journal_knowledge(state, canvas_url)
     console = Console()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -10,6 +11,13 @@ from canvas_observers.cli.common import Command
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped, attention_exit_code
 from canvas_observers.cli.options import observer_id_template_option, source_options
+from canvas_observers.cli.roster_input import (
+    ApiSource,
+    api_options,
+    check_one_source,
+    fetch_snapshot,
+    read_client_secret,
+)
 from canvas_observers.roster.export import ExportError
 from canvas_observers.roster.export import export_sis as run_export
 from canvas_observers.roster.model import RosterError
@@ -24,7 +32,7 @@ def _printable(text: str) -> str:
 
 
 @click.command("export-sis", cls=Command)
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=click.Path(path_type=Path))
 @config_option
 @click.option(
     "--out",
@@ -39,14 +47,30 @@ def _printable(text: str) -> str:
     "OneRoster/SDS guardian id), e.g. G-{sourcedId}."
 )
 @source_options
-def export_sis(path: Path, out_dir: Path, observer_id_template: str, source: SourceOptions) -> int:
+@api_options
+def export_sis(
+    path: Path | None,
+    out_dir: Path,
+    observer_id_template: str,
+    source: SourceOptions,
+    api: ApiSource | None,
+) -> int:
     """Write Canvas SIS-import files for the guardians of PATH; nothing is sent to Canvas.
 
     PATH is a four-column roster CSV, or a OneRoster / School Data Sync export (folder or
-    .zip). Writes users.csv (one row per guardian) and user_observers.csv (active links, and
-    deleted ones for users the SIS marks tobedeleted) for Canvas's SIS import. Exit codes: 0
-    written, 1 written but some rows were skipped, 2 nothing written (unreadable roster).
+    .zip), or with --oneroster-api the SIS's OneRoster API (its snapshot is kept in
+    OUT/oneroster-snapshots). Writes users.csv (one row per guardian) and user_observers.csv
+    (active links, and deleted ones for users the SIS marks tobedeleted) for Canvas's SIS
+    import. Exit codes: 0 written, 1 written but some rows were skipped, 2 nothing written
+    (unreadable roster).
     """
+    check_one_source(path, api)
+    secret = read_client_secret(api)
+    if api is not None:
+        assert secret is not None
+        fetched = fetch_snapshot(api, secret, out_dir / "oneroster-snapshots")
+        path, source = fetched.dest, dataclasses.replace(source, format="oneroster")
+    assert path is not None
     try:
         result = run_export(
             path,

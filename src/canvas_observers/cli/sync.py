@@ -33,6 +33,15 @@ from canvas_observers.cli.options import (
     source_options,
     state_option,
 )
+from canvas_observers.cli.roster_input import (
+    ApiSource,
+    api_options,
+    check_one_source,
+    read_client_secret,
+    read_roster,
+    roster_argument,
+    snapshot_folder,
+)
 from canvas_observers.cli.wiring import (
     REQUEST_TIMEOUT,
     check_report_path,
@@ -52,7 +61,7 @@ log = logging.getLogger("canvas_observers")
 
 
 @click.command(cls=Command)
-@click.argument("roster", type=click.Path(path_type=Path))
+@roster_argument
 @config_option
 @canvas_options
 @click.option(
@@ -175,6 +184,7 @@ log = logging.getLogger("canvas_observers")
     "such a row is guardian_email_changed (paired with the account, nothing else changed).",
 )
 @source_options
+@api_options
 @click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
@@ -196,7 +206,7 @@ log = logging.getLogger("canvas_observers")
     help="Also log to this file, e.g. for cron (created readable only by you).",
 )
 def sync(
-    roster: Path,
+    roster: Path | None,
     canvas_url: str | None,
     token_file: Path | None,
     allow_insecure_http: bool,
@@ -219,6 +229,7 @@ def sync(
     observer_id_template: str,
     update_guardians: bool,
     source: SourceOptions,
+    api: ApiSource | None,
     log_level: str,
     quiet: bool,
     log_file: Path | None,
@@ -226,7 +237,8 @@ def sync(
     """Create and pair observer accounts for every row of ROSTER.
 
     ROSTER is a CSV with the columns student_id, observer_email, observer_first_name,
-    observer_last_name, or a OneRoster / School Data Sync export (see --format).
+    observer_last_name, or a OneRoster / School Data Sync export (see --format); or, with
+    --oneroster-api, the SIS's OneRoster API stands for it.
 
     Exit codes: 0 every row is paired (or would be); 1 the run finished but some rows need
     attention (see the summary or --report); 2 nothing was done: bad usage, unreadable roster,
@@ -234,13 +246,18 @@ def sync(
     """
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
+    check_one_source(roster, api)
     token = read_token(token_file)
-    setup_logging(log_level, log_file, secrets=(token,), quiet=quiet)
+    secret = read_client_secret(api)
+    secrets = (token, secret.reveal()) if secret is not None else (token,)
+    setup_logging(log_level, log_file, secrets=secrets, quiet=quiet)
     canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
     check_report_path(report_path)
     if state_path is not None:
         ensure_folder("--state", state_path)
-    data = source.read(roster)
+    state = state_path or default_state_path(canvas_url)
+    read = read_roster(roster, source, api=api, secret=secret, snapshots=snapshot_folder(state))
+    data = read.roster
     options = SyncOptions(
         method="direct" if pairing == "direct" else "code",
         dry_run=dry_run,
@@ -277,9 +294,9 @@ def sync(
         "observer_id_template": observer_id_template,
         "update_guardians": update_guardians,
         "format": source.format or "detected",
-        "roster": str(roster),
+        "roster": str(roster) if roster is not None else data.source,
+        **read.settings(),
     }
-    state = state_path or default_state_path(canvas_url)
     console = PipeConsole()
 
     async def main(journal: Journal) -> RunResult:

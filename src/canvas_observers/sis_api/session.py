@@ -149,7 +149,7 @@ class ApiSession:
             f"{self._config.client_id!r} and its secret ({why}); check both with the SIS "
             "admin"
             + (
-                ", or try sending them in the form body (client_auth body)"
+                ", or try sending them in the form body (--client-auth body)"
                 if self._config.client_auth == "basic"
                 else ""
             ),
