@@ -14,15 +14,10 @@ from canvas_observers.fake_canvas.app import create_app
 from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN, FakeConfig
 from canvas_observers.fake_canvas.roles import ACCOUNT_ADMIN, parse_permissions
 from canvas_observers.fake_canvas.scenarios import generate_district
-from canvas_observers.fake_canvas.server import serve
+from canvas_observers.fake_canvas.server import serve, url_of
 from canvas_observers.fake_canvas.state import FakeState
 
 MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
-
-
-def base_url(host: str, port: int) -> str:
-    host = host.strip("[]")
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @click.command(
@@ -210,9 +205,9 @@ def fake_canvas(
     else:
         app = create_app(config, scenario=scenario)
         roster_text = app.fake.demo_roster if scenario == "demo" else None
-    url = base_url(host, port)
+    url = url_of(host, port)
     click.echo(f"Fake Canvas at {url}")
-    click.echo(f"Files origin (report downloads) at {base_url(host, files_port)}")
+    click.echo(f"Files origin (report downloads) at {url_of(host, files_port)}")
     click.echo(f"Admin token: {admin_token}")
     if roster_text is not None:
         roster_out.write_text(roster_text, encoding="utf-8")

@@ -12,10 +12,11 @@ import click
 
 from canvas_observers.canvas.net import is_loopback
 from canvas_observers.cli.common import Command
+from canvas_observers.fake_canvas.server import url_of
 from canvas_observers.fake_oneroster.app import create_app
 from canvas_observers.fake_oneroster.config import MALFORMED_KINDS, FakeOneRosterConfig
 from canvas_observers.fake_oneroster.sample import write_sample
-from canvas_observers.fake_oneroster.server import serve, url_of
+from canvas_observers.fake_oneroster.server import serve
 from canvas_observers.roster.model import RosterError
 from canvas_observers.sis_api.config import SecretRead, read_client_secret
 from canvas_observers.sis_api.errors import ConfigError

@@ -36,7 +36,7 @@ def _quiet_drops() -> None:
         logger.addFilter(_QuietDrops())
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
     """A TCP socket bound to host:port (0 = a free port), not yet listening (uvicorn does).
 
     Created with ``IPPROTO_TCP`` named: asyncio sets TCP_NODELAY only on sockets whose
@@ -53,9 +53,14 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def url_of(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 host in brackets."""
+    host = host.strip("[]")
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _url(host: str, sock: socket.socket) -> str:
-    url_host = f"[{host}]" if ":" in host else host
-    return f"http://{url_host}:{sock.getsockname()[1]}"
+    return url_of(host, sock.getsockname()[1])
 
 
 def _point_files_origin(app: ASGIApp, host: str, sock: socket.socket) -> str | None:
@@ -73,9 +78,9 @@ def serve(
 ) -> None:
     """Serve `app` until interrupted (Ctrl-C) on `port`, and the files origin on `files_port`
     (default: port + 1); uvicorn logs warnings and errors only. OSError when a port is taken."""
-    canvas_sock = _bind(host, port)
+    canvas_sock = bind(host, port)
     try:
-        files_sock = _bind(host, port + 1 if files_port is None else files_port)
+        files_sock = bind(host, port + 1 if files_port is None else files_port)
     except OSError:
         canvas_sock.close()
         raise
@@ -99,8 +104,8 @@ def running_server(app: ASGIApp, *, host: str = "127.0.0.1") -> Iterator[str]:
     files origin, and the fake's `config.files_origin` points there until the block ends. On
     exit the server is asked to stop and the thread joined.
     """
-    canvas_sock = _bind(host, 0)
-    files_sock = _bind(host, 0)
+    canvas_sock = bind(host, 0)
+    files_sock = bind(host, 0)
     old_origin = _point_files_origin(app, host, files_sock)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)

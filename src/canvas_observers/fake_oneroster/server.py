@@ -3,7 +3,6 @@ background thread on a free loopback port for tests (`running_server`)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,29 +11,14 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from canvas_observers.fake_canvas.server import bind, url_of
+
 _STARTUP_TIMEOUT = 10.0
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def url_of(host: str, port: int) -> str:
-    host = host.strip("[]")
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8910) -> None:
     """Serve until Ctrl-C; OSError when the port is taken."""
-    sock = _bind(host, port)
+    sock = bind(host, port)
     try:
         uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off")).run(sockets=[sock])
     finally:
@@ -44,7 +28,7 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8910) -> None:
 @contextmanager
 def running_server(app: ASGIApp, *, host: str = "127.0.0.1") -> Iterator[str]:
     """Run ``app`` in a background thread on a free port of ``host``; yield its base URL."""
-    sock = _bind(host, 0)
+    sock = bind(host, 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="fake-oneroster", daemon=True
