@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from canvas_observers.roster import Roster, RosterError, check_email, read_roster
-from canvas_observers.roster.csv_reader import _email_problem
+from canvas_observers.roster.validate import email_problem
 
 HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 
@@ -314,7 +314,7 @@ def test_invalid_emails(email: str, why: str) -> None:
 def test_fast_path_agrees_with_detailed_checks(email: str) -> None:
     """The fast email path never accepts an address the detailed checks would refuse."""
     if check_email(email) is None:
-        assert _email_problem(email) is None
+        assert email_problem(email) is None
 
 
 def test_header_is_first_non_blank_record() -> None:

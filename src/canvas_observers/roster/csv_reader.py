@@ -19,15 +19,11 @@ Decisions worth knowing:
 * ``observer_email`` is trimmed and lower-cased: Canvas compares logins case-insensitively
   (``LOWER(pseudonyms.unique_id)``, docs/canvas-behaviour.md), so the lower-cased form is the one we
   create and search for. Names are trimmed and inner whitespace runs collapse to one space.
-* Email validation is a practical check, not an RFC 5322 parser: one ``@``, a non-empty
-  local part of at most 64 characters, a dotted domain with no empty labels, no whitespace,
-  control or invisible characters, none of ``<>()[],;:"\\``, and at most 100 characters in all
-  because Canvas refuses longer logins (``pseudonym[unique_id]`` max 100, docs/canvas-behaviour.md).
-  Non-ASCII letters are allowed (internationalised addresses exist).
+* Each row's values are checked by ``validate.py`` (the rules the OneRoster and SDS readers
+  share): a practical email check (at most 100 characters, the longest Canvas login), ids
+  without spaces, control or invisible characters, names of at most 255 characters.
 * An optional ``guardian_id`` column carries the SIS's own id of the guardian: trimmed, empty
-  means none, and checked like ``student_id`` (no spaces, control or invisible characters).
-* Names longer than 255 characters are refused: Canvas limits string columns such as
-  ``users.name`` to 255 (``maximum_string_length``).
+  means none, and checked like ``student_id``.
 * Rows with the same ``student_id`` and the same email (compared lower-cased, as Canvas
   does) are collapsed: the first is kept and notes the lines of the others;
   ``Roster.duplicates`` counts them.
@@ -55,73 +51,19 @@ from canvas_observers.roster.model import (
     RowProblem,
     eight_bit_guess,
 )
+from canvas_observers.roster.validate import (
+    check_email,
+    check_id,
+    check_name,
+    check_student_id,
+    normalise_email,
+)
 
-OPTIONAL_COLUMNS = ("guardian_id",)  # the SIS's own guardian id, when the export has one
-MAX_NAME_LENGTH = 255  # Canvas ActiveRecord maximum_string_length (users.name, sortable_name)
-MAX_LOGIN_LENGTH = 100  # Canvas Pseudonym unique_id maximum (app/models/pseudonym.rb)
-MAX_LOCAL_PART = 64  # RFC 5321 section 4.5.3.1.1
-MAX_STUDENT_ID_LENGTH = 255  # sis_user_id and unique_id are string columns
 MAX_NAME_NOTES = 3  # per row: list this many other spellings, then summarise
 
 _CHUNK = 1 << 16
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-# Control characters other than tab/CR/LF (which in names are just whitespace to collapse).
-_NAME_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# In ids and emails also refuse whitespace and invisible format characters (zero-width
-# spaces, bidi marks, BOM, soft hyphen) that copy-paste from documents brings along.
-_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
-_SPACE = re.compile(r"\s")
-_PLAIN_EMAIL = re.compile(
-    r"(?!\.)(?!.*\.\.)[A-Za-z0-9._%+'&=!#$*/?^`{|}~-]{1,64}(?<!\.)@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-)
-_EMAIL_FORBIDDEN = re.compile(r'[<>()\[\],;:"\\]')
 _UTF16_FAMILY = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"}
-
-
-def check_email(email: str) -> str | None:
-    """Return why ``email`` (already trimmed) is not a usable Canvas login, or None if it is."""
-    # Fast path for the common plain-ASCII address; everything else gets the detailed checks.
-    if len(email) <= MAX_LOGIN_LENGTH and _PLAIN_EMAIL.fullmatch(email):
-        return None
-    return _email_problem(email)
-
-
-def _email_problem(email: str) -> str | None:
-    """The detailed checks behind ``check_email`` (the fast path must agree with these)."""
-    shown = _show(email)
-    if _ID_CONTROL.search(email):
-        return f"observer_email {shown} contains control or invisible characters"
-    if _SPACE.search(email):
-        return f"observer_email {shown} contains spaces"
-    ats = email.count("@")
-    if ats == 0:
-        return f"observer_email {shown} has no '@'"
-    if ats > 1:
-        return f"observer_email {shown} has more than one '@'"
-    bad = _EMAIL_FORBIDDEN.search(email)
-    if bad:
-        return f"observer_email {shown} contains {bad.group()!r}, which an email cannot"
-    local, domain = email.split("@")
-    if not local:
-        return f"observer_email {shown} has nothing before the '@'"
-    if not domain:
-        return f"observer_email {shown} has nothing after the '@'"
-    if len(local) > MAX_LOCAL_PART:
-        return f"observer_email {shown} has more than {MAX_LOCAL_PART} characters before the '@'"
-    if len(email) > MAX_LOGIN_LENGTH:
-        return (
-            f"observer_email {shown} is longer than {MAX_LOGIN_LENGTH} characters, "
-            "the longest login Canvas accepts"
-        )
-    if local.startswith(".") or local.endswith(".") or ".." in local:
-        return f"observer_email {shown} has a misplaced '.' before the '@'"
-    if "." not in domain:
-        return f"observer_email {shown} has no dot in the domain {domain!r}"
-    if domain.endswith("."):
-        return f"observer_email {shown} ends with a dot"
-    if domain.startswith(".") or ".." in domain:
-        return f"observer_email {shown} has an empty part in the domain {domain!r}"
-    return None
 
 
 def read_roster(
@@ -327,7 +269,7 @@ def _csv_fatal(text: str, line: int, source: str) -> RosterError:
 
 
 @dataclasses.dataclass(slots=True)
-class _Guardian:
+class _EmailNames:
     """The first name seen for a guardian email, and the other spellings met later."""
 
     name: tuple[str, str]
@@ -346,7 +288,7 @@ class _Reader:
         self.problems: list[RowProblem] = []
         self.notes: dict[int, list[str]] = {}
         self.keys: dict[tuple[str, str], int] = {}
-        self.guardians: dict[str, _Guardian] = {}
+        self.names_by_email: dict[str, _EmailNames] = {}
         self.duplicates = 0
         self.seen = 0
 
@@ -358,22 +300,22 @@ class _Reader:
             return
         raw = {c: fields[i] if i < len(fields) else "" for c, i in self.columns.items()}
         student_id = raw["student_id"].strip()
-        email = raw["observer_email"].strip().lower()
+        email = normalise_email(raw["observer_email"])
         reasons: list[tuple[str, str]] = []
-        if why := _check_student_id(student_id):
+        if why := check_student_id(student_id):
             reasons.append(("student_id", why))
         if not email:
             reasons.append(("observer_email", "observer_email is missing"))
         elif why := check_email(email):
             reasons.append(("observer_email", why))
-        first, why = _name(raw["observer_first_name"], "observer_first_name")
+        first, why = check_name(raw["observer_first_name"], "observer_first_name")
         if why:
             reasons.append(("observer_first_name", why))
-        last, why = _name(raw["observer_last_name"], "observer_last_name")
+        last, why = check_name(raw["observer_last_name"], "observer_last_name")
         if why:
             reasons.append(("observer_last_name", why))
         guardian_id = raw.get("guardian_id", "").strip() or None
-        if guardian_id is not None and (why := _check_id(guardian_id, "guardian_id")):
+        if guardian_id is not None and (why := check_id(guardian_id, "guardian_id")):
             reasons.append(("guardian_id", why))
         if reasons:
             self.problems.append(
@@ -398,40 +340,40 @@ class _Reader:
         sid = row.student_id.lower() if row.student_is_login else row.student_id
         key = (sid, row.email_key)
         name = (row.observer_first_name, row.observer_last_name)
-        guardian = self.guardians.get(row.email_key)
+        known = self.names_by_email.get(row.email_key)
         if key in self.keys:
             self.duplicates += 1
             kept = self.keys[key]
             note = f"duplicate of this row on line {row.line}"
-            if guardian is not None and name != guardian.name:
+            if known is not None and name != known.name:
                 note += (
                     f" (which gives the name {_full(name)!r}; "
-                    f"using {_full(guardian.name)!r} from line {guardian.line})"
+                    f"using {_full(known.name)!r} from line {known.line})"
                 )
             self.notes.setdefault(kept, []).append(note)
             return
         index = len(self.rows)
         self.keys[key] = index
         self.rows.append(row)
-        if guardian is None:
-            self.guardians[row.email_key] = _Guardian(name, row.line, index)
-        elif name != guardian.name:
-            guardian.others.setdefault(name, row.line)
+        if known is None:
+            self.names_by_email[row.email_key] = _EmailNames(name, row.line, index)
+        elif name != known.name:
+            known.others.setdefault(name, row.line)
             self.notes.setdefault(index, []).append(
-                f"observer_email first given as {_full(guardian.name)!r} on line {guardian.line}; "
+                f"observer_email first given as {_full(known.name)!r} on line {known.line}; "
                 f"using that name for the account, not {_full(name)!r}"
             )
 
     def finish(self) -> Roster:
-        for guardian in self.guardians.values():
-            if not guardian.others:
+        for known in self.names_by_email.values():
+            if not known.others:
                 continue
-            notes = self.notes.setdefault(guardian.index, [])
-            others = list(guardian.others.items())
+            notes = self.notes.setdefault(known.index, [])
+            others = list(known.others.items())
             for name, line in others[:MAX_NAME_NOTES]:
                 notes.append(
                     f"observer_email also given as {_full(name)!r} on line {line}; "
-                    f"using {_full(guardian.name)!r} from line {guardian.line}"
+                    f"using {_full(known.name)!r} from line {known.line}"
                 )
             if len(others) > MAX_NAME_NOTES:
                 notes.append(
@@ -450,44 +392,5 @@ class _Reader:
         )
 
 
-def _check_student_id(student_id: str) -> str | None:
-    if not student_id:
-        return "student_id is missing"
-    return _check_id(student_id, "student_id")
-
-
-def _check_id(value: str, field: str) -> str | None:
-    """Why an id (student or guardian, trimmed, not empty) is unusable, or None."""
-    shown = _show(value)
-    if _ID_CONTROL.search(value):
-        return f"{field} {shown} contains control or invisible characters"
-    if _SPACE.search(value):
-        return f"{field} {shown} contains spaces"
-    if len(value) > MAX_STUDENT_ID_LENGTH:
-        return f"{field} is longer than {MAX_STUDENT_ID_LENGTH} characters"
-    return None
-
-
-def _name(value: str, field: str) -> tuple[str, str | None]:
-    """Return the normalised name and why it is refused (None when it is fine)."""
-    if _NAME_CONTROL.search(value):
-        return "", f"{field} {_show(value.strip())} contains control characters"
-    name = " ".join(value.split())
-    if not name:
-        return "", f"{field} is missing"
-    if len(name) > MAX_NAME_LENGTH:
-        return "", (
-            f"{field} is {len(name)} characters long; Canvas allows at most {MAX_NAME_LENGTH}"
-        )
-    return name, None
-
-
 def _full(name: tuple[str, str]) -> str:
     return f"{name[0]} {name[1]}".strip()
-
-
-def _show(value: str, limit: int = 60) -> str:
-    """A value quoted for a message: control characters escaped, long values cut short."""
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    return repr(value)

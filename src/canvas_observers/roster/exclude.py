@@ -12,8 +12,8 @@ import csv
 import io
 from pathlib import Path
 
-from canvas_observers.roster.csv_reader import check_email
 from canvas_observers.roster.model import RosterError, roster_pair
+from canvas_observers.roster.validate import check_email
 
 COLUMNS = ("student_id", "observer_email")
 

@@ -16,15 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from canvas_observers.roster.bundle import Bundle, read_table
+from canvas_observers.roster.links import BundleRead, Link, Person, assemble, load_people
 from canvas_observers.roster.model import RosterError, RowProblem
-from canvas_observers.roster.oneroster import (
-    BundleRead,
-    Link,
-    Person,
-    assemble,
-    load_people,
-)
-from canvas_observers.roster.sources import DEFAULT_GUARDIAN_ROLES, Bundle, read_table
 
 SDS_ID_FIELDS = ("identifier", "sourcedId", "username", "email")
 
@@ -32,7 +26,7 @@ SDS_ID_FIELDS = ("identifier", "sourcedId", "username", "email")
 def read_sds(
     bundle: Bundle,
     *,
-    guardian_roles: Sequence[str] = DEFAULT_GUARDIAN_ROLES,
+    guardian_roles: Sequence[str],
     student_id_field: str = "identifier",
     prefer_preferred_names: bool = True,
     encoding: str = "utf-8",
