@@ -18,10 +18,10 @@ from canvas_observers.cli.roster_input import (
     fetch_snapshot,
     read_client_secret,
 )
-from canvas_observers.roster.export import ExportError
-from canvas_observers.roster.export import export_sis as run_export
 from canvas_observers.roster.model import RosterError
 from canvas_observers.roster.sources import SourceOptions
+from canvas_observers.sis_export import ExportError
+from canvas_observers.sis_export import export_sis as run_export
 
 MAX_LISTED = 20  # problems printed one per line; the rest are counted
 

@@ -18,8 +18,8 @@ import click
 
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.columns import parse_delimiter, parse_mapping
-from canvas_observers.roster.export import ExportError, check_template
 from canvas_observers.roster.sources import FORMATS, SourceOptions
+from canvas_observers.sis_export import ExportError, check_template
 
 F = TypeVar("F", bound=Callable[..., Any])
 OUTCOME_NAMES = [o.value for o in Outcome]

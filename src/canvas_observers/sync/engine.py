@@ -34,8 +34,8 @@ from canvas_observers.canvas.errors import (
 from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
-from canvas_observers.roster.export import observer_sis_id
 from canvas_observers.roster.model import RosterRow, roster_pair
+from canvas_observers.sis_export import observer_sis_id
 from canvas_observers.sync.guardians import GuardianSteps
 from canvas_observers.sync.identity import with_note
 from canvas_observers.sync.lookup import CanvasView, Lookups, SnapshotView

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
-from canvas_observers.roster.export import observer_sis_id
 from canvas_observers.roster.model import RosterRow
+from canvas_observers.sis_export import observer_sis_id
 from canvas_observers.sync.identity import identity_change, predict, with_note
 from canvas_observers.sync.plan import (
     AlreadyPaired,

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 from canvas_observers.cli.export import export_sis as export_command
 from canvas_observers.cli.export import source_options
-from canvas_observers.roster.export import ExportError, export_sis, observer_sis_id
 from canvas_observers.roster.model import RosterError
 from canvas_observers.roster.sources import SourceOptions
+from canvas_observers.sis_export import ExportError, export_sis, observer_sis_id
 
-V11 = Path(__file__).parent / "fixtures" / "oneroster11"
+V11 = Path(__file__).resolve().parents[1] / "roster" / "fixtures" / "oneroster11"
 SDS = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "sds-v2.1-guardians"
 
 # Canvas doc/api/sis_csv.md (docs/canvas-behaviour.md, "SIS import CSVs"): every users.csv
