@@ -15,8 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from canvas_observers.roster.oneroster import parse_user_ids
-from canvas_observers.roster.sources import Bundle, Record, read_table
+from canvas_observers.roster.bundle import Bundle, Record, read_table
+from canvas_observers.roster.links import parse_user_ids
 
 _STRINGS = (
     "sourcedId", "status", "dateLastModified", "enabledUser", "username", "givenName",
