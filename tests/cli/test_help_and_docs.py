@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import tomllib
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
+import canvas_observers
 from canvas_observers.cli import main
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
@@ -42,3 +45,9 @@ def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
     assert "canvas-observers" in result.output
+    # the one version number is pyproject's, read back from the installed package's metadata
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+    assert importlib.metadata.version("canvas-observers") == declared
+    assert canvas_observers.__version__ == declared
+    assert declared in result.output
