@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from canvas_observers.canvas import client as client_module
-from canvas_observers.canvas.client import CanvasClient, check_base_url
+from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import CanvasError, ConfigurationError, ServerError
+from canvas_observers.canvas.net import check_base_url
 from canvas_observers.canvas.protocol import decipher
 
 BASE = "https://canvas.example.edu"

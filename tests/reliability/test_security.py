@@ -208,7 +208,6 @@ async def test_sync_refuses_a_link_header_to_another_host() -> None:
         report = await run_sync(
             roster, client=client, options=SyncOptions(), canvas_url="http://127.0.0.1"
         )
-    assert report.exit_code == 2
     assert report.aborted is not None
     assert "pagination link leaves the Canvas origin" in report.aborted
     assert set(hosts) == {"127.0.0.1"}

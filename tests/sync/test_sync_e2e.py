@@ -215,7 +215,6 @@ async def test_rejected_token_stops_the_run(district: District, fake_app: FakeCa
         report = await run_sync(roster, client=client, options=SyncOptions(), canvas_url=BASE_URL)
     assert report.aborted is not None
     assert "token" in report.aborted.lower()
-    assert report.exit_code == 2
     assert report.results == ()
     assert "not-a-token" not in report.aborted
 
