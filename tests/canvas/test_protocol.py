@@ -17,7 +17,6 @@ from canvas_observers.canvas.errors import (
     ServerError,
     Throttled,
 )
-from canvas_observers.canvas.models import CanvasUser
 
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 WWW_AUTH = {**JSON, "WWW-Authenticate": 'Bearer realm="canvas-lms"'}
@@ -340,40 +339,3 @@ def test_retry_after(value: str | None, seconds: float | None) -> None:
     headers = {} if value is None else {"Retry-After": value}
     now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
     assert protocol.retry_after(headers, now=now) == seconds
-
-
-ANA = CanvasUser(id=1, name="Ana", sis_user_id="100", login_id="Ana.P@X.org", email="ana@home.org")
-
-
-@pytest.mark.parametrize(
-    ("user", "value", "expected"),
-    [
-        (ANA, "100", True),
-        (ANA, "1001", False),
-        (ANA, "10", False),
-        (CanvasUser(id=2, name="B", sis_user_id="S-1a"), "S-1A", False),
-        (CanvasUser(id=3, name="C"), "100", False),
-        (CanvasUser(id=4, name="D", sis_user_id=""), "", False),
-    ],
-)
-def test_matches_sis_id(user: CanvasUser, value: str, expected: bool) -> None:
-    """SIS ids match exactly and case-sensitively; a substring hit is no match."""
-    assert protocol.matches_sis_id(user, value) is expected
-
-
-@pytest.mark.parametrize(
-    ("user", "value", "expected"),
-    [
-        (ANA, "ana.p@x.org", True),
-        (ANA, "  ANA.P@X.ORG ", True),
-        (ANA, "ana@home.org", True),
-        (ANA, "na.p@x.org", False),
-        (ANA, "ana.p@x.org.uk", False),
-        (ANA, "", False),
-        (CanvasUser(id=5, name="E"), "e@x.org", False),
-        (CanvasUser(id=6, name="F", login_id="strasse@x.org"), "straße@x.org", False),
-    ],
-)
-def test_matches_login_or_email(user: CanvasUser, value: str, expected: bool) -> None:
-    """Logins and emails match whole, ignoring case and outer spaces, never as substrings."""
-    assert protocol.matches_login_or_email(user, value) is expected
