@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -339,3 +340,18 @@ def test_retry_after(value: str | None, seconds: float | None) -> None:
     headers = {} if value is None else {"Retry-After": value}
     now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
     assert protocol.retry_after(headers, now=now) == seconds
+
+
+def test_408_is_a_temporary_failure() -> None:
+    """A proxy's 408 is retried like a 5xx (and is OutcomeUnknown for a POST), not a refusal."""
+    with pytest.raises(ServerError):
+        protocol.decipher("GET", "/api/v1/users/1", 408, {}, b"")
+
+
+def test_a_redirect_is_a_configuration_error_naming_where() -> None:
+    """A 301 is never followed: the user is told to use the URL it points to (query dropped)."""
+    headers = {"Location": "https://new.example.edu/api/v1/users/self?access_token=x"}
+    with pytest.raises(
+        ConfigurationError, match=re.escape("https://new.example.edu/api/v1/users/self;")
+    ):
+        protocol.decipher("GET", "/api/v1/users/self", 301, headers, b"")
