@@ -10,14 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import stamina
 from click.testing import CliRunner, Result
 
 from canvas_observers.canvas.client import CanvasClient
@@ -35,12 +34,15 @@ HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 FAST_RETRY = RetryPolicy(attempts=6, timeout=20.0, wait_initial=0.01, wait_max=0.05)
 
 
+@pytest.fixture
+def retry_attempts() -> int:
+    """Every retried request in-process gets FAST_RETRY's 6 attempts (tests/conftest.py)."""
+    return FAST_RETRY.attempts
+
+
 @pytest.fixture(autouse=True)
-def _no_retry_sleeps() -> Iterator[None]:
-    """Retries keep their attempt limits but never sleep in in-process tests."""
-    stamina.set_testing(True, attempts=6)
-    yield
-    stamina.set_testing(False)
+def _no_retry_sleeps(no_retry_sleeps: None) -> None:
+    """Retries never sleep in in-process tests (subprocesses use FAST_RETRY's short waits)."""
 
 
 def roster_of(csv_text: str, source: str = "roster.csv") -> Roster:
