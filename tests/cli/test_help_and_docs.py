@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import tomllib
 from pathlib import Path
 
@@ -51,3 +52,17 @@ def test_version() -> None:
     assert importlib.metadata.version("canvas-observers") == declared
     assert canvas_observers.__version__ == declared
     assert declared in result.output
+
+
+def test_version_from_a_source_tree_never_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without package metadata the version says it is unknown instead of guessing one."""
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    spec = importlib.util.spec_from_file_location("fresh_copy", canvas_observers.__file__)
+    assert spec is not None and spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)  # a fresh copy: the imported package is left as it is
+    assert fresh.__version__ == "0+unknown"
