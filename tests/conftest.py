@@ -15,29 +15,18 @@ BASE_URL = "http://127.0.0.1"
 
 
 @pytest.fixture
-def retry_attempts() -> int | None:
-    """The attempts every retried request gets under ``no_retry_sleeps``; ``None`` keeps each
-    RetryPolicy's own limit. A conftest overrides it to pin one number for its tests."""
-    return None
+def no_retry_sleeps() -> Iterator[None]:
+    """stamina's test mode for one test: retry backoffs (and Retry-After waits) are zero and
+    each request keeps its RetryPolicy's own attempt limit.
 
-
-@pytest.fixture
-def no_retry_sleeps(retry_attempts: int | None) -> Iterator[None]:
-    """stamina's test mode for one test: retry backoffs (and Retry-After waits) are zero.
-
-    With ``retry_attempts`` left at ``None`` (tests/canvas) the mode caps attempts at 1000,
-    which no policy reaches, so each request keeps its RetryPolicy's own limit: the client's
-    tests check those limits. A number pins every request to exactly that many attempts,
-    whatever its policy says: tests/sync (5) and tests/reliability (6, their FAST_RETRY's,
-    which in-process CLI runs with the default policy of 8 also get) have always run so, and
-    keep it, since a fault run draws the fake's seeded faults attempt by attempt and another
-    limit would meet other faults. Opt in with an autouse fixture in a directory's conftest.
+    The mode caps attempts at 1000, a number no policy reaches, rather than setting one
+    number for every request: the client's tests check the policies' limits, and a request
+    given ``RetryPolicy.none()`` still makes one attempt. (tests/sync and tests/reliability
+    used to set 5 and 6 attempts for every request; they pass alike with the policies' own
+    limits, which is what their fixtures said they kept.) Opt in with an autouse fixture
+    in a directory's conftest.
     """
-    if retry_attempts is None:
-        testing = stamina.set_testing(True, attempts=1000, cap=True)
-    else:
-        testing = stamina.set_testing(True, attempts=retry_attempts)
-    with testing:
+    with stamina.set_testing(True, attempts=1000, cap=True):
         yield
 
 

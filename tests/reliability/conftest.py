@@ -34,15 +34,10 @@ HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 FAST_RETRY = RetryPolicy(attempts=6, timeout=20.0, wait_initial=0.01, wait_max=0.05)
 
 
-@pytest.fixture
-def retry_attempts() -> int:
-    """Every retried request in-process gets FAST_RETRY's 6 attempts (tests/conftest.py)."""
-    return FAST_RETRY.attempts
-
-
 @pytest.fixture(autouse=True)
 def _no_retry_sleeps(no_retry_sleeps: None) -> None:
-    """Retries never sleep in in-process tests (subprocesses use FAST_RETRY's short waits)."""
+    """Retries never sleep in-process, each keeping its policy's attempt limit
+    (tests/conftest.py); subprocesses use FAST_RETRY's short waits."""
 
 
 def roster_of(csv_text: str, source: str = "roster.csv") -> Roster:

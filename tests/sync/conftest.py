@@ -21,15 +21,9 @@ BASE_URL = "http://127.0.0.1"
 HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 
 
-@pytest.fixture
-def retry_attempts() -> int:
-    """Every retried request gets exactly 5 attempts (tests/conftest.py)."""
-    return 5
-
-
 @pytest.fixture(autouse=True)
 def _no_retry_sleeps(no_retry_sleeps: None) -> None:
-    """Retries never sleep in tests."""
+    """Retries never sleep; each keeps its policy's attempt limit (tests/conftest.py)."""
 
 
 @dataclass
