@@ -209,6 +209,7 @@ async def test_sync_refuses_a_link_header_to_another_host() -> None:
             roster, client=client, options=SyncOptions(), canvas_url="http://127.0.0.1"
         )
     assert report.aborted is not None
+    assert report.aborted is not None
     assert "pagination link leaves the Canvas origin" in report.aborted
     assert set(hosts) == {"127.0.0.1"}
     assert state.user_by_login("pat@home.test") is None  # nothing written on a partial search

@@ -86,6 +86,7 @@ async def test_code_refused_for_an_enrolled_student_stops_the_run(
             roster, client=client, options=SyncOptions(), canvas_url=BASE_URL
         )
     assert report.aborted is not None
+    assert report.aborted is not None
     assert "--pairing direct" in report.aborted
     assert "self-registration" in report.aborted
     assert [r.outcome.value for r in report.results] == ["failed"]

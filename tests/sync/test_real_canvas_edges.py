@@ -159,6 +159,7 @@ async def test_a_401_stops_the_run_when_the_token_lost_the_right(
     )
     assert report.aborted is not None
     assert "manage_user_observers" in report.aborted
+    assert report.aborted is not None
 
 
 # --- limited admin roles ----------------------------------------------------------------------
@@ -175,6 +176,7 @@ async def test_a_role_that_cannot_see_logins_stops_before_any_write(
     district.fake.state.make_admin(district.fake.state.admin_id, rights - {"view_user_logins"})
     writes = district.writes()
     report = await sync_csv("S1,pat@home.test,Pat,Lee\n")
+    assert report.aborted is not None
     assert report.aborted is not None
     assert "'Users - view login IDs' (view_user_logins" in report.aborted
     assert district.writes() == writes

@@ -215,6 +215,7 @@ async def test_rejected_token_stops_the_run(district: District, fake_app: FakeCa
         report = await run_sync(roster, client=client, options=SyncOptions(), canvas_url=BASE_URL)
     assert report.aborted is not None
     assert "token" in report.aborted.lower()
+    assert report.aborted is not None
     assert report.results == ()
     assert "not-a-token" not in report.aborted
 
