@@ -1,15 +1,33 @@
-"""Generic fixtures: an in-process fake Canvas and an admin client on it."""
+"""Generic fixtures: an in-process fake Canvas, an admin client on it, and retries that never
+sleep."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import stamina
 
 from canvas_observers.fake_canvas import FakeCanvas, FakeCanvasApp, FakeConfig, create_app
 
 BASE_URL = "http://127.0.0.1"
+
+
+@pytest.fixture
+def no_retry_sleeps() -> Iterator[None]:
+    """stamina's test mode for one test: retry backoffs (and Retry-After waits) are zero and
+    each request keeps its RetryPolicy's own attempt limit.
+
+    The mode caps attempts at 1000, a number no policy reaches, rather than setting one
+    number for every request: the client's tests check the policies' limits, and a request
+    given ``RetryPolicy.none()`` still makes one attempt. (tests/sync and tests/reliability
+    used to set 5 and 6 attempts for every request; they pass alike with the policies' own
+    limits, which is what their fixtures said they kept.) Opt in with an autouse fixture
+    in a directory's conftest.
+    """
+    with stamina.set_testing(True, attempts=1000, cap=True):
+        yield
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
-import stamina
 
 from canvas_observers.canvas import CanvasClient
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
@@ -17,10 +16,8 @@ ClientFactory = Callable[..., CanvasClient]
 
 
 @pytest.fixture(autouse=True)
-def no_retry_sleeps() -> Iterator[None]:
-    """stamina's test mode: retry backoffs are zero, the policy's attempt limit is kept."""
-    with stamina.set_testing(True, attempts=1000, cap=True):
-        yield
+def _no_retry_sleeps(no_retry_sleeps: None) -> None:
+    """Retries never sleep; each request keeps its policy's attempt limit (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -49,7 +49,9 @@ def cli(*args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
     )
 
 
-def sync(tmp_path: Path, url: str, *extra: str, token: str = TOKEN, body: str = ROWS):
+def sync(
+    tmp_path: Path, url: str, *extra: str, token: str = TOKEN, body: str = ROWS
+) -> subprocess.CompletedProcess[str]:
     roster = tmp_path / "roster.csv"
     roster.write_text(HEADER + body, encoding="utf-8")
     return cli(

@@ -30,7 +30,9 @@ def guardian(fake: FakeCanvas) -> int:
     )
 
 
-async def limited(fake: FakeCanvas, api: httpx.AsyncClient, client_for: ClientFor, *rights: str):
+async def limited(
+    fake: FakeCanvas, api: httpx.AsyncClient, client_for: ClientFor, *rights: str
+) -> httpx.AsyncClient:
     """A client whose token is an admin of a custom role with exactly these permissions."""
     user = fake.state.add_user("Limited Admin", login_id=f"limited-{len(fake.state.users)}")
     answer = await api.post("/__fake__/tokens", json={"user_id": user, "permissions": rights})

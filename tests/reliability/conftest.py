@@ -10,14 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import stamina
 from click.testing import CliRunner, Result
 
 from canvas_observers.canvas.client import CanvasClient
@@ -36,11 +35,9 @@ FAST_RETRY = RetryPolicy(attempts=6, timeout=20.0, wait_initial=0.01, wait_max=0
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_sleeps() -> Iterator[None]:
-    """Retries keep their attempt limits but never sleep in in-process tests."""
-    stamina.set_testing(True, attempts=6)
-    yield
-    stamina.set_testing(False)
+def _no_retry_sleeps(no_retry_sleeps: None) -> None:
+    """Retries never sleep in-process, each keeping its policy's attempt limit
+    (tests/conftest.py); subprocesses use FAST_RETRY's short waits."""
 
 
 def roster_of(csv_text: str, source: str = "roster.csv") -> Roster:

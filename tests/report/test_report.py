@@ -7,6 +7,7 @@ import io
 import json
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -300,7 +301,7 @@ def test_summary_escapes_markup_in_values() -> None:
     rows = [
         RowResult(2, "[bold]S1[/bold]", "[red]x@example.org", Outcome.FAILED, "[link=x]y[/link]"),
     ]
-    info = RunInfo(**{**INFO.as_json(), "canvas_url": "https://[blink]evil", "roster": "[i]r.csv"})
+    info = replace(INFO, canvas_url="https://[blink]evil", roster="[i]r.csv")
     console = Console(record=True, width=120, file=io.StringIO(), force_terminal=True)
     render_summary(console, info, rows)
     text = console.export_text()
@@ -325,7 +326,7 @@ def test_summary_caps_attention_rows() -> None:
 def test_summary_all_good_and_dry_run() -> None:
     """A dry run with only successes says so and shows no attention table."""
     rows = [RowResult(2, "S1", "a@example.org", Outcome.WOULD_CREATE)]
-    info = RunInfo(**{**INFO.as_json(), "dry_run": True})
+    info = replace(INFO, dry_run=True)
     text = render(rows, info)
     assert "Dry run (nothing written)" in text
     assert "No rows need attention." in text
@@ -334,5 +335,5 @@ def test_summary_all_good_and_dry_run() -> None:
 
 def test_summary_marks_interrupted_run() -> None:
     """An interrupted run's summary title says so."""
-    info = RunInfo(**{**INFO.as_json(), "state": "interrupted"})
+    info = replace(INFO, state="interrupted")
     assert "Sync summary (interrupted)" in render(RESULTS, info)

@@ -9,11 +9,13 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 import canvas_observers
 from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
+from canvas_observers.core.recorder import UserKind
 from canvas_observers.store import Journal, JournalError, NotAJournal, default_state_path
 from canvas_observers.store.journal import effective_state
 from canvas_observers.store.migrations import MIGRATIONS, Migration, apply_migrations
@@ -293,7 +295,10 @@ def test_remember_recall_forget(journal: Journal) -> None:
     assert journal.for_run(0, canvas_url=URL).recall_user(kind="observer", key="a@x.org") is None
     assert journal.for_run(0, canvas_url=URL).recall_user(kind="student", key="a@x.org") == 11
     with pytest.raises(ValueError, match="kind"):
-        journal.for_run(0, canvas_url=URL).recall_user(kind="teacher", key="a@x.org")
+        # a kind outside UserKind, as an untyped caller could pass: the journal refuses it
+        journal.for_run(0, canvas_url=URL).recall_user(
+            kind=cast("UserKind", "teacher"), key="a@x.org"
+        )
 
 
 def test_remembered_ids_survive_reopen(tmp_path: Path) -> None:

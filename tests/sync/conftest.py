@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import stamina
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.core.outcomes import RowResult
@@ -23,11 +22,8 @@ HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_sleeps() -> Iterator[None]:
-    """Retries keep their attempt limits but never sleep in tests."""
-    stamina.set_testing(True, attempts=5)
-    yield
-    stamina.set_testing(False)
+def _no_retry_sleeps(no_retry_sleeps: None) -> None:
+    """Retries never sleep; each keeps its policy's attempt limit (tests/conftest.py)."""
 
 
 @dataclass

@@ -74,7 +74,10 @@ async def test_self_pairing_found_through_the_journal_route_is_a_conflict(
 # --- 401/403/404 answers to a pairing are judged for the row --------------------------------
 
 
-def refusing(app: FakeCanvasApp, answer: Callable[[httpx.Request], httpx.Response | None]):
+Answer = Callable[[httpx.Request], httpx.Response | None]
+
+
+def refusing(app: FakeCanvasApp, answer: Answer) -> httpx.AsyncBaseTransport:
     """A transport to the fake that lets ``answer`` replace Canvas's answer to some requests."""
     inner = httpx.ASGITransport(app=app)
 
@@ -100,7 +103,7 @@ async def sync_with(app: FakeCanvasApp, transport: httpx.AsyncBaseTransport, csv
         )
 
 
-def refuse_pairing_of(student: int, status: int, body: object):
+def refuse_pairing_of(student: int, status: int, body: object) -> Answer:
     def answer(request: httpx.Request) -> httpx.Response | None:
         if request.method == "PUT" and request.url.path.endswith(f"/observees/{student}"):
             return httpx.Response(status, json=body)

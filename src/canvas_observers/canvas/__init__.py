@@ -18,7 +18,6 @@ from canvas_observers.canvas.errors import (
 from canvas_observers.canvas.models import CanvasUser, PairingCode
 from canvas_observers.canvas.net import check_base_url, is_loopback
 from canvas_observers.canvas.pacing import PacingPolicy
-from canvas_observers.canvas.protocol import matches_login_or_email, matches_sis_id
 from canvas_observers.canvas.retry import RetryPolicy
 
 __all__ = [
@@ -42,6 +41,4 @@ __all__ = [
     "UnsafeRequest",
     "check_base_url",
     "is_loopback",
-    "matches_login_or_email",
-    "matches_sis_id",
 ]

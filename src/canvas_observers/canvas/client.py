@@ -147,7 +147,7 @@ class CanvasClient:
         return {name: data.get(name) is True for name in names}
 
     async def search_users(self, term: str, *, account: str = "self") -> list[CanvasUser]:
-        """Every page of a substring search; keep only exact hits (protocol.matches_*)."""
+        """Every page of a substring search (`100` also finds `1001`): callers keep exact hits."""
         return await self._users(
             protocol.search_users(term, account=account, per_page=self._per_page)
         )

@@ -36,7 +36,6 @@ from canvas_observers.canvas.errors import (
     ServerError,
     Throttled,
 )
-from canvas_observers.canvas.models import CanvasUser
 
 API: Final = "/api/v1"
 # The operations that change Canvas's users or links (starting a report changes neither).
@@ -505,31 +504,3 @@ def _decipher_error(
             f"Canvas answered with a redirect{hint}; use the Canvas URL it points to", **where
         )
     return CanvasError(f"unexpected answer {status}", **where)
-
-
-# --------------------------------------------------------------------------- matching
-
-
-def matches_sis_id(user: CanvasUser, value: str) -> bool:
-    """True when the user's SIS id is exactly `value` (case-sensitive [SIS and login lookups]).
-
-    Search is a substring match [Listing users and search], so a hit for `100` may be `1001`:
-    only this counts.
-    """
-    return bool(value) and user.sis_user_id is not None and user.sis_user_id == value
-
-
-def matches_login_or_email(user: CanvasUser, value: str) -> bool:
-    """True when the login id or the email equals `value`, ignoring case and outer spaces.
-
-    Canvas compares logins with LOWER() [SIS and login lookups] and stores them stripped
-    [Creating users]; `str.lower`
-    mirrors LOWER (casefold would also equate `ß` with `ss`, which Canvas does not).
-    """
-    wanted = value.strip().lower()
-    if not wanted:
-        return False
-    return any(
-        candidate is not None and candidate.strip().lower() == wanted
-        for candidate in (user.login_id, user.email)
-    )

@@ -1,4 +1,5 @@
-"""Reader edges from review: ending student roles, zips of two exports, ending ids, no links."""
+"""OneRoster exports read from a folder or a zip: ending records, one export per zip, ids and
+links never guessed."""
 
 from __future__ import annotations
 
