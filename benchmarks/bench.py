@@ -255,7 +255,6 @@ def probe_server(work: Path, settings: argparse.Namespace) -> dict[str, Any]:
         latency_ms=0,
         request_cost=0,
         throttle=False,
-        nodelay=not settings.fake_as_is,
         name="p",
     ) as server:
         cpu0 = server.cpu_seconds()
@@ -296,7 +295,6 @@ def run_all(settings: argparse.Namespace, console: Console) -> dict[str, Any]:
             "latency_ms": settings.latency_ms,
             "request_cost": settings.request_cost,
             "report_seconds": settings.report_seconds,
-            "nodelay": not settings.fake_as_is,
         }
 
         def fresh(name: str) -> Any:
@@ -338,7 +336,6 @@ def run_all(settings: argparse.Namespace, console: Console) -> dict[str, Any]:
             "model_rate_per_s": round(model_rate(settings.latency_ms, settings.request_cost), 1),
             "throttle": "Canvas defaults: hwm 600, 50 units up front, 10 units/s outflow",
             "report_row_seconds": REPORT_ROW_SECONDS,
-            "fake_nodelay": not settings.fake_as_is,
             "source": source_version(),
         },
         "district": district,
@@ -468,7 +465,7 @@ def print_table(data: dict[str, Any], console: Console) -> None:
         f"[bold]Settings[/]: latency {s['latency_ms']} ms, request cost {s['request_cost']} "
         f"units, {s['throttle']}; model bound {s['model_rate_per_s']} requests/s; the fake's "
         f"provisioning report runs {s['report_seconds']} s + {s['report_row_seconds'] * 1e6:.0f}"
-        " µs per CSV row" + ("" if s.get("fake_nodelay", True) else "; fake as is (no TCP_NODELAY)")
+        " µs per CSV row"
     )
     table = Table(title="canvas-observers benchmark")
     for col in (
@@ -526,12 +523,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=5.0,
         help="the fake's --report-seconds: how long its provisioning report runs (plus 20 µs "
         "per CSV row); part of the report contenders' time",
-    )
-    p.add_argument(
-        "--fake-as-is",
-        action="store_true",
-        help="start the fake with `canvas-observers fake-canvas` itself, without the TCP_NODELAY "
-        "shim (benchmarks/fake_nodelay.py): every request then takes ~40 ms more",
     )
     p.add_argument("--sample", type=int, default=100, help="rows timed for contender 1")
     p.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated subset")

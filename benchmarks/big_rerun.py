@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/big_rerun.py [--rows 100000] [--seed 7] [--report-seconds 5]
 
-1. Build: a fresh fake Canvas (`--scenario generated --rows 100000`, through fake_nodelay.py
-   like the benchmark's) with fast knobs (latency 0, `--no-throttle`, `--report-seconds 0`),
+1. Build: a fresh fake Canvas (`--scenario generated --rows 100000`, started like the
+   benchmark's) with fast knobs (latency 0, `--no-throttle`, `--report-seconds 0`),
    and one real `sync --pairing direct --canvas-state report` to pair every row that can be.
    That is the sync itself making the district "already synced", not a shortcut; its figures
    are printed as setup, not measured against a target.

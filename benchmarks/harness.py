@@ -157,22 +157,19 @@ def fake_server(
     request_cost: float,
     throttle: bool = True,
     report_seconds: float | None = None,
-    nodelay: bool = True,
     name: str = "fake",
 ) -> Iterator[FakeServer]:
     """Start a fresh fake Canvas with the seeded district on a free port; stop it after.
 
     Its files origin (report downloads) gets a free port of its own too: the fake's default,
     port + 1, may be taken (by another fake, or anything else). ``report_seconds``: the fake's
-    ``--report-seconds`` (None: the fake's default). ``nodelay``: start it through
-    fake_nodelay.py, which gives its connections TCP_NODELAY (without it the fake answers
-    ~40 ms later than its latency knob says; see that file)."""
+    ``--report-seconds`` (None: the fake's default)."""
     roster = workdir / f"{name}-roster.csv"
     log = workdir / f"{name}.log"
     for _attempt in range(3):  # a free port can be taken between the probe and the bind
         port, files_port = free_ports(2)
-        command = [sys.executable, str(HERE / "fake_nodelay.py")]
-        args = (command if nodelay else cli_command("fake-canvas")) + [
+        args = [
+            *cli_command("fake-canvas"),
             *("--port", str(port), "--files-port", str(files_port)),
             *("--scenario", "generated", "--rows", str(rows)),
             *("--seed", str(seed), "--roster-out", str(roster)),

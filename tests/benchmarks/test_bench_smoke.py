@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -192,14 +191,3 @@ def test_model_rate_takes_the_tighter_limit() -> None:
     assert bench.model_rate(50, 0.05) == pytest.approx(200.0)
     assert bench.model_rate(100, 0.01) == pytest.approx(110.0)
     assert math.isinf(bench.model_rate(0, 0))
-
-
-def test_the_fake_shim_binds_sockets_that_get_tcp_nodelay() -> None:
-    """fake_nodelay.py binds the fake's sockets with IPPROTO_TCP, which is what makes asyncio
-    set TCP_NODELAY on their connections (without it each answer waits ~40 ms more)."""
-    shim = _load("fake_nodelay")
-    sock = shim._bind_tcp("127.0.0.1", 0)
-    try:
-        assert sock.proto == socket.IPPROTO_TCP
-    finally:
-        sock.close()

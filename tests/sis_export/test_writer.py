@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from canvas_observers.cli.export import export_sis as export_command
-from canvas_observers.cli.export import source_options
+from canvas_observers.cli.options import source_options
 from canvas_observers.roster.model import RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.sis_export import ExportError, export_sis, observer_sis_id
