@@ -18,7 +18,7 @@ from canvas_observers.cli.lock import run_lock
 from canvas_observers.cli.sync import journal_or_exit
 from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.store.journal import Journal, default_state_path
-from canvas_observers.sync.options import RunAborted
+from canvas_observers.sync.stopping import RunAborted
 from canvas_observers.sync.undo import NothingToUndo, undo_removals
 
 REQUEST_TIMEOUT = 30.0

@@ -39,8 +39,9 @@ from canvas_observers.roster.model import RosterRow, roster_pair
 from canvas_observers.sync.guardians import GuardianSteps
 from canvas_observers.sync.identity import with_note
 from canvas_observers.sync.lookup import CanvasView, Lookups, SnapshotView
-from canvas_observers.sync.options import RunAborted, SyncOptions, abort_reason
-from canvas_observers.sync.plan import (
+from canvas_observers.sync.options import SyncOptions
+from canvas_observers.sync.removals import Removal
+from canvas_observers.sync.rules import (
     AlreadyPaired,
     Found,
     Pair,
@@ -53,8 +54,8 @@ from canvas_observers.sync.plan import (
     plan_row,
     roster_conflicts,
 )
-from canvas_observers.sync.removals import Removal
 from canvas_observers.sync.snapshot import CanvasSnapshot
+from canvas_observers.sync.stopping import RunAborted, abort_reason
 from canvas_observers.sync.whole import plan_run
 from canvas_observers.sync.writes import Guardian
 

@@ -24,7 +24,7 @@ from canvas_observers.sync.identity import (
     predict,
     updated,
 )
-from canvas_observers.sync.plan import Found
+from canvas_observers.sync.rules import Found
 from canvas_observers.sync.writes import WRITE_ATTEMPTS, Guardian, PairingSteps
 
 

@@ -34,8 +34,9 @@ from canvas_observers.core.recorder import RunRecorder, UserKind
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.identity import IdentityNote
 from canvas_observers.sync.lookup import CanvasView
-from canvas_observers.sync.options import RunAborted, SyncOptions
-from canvas_observers.sync.plan import (
+from canvas_observers.sync.options import SyncOptions
+from canvas_observers.sync.preflight import PAIRING_RIGHT
+from canvas_observers.sync.rules import (
     Found,
     ObserverState,
     Pair,
@@ -43,7 +44,7 @@ from canvas_observers.sync.plan import (
     not_enrolled,
     self_pairing,
 )
-from canvas_observers.sync.preflight import PAIRING_RIGHT
+from canvas_observers.sync.stopping import RunAborted
 
 log = logging.getLogger("canvas_observers.sync.engine")
 
