@@ -1,4 +1,4 @@
-"""The pure planner: exact matching and row decisions, table-tested without Canvas."""
+"""The matching rules and row decisions: exact matching, table-tested without Canvas."""
 
 from __future__ import annotations
 
