@@ -9,9 +9,11 @@ may stop the run). The engine only runs the loop ``step -> execute -> event -> n
 step                 event                       next
 ===================  ==========================  ==============================================
 (start)              the student already linked  End already_paired
-FindStudent          Read                        rules.plan_row: End (a skip, already paired)
-                                                 | FetchAccount | the pairing
-FetchAccount         Read                        rules.plan_row again: End | the pairing
+FindStudent          Read                        rules.plan_row decides: End (a skip, already
+                                                 paired) | FetchAccount | the first try:
+                                                 GetCode (codes) or EnsureAccount (direct); in
+                                                 a dry run CheckEnrolled or RecordPrediction
+FetchAccount         Read                        rules.plan_row again: End | the first try
 CheckEnrolled        Enrolled(no) / Enrolled     End not_enrolled / RecordPrediction (dry run)
 RecordPrediction     Recorded                    End would_create / would_pair
 GetCode              NotEnrolled / CodeMade      End not_enrolled / EnsureAccount
