@@ -62,7 +62,7 @@ def plan(folder: Path) -> dict[str, Any]:
     from canvas_observers.canvas.models import CanvasUser
     from canvas_observers.core.outcomes import Outcome, RowResult
     from canvas_observers.roster.sources import read_source
-    from canvas_observers.sync.plan import (
+    from canvas_observers.sync.rules import (
         AlreadyPaired,
         Found,
         Missing,

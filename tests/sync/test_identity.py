@@ -7,7 +7,7 @@ from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.identity import identity_change, predict, updated, with_note
-from canvas_observers.sync.plan import Found, ObserverState, roster_conflicts
+from canvas_observers.sync.rules import Found, ObserverState, roster_conflicts
 
 
 def row(email: str = "new@home.test", gid: str | None = "7", line: int = 2) -> RosterRow:

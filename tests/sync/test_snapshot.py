@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from canvas_observers.roster.model import RosterRow
-from canvas_observers.sync.plan import Ambiguous, Found, Missing
+from canvas_observers.sync.rules import Ambiguous, Found, Missing
 from canvas_observers.sync.snapshot import SnapshotError, parse_snapshot
 from canvas_observers.sync.whole import plan_run
 

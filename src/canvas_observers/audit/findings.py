@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.roster.model import RosterRow, roster_pair
 from canvas_observers.store.history import CreatedAccount, OwnedLink
-from canvas_observers.sync.plan import Ambiguous, Found, Resolution
+from canvas_observers.sync.rules import Ambiguous, Found, Resolution
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
 BY_TOOL = "this tool"

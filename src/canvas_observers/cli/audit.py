@@ -46,9 +46,9 @@ from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.history import CreatedAccount, OwnedLink
 from canvas_observers.store.journal import Journal, default_state_path
-from canvas_observers.sync.options import RunAborted
 from canvas_observers.sync.run import read_canvas
 from canvas_observers.sync.snapshot import CanvasSnapshot
+from canvas_observers.sync.stopping import RunAborted
 
 
 def _report_progress(console: Console) -> tuple[AbstractContextManager[Any], ReportSink]:

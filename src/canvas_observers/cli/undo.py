@@ -17,7 +17,7 @@ from canvas_observers.cli.options import canvas_options, state_option
 from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, open_journal
 from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.store.journal import Journal, default_state_path
-from canvas_observers.sync.options import RunAborted
+from canvas_observers.sync.stopping import RunAborted
 from canvas_observers.sync.undo import undo_removals
 
 

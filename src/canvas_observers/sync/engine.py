@@ -1,4 +1,4 @@
-"""The engine: asks Canvas, lets the planner decide, performs the writes, records everything.
+"""The engine: the worker pool that takes each row through its steps, and stopping.
 
 Concurrency model: rows are grouped by guardian (lower-cased email). One worker handles all rows
 of a guardian, in roster order, so siblings never create two accounts; different guardians run
@@ -12,8 +12,10 @@ takes two: ``GET /users/sis_user_id:<id>`` (their account whatever its login, id
 and their observees.
 
 With a snapshot of Canvas (a provisioning report), the look-ups are answered from memory and
-a dry run is the whole plan decided at once (whole.py). The write steps, and how each of
-Canvas's answers to them is judged, are in writes.py.
+a dry run is the whole plan decided at once (whole.py). A row's life is a table of steps and
+the events that end them (steps.py); executing a step against Canvas is writes.py's. The
+engine keeps the worker pool, each guardian's order and each account's lock, stopping, the
+results, and the loop ``step -> execute -> event -> next step``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from canvas_observers.canvas.errors import (
     NotFound,
     TransportError,
 )
+from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
@@ -39,24 +42,23 @@ from canvas_observers.sis_export import observer_sis_id
 from canvas_observers.sync.guardians import GuardianSteps
 from canvas_observers.sync.identity import with_note
 from canvas_observers.sync.lookup import CanvasView, Lookups, SnapshotView
-from canvas_observers.sync.options import RunAborted, SyncOptions, abort_reason
-from canvas_observers.sync.plan import (
-    AlreadyPaired,
-    Found,
-    Pair,
-    Resolution,
-    RowAction,
-    Skip,
-    dry_run_outcome,
-    excluded_detail,
-    linked_student,
-    plan_row,
-    roster_conflicts,
-)
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.removals import Removal
+from canvas_observers.sync.rules import excluded_detail, roster_conflicts
 from canvas_observers.sync.snapshot import CanvasSnapshot
+from canvas_observers.sync.steps import (
+    End,
+    FindLink,
+    Raise,
+    RowContext,
+    SendPairing,
+    Step,
+    start,
+    transition,
+)
+from canvas_observers.sync.stopping import RunAborted, abort_reason
 from canvas_observers.sync.whole import plan_run
-from canvas_observers.sync.writes import Guardian
+from canvas_observers.sync.writes import GuardianAccount
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +210,7 @@ class Engine(GuardianSteps):
         step = "look-up"
         try:
             state = await self.lookups.observer(email, sis_id)
-            guardian = Guardian(email=email, state=state, sis_id=sis_id)
+            guardian = GuardianAccount(email=email, state=state, sis_id=sis_id)
             step = "update"  # --update-guardians (guardians.py), or only its decision
             await self._settle_identity(rows[0], guardian)
         except Exception as error:  # each row must end with an outcome
@@ -220,18 +222,16 @@ class Engine(GuardianSteps):
         if user is not None:
             self._remember("observer", rows[0].email_key, user.id)
             self._links.update((user.id, s.id) for s in guardian.state.observees)
+        created = False  # an account this run created, not yet reported by a row
         for index, row in enumerate(rows):
             if self._is_stopped():  # another worker may have stopped the run meanwhile
                 self._not_processed(rows[index:])
                 return
-            try:
-                result = self._noted(await self._row(row, guardian), guardian)
-            except Exception as error:  # each row must end with an outcome
-                result = self._result(row, Outcome.FAILED, self._failure(error), guardian=guardian)
+            result, created = await self._row(row, guardian, created)
             self.emit(result)
 
     @staticmethod
-    def _noted(result: RowResult, guardian: Guardian) -> RowResult:
+    def _noted(result: RowResult, guardian: GuardianAccount) -> RowResult:
         """The row's result with the guardian's identity note (identity.py) applied."""
         note = guardian.note
         if note is None:
@@ -273,55 +273,73 @@ class Engine(GuardianSteps):
                 self._result(row, Outcome.FAILED, f"not processed, the run stopped: {reason}")
             )
 
-    # --- one row ----------------------------------------------------------------------------
+    # --- one row ---------------------------------------------------------------------------
 
-    async def _row(self, row: RosterRow, guardian: Guardian) -> RowResult:
-        linked = linked_student(guardian.state.observees, row)
-        if linked is not None:
-            return self._result(row, Outcome.ALREADY_PAIRED, student=linked, guardian=guardian)
-        student = await self.lookups.student(row.student_id)
-        if isinstance(student, Found):
-            self._remember("student", row.student_id, student.user.id)
-        action = self._plan(row, student, guardian)
-        if (
-            isinstance(action, Pair)
-            and guardian.state.user is None
-            and guardian.state.login_exists
-            and not guardian.would_create
-        ):
-            # The login exists but its account is not fetched yet: fetch it before any write
-            # (or a dry run's prediction), since it may be the student's own account.
-            self._known(guardian, await self.client.get_user_by_login(guardian.email))
-            action = self._plan(row, student, guardian)
-        match action:
-            case Skip(outcome, detail):
-                user = student.user if isinstance(student, Found) else None
-                return self._result(row, outcome, detail, student=user, guardian=guardian)
-            case AlreadyPaired(user):
-                return self._result(row, Outcome.ALREADY_PAIRED, student=user, guardian=guardian)
-            case Pair():
-                if self.options.dry_run:
-                    return await self._dry_run(row, action, guardian)
-                return await self._pair(row, action, guardian)
-
-    def _plan(self, row: RosterRow, student: Resolution, guardian: Guardian) -> RowAction:
-        return plan_row(
+    async def _row(
+        self, row: RosterRow, guardian: GuardianAccount, created: bool
+    ) -> tuple[RowResult, bool]:
+        """Take the row through its steps (steps.py) to its result; with it, whether an account
+        this run created is still unreported (``created``, passed from row to row)."""
+        ctx = RowContext(
             row,
-            student,
-            guardian.state,
             method=self.options.method,
             trust_contact_email=self.options.trust_contact_email,
+            dry_run=self.options.dry_run,
+        )
+        step: Step | End | Raise = start(ctx, guardian.state, created=created)
+        held: asyncio.Lock | None = None  # the account's lock, while pairing and looking up
+        try:
+            while not isinstance(step, End):
+                if isinstance(step, Raise):
+                    raise step.error
+                if isinstance(step, SendPairing | FindLink):
+                    # One account's pairing and its look-up never interleave with another
+                    # roster email's pairing of the same account.
+                    if held is None:
+                        held = self._lock(step.observer.id)
+                        await held.acquire()
+                elif held is not None:
+                    held.release()
+                    held = None
+                event = await self._execute(step, row, guardian)
+                step = transition(step, event, ctx)
+            return self._noted(self._ended(row, step, guardian), guardian), step.created
+        except Exception as error:  # each row must end with an outcome
+            result = self._result(row, Outcome.FAILED, self._failure(error), guardian=guardian)
+            return result, step.created
+        finally:
+            if held is not None:
+                held.release()
+
+    def _lock(self, observer_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(observer_id, asyncio.Lock())
+
+    def _ended(self, row: RosterRow, end: End, guardian: GuardianAccount) -> RowResult:
+        return self._result(
+            row,
+            end.outcome,
+            end.detail,
+            student=end.student,
+            guardian=guardian if end.observer else None,
         )
 
-    async def _dry_run(self, row: RosterRow, action: Pair, guardian: Guardian) -> RowResult:
-        if action.method == "code" and not await self._can_get_code(action.student):
-            return self._not_enrolled(row, action.student, guardian)
-        outcome = dry_run_outcome(action)
-        if action.create_observer:
-            # The siblings that follow would pair with the account this row would create.
-            guardian.state = replace(guardian.state, login_exists=True)
-            guardian.would_create = True
-        guardian.state = replace(
-            guardian.state, observees=(*guardian.state.observees, action.student)
+    def _result(
+        self,
+        row: RosterRow,
+        outcome: Outcome,
+        detail: str = "",
+        *,
+        student: CanvasUser | None = None,
+        guardian: GuardianAccount | None = None,
+    ) -> RowResult:
+        notes = "; ".join(row.notes)
+        observer = guardian.state.user if guardian is not None else None
+        return RowResult(
+            line=row.line,
+            student_id=row.student_id,
+            observer_email=row.observer_email,
+            outcome=outcome,
+            detail="; ".join(part for part in (detail, notes) if part),
+            canvas_student_id=student.id if student is not None else None,
+            canvas_observer_id=observer.id if observer is not None else None,
         )
-        return self._result(row, outcome, student=action.student, guardian=guardian)

@@ -24,14 +24,15 @@ from canvas_observers.sync.identity import (
     predict,
     updated,
 )
-from canvas_observers.sync.plan import Found
-from canvas_observers.sync.writes import WRITE_ATTEMPTS, Guardian, PairingSteps
+from canvas_observers.sync.rules import Found
+from canvas_observers.sync.steps import WRITE_ATTEMPTS
+from canvas_observers.sync.writes import GuardianAccount, StepExecutor
 
 
-class GuardianSteps(PairingSteps):
+class GuardianSteps(StepExecutor):
     """The engine's guardian-identity steps (the engine supplies the fields)."""
 
-    async def _settle_identity(self, row: RosterRow, guardian: Guardian) -> None:
+    async def _settle_identity(self, row: RosterRow, guardian: GuardianAccount) -> None:
         """Decide, and with ``--update-guardians`` make, the guardian's identity changes; the
         outcome their rows report is left in ``guardian.note``."""
         change = identity_change(guardian.state, row)

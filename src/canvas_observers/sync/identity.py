@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
-from canvas_observers.sync.plan import Found, ObserverState, names_match
+from canvas_observers.sync.rules import Found, ObserverState, names_match
 
 REPLACED = {
     Outcome.CREATED: "paired",

@@ -1,6 +1,6 @@
 """Finding students and guardians in Canvas: exact look-ups first, search only as a fallback.
 
-What is found is judged by the pure matching rules of plan.py; this module only decides which
+What is found is judged by the pure matching rules of rules.py; this module only decides which
 calls to make, and shares one student look-up between every row and worker that asks.
 """
 
@@ -13,7 +13,7 @@ from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import NotFound, RequestRejected
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
-from canvas_observers.sync.plan import (
+from canvas_observers.sync.rules import (
     Found,
     Missing,
     ObserverState,

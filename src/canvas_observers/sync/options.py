@@ -1,30 +1,13 @@
-"""Values the sync's modules share: options, the stop signal, timestamps, stop reasons."""
+"""The sync's options: how a run behaves (SyncOptions), how Canvas is read (CanvasStateMode)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from canvas_observers.canvas.errors import (
-    CanvasError,
-    ConfigurationError,
-    InvalidToken,
-    NotAllowed,
-)
-from canvas_observers.core.errors import CanvasObserversError
-from canvas_observers.sync.plan import PairingMethod
+from canvas_observers.sync.rules import PairingMethod
 
 CanvasStateMode = Literal["auto", "report", "lookups"]
-
-
-class RunAborted(CanvasObserversError):
-    """The run cannot go on (token rejected, permission missing, Canvas unreachable, or the
-    user asked it to stop: then ``cause`` is None)."""
-
-    def __init__(self, reason: str, cause: CanvasError | None = None) -> None:
-        self.reason = reason
-        self.cause = cause
-        super().__init__(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +40,3 @@ class SyncOptions:
 AUTO_REPORT_ROWS = 300
 """From this many roster rows a report costs fewer calls than the look-ups: a report is about
 ten calls whatever the size, look-ups are one or more per guardian (more than 0.6 per row)."""
-
-
-def abort_reason(error: ConfigurationError) -> str:
-    if isinstance(error, InvalidToken):
-        # Revoked or expired mid-run: say so in the same words as the check at the start
-        # (run._check_token), not just Canvas's bare "Invalid access token.".
-        return f"Canvas refused the token: {error}"
-    if isinstance(error, NotAllowed):
-        return (
-            f"the token is not allowed to do this ({error}); it needs an account admin's "
-            "rights: manage users, logins and observers"
-        )
-    return str(error)

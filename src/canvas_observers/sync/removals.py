@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from canvas_observers.roster.model import roster_pair
 from canvas_observers.store.history import OwnedLink, RosterSeen
-from canvas_observers.sync.plan import Found
+from canvas_observers.sync.rules import Found
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
 MIN_MAX_REMOVALS = 10

@@ -33,9 +33,10 @@ from canvas_observers.sync import preflight
 from canvas_observers.sync.canvas_state import ReportUnavailable, read_snapshot
 from canvas_observers.sync.engine import Engine
 from canvas_observers.sync.lookup import SnapshotView
-from canvas_observers.sync.options import AUTO_REPORT_ROWS, RunAborted, SyncOptions, abort_reason
+from canvas_observers.sync.options import AUTO_REPORT_ROWS, SyncOptions
 from canvas_observers.sync.removals import RemovalPlan, plan_removals
 from canvas_observers.sync.snapshot import CanvasSnapshot
+from canvas_observers.sync.stopping import RunAborted, abort_reason
 
 log = logging.getLogger(__name__)
 run_log = logging.getLogger("canvas_observers.run")  # the run log --log-file is for

@@ -8,7 +8,7 @@ snapshot and the API give the same answers:
 * ``sis_user_id:`` matches a live login's SIS id exactly (deleted logins never match);
 * ``sis_login_id:`` matches a live login case-insensitively (``LOWER()``);
 * a guardian is found by the SIS id of their guardian id first, then by login, then by the
-  account's email (a contact address, which the planner treats as weaker than a login);
+  account's email (a contact address, which the matching rules treat as weaker than a login);
 * a student id with ``@`` is matched by login, then by email, as the search fallback does.
 
 The report lists a user once per login, so a user with two logins is one account with both.
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.errors import CanvasObserversError
-from canvas_observers.sync.plan import (
+from canvas_observers.sync.rules import (
     Ambiguous,
     Found,
     Missing,

@@ -12,7 +12,7 @@ from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.options import RunAborted, abort_reason
+from canvas_observers.sync.stopping import RunAborted, abort_reason
 
 REMOVED = frozenset({"ok", "gone"})
 

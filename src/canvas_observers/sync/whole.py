@@ -4,7 +4,7 @@ From the roster rows, the snapshot and the options to every row's outcome, in th
 order (guardians in roster order, each guardian's rows in line order, a new account made once
 for siblings). No I/O, no clock. A dry run over a snapshot is this plan; a real run sends the
 planned writes, and the engine judges each one by Canvas's answer with the same rules
-(plan.py), since Canvas may have changed since the snapshot.
+(rules.py), since Canvas may have changed since the snapshot.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sis_export import observer_sis_id
 from canvas_observers.sync.identity import identity_change, predict, with_note
-from canvas_observers.sync.plan import (
+from canvas_observers.sync.rules import (
     AlreadyPaired,
     Found,
     ObserverState,

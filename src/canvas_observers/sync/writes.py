@@ -1,10 +1,11 @@
-"""The write steps of one row: get a pairing code, find or create the guardian's account,
-pair, and judge each of Canvas's answers (a "taken" login, a lost answer, a refusal).
+"""Executing one step of a row (steps.py) against Canvas, and turning Canvas's answer or error
+into the event that ends the step: get a pairing code, find or create the guardian's account,
+pair, and look a lost write up.
 
-Writes that lose their answer are never blindly repeated: an account creation is resolved by
-looking the login up, a pairing by listing the guardian's observees. A write that the look-up
-proves was never done is sent again, with the same checks, up to ``WRITE_ATTEMPTS`` times in the
-same run (so one run cures what a 5xx or a lost answer left undone).
+Writes that lose their answer are never blindly repeated: the step ends ``Lost``, and the next
+step looks the account up by its login, or the pairing in the guardian's observees. Which step
+follows, and how many tries a row makes, is the transition table's (steps.py), not this
+module's. Every write and its answer is journaled here (``_action``).
 
 The guardian's account is known before any write for the row: it may turn out to be the
 student's own account, which Canvas cannot pair (docs/canvas-behaviour.md): such a row is a
@@ -27,47 +28,63 @@ from canvas_observers.canvas.errors import (
     OutcomeUnknown,
     RequestRejected,
 )
-from canvas_observers.canvas.models import CanvasUser, PairingCode
+from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.clock import iso_timestamp
-from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
+from canvas_observers.core.outcomes import ActionRecord
 from canvas_observers.core.recorder import RunRecorder, UserKind
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.identity import IdentityNote
 from canvas_observers.sync.lookup import CanvasView
-from canvas_observers.sync.options import RunAborted, SyncOptions
-from canvas_observers.sync.plan import (
-    Found,
-    ObserverState,
-    Pair,
-    can_get_pairing_code,
-    not_enrolled,
-    self_pairing,
-)
+from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.preflight import PAIRING_RIGHT
+from canvas_observers.sync.rules import Found, ObserverState, can_get_pairing_code
+from canvas_observers.sync.steps import (
+    AccountCreated,
+    AccountFound,
+    AlreadyLinked,
+    CheckEnrolled,
+    CodeMade,
+    Enrolled,
+    EnsureAccount,
+    Event,
+    FetchAccount,
+    FindAccount,
+    FindLink,
+    FindSisHolder,
+    FindStudent,
+    GetCode,
+    Lost,
+    NotEnrolled,
+    NotThere,
+    Paired,
+    Read,
+    Recorded,
+    RecordPrediction,
+    Refused,
+    Rejected,
+    SendPairing,
+    SisIdTaken,
+    Step,
+    Taken,
+)
+from canvas_observers.sync.stopping import RunAborted
 
 log = logging.getLogger("canvas_observers.sync.engine")
 
-WRITE_ATTEMPTS = 4
-"""Tries per row at the create-and-pair steps. Another try follows only a write Canvas confirmed
-not done: a lost create whose login does not exist, a pairing absent from the observee list, a
-code Canvas refused as invalid (it expired between the two calls). With one write in ten lost
-or refused, four tries leave about one row in ten thousand undone for the next run."""
-
 
 @dataclass
-class Guardian:
-    """What one worker knows about its guardian while it goes through their rows."""
+class GuardianAccount:
+    """What one worker knows of its guardian's Canvas account while it goes through their rows."""
 
     email: str
     state: ObserverState
-    created_now: bool = False
     would_create: bool = False  # a dry run predicted this guardian's account (it is not there)
     sis_id: str | None = None  # the SIS id of the guardian id: a new login gets it
     note: IdentityNote | None = None  # how the rows report the account's identity
 
 
-class PairingSteps:
-    """The engine's write steps and its records of them (the engine supplies the fields)."""
+class StepExecutor:
+    """Executes the steps of a row and journals the writes (the engine supplies the fields)."""
 
     client: CanvasClient
     options: SyncOptions
@@ -109,132 +126,205 @@ class PairingSteps:
             at=iso_timestamp(self.now()),
         )
 
-    async def _pair(self, row: RosterRow, action: Pair, guardian: Guardian) -> RowResult:
-        student = action.student
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            last = attempt == WRITE_ATTEMPTS
-            code = None
-            if action.method == "code":
-                if await self._still_unenrolled(row, student):
-                    return self._not_enrolled(row, student, guardian)
+    async def _execute(self, step: Step, row: RosterRow, guardian: GuardianAccount) -> Event:
+        """Do one step against Canvas; Canvas's answer as an event. Errors that are no answer
+        about this step (a look-up's 404, the network) propagate: the row fails with them."""
+        match step:
+            case FindStudent():
+                student = await self.lookups.student(row.student_id)
+                if isinstance(student, Found):
+                    self._remember("student", row.student_id, student.user.id)
+                return Read(student, guardian.state, guardian.would_create)
+            case FetchAccount(student):
+                self._known(guardian, await self.client.get_user_by_login(guardian.email))
+                return Read(student, guardian.state, guardian.would_create)
+            case CheckEnrolled(pair):
+                return Enrolled(await self._can_get_code(pair.student))
+            case RecordPrediction(pair):
+                if pair.create_observer:
+                    # The siblings that follow would pair with the account this row would create.
+                    guardian.state = replace(guardian.state, login_exists=True)
+                    guardian.would_create = True
+                guardian.state = replace(
+                    guardian.state, observees=(*guardian.state.observees, pair.student)
+                )
+                return Recorded()
+            case GetCode():
+                return await self._get_code(step, row)
+            case EnsureAccount() | FindAccount() | FindSisHolder():
                 try:
-                    code = await self.client.create_pairing_code(student.id)
-                except NotAllowed as refused:
-                    await self._check_code_refusal(row, student, refused)
-                    self._remember("unenrolled", row.student_id, student.id)
-                    return self._not_enrolled(row, student, guardian)
-                self._action("pairing_code", row, "ok", student=student.id)
-            try:
-                observer = await self._ensure_observer(row, guardian, code=code, student=student)
-            except RequestRejected as rejected:  # e.g. the code expired between the two calls
-                self._action("create_user", row, "failed", detail=str(rejected))
-                if last:
-                    raise
-                continue
-            if observer is None:  # the create was lost, and Canvas has no such login: not done
-                if last:
-                    return self._result(
-                        row,
-                        Outcome.FAILED,
-                        f"the guardian's account could not be created in {WRITE_ATTEMPTS} "
-                        "tries (each answer was lost and the account was not there); the next "
-                        "run tries again",
-                        student=student,
-                        guardian=guardian,
+                    return await self._account(step, row, guardian)
+                except RequestRejected as rejected:  # e.g. the code expired between two calls
+                    self._action("create_user", row, "failed", detail=str(rejected))
+                    return Rejected(rejected)
+            case SendPairing():
+                return await self._send_pairing(step, row, guardian)
+            case FindLink(student, code, observer):
+                kind = "pair_code" if code is not None else "pair_direct"
+                o, st = observer.id, student.id
+                if not any(u.id == st for u in await self.client.list_observees(o)):
+                    self._action(
+                        kind, row, "failed", observer=o, student=st, detail="confirmed not linked"
                     )
-                continue
-            if observer.id == student.id:  # found after "taken" or a lost create
-                skip = self_pairing(student, row)
-                return self._result(row, skip.outcome, skip.detail, student=student)
-            async with self._lock(observer.id):
-                if any(u.id == student.id for u in guardian.state.observees) or (
-                    (observer.id, student.id) in self._links
-                ):
-                    # Linked by the account creation itself, found linked after a recovery,
-                    # or linked meanwhile through another roster email of the same account.
-                    outcome = Outcome.CREATED if guardian.created_now else Outcome.ALREADY_PAIRED
-                    guardian.created_now = False
-                    self._links.add((observer.id, student.id))
-                    return self._result(row, outcome, student=student, guardian=guardian)
-                result = await self._send_pairing(row, guardian, observer, student, code, last=last)
-            if result is not None:
-                return result
-        return self._unconfirmed(row, student, guardian)
+                    return NotThere()
+                self._action(kind, row, "recovered", observer=o, student=st)
+                self._paired(guardian, observer, student)
+                return Paired()
 
-    def _unconfirmed(self, row: RosterRow, student: CanvasUser, guardian: Guardian) -> RowResult:
-        return self._result(
-            row,
-            Outcome.FAILED,
-            "the pairing could not be confirmed after "
-            f"{WRITE_ATTEMPTS} tries; the next run tries again",
-            student=student,
-            guardian=guardian,
-        )
+    async def _get_code(self, step: GetCode, row: RosterRow) -> Event:
+        student = step.student
+        if await self._still_unenrolled(row, student):
+            return NotEnrolled()
+        try:
+            code = await self.client.create_pairing_code(student.id)
+        except NotAllowed as refused:
+            await self._check_code_refusal(row, student, refused)
+            self._remember("unenrolled", row.student_id, student.id)
+            return NotEnrolled()
+        self._action("pairing_code", row, "ok", student=student.id)
+        return CodeMade(code)
 
-    def _lock(self, observer_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(observer_id, asyncio.Lock())
+    async def _account(
+        self,
+        step: EnsureAccount | FindAccount | FindSisHolder,
+        row: RosterRow,
+        guardian: GuardianAccount,
+    ) -> Event:
+        """The guardian's account: known, fetched by login, created (once per guardian), or
+        looked up after Canvas said "taken" or lost the create's answer.
+
+        A new account is created with the pairing code when there is one, so Canvas links it
+        to the student in the same request (one call fewer per new guardian); the link is then
+        in ``guardian.state.observees``.
+        """
+        if isinstance(step, FindAccount):
+            return await self._find_account(step, row, guardian)
+        if isinstance(step, FindSisHolder):
+            return await self._sis_id_holder(step.rejected, row, guardian)
+        state = guardian.state
+        if state.user is not None:
+            return AccountFound(state.user)
+        if state.login_exists:
+            user = await self.client.get_user_by_login(guardian.email)
+            return AccountFound(self._known(guardian, user))
+        code, student = step.code, step.student
+        try:
+            user = await self.client.create_user(
+                name=row.observer_name,
+                login_id=row.observer_email,
+                sortable_name=row.observer_sortable_name,
+                send_registration=self.options.send_registration,
+                pairing_code=code.code if code is not None else None,
+                sis_user_id=guardian.sis_id,
+            )
+        except RequestRejected as rejected:
+            if "taken" not in rejected.error_types():
+                raise
+            if _sis_id_taken(rejected):
+                sis_id = guardian.sis_id or ""
+                self._action("create_user", row, "failed", detail=f"SIS id {sis_id} already in use")
+                return SisIdTaken(rejected)
+            # Someone (another tool, a person) made this login since we looked: use it.
+            self._action("create_user", row, "failed", detail="login already taken; using it")
+            return Taken()
+        except OutcomeUnknown as lost:
+            self._action("create_user", row, "unknown", detail=str(lost))
+            return Lost()
+        detail = "with the pairing code: linked" if code is not None else ""
+        linked = student.id if code is not None else None
+        self._action("create_user", row, "ok", observer=user.id, student=linked, detail=detail)
+        if code is not None:
+            guardian.state = replace(guardian.state, observees=(*state.observees, student))
+        return AccountCreated(self._known(guardian, user))
+
+    async def _find_account(
+        self, step: FindAccount, row: RosterRow, guardian: GuardianAccount
+    ) -> Event:
+        try:
+            user = await self.client.get_user_by_login(guardian.email)
+        except NotFound:
+            return NotThere()
+        observees = await self.client.list_observees(user.id)
+        guardian.state = ObserverState(Found(user), tuple(observees))
+        self._remember("observer", guardian.email.lower(), user.id)
+        if step.lost:
+            # A create with a code that did happen made the link too: the journal owns it.
+            made_link = step.code is not None and any(
+                u.id == step.student.id for u in guardian.state.observees
+            )
+            self._action(
+                "create_user",
+                row,
+                "recovered",
+                observer=user.id,
+                student=step.student.id if made_link else None,
+            )
+        return AccountFound(user)
+
+    async def _sis_id_holder(
+        self, rejected: RequestRejected, row: RosterRow, guardian: GuardianAccount
+    ) -> Event:
+        """The SIS id a new login would get is in use: by a live login made since the look-up
+        (that account is the guardian's: use it), or by a deleted one (Canvas keeps deleted
+        logins' SIS ids taken): then the row fails, as no account can be made with it."""
+        sis_id = guardian.sis_id or ""
+        try:
+            user = await self.client.get_user_by_sis_id(sis_id)
+        except NotFound:
+            raise CanvasError(
+                f"no account can be made for this guardian: the SIS id {sis_id!r} belongs to a "
+                "deleted login; restore that login in Canvas or change --observer-id-template",
+                method=rejected.method,
+                path=rejected.path,
+                status=rejected.status,
+            ) from rejected
+        observees = await self.client.list_observees(user.id)
+        guardian.state = ObserverState(Found(user, by_sis_id=True), tuple(observees))
+        self._remember("observer", guardian.email.lower(), user.id)
+        return AccountFound(user)
 
     async def _send_pairing(
-        self,
-        row: RosterRow,
-        guardian: Guardian,
-        observer: CanvasUser,
-        student: CanvasUser,
-        code: PairingCode | None,
-        *,
-        last: bool,
-    ) -> RowResult | None:
-        """Send the pairing; the row's result, or None to try again with a fresh code."""
-        kind = "pair_code" if code is not None else "pair_direct"
+        self, step: SendPairing, row: RosterRow, guardian: GuardianAccount
+    ) -> Event:
+        """Pair the two (the engine holds the account's lock), unless they are linked already:
+        by the account creation itself, found linked after a recovery, or linked meanwhile
+        through another roster email of the same account."""
+        observer, student, code = step.observer, step.student, step.code
         o, st = observer.id, student.id
+        if any(u.id == st for u in guardian.state.observees) or (o, st) in self._links:
+            self._links.add((o, st))
+            return AlreadyLinked()
+        kind = "pair_code" if code is not None else "pair_direct"
         try:
             if code is not None:
-                await self.client.add_observee_with_code(observer.id, code.code)
+                await self.client.add_observee_with_code(o, code.code)
             else:
-                await self.client.add_observee(observer.id, student.id)
+                await self.client.add_observee(o, st)
         except OutcomeUnknown as lost:
             self._action(kind, row, "unknown", observer=o, student=st, detail=str(lost))
-            if not await self._is_linked(observer.id, student.id):
-                self._action(
-                    kind, row, "failed", observer=o, student=st, detail="confirmed not linked"
-                )
-                return None
-            self._action(kind, row, "recovered", observer=o, student=st)
+            return Lost()
         except NotFound as missing:
             # Canvas's 404 to a pairing: one of the two is gone or hidden, or they share no
             # root account. About these two users, not the token: this row fails.
             self._action(kind, row, "failed", observer=o, student=st, detail=str(missing))
-            return self._result(
-                row,
-                Outcome.FAILED,
-                f"Canvas refused the pairing: {missing}",
-                student=student,
-                guardian=guardian,
-            )
+            return Refused(f"Canvas refused the pairing: {missing}")
         except NotAllowed as refused:
             self._action(kind, row, "failed", observer=o, student=st, detail=str(refused))
             await self._check_pairing_right(row, refused)
-            return self._result(
-                row,
-                Outcome.FAILED,
+            return Refused(
                 f"Canvas refused the pairing ({refused}), although the token may still pair; "
-                "Canvas gives this answer when the two accounts share no root account",
-                student=student,
-                guardian=guardian,
+                "Canvas gives this answer when the two accounts share no root account"
             )
         except RequestRejected as rejected:
             self._action(kind, row, "failed", observer=o, student=st, detail=str(rejected))
-            if last:
-                raise
-            return None
-        else:
-            self._action(kind, row, "ok", observer=o, student=st)
+            return Rejected(rejected)
+        self._action(kind, row, "ok", observer=o, student=st)
+        self._paired(guardian, observer, student)
+        return Paired()
+
+    def _paired(self, guardian: GuardianAccount, observer: CanvasUser, student: CanvasUser) -> None:
         self._links.add((observer.id, student.id))
         guardian.state = replace(guardian.state, observees=(*guardian.state.observees, student))
-        created = guardian.created_now
-        guardian.created_now = False  # the siblings that follow are "paired"
-        outcome = Outcome.CREATED if created else Outcome.PAIRED
-        return self._result(row, outcome, student=student, guardian=guardian)
 
     async def _check_pairing_right(self, row: RosterRow, refused: NotAllowed) -> None:
         """A 401/403 to one pairing stops the run only when the token lost the right itself.
@@ -297,133 +387,10 @@ class PairingSteps:
         enrollments = await self.client.list_enrollments(student.id)
         return can_get_pairing_code((e.type, e.enrollment_state) for e in enrollments)
 
-    async def _is_linked(self, observer_id: int, student_id: int) -> bool:
-        observees = await self.client.list_observees(observer_id)
-        return any(u.id == student_id for u in observees)
-
-    async def _ensure_observer(
-        self,
-        row: RosterRow,
-        guardian: Guardian,
-        *,
-        code: PairingCode | None = None,
-        student: CanvasUser | None = None,
-    ) -> CanvasUser | None:
-        """The guardian's account: known, fetched by login, or created (once per guardian).
-
-        A new account is created with the pairing code when there is one, so Canvas links it
-        to the student in the same request (one call fewer per new guardian); the caller sees
-        the link in ``guardian.state.observees``.
-        """
-        state = guardian.state
-        if state.user is not None:
-            return state.user
-        if state.login_exists:
-            return self._known(guardian, await self.client.get_user_by_login(guardian.email))
-        try:
-            user = await self.client.create_user(
-                name=row.observer_name,
-                login_id=row.observer_email,
-                sortable_name=row.observer_sortable_name,
-                send_registration=self.options.send_registration,
-                pairing_code=code.code if code is not None else None,
-                sis_user_id=guardian.sis_id,
-            )
-        except RequestRejected as rejected:
-            if "taken" not in rejected.error_types():
-                raise
-            if _sis_id_taken(rejected):
-                return await self._sis_id_holder(row, guardian, rejected)
-            # Someone (another tool, a person) made this login since we looked: use it.
-            self._action("create_user", row, "failed", detail="login already taken; using it")
-            return await self._refetch(guardian)
-        except OutcomeUnknown as lost:
-            self._action("create_user", row, "unknown", detail=str(lost))
-            found = await self._refetch(guardian, created=True)
-            if found is not None:
-                # A create with a code that did happen made the link too: the journal owns it.
-                made_link = code is not None and any(
-                    student is not None and u.id == student.id for u in guardian.state.observees
-                )
-                self._action(
-                    "create_user",
-                    row,
-                    "recovered",
-                    observer=found.id,
-                    student=student.id if made_link and student is not None else None,
-                )
-            return found
-        detail = "with the pairing code: linked" if code is not None else ""
-        linked = student.id if code is not None and student is not None else None
-        self._action("create_user", row, "ok", observer=user.id, student=linked, detail=detail)
-        guardian.created_now = True
-        if code is not None and student is not None:
-            guardian.state = replace(guardian.state, observees=(*state.observees, student))
-        return self._known(guardian, user)
-
-    async def _sis_id_holder(
-        self, row: RosterRow, guardian: Guardian, rejected: RequestRejected
-    ) -> CanvasUser:
-        """The SIS id a new login would get is in use: by a live login made since the look-up
-        (that account is the guardian's: use it), or by a deleted one (Canvas keeps deleted
-        logins' SIS ids taken): then the row fails, as no account can be made with it."""
-        sis_id = guardian.sis_id or ""
-        self._action("create_user", row, "failed", detail=f"SIS id {sis_id} already in use")
-        try:
-            user = await self.client.get_user_by_sis_id(sis_id)
-        except NotFound:
-            raise CanvasError(
-                f"no account can be made for this guardian: the SIS id {sis_id!r} belongs to a "
-                "deleted login; restore that login in Canvas or change --observer-id-template",
-                method=rejected.method,
-                path=rejected.path,
-                status=rejected.status,
-            ) from rejected
-        observees = await self.client.list_observees(user.id)
-        guardian.state = ObserverState(Found(user, by_sis_id=True), tuple(observees))
-        self._remember("observer", guardian.email.lower(), user.id)
-        return user
-
-    async def _refetch(self, guardian: Guardian, *, created: bool = False) -> CanvasUser | None:
-        try:
-            user = await self.client.get_user_by_login(guardian.email)
-        except NotFound:
-            return None
-        guardian.created_now = created
-        observees = await self.client.list_observees(user.id)
-        guardian.state = ObserverState(Found(user), tuple(observees))
-        self._remember("observer", guardian.email.lower(), user.id)
-        return user
-
-    def _known(self, guardian: Guardian, user: CanvasUser) -> CanvasUser:
+    def _known(self, guardian: GuardianAccount, user: CanvasUser) -> CanvasUser:
         guardian.state = replace(guardian.state, resolution=Found(user))
         self._remember("observer", guardian.email.lower(), user.id)
         return user
-
-    def _not_enrolled(self, row: RosterRow, student: CanvasUser, guardian: Guardian) -> RowResult:
-        skip = not_enrolled()
-        return self._result(row, skip.outcome, skip.detail, student=student, guardian=guardian)
-
-    def _result(
-        self,
-        row: RosterRow,
-        outcome: Outcome,
-        detail: str = "",
-        *,
-        student: CanvasUser | None = None,
-        guardian: Guardian | None = None,
-    ) -> RowResult:
-        notes = "; ".join(row.notes)
-        observer = guardian.state.user if guardian is not None else None
-        return RowResult(
-            line=row.line,
-            student_id=row.student_id,
-            observer_email=row.observer_email,
-            outcome=outcome,
-            detail="; ".join(part for part in (detail, notes) if part),
-            canvas_student_id=student.id if student is not None else None,
-            canvas_observer_id=observer.id if observer is not None else None,
-        )
 
 
 def _sis_id_taken(rejected: RequestRejected) -> bool:

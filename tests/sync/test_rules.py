@@ -1,4 +1,4 @@
-"""The pure planner: exact matching and row decisions, table-tested without Canvas."""
+"""The matching rules and row decisions: exact matching, table-tested without Canvas."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
-from canvas_observers.sync.plan import (
+from canvas_observers.sync.rules import (
     Ambiguous,
     Found,
     Missing,

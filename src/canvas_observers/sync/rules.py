@@ -1,7 +1,8 @@
-"""The pure planner: what Canvas said + one roster row -> what to do.
+"""The matching rules and the row decisions: what Canvas said + one roster row -> what to do.
 
-No HTTP, no SQLite, no clock. The engine (engine.py) asks Canvas, hands the answers to these
-functions, and performs whatever they return.
+Pure: no HTTP, no SQLite, no clock. The row's steps (steps.py) hand what was read to these
+functions, and the writes (writes.py) perform whatever they decide; the plan of a whole run
+(whole.py) asks the same functions.
 
 Matching rules (the only way a row ever reaches a pairing):
 
@@ -159,7 +160,7 @@ def resolve_observer(candidates: Sequence[CanvasUser], email: str) -> Resolution
     """Pick the guardian among search results: login match first, then email; exact only.
 
     An account found through its email alone comes back ``Found(..., by_contact_email=True)``:
-    the planner then checks the name before using it.
+    ``plan_row`` then checks the name before using it.
     """
     key = email.strip().lower()
     by_login = _distinct(u for u in candidates if _fold(u.login_id) == key)
