@@ -8,9 +8,9 @@ from collections import defaultdict
 
 import pytest
 
+from canvas_observers.core.columns import ROSTER_COLUMNS
 from canvas_observers.fake_canvas import FakeState, create_app
 from canvas_observers.fake_canvas.scenarios import (
-    ROSTER_COLUMNS,
     TEACHER_PARENT_LOGIN,
     UNKNOWN_STUDENT_ID,
     build_demo,

@@ -15,14 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from canvas_observers.core.columns import ROSTER_COLUMNS
 from canvas_observers.fake_canvas.state import FakeState
-
-ROSTER_COLUMNS: Final = (
-    "student_id",
-    "observer_email",
-    "observer_first_name",
-    "observer_last_name",
-)
 
 FIRST_NAMES: Final = (
     "Ava", "Liam", "Mia", "Noah", "Zoe", "Ethan", "Chloe", "Lucas", "Aria", "Mateo",

@@ -14,9 +14,10 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping
 
+from canvas_observers.core.columns import ROSTER_COLUMNS
 from canvas_observers.roster.model import RosterError
 
-REQUIRED_COLUMNS = ("student_id", "observer_email", "observer_first_name", "observer_last_name")
+REQUIRED_COLUMNS = ROSTER_COLUMNS
 OPTIONAL_COLUMNS = ("guardian_id",)  # the SIS's own guardian id, when the export has one
 COLUMNS_HINT = "The roster needs the columns " + ", ".join(REQUIRED_COLUMNS) + "."
 DELIMITERS = {",": ",", ";": ";", "\\t": "\t", "\t": "\t", "tab": "\t"}
