@@ -34,14 +34,7 @@ COLUMNS = {
     "students_not_found": ("student_id", "observer", "detail"),
     "unobserved_with_guardian": ("student_id", "canvas_student_id", "observer", "detail"),
     "unobserved_without_guardian": ("student_id", "canvas_student_id", "detail"),
-    "unlisted_observers": (
-        "student_id",
-        "canvas_student_id",
-        "observer",
-        "canvas_observer_id",
-        "made_by",
-        "detail",
-    ),
+    "unlisted_observers": FINDING_FIELDS[1:],  # every field but the kind
     "idle_accounts": ("observer", "canvas_observer_id", "detail"),
 }
 HEADINGS = {

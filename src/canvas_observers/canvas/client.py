@@ -31,6 +31,7 @@ from canvas_observers.canvas.errors import (
     ConfigurationError,
     OutcomeUnknown,
     RequestRejected,
+    RetryableError,
     ServerError,
     Throttled,
     TransportError,
@@ -511,7 +512,9 @@ class CanvasClient:
         )
 
 
-def _log_retry(request: Request, later: RetryLater, num: int, attempts: int, wait: float) -> None:
+def _log_retry(
+    request: Request, later: RetryLater[RetryableError], num: int, attempts: int, wait: float
+) -> None:
     """One line per retry: the request (no query string), why, the attempt, the wait."""
     error = later.error
     cause = f"answered {error.status}" if error.status is not None else error.message

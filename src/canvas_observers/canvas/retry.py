@@ -22,10 +22,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import httpx
 
-from canvas_observers.canvas.errors import RetryableError
+E = TypeVar("E", bound=Exception)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +52,11 @@ class RetryPolicy:
         return cls(attempts=1)
 
 
-class RetryLater(Exception):
-    """Internal: the wrapped error may be retried, after `wait` seconds if the server said so."""
+class RetryLater(Exception, Generic[E]):
+    """Internal: the wrapped error may be retried, after `wait` seconds if the server said so.
+    Generic in the error, so the OneRoster API reader retries its own errors the same way."""
 
-    def __init__(self, error: RetryableError, wait: float | None) -> None:
+    def __init__(self, error: E, wait: float | None) -> None:
         super().__init__(error, wait)
         self.error = error
         self.wait = wait

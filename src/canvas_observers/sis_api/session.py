@@ -30,6 +30,7 @@ import stamina
 
 from canvas_observers.canvas.net import origin_of
 from canvas_observers.canvas.protocol import retry_after
+from canvas_observers.canvas.retry import RetryLater, backoff_hook
 from canvas_observers.sis_api.config import ApiConfig, Endpoints
 from canvas_observers.sis_api.errors import (
     ConfigError,
@@ -45,15 +46,6 @@ _ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 REFUSED_CODES = frozenset(
     {"invalid_client", "unauthorized_client", "invalid_grant", "invalid_scope"}
 )
-
-
-class _Retry(Exception):
-    """Internal: the attempt may be sent again, after ``wait`` seconds if the server said."""
-
-    def __init__(self, error: SisApiError, wait: float | None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.wait = wait
 
 
 class _Unauthorized(Exception):
@@ -284,19 +276,19 @@ class ApiSession:
                 error = ProviderError(
                     f"no answer from {url.host} ({type(exc).__name__})", path=shown(url)
                 )
-                raise _Retry(error, None) from None
+                raise RetryLater(error, None) from None
         log.debug("oneroster %s %s -> %s", method, shown(url), response.status_code)
         return response
 
     def _judge(self, response: httpx.Response, who: str) -> None:
-        """Raise for any answer but 2xx: retryable ones as _Retry, the rest as they are."""
+        """Raise for any answer but 2xx: retryable ones as RetryLater, the rest as they are."""
         status, url = response.status_code, response.request.url
         if status < 300:
             return
         if status == 429 or status >= 500:
             what = "is rate limiting" if status == 429 else "failed"
             error = ProviderError(f"{who} {what}", path=shown(url), status=status)
-            raise _Retry(error, retry_after(response.headers))
+            raise RetryLater(error, retry_after(response.headers))
         if status in (301, 302, 303, 307, 308):
             target = response.headers.get("location", "")
             try:
@@ -334,17 +326,9 @@ class ApiSession:
         deadline = self._clock() + policy.timeout
         tried = 0
 
-        def hook(exc: Exception) -> bool | float:
-            if not isinstance(exc, _Retry):
-                return False
-            if exc.wait is None:
-                return True
-            wait = min(exc.wait, policy.retry_after_max)
-            return False if self._clock() + wait > deadline else wait
-
         try:
             async for attempt in stamina.retry_context(
-                on=hook,
+                on=backoff_hook(policy, deadline=deadline, clock=self._clock),
                 attempts=policy.attempts,
                 timeout=policy.timeout,
                 wait_initial=policy.wait_initial,
@@ -357,8 +341,8 @@ class ApiSession:
                         self.retries += 1
                         log.info("retrying %s (attempt %d)", shown(url), tried)
                     return await once()
-        except _Retry as spent:
-            error = spent.error
+        except RetryLater as spent:
+            error: SisApiError = spent.error
             raise type(error)(
                 f"{error.message}, still after {tried} attempt{'s' * (tried != 1)}",
                 path=error.path,
