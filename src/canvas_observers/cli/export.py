@@ -72,18 +72,7 @@ def export_sis(
         path, source = fetched.dest, dataclasses.replace(source, format="oneroster")
     assert path is not None
     try:
-        result = run_export(
-            path,
-            out_dir,
-            observer_id_template=observer_id_template,
-            format=source.format,
-            guardian_roles=source.guardian_roles,
-            student_id_field=source.student_id_field,
-            prefer_preferred_names=source.prefer_preferred_names,
-            encoding=source.encoding,
-            columns=dict(source.columns),
-            delimiter=source.delimiter,
-        )
+        result = run_export(path, out_dir, observer_id_template=observer_id_template, source=source)
     except (RosterError, ExportError) as exc:
         raise Stopped(_printable(str(exc))) from exc
     click.echo(f"{result.users_path}: {result.guardians} guardian(s)")

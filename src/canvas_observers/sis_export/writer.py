@@ -31,7 +31,7 @@ from pathlib import Path
 from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.core.files import csv_safe, formula_risk, write_private
 from canvas_observers.roster.model import Roster, RowProblem
-from canvas_observers.roster.sources import DEFAULT_GUARDIAN_ROLES, read_source_detailed
+from canvas_observers.roster.sources import SourceOptions
 
 USERS_COLUMNS = ("user_id", "login_id", "first_name", "last_name", "email", "status")
 USER_OBSERVERS_COLUMNS = ("observer_id", "student_id", "status")
@@ -174,13 +174,7 @@ def export_sis(
     out_dir: Path,
     *,
     observer_id_template: str = "{email}",
-    format: str | None = None,
-    guardian_roles: Sequence[str] = DEFAULT_GUARDIAN_ROLES,
-    student_id_field: str = "identifier",
-    prefer_preferred_names: bool = True,
-    encoding: str = "utf-8",
-    columns: Mapping[str, str] | None = None,
-    delimiter: str = ",",
+    source: SourceOptions = SourceOptions(),  # noqa: B008 - frozen, so sharing it is safe
 ) -> ExportResult:
     """Read a roster source and write ``users.csv`` and ``user_observers.csv`` in ``out_dir``.
 
@@ -188,16 +182,7 @@ def export_sis(
     template or folder; in both cases nothing is written.
     """
     check_template(observer_id_template)
-    read = read_source_detailed(
-        roster_source_path,
-        format=format,
-        guardian_roles=guardian_roles,
-        student_id_field=student_id_field,
-        prefer_preferred_names=prefer_preferred_names,
-        encoding=encoding,
-        columns=columns,
-        delimiter=delimiter,
-    )
+    read = source.read_detailed(roster_source_path)
     if "{sourcedId}" in observer_id_template and read.format == "csv":
         check_template(observer_id_template, has_sourced_ids=False)
     users, links, problems = build_export(
