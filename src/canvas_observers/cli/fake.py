@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from canvas_observers.canvas.net import is_loopback
 from canvas_observers.cli.common import Command
+from canvas_observers.cli.options import listen_options
 from canvas_observers.fake_canvas.app import create_app
 from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN, FakeConfig
 from canvas_observers.fake_canvas.roles import ACCOUNT_ADMIN, parse_permissions
@@ -25,15 +25,11 @@ MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
     cls=Command,
     context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
 )
-@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback only).")
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Allow a non-loopback --host. The fake has a well-known admin token and a side door "
-    "(/__fake__/) that can rewrite its whole district, so anyone who can reach it owns it: "
-    "expose it only on a network you trust.",
+@listen_options(
+    port=8900,
+    risk="the fake Canvas has a well-known admin token and an unauthenticated side door "
+    "(/__fake__/) that can rewrite its whole district, so anyone who can reach it owns it",
 )
-@click.option("--port", default=8900, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option(
     "--files-port",
     default=None,
@@ -145,7 +141,6 @@ MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
 def fake_canvas(
     *,
     host: str,
-    allow_remote: bool,
     port: int,
     files_port: int | None,
     admin_token: str,
@@ -164,12 +159,6 @@ def fake_canvas(
     roster_out: Path,
 ) -> None:
     """Serve the fake Canvas (a Canvas-faithful in-memory server) until Ctrl-C."""
-    if not is_loopback(host) and not allow_remote:
-        raise click.UsageError(
-            f"--host {host} is not a loopback address; the fake Canvas has a well-known admin "
-            "token and an unauthenticated side door, so it binds loopback only unless you "
-            "also pass --allow-remote."
-        )
     if not admin_token:
         raise click.UsageError("--admin-token must not be empty.")
     if files_port is None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from canvas_observers.canvas.net import is_loopback
 from canvas_observers.cli.common import Command
+from canvas_observers.cli.options import listen_options
 from canvas_observers.fake_canvas.server import url_of
 from canvas_observers.fake_oneroster.app import create_app
 from canvas_observers.fake_oneroster.config import MALFORMED_KINDS, FakeOneRosterConfig
@@ -68,14 +68,10 @@ def _secret(secret_file: Path | None, secret_out: Path) -> tuple[str, str]:
     help="The OneRoster REST binding to serve (/ims/oneroster/v1p1 or "
     "/ims/oneroster/rostering/v1p2).",
 )
-@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback only).")
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Allow a non-loopback --host; anyone who can reach the fake and knows the client "
-    "secret reads the whole roster.",
+@listen_options(
+    port=8910,
+    risk="the fake serves a whole roster to whoever holds its client secret",
 )
-@click.option("--port", default=8910, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--client-id", default="demo-client", metavar="ID", help="The OAuth client id.")
 @click.option(
     "--client-secret-file",
@@ -166,7 +162,6 @@ def fake_oneroster(
     sample_out: Path,
     version: str,
     host: str,
-    allow_remote: bool,
     port: int,
     client_id: str,
     client_secret_file: Path | None,
@@ -185,12 +180,6 @@ def fake_oneroster(
     seed: int,
 ) -> None:
     """Serve a OneRoster bundle as a fake OneRoster 1.1/1.2 REST API until Ctrl-C."""
-    if not is_loopback(host) and not allow_remote:
-        raise click.UsageError(
-            f"--host {host} is not a loopback address; the fake serves a whole roster to "
-            "whoever holds its client secret, so it binds loopback only unless you also pass "
-            "--allow-remote."
-        )
     if not client_id.strip() or ":" in client_id:
         raise click.UsageError("--client-id must not be empty or hold a colon.")
     secret, secret_where = _secret(client_secret_file, secret_out)

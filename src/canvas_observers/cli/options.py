@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from canvas_observers.canvas.net import is_loopback
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.columns import parse_delimiter, parse_mapping
 from canvas_observers.roster.sources import FORMATS, SourceOptions
@@ -241,3 +242,40 @@ def source_options(command: F) -> F:
         return command(*args, **kwargs)
 
     return _apply(cast(F, wrapper), _SOURCE_FLAGS)
+
+
+# -- the fakes' listening address ---------------------------------------------------------------
+
+
+def listen_options(*, port: int, risk: str) -> Callable[[F], F]:
+    """``--host``, ``--allow-remote`` and ``--port`` for a fake server. A host that is not
+    loopback is refused unless ``--allow-remote`` is given, saying ``risk`` (why exposing the
+    fake is dangerous); the command receives ``host`` and ``port`` only."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            host, allow_remote = kwargs["host"], kwargs.pop("allow_remote")
+            if not is_loopback(host) and not allow_remote:
+                raise click.UsageError(
+                    f"--host {host} is not a loopback address; {risk}, so it binds loopback "
+                    "only unless you also pass --allow-remote."
+                )
+            return command(*args, **kwargs)
+
+        flags = (
+            click.option(
+                "--host", default="127.0.0.1", help="Address to listen on (loopback only)."
+            ),
+            click.option(
+                "--allow-remote",
+                is_flag=True,
+                help=f"Allow a non-loopback --host: {risk}; expose it only on a network you trust.",
+            ),
+            click.option(
+                "--port", default=port, type=click.IntRange(1, 65535), help="Port to listen on."
+            ),
+        )
+        return _apply(cast(F, wrapper), flags)
+
+    return decorate
