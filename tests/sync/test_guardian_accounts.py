@@ -1,26 +1,13 @@
-"""Where real Canvas is harsher than a kind fake: self-pairing, limited admin roles, contact
-emails that are not identity, and 401/403/404 answers to a pairing (docs/canvas-behaviour.md)."""
+"""Which Canvas account is a roster's guardian: never the student's own account (self-pairing
+is a conflict), not a stranger whose contact email the roster names, two accounts for two
+look-alike emails, one for two emails of one account, and always the account's current id."""
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
-
-import httpx
-
-from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.fake_canvas import FakeCanvasApp
-from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import RunResult, run_sync
+from tests.wiring import BASE_URL
 
-from .conftest import BASE_URL, HEADER, District, SyncRunner, outcomes
-
-UNAUTHORIZED = {
-    "status": "unauthorized",
-    "errors": [{"message": "user not authorized to perform that action"}],
-}
+from .conftest import District, SyncRunner, outcomes
 
 
 def pairing_writes(district: District) -> int:
@@ -69,135 +56,6 @@ async def test_self_pairing_found_through_the_journal_route_is_a_conflict(
     assert outcomes(report) == {2: "conflict"}
     assert district.writes() == writes
     assert district.links() == set()
-
-
-# --- 401/403/404 answers to a pairing are judged for the row --------------------------------
-
-
-Answer = Callable[[httpx.Request], httpx.Response | None]
-
-
-def refusing(app: FakeCanvasApp, answer: Answer) -> httpx.AsyncBaseTransport:
-    """A transport to the fake that lets ``answer`` replace Canvas's answer to some requests."""
-    inner = httpx.ASGITransport(app=app)
-
-    class Refusing(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            replaced = answer(request)
-            if replaced is not None:
-                return replaced
-            return await inner.handle_async_request(request)
-
-    return Refusing()
-
-
-async def sync_with(app: FakeCanvasApp, transport: httpx.AsyncBaseTransport, csv: str) -> RunResult:
-    roster = read_roster(io.BytesIO((HEADER + csv).encode()), source="roster.csv")
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-        client = CanvasClient(http, base_url=BASE_URL, token=app.fake.config.admin_token)
-        return await run_sync(
-            roster,
-            client=client,
-            options=SyncOptions(method="direct", concurrency=1),
-            canvas_url=BASE_URL,
-        )
-
-
-def refuse_pairing_of(student: int, status: int, body: object) -> Answer:
-    def answer(request: httpx.Request) -> httpx.Response | None:
-        if request.method == "PUT" and request.url.path.endswith(f"/observees/{student}"):
-            return httpx.Response(status, json=body)
-        return None
-
-    return answer
-
-
-async def test_a_401_to_one_pairing_fails_that_row_when_the_token_may_still_pair(
-    district: District, fake_app: FakeCanvasApp
-) -> None:
-    """Canvas says 401 to one pairing; the token still has manage_user_observers: that row
-    fails with Canvas's answer and the other rows are paired."""
-    district.student("S1")
-    s2 = district.student("S2")
-    transport = refusing(fake_app, refuse_pairing_of(s2, 401, UNAUTHORIZED))
-    report = await sync_with(fake_app, transport, "S1,a@home.test,A,L\nS2,b@home.test,B,L\n")
-    assert report.aborted is None
-    assert outcomes(report) == {2: "created", 3: "failed"}
-    assert "refused the pairing" in report.results[1].detail
-
-
-async def test_a_404_to_one_pairing_fails_that_row(
-    district: District, fake_app: FakeCanvasApp
-) -> None:
-    """A 404 to a pairing is about those two users: the row fails, the run goes on."""
-    s1 = district.student("S1")
-    district.student("S2")
-    not_found = {"errors": [{"message": "The specified resource does not exist."}]}
-    transport = refusing(fake_app, refuse_pairing_of(s1, 404, not_found))
-    report = await sync_with(fake_app, transport, "S1,a@home.test,A,L\nS2,b@home.test,B,L\n")
-    assert report.aborted is None
-    assert outcomes(report) == {2: "failed", 3: "created"}
-
-
-async def test_a_401_stops_the_run_when_the_token_lost_the_right(
-    district: District, fake_app: FakeCanvasApp
-) -> None:
-    """When Canvas confirms the token no longer has manage_user_observers, the run stops."""
-    s1 = district.student("S1")
-    district.student("S2")
-    lost = {"manage_user_observers": False}
-
-    def answer(request: httpx.Request) -> httpx.Response | None:
-        if request.url.path.endswith("/permissions") and any(
-            v == "manage_user_observers" for _, v in request.url.params.multi_items()
-        ):
-            return httpx.Response(200, json=lost)
-        return refuse_pairing_of(s1, 401, UNAUTHORIZED)(request)
-
-    report = await sync_with(
-        fake_app, refusing(fake_app, answer), "S1,a@home.test,A,L\nS2,b@home.test,B,L\n"
-    )
-    assert report.aborted is not None
-    assert "manage_user_observers" in report.aborted
-    assert report.aborted is not None
-
-
-# --- limited admin roles ----------------------------------------------------------------------
-
-
-async def test_a_role_that_cannot_see_logins_stops_before_any_write(
-    district: District, sync_csv: SyncRunner
-) -> None:
-    """Without view_user_logins an existing guardian is invisible (a duplicate account would
-    follow): exit 2 naming the permission as Canvas shows it, nothing written."""
-    district.student("S1")
-    district.guardian("pat@home.test", name="Pat Lee")
-    rights = district.fake.state.users[district.fake.state.admin_id].permissions
-    district.fake.state.make_admin(district.fake.state.admin_id, rights - {"view_user_logins"})
-    writes = district.writes()
-    report = await sync_csv("S1,pat@home.test,Pat,Lee\n")
-    assert report.aborted is not None
-    assert report.aborted is not None
-    assert "'Users - view login IDs' (view_user_logins" in report.aborted
-    assert district.writes() == writes
-    assert len(district.fake.state.users) == 3  # admin, student, guardian: no duplicate
-
-
-async def test_sis_rights_are_needed_only_for_sis_ids(
-    district: District, sync_csv: SyncRunner
-) -> None:
-    """A role without read_sis may sync a roster of student logins, not one of SIS ids."""
-    district.student("S1", login="kid1@school.test")
-    rights = district.fake.state.users[district.fake.state.admin_id].permissions
-    district.fake.state.make_admin(
-        district.fake.state.admin_id, rights - {"read_sis", "manage_sis"}
-    )
-    by_login = await sync_csv("kid1@school.test,pat@home.test,Pat,Lee\n")
-    assert outcomes(by_login) == {2: "created"}
-    by_sis = await sync_csv("S1,pat@home.test,Pat,Lee\n")
-    assert by_sis.aborted is not None and "'SIS Data - read' (read_sis or manage_sis" in (
-        by_sis.aborted
-    )
 
 
 # --- a contact email is not identity ----------------------------------------------------------
@@ -251,66 +109,46 @@ async def test_trust_contact_email_pairs_by_email_alone(
     assert district.links() == {(stranger, kid)}
 
 
-# --- look-ups that cannot add a match are not made --------------------------------------------
+# --- look-alike emails, one account's two emails, an account recreated --------------------
 
 
-async def test_an_unknown_sis_id_is_not_searched(district: District, sync_csv: SyncRunner) -> None:
-    """After sis_user_id: answers 404 no search follows: it could not find an exact match."""
-    district.student("S100")
-    report = await sync_csv("10,pat@home.test,Pat,Lee\n")
-    assert outcomes(report) == {2: "student_not_found"}
-    assert district.fake.stats.by_route.get("GET /api/v1/accounts/:account_id/users", 0) == 1
+async def test_lookalike_emails_are_two_guardians(district: District, sync_csv: SyncRunner) -> None:
+    """`straße` and `strasse` are two Canvas logins, so two guardians, each with their own child."""
+    a = district.student("A1")
+    b = district.student("B2")
+    report = await sync_csv("A1,anna.straße@home.test,Anna,S\nB2,anna.strasse@home.test,Bob,S\n")
+    assert outcomes(report) == {2: "created", 3: "created"}
+    anna = district.fake.state.user_by_login("anna.straße@home.test")
+    bob = district.fake.state.user_by_login("anna.strasse@home.test")
+    assert anna is not None and bob is not None and anna.id != bob.id
+    assert district.links() == {(anna.id, a), (bob.id, b)}
 
 
-# --- enrollments in a deleted course, and a create refused twice over -----------------------
-
-
-async def test_dry_run_predicts_a_deleted_course_as_canvas_answers_it(
-    district: District, sync_csv: SyncRunner, api: httpx.AsyncClient
+async def test_two_emails_of_one_account_pair_a_student_once(
+    district: District, sync_csv: SyncRunner
 ) -> None:
-    """A course deleted through the API takes its enrollments with it, so Canvas refuses the
-    code: the dry run predicts not_enrolled, and the real run agrees; a student with another
-    live course is still paired."""
-    only = district.student("S1")
-    other = district.student("S2")
-    state = district.fake.state
-    second = state.add_course("Art")
-    state.enroll(other, second)
-    response = await api.delete(f"/api/v1/courses/{district.course}", params={"event": "delete"})
-    assert response.json() == {"delete": True}
-    rows = "S1,a@home.test,A,L\nS2,b@home.test,B,L\n"
-    dry = await sync_csv(rows, dry_run=True)
-    assert outcomes(dry) == {2: "not_enrolled", 3: "would_create"}
-    real = await sync_csv(rows)
-    assert outcomes(real) == {2: "not_enrolled", 3: "created"}
-    assert {s for _, s in district.links()} == {other}
-    assert only not in {s for _, s in district.links()}
+    """A login and an email of the same account, both in the roster: one pairing, not two."""
+    s1 = district.student("S1")
+    dad = district.guardian("dad@work.test", name="Dad Doe", login="dad@home.test")
+    rows = "".join(f"S1,{email},Dad,Doe\n" for email in ("dad@home.test", "dad@work.test"))
+    report = await sync_csv(rows, method="direct")
+    assert sorted(outcomes(report).values()) == ["already_paired", "paired"]
+    assert district.links() == {(dad, s1)}
+    assert district.fake.stats.by_method.get("PUT", 0) == 1
 
 
-async def test_a_taken_login_with_an_expired_code_pairs_with_a_fresh_code(
-    district: District, sync_csv: SyncRunner, fake_app: FakeCanvasApp
+async def test_report_never_shows_a_stale_observer_id(
+    district: District, sync_csv: SyncRunner
 ) -> None:
-    """The login appears between the look-up and the create, and the code has expired: Canvas
-    names both errors in one 400; the sync uses the existing account and pairs with a new
-    code."""
-    kid = district.student("S1")
-    state = district.fake.state
-    made: list[int] = []
-
-    def answer(request: httpx.Request) -> httpx.Response | None:
-        creating = request.method == "POST" and request.url.path.endswith("/accounts/self/users")
-        if creating and not made:  # someone else makes the login, and the code runs out, now
-            made.append(state.add_user("Pat Lee", login_id="pat@home.test"))
-            for record in state.pairing_codes:
-                record.workflow_state = "deleted"
-        return None
-
-    transport = refusing(fake_app, answer)
-    roster = read_roster(
-        io.BytesIO((HEADER + "S1,pat@home.test,Pat,Lee\n").encode()), source="r.csv"
-    )
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-        client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
-        report = await run_sync(roster, client=client, options=SyncOptions(), canvas_url=BASE_URL)
-    assert outcomes(report) == {2: "paired"}
-    assert district.links() == {(made[0], kid)}
+    """A guardian recreated with the same login is never reported under the old account id."""
+    a = district.student("A1")
+    journal = Journal.open(":memory:")
+    await sync_csv("A1,pat@home.test,Pat,Lee\n", journal=journal)
+    old = district.fake.state.user_by_login("pat@home.test")
+    assert old is not None
+    district.fake.state.delete_user(old.id)
+    new = district.guardian("pat@home.test")
+    district.fake.state.link(new, a)
+    report = await sync_csv("A1,pat@home.test,Pat,Lee\n", journal=journal)
+    assert outcomes(report) == {2: "already_paired"}
+    assert report.results[0].canvas_observer_id in {None, new}
