@@ -10,8 +10,8 @@ import pytest
 
 from canvas_observers.canvas import CanvasClient
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
+from tests.wiring import canvas_client_on, in_process
 
-BASE_URL = "http://127.0.0.1"
 ClientFactory = Callable[..., CanvasClient]
 
 
@@ -34,14 +34,9 @@ def canvas_on(http_clients: list[httpx.AsyncClient]) -> Callable[..., CanvasClie
     """Build a CanvasClient on a fake app in-process (ASGI), admin token by default."""
 
     def make(app: FakeCanvasApp, *, token: str | None = None, **options: Any) -> CanvasClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+        http = in_process(app)
         http_clients.append(http)
-        return CanvasClient(
-            http,
-            base_url=BASE_URL,
-            token=token if token is not None else app.fake.config.admin_token,
-            **options,
-        )
+        return canvas_client_on(http, app, token=token, **options)
 
     return make
 

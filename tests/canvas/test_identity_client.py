@@ -8,8 +8,9 @@ import pytest
 from canvas_observers.canvas import CanvasClient, OutcomeUnknown, RequestRejected
 from canvas_observers.canvas.protocol import WRITE_OPERATIONS
 from canvas_observers.fake_canvas import FakeCanvasApp
+from tests.wiring import BASE_URL
 
-from .conftest import BASE_URL, ClientFactory
+from .conftest import ClientFactory
 
 
 async def test_login_channel_and_name_changes_round_trip(

@@ -18,9 +18,9 @@ import pytest
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
+from tests.wiring import HEADER
 
 TOKEN = "audit-test-token"
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 REPORT_START = "POST /api/v1/accounts/:account_id/reports/:report"
 SYNCED = "".join(f"S{i},g{i}@home.test,Gee,Family{i}\n" for i in range(1, 5)) + (
     "S7,g7@home.test,Gee,Family7\n"

@@ -13,9 +13,9 @@ from click.testing import Result
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
 from tests.reliability.conftest import invoke
+from tests.wiring import HEADER
 
 TOKEN = "config-test-token-c41f"
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import pytest
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
 from tests.reliability.conftest import free_port
+from tests.wiring import HEADER
 
 TOKEN = "first-minute-token-51c2"
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import pytest
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
+from tests.wiring import HEADER
 
 TOKEN = "html-report-token-91c4"
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 HOSTILE = "<script>window.pwned=1</script>"
 ROWS = f"100,pat@home.test,Pat,Lee\n300,sam@home.test,Sam,Lee\n{HOSTILE},kim@home.test,Kim,Lee\n"
 

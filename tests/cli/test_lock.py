@@ -17,9 +17,9 @@ import pytest
 from canvas_observers.cli.lock import lock_path
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
+from tests.wiring import HEADER
 
 TOKEN = "lock-test-token-0b7e"
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 STUDENTS = 12
 
 

@@ -19,9 +19,9 @@ from starlette.routing import Route
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
 from canvas_observers.report.notify import scrub
+from tests.wiring import HEADER
 
 TOKEN = "nightly-test-token-5d2e"
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 ROWS = "100,pat@home.test,Pat,Lee\n300,sam@home.test,Sam,Lee\nZZZ,kim@home.test,Kim,Lee\n"
 
 

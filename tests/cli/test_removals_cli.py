@@ -15,9 +15,9 @@ import pytest
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
+from tests.wiring import HEADER
 
 TOKEN = "removals-test-token"
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 KIDS = 20
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
+from tests.wiring import HEADER
 
 TOKEN = "cli-test-token-7f3a9c"  # distinctive, so a leak would be found by a plain search
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ and checks of the fake Canvas's final state (duplicates, unasked links) from its
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 import subprocess
@@ -23,13 +22,11 @@ from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.retry import RetryPolicy
 from canvas_observers.cli import main
 from canvas_observers.core.outcomes import RowResult
-from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.roster.model import Roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import RunResult, run_sync
 
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 # Small waits: real sleeps stay short where stamina's test mode is not on (subprocesses).
 FAST_RETRY = RetryPolicy(attempts=6, timeout=20.0, wait_initial=0.01, wait_max=0.05)
 
@@ -38,11 +35,6 @@ FAST_RETRY = RetryPolicy(attempts=6, timeout=20.0, wait_initial=0.01, wait_max=0
 def _no_retry_sleeps(no_retry_sleeps: None) -> None:
     """Retries never sleep in-process, each keeping its policy's attempt limit
     (tests/conftest.py); subprocesses use FAST_RETRY's short waits."""
-
-
-def roster_of(csv_text: str, source: str = "roster.csv") -> Roster:
-    """Parse roster CSV text exactly as the CLI would."""
-    return read_roster(io.BytesIO(csv_text.encode()), source=source)
 
 
 async def sync_over_http(

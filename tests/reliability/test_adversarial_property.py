@@ -14,17 +14,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.fake_canvas import FakeConfig, create_app
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import run_sync
+from tests.wiring import HEADER, roster_of, sync_with
 
-from .conftest import HEADER, Canvas, active_logins, fold, roster_of
+from .conftest import Canvas, active_logins, fold
 
 SIS_IDS = ["7", "77", "770", "A7", "a7", "A7-1", "07"]
 SHARED = "shared@home.test"
@@ -145,15 +143,8 @@ def exact_student(canvas: Canvas, student_id: str) -> int | None:
 
 
 async def sync(app: Any, csv_text: str, method: str) -> None:
-    token = app.fake.config.admin_token
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
-    ) as http:
-        client = CanvasClient(http, base_url="http://127.0.0.1", token=token)
-        options = SyncOptions(method="direct" if method == "direct" else "code")
-        report = await run_sync(
-            roster_of(csv_text), client=client, options=options, canvas_url="http://127.0.0.1"
-        )
+    options = SyncOptions(method="direct" if method == "direct" else "code")
+    report = await sync_with(app, roster_of(csv_text), options=options)
     assert report.aborted is None
 
 

@@ -22,6 +22,7 @@ from canvas_observers.fake_canvas import FakeConfig, FakeState, create_app
 from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import running_server
 from canvas_observers.store.journal import Journal
+from tests.wiring import roster_of
 
 from .conftest import (
     asked_pairs,
@@ -30,7 +31,6 @@ from .conftest import (
     fetch_state,
     fold,
     invoke,
-    roster_of,
     start_fake_canvas,
     sync_over_http,
 )

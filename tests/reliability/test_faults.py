@@ -17,8 +17,9 @@ from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import running_server
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.run import RunResult
+from tests.wiring import roster_of
 
-from .conftest import Canvas, asked_pairs, fetch_state, fold, roster_of, sync_over_http
+from .conftest import Canvas, asked_pairs, fetch_state, fold, sync_over_http
 
 # A new account and its pairing are "newly paired" either way: when a guardian's account
 # creation fails on one sibling's row, the next sibling's row creates it (created, not paired).

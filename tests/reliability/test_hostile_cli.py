@@ -18,8 +18,9 @@ from click.testing import Result
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
+from tests.wiring import HEADER
 
-from .conftest import HEADER, invoke
+from .conftest import invoke
 
 TOKEN = "hostile-cli-token"
 NEEDS = (

@@ -20,8 +20,9 @@ from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import running_server
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import run_sync
+from tests.wiring import HEADER, roster_of
 
-from .conftest import HEADER, invoke, roster_of
+from .conftest import invoke
 
 # Distinctive, and with no substring that would appear by chance in any output.
 TOKEN = "7~SECRETtoken-Qx9Zr4Wm2Lk8Jh5Vb3Np6"

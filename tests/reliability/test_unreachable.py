@@ -15,6 +15,7 @@ from click.testing import Result
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, create_app
 from canvas_observers.fake_canvas.scenarios import generate_district
 from canvas_observers.fake_canvas.server import running_server
+from tests.wiring import HEADER
 
 from .conftest import free_port, invoke
 
@@ -108,8 +109,7 @@ def assert_stopped_cleanly(result: Result, reason: str) -> None:
 def test_nothing_listening_stops_with_exit_2(tmp_path: Path) -> None:
     """A Canvas URL where nothing listens: one line 'Canvas is unreachable', exit 2, no rows."""
     roster = tmp_path / "roster.csv"
-    roster.write_text("student_id,observer_email,observer_first_name,observer_last_name\n"
-                      "S1,pat@home.test,Pat,Lee\n", encoding="utf-8")  # fmt: skip
+    roster.write_text(HEADER + "S1,pat@home.test,Pat,Lee\n", encoding="utf-8")
     state = tmp_path / "journal.sqlite3"
     result = sync(f"http://127.0.0.1:{free_port()}", roster, state)
     assert_stopped_cleanly(result, "Canvas is unreachable")

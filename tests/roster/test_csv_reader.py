@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from canvas_observers.roster import Roster, RosterError, check_email, read_roster
 from canvas_observers.roster.validate import email_problem
-
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
+from tests.wiring import HEADER
 
 
 def read(data: str | bytes, *, encoding: str = "utf-8") -> Roster:

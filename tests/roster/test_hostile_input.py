@@ -12,8 +12,8 @@ import io
 import pytest
 
 from canvas_observers.roster import Roster, RosterError, read_roster
+from tests.wiring import HEADER
 
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
 GOOD = "S9,good@example.org,Good,Row\n"
 NEEDS = (
     "The roster needs the columns student_id, observer_email, observer_first_name, "

@@ -16,15 +16,13 @@ from canvas_observers.roster.sources import (
     read_source,
     to_four_column_csv,
 )
+from tests.wiring import HEADER
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V11 = FIXTURES / "oneroster11"
 V12 = FIXTURES / "oneroster12"
 SDS = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "sds-v2.1-guardians"
-FOUR = (
-    "student_id,observer_email,observer_first_name,observer_last_name\n"
-    "1001,ana@example.org,Ana,Lopez\n"
-)
+FOUR = HEADER + "1001,ana@example.org,Ana,Lopez\n"
 
 
 def test_detects_folders_by_what_they_hold(tmp_path: Path) -> None:

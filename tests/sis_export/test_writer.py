@@ -15,6 +15,7 @@ from canvas_observers.cli.options import source_options
 from canvas_observers.roster.model import RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.sis_export import ExportError, export_sis, observer_sis_id
+from tests.wiring import HEADER
 
 V11 = Path(__file__).resolve().parents[1] / "roster" / "fixtures" / "oneroster11"
 SDS = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "sds-v2.1-guardians"
@@ -40,9 +41,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 def four_column(tmp_path: Path, *rows: str) -> Path:
     path = tmp_path / "roster.csv"
-    body = "student_id,observer_email,observer_first_name,observer_last_name\n" + "".join(
-        r + "\n" for r in rows
-    )
+    body = HEADER + "".join(r + "\n" for r in rows)
     path.write_text(body, encoding="utf-8")
     return path
 

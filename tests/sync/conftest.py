@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 
-from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.core.outcomes import RowResult
 from canvas_observers.fake_canvas import FakeCanvas, FakeCanvasApp
-from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import RunResult, run_sync
-
-BASE_URL = "http://127.0.0.1"
-HEADER = "student_id,observer_email,observer_first_name,observer_last_name\n"
+from canvas_observers.sync.run import RunResult
+from tests.wiring import HEADER, roster_of, sync_with
 
 
 @pytest.fixture(autouse=True)
@@ -96,18 +90,13 @@ def sync_csv(fake_app: FakeCanvasApp) -> SyncRunner:
         on_result: Callable[[RowResult], None] | None = None,
         **options: object,
     ) -> RunResult:
-        roster = read_roster(io.BytesIO((HEADER + csv_text).encode()), source="roster.csv")
-        transport = httpx.ASGITransport(app=fake_app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-            client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
-            return await run_sync(
-                roster,
-                client=client,
-                options=SyncOptions(**options),  # type: ignore[arg-type]
-                canvas_url=BASE_URL,
-                journal=journal,
-                on_result=on_result,
-            )
+        return await sync_with(
+            fake_app,
+            roster_of(HEADER + csv_text),
+            options=SyncOptions(**options),  # type: ignore[arg-type]
+            journal=journal,
+            on_result=on_result,
+        )
 
     return run
 

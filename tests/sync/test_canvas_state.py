@@ -5,22 +5,18 @@ duplicates an account or pairs the wrong child."""
 from __future__ import annotations
 
 import asyncio
-import io
 from typing import Any
 
-import httpx
 import pytest
 
-from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.models import AccountReport
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, create_app
 from canvas_observers.fake_canvas.scenarios import build_demo, generate_district
-from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import RunResult, run_sync
+from canvas_observers.sync.run import RunResult
+from tests.wiring import HEADER, roster_of, sync_with
 
-BASE_URL = "http://127.0.0.1"
 WRITES = ("create_user", "create_pairing_code", "add_observee_with_code", "add_observee")
 
 
@@ -46,18 +42,14 @@ async def sync(
     on_report: Any = None,
     **options: Any,
 ) -> RunResult:
-    roster = read_roster(io.BytesIO(text.encode()), source="roster.csv")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-        client = CanvasClient(http, base_url=BASE_URL, token=app.fake.config.admin_token)
-        return await run_sync(
-            roster,
-            client=client,
-            options=SyncOptions(**options),
-            canvas_url=BASE_URL,
-            journal=journal,
-            on_report=on_report,
-            sleep=no_sleep,
-        )
+    return await sync_with(
+        app,
+        roster_of(text),
+        options=SyncOptions(**options),
+        journal=journal,
+        on_report=on_report,
+        sleep=no_sleep,
+    )
 
 
 def outcomes(report: RunResult) -> dict[int, str]:
@@ -155,8 +147,7 @@ async def test_a_stale_snapshot_duplicates_nothing() -> None:
     for kid in kids:
         state.enroll(kid, course)
     text = (
-        "student_id,observer_email,observer_first_name,observer_last_name\n"
-        "K0,early@home.test,Early,Bird\n"
+        HEADER + "K0,early@home.test,Early,Bird\n"
         "K1,hand@home.test,Hand,Made\n"
         "K2,gone@home.test,Gone,Kid\n"
     )

@@ -4,7 +4,6 @@ same outcomes whether Canvas is read by look-ups or by one provisioning report."
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import httpx
@@ -12,12 +11,12 @@ import pytest
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
-from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import RunResult, run_sync
+from tests.wiring import BASE_URL, roster_of, sync_with
 
-from .conftest import BASE_URL, District, outcomes
+from .conftest import District, outcomes
 
 HEADER = "student_id,observer_email,observer_first_name,observer_last_name,guardian_id\n"
 TEMPLATE = "G-{sourcedId}"
@@ -34,17 +33,10 @@ async def sync(
     app: FakeCanvasApp, csv_text: str, *, journal: Journal | None = None, **options: Any
 ) -> RunResult:
     """Run the sync of a five-column roster (guardian_id last) against the in-process fake."""
-    roster = read_roster(io.BytesIO((HEADER + csv_text).encode()), source="roster.csv")
     options.setdefault("observer_id_template", TEMPLATE)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-        client = CanvasClient(http, base_url=BASE_URL, token=app.fake.config.admin_token)
-        return await run_sync(
-            roster,
-            client=client,
-            options=SyncOptions(**options),
-            canvas_url=BASE_URL,
-            journal=journal,
-        )
+    return await sync_with(
+        app, roster_of(HEADER + csv_text), options=SyncOptions(**options), journal=journal
+    )
 
 
 def moved_guardian(district: District) -> int:
@@ -207,9 +199,7 @@ async def test_lost_answers_to_the_guardian_updates_are_looked_up_not_resent(
                 return httpx.Response(502)
             return answer
 
-    roster = read_roster(
-        io.BytesIO((HEADER + "S1,new@home.test,Pat,Kim,7\n").encode()), source="roster.csv"
-    )
+    roster = roster_of(HEADER + "S1,new@home.test,Pat,Kim,7\n")
     journal = Journal.open(":memory:")
     async with httpx.AsyncClient(transport=Lossy(), base_url=BASE_URL) as http:
         client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
 
-from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
-from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.roster.model import Roster
 from canvas_observers.roster.sources import SourceOptions, to_four_column_csv
-from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import run_sync
-
-from .conftest import BASE_URL
+from tests.wiring import roster_of, sync_with
 
 HEADER = (
     "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,"
@@ -50,9 +43,7 @@ def build_district(app: FakeCanvasApp) -> None:
 
 async def sync_into(app: FakeCanvasApp, roster: Roster) -> set[tuple[str, str]]:
     """Sync and return the links as (observer login, student SIS id)."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-        client = CanvasClient(http, base_url=BASE_URL, token=app.fake.config.admin_token)
-        await run_sync(roster, client=client, options=SyncOptions(), canvas_url=BASE_URL)
+    await sync_with(app, roster)
     snap = app.fake.state.snapshot()
     login = {u["id"]: u["logins"][0]["unique_id"] for u in snap["users"] if u["logins"]}
     sis = {u["id"]: u["logins"][0]["sis_user_id"] for u in snap["users"] if u["logins"]}
@@ -86,9 +77,7 @@ async def test_oneroster_bundle_matches_the_four_column_csv(tmp_path: Path, pack
     csv_text = to_four_column_csv(roster)
     from_csv = create_app(FakeConfig(throttle=False))
     build_district(from_csv)
-    links_b = await sync_into(
-        from_csv, read_roster(io.BytesIO(csv_text.encode()), source="roster.csv")
-    )
+    links_b = await sync_into(from_csv, roster_of(csv_text))
     assert (
         links_a
         == links_b

@@ -10,8 +10,9 @@ from canvas_observers.roster.model import Roster, RosterRow
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import run_sync
+from tests.wiring import BASE_URL
 
-from .conftest import BASE_URL, District, SyncRunner, outcomes
+from .conftest import District, SyncRunner, outcomes
 
 
 async def test_every_outcome_from_one_district(district: District, sync_csv: SyncRunner) -> None:

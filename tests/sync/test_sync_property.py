@@ -8,21 +8,15 @@ were there before), and a second sync writes nothing.
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import dataclass
 
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.fake_canvas import FakeConfig, create_app
-from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import run_sync
-
-from .conftest import BASE_URL, HEADER
+from tests.wiring import HEADER, roster_of, sync_with
 
 # Adversarial identifiers: substrings of each other, case variants, shared emails.
 SIS_IDS = ["1", "10", "100", "1001", "A7", "a7", "A7-B"]
@@ -149,21 +143,10 @@ def test_one_sync_pairs_exactly_what_the_roster_asks(case: tuple) -> None:  # ty
             expected.add((owners[0], student))
 
     async def sync() -> None:
-        roster = read_roster(
-            io.BytesIO((HEADER + "".join(f"{s},{e},First,Last\n" for s, e in rows)).encode()),
-            source="r.csv",
+        roster = roster_of(
+            HEADER + "".join(f"{s},{e},First,Last\n" for s, e in rows), source="r.csv"
         )
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=BASE_URL
-        ) as http:
-            client = CanvasClient(http, base_url=BASE_URL, token=app.fake.config.admin_token)
-            await run_sync(
-                roster,
-                client=client,
-                options=SyncOptions(method=method),
-                canvas_url=BASE_URL,
-                journal=journal,
-            )
+        await sync_with(app, roster, options=SyncOptions(method=method), journal=journal)
 
     journal = Journal.open(":memory:")  # the CLI always has one
     asyncio.run(sync())

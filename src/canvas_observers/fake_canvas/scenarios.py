@@ -71,7 +71,10 @@ class _Student:
 
 
 @dataclass
-class _Guardian:
+class _FamilyGuardian:
+    """A guardian of one generated family: the roster names them once per child, and
+    user_id is their Canvas account when the district already has one."""
+
     first: str
     last: str
     email: str
@@ -149,19 +152,19 @@ def build_demo(state: FakeState) -> str:
         for k in range(1 + n % 3):
             state.enroll(student.user_id, course_ids[(n + 4 * k) % 12])
 
-    guardians: list[_Guardian] = []
+    guardians: list[_FamilyGuardian] = []
     for f, family in enumerate(families):
         last = family[0].last
         if f == 0:  # the Garcia children's parent is the teacher Maria Garcia
             first = "Maria"
-            guardian = _Guardian(first, last, TEACHER_PARENT_LOGIN, family, teacher_parent)
+            guardian = _FamilyGuardian(first, last, TEACHER_PARENT_LOGIN, family, teacher_parent)
             guardians.append(guardian)
             continue
         for g in range(rng.choices((1, 2), weights=(80, 20))[0]):
             first = rng.choice(GUARDIAN_FIRST_NAMES)
             guardian_last = last if g == 0 else rng.choice(LAST_NAMES)
             email = emails.new(first, guardian_last, GUARDIAN_DOMAINS[(f + g) % 3])
-            guardians.append(_Guardian(first, guardian_last, email, family))
+            guardians.append(_FamilyGuardian(first, guardian_last, email, family))
 
     existing = [g for n, g in enumerate(guardians) if n % 7 == 3][:40]
     for n, guardian in enumerate(existing):
