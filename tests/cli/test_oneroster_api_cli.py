@@ -66,6 +66,14 @@ def canvas() -> Iterator[tuple[FakeCanvasApp, str]]:
         yield app, url
 
 
+@pytest.fixture
+def sis(bundle: Path, version: str) -> Iterator[tuple[FakeOneRosterConfig, str]]:
+    """The fake OneRoster API serving the bundle, over loopback: its switches and its URL."""
+    config = oneroster_config(version)
+    with running_oneroster(create_oneroster(config, bundle)) as url:
+        yield config, url
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The installed command, as cron runs it."""
     return subprocess.run(
@@ -144,20 +152,18 @@ def test_the_api_gives_the_bundles_rows_and_links(
 
 def test_the_journal_names_the_api_and_keeps_the_snapshot(
     tmp_path: Path,
-    bundle: Path,
     secret_file: Path,
     version: str,
     canvas: tuple[FakeCanvasApp, str],
+    sis: tuple[FakeOneRosterConfig, str],
 ) -> None:
     """Runs of one API are runs of one roster in the journal, each with its saved snapshot."""
     _, url = canvas
-    provider = create_oneroster(oneroster_config(version), bundle)
     journal = tmp_path / "journal.sqlite3"
-    with running_oneroster(provider) as sis:
-        args = api_args(sis, secret_file, version)
-        for _ in range(2):
-            done = run_cli("sync", *args, "--canvas-url", url, "--state", str(journal))
-            assert done.returncode in (0, 1), done.stderr
+    args = api_args(sis[1], secret_file, version)
+    for _ in range(2):
+        done = run_cli("sync", *args, "--canvas-url", url, "--state", str(journal))
+        assert done.returncode in (0, 1), done.stderr
     with sqlite3.connect(journal) as db:
         runs = db.execute("SELECT roster, settings FROM runs ORDER BY id").fetchall()
     assert [r[0] for r in runs] == [args[1], args[1]]
@@ -170,33 +176,23 @@ def test_the_journal_names_the_api_and_keeps_the_snapshot(
 
 def test_the_secret_is_never_printed_logged_or_stored(
     tmp_path: Path,
-    bundle: Path,
     secret_file: Path,
     version: str,
     canvas: tuple[FakeCanvasApp, str],
+    sis: tuple[FakeOneRosterConfig, str],
 ) -> None:
     """Not in the output, the debug log file, the report, the journal or the snapshot."""
     _, url = canvas
-    provider = create_oneroster(oneroster_config(version), bundle)
     out = tmp_path / "out"
-    with running_oneroster(provider) as sis:
-        done = run_cli(
-            "sync",
-            *api_args(sis, secret_file, version),
-            "--canvas-url",
-            url,
-            "--state",
-            str(out / "journal.sqlite3"),
-            "--report",
-            str(out / "report.json"),
-            "--log-file",
-            str(out / "run.log"),
-            "--log-level",
-            "debug",
-        )
-        exported = run_cli(
-            "export-sis", *api_args(sis, secret_file, version), "--out", str(out / "sis")
-        )
+    args = api_args(sis[1], secret_file, version)
+    done = run_cli(
+        "sync",
+        *args,
+        *("--canvas-url", url, "--state", str(out / "journal.sqlite3")),
+        *("--report", str(out / "report.json"), "--log-file", str(out / "run.log")),
+        *("--log-level", "debug"),
+    )
+    exported = run_cli("export-sis", *args, "--out", str(out / "sis"))
     assert done.returncode in (0, 1), done.stderr
     assert exported.returncode in (0, 1), exported.stderr
     assert SECRET not in done.stdout + done.stderr + exported.stdout + exported.stderr
@@ -206,24 +202,26 @@ def test_the_secret_is_never_printed_logged_or_stored(
         assert SECRET.encode() not in path.read_bytes(), path
 
 
+def sync_from(sis_url: str, secret: Path, version: str, canvas_url: str, state: Path) -> Any:
+    """`sync --oneroster-api ... --canvas-url ... --state ...`, with --remove-ended."""
+    args = api_args(sis_url, secret, version)
+    return run_cli(
+        "sync", *args, "--canvas-url", canvas_url, "--state", str(state), "--remove-ended"
+    )
+
+
 def test_refused_credentials_stop_before_canvas(
-    tmp_path: Path, bundle: Path, version: str, canvas: tuple[FakeCanvasApp, str]
+    tmp_path: Path,
+    version: str,
+    canvas: tuple[FakeCanvasApp, str],
+    sis: tuple[FakeOneRosterConfig, str],
 ) -> None:
     """A wrong secret: exit 2, one line naming the client id, nothing sent to Canvas."""
     app, url = canvas
     wrong = tmp_path / "wrong-secret"
     wrong.write_text("not-the-secret\n", encoding="utf-8")
     wrong.chmod(0o600)
-    provider = create_oneroster(oneroster_config(version), bundle)
-    with running_oneroster(provider) as sis:
-        done = run_cli(
-            "sync",
-            *api_args(sis, wrong, version),
-            "--canvas-url",
-            url,
-            "--state",
-            str(tmp_path / "j.sqlite3"),
-        )
+    done = sync_from(sis[1], wrong, version, url, tmp_path / "j.sqlite3")
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and CLIENT_ID in errors[0], done.stderr
@@ -233,24 +231,15 @@ def test_refused_credentials_stop_before_canvas(
 
 def test_a_fetch_that_never_ends_writes_nothing(
     tmp_path: Path,
-    bundle: Path,
     secret_file: Path,
     version: str,
     canvas: tuple[FakeCanvasApp, str],
+    sis: tuple[FakeOneRosterConfig, str],
 ) -> None:
     """A provider that pages forever: exit 2 with a clear line, nothing sent to Canvas."""
     app, url = canvas
-    provider = create_oneroster(oneroster_config(version, endless_paging=True), bundle)
-    with running_oneroster(provider) as sis:
-        done = run_cli(
-            "sync",
-            *api_args(sis, secret_file, version),
-            "--canvas-url",
-            url,
-            "--state",
-            str(tmp_path / "j.sqlite3"),
-            "--remove-ended",
-        )
+    sis[0].endless_paging = True
+    done = sync_from(sis[1], secret_file, version, url, tmp_path / "j.sqlite3")
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr
     assert requests_to(app) == 0
