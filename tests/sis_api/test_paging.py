@@ -15,13 +15,29 @@ def ids(start: int, count: int) -> tuple[str, ...]:
     return tuple(f"u{n}" for n in range(start, start + count))
 
 
-def test_short_page_ends_without_total_or_links() -> None:
-    """No X-Total-Count, no Link: a page shorter than limit is the last one."""
+def test_only_an_empty_page_ends_without_total_or_links() -> None:
+    """No X-Total-Count, no Link: a short page is read past (the provider may cap limit
+    silently); the empty page after it is the end."""
     pager = Pager("users", limit=3)
     nxt = pager.after(URL, ids(0, 3), None, None)
     assert nxt is not None and nxt.params["offset"] == "3"
-    assert pager.after(nxt, ids(3, 1), None, None) is None
-    assert pager.fetched == 4
+    nxt = pager.after(nxt, ids(3, 1), None, None)
+    assert nxt is not None and nxt.params["offset"] == "4"
+    assert pager.after(nxt, (), None, None) is None
+    assert pager.fetched == 4 and pager.pages == 3
+
+
+def test_a_silently_capped_provider_is_read_whole() -> None:
+    """A provider that serves 2 records a page when asked for 3, with no total and no links,
+    is read to its empty page: every record, never a partial roster."""
+    pager = Pager("users", limit=3)
+    url: httpx.URL | None = URL
+    start = 0
+    while url is not None:
+        page = ids(start, min(2, 7 - start))
+        start += len(page)
+        url = pager.after(url, page, None, None)
+    assert pager.fetched == 7
 
 
 def test_total_count_decides_over_short_pages() -> None:

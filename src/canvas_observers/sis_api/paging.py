@@ -7,7 +7,9 @@ binding, its "Pagination" section; the 1.2 binding keeps the same parameters). T
 * a ``next`` link is followed (the session refuses one to another origin);
 * with ``X-Total-Count``, the collection ends when that many records were read; ending short
   of it, or getting records past it, is an error;
-* otherwise it ends at a page shorter than ``limit`` (an empty page included);
+* otherwise it ends at an empty page only: a short page may just be a provider that caps
+  ``limit`` below what was asked without saying so, and taking it for the end would give a
+  partial roster (one request more per collection is the price);
 * whatever the provider says, a page identical to the one before, a ``next`` link back to a
   page already read, or more than ``MAX_PAGES`` pages is an error, never an endless loop.
 
@@ -109,9 +111,6 @@ class Pager:
             return target
         if count == 0 or self.links:
             return None
-        if self.total is not None:
-            if self.fetched >= self.total:
-                return None
-        elif count < self.limit:
+        if self.total is not None and self.fetched >= self.total:
             return None
         return url.copy_merge_params({"limit": str(self.limit), "offset": str(self.offset)})
