@@ -185,3 +185,22 @@ def test_audit_takes_a_settings_file_too(tmp_path: Path) -> None:
     refused = run("config", "check", str(wrong), "--command", "audit")
     assert refused.exit_code == 2
     assert "remove-ended" in refused.output
+
+
+def test_the_oneroster_api_settings_go_in_a_file(tmp_path: Path) -> None:
+    """The SIS API's URL, client id, secret file and token URL are settings like any other
+    (token-url is a URL, not a token); the secret itself has no key."""
+    config = tmp_path / "sync.toml"
+    config.write_text(
+        'oneroster-api = "https://sis.example.org/ims/oneroster/v1p1"\n'
+        'client-id = "canvas-sync"\n'
+        'client-secret-file = "sis-secret"\n'
+        'token-url = "https://sis.example.org/oauth2/token"\n'
+    )
+    checked = run("config", "check", str(config))
+    assert checked.exit_code == 0, checked.output
+    assert "  --token-url https://sis.example.org/oauth2/token" in checked.stdout.splitlines()
+    assert f"  --client-secret-file {tmp_path / 'sis-secret'}" in checked.stdout.splitlines()
+    config.write_text('client-secret = "s3cret"\n')
+    refused = run("config", "check", str(config))
+    assert refused.exit_code == 2 and "s3cret" not in refused.output

@@ -268,3 +268,62 @@ def test_the_roster_flags_are_checked_first(args: list[str], message: str) -> No
     done = run_cli("sync", *args, "--canvas-url", "https://school.instructure.com")
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_a_bad_canvas_url_stops_before_the_sis_is_read(
+    tmp_path: Path, secret_file: Path, version: str, sis: tuple[FakeOneRosterConfig, str]
+) -> None:
+    """audit and sync check the Canvas URL first: a refused one costs no roster fetch."""
+    args = api_args(sis[1], secret_file, version)
+    for command in ("audit", "sync"):
+        done = run_cli(
+            command,
+            *args,
+            *("--canvas-url", "http://canvas.example.invalid"),
+            *("--state", str(tmp_path / "j.sqlite3")),
+        )
+        assert done.returncode == 2, done.stderr
+        assert "clear text" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "j-oneroster").exists()
+
+
+def test_an_unwritable_snapshot_folder_is_one_error(
+    tmp_path: Path, secret_file: Path, version: str, sis: tuple[FakeOneRosterConfig, str]
+) -> None:
+    """export-sis with --out under a file: exit 2 and one error line, no traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = run_cli(
+        "export-sis", *api_args(sis[1], secret_file, version), "--out", str(blocker / "sis")
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("error:") == 1 and "Traceback" not in done.stderr
+    assert "OneRoster snapshot" in done.stderr
+
+
+def test_the_snapshot_is_read_as_utf8_whatever_encoding_says(
+    tmp_path: Path, bundle: Path, secret_file: Path, version: str
+) -> None:
+    """--encoding is for exported files: a snapshot (UTF-8 by construction) reads the same
+    with --encoding cp1252, an accented guardian name intact."""
+    users = bundle / "users.csv"
+    lines = users.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    at = next(i for i, line in enumerate(lines) if "maria.garcia@springfield" in line)
+    cells = lines[at].split(",")
+    cells[header.index("givenName")] = "José"
+    lines[at] = ",".join(cells)
+    users.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = {}
+    with running_oneroster(create_oneroster(oneroster_config(version), bundle)) as url:
+        for encoding in ("utf-8", "cp1252"):
+            folder = tmp_path / encoding
+            done = run_cli(
+                "export-sis",
+                *api_args(url, secret_file, version),
+                *("--encoding", encoding, "--out", str(folder)),
+            )
+            assert done.returncode in (0, 1), done.stderr
+            out[encoding] = (folder / "users.csv").read_text(encoding="utf-8")
+    assert "José" in out["utf-8"]
+    assert out["cp1252"] == out["utf-8"]

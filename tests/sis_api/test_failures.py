@@ -172,3 +172,47 @@ async def test_total_count_not_reached_is_an_error(tmp_path: Path) -> None:
         await fetch(httpx.MockTransport(answer), tmp_path / "snap")
     assert SECRET not in repr(caught.value)
     assert not (tmp_path / "snap").exists()
+
+
+def _users_api(pages: dict[int, list[str]], total: int) -> httpx.MockTransport:
+    """A provider whose page at each offset holds these sourcedIds, with X-Total-Count."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("access_token"):
+            return httpx.Response(200, json={"access_token": "t", "token_type": "Bearer"})
+        ids = pages.get(int(request.url.params["offset"]), [])
+        users = [{"sourcedId": i, "role": "parent", "givenName": "A"} for i in ids]
+        return httpx.Response(200, json={"users": users}, headers={"X-Total-Count": str(total)})
+
+    return httpx.MockTransport(answer)
+
+
+async def test_a_collection_that_changes_while_read_is_an_error(tmp_path: Path) -> None:
+    """A user inserted between two pages shifts one record onto the next page twice (and
+    another one off them): the repeat stops the fetch rather than give a roster missing one."""
+    moved = _users_api({0: ["u1", "u2"], 2: ["u2", "u3"]}, total=4)
+    with pytest.raises(ProviderError, match="'u2' came again at offset 2"):
+        await fetch(moved, tmp_path / "snap", api_config(page_size=2))
+    assert not (tmp_path / "snap").exists()
+
+
+async def test_an_unreadable_answer_is_a_provider_error(tmp_path: Path) -> None:
+    """A body that does not decode is one clear ProviderError, not a traceback."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("access_token"):
+            return httpx.Response(200, json={"access_token": "t", "token_type": "Bearer"})
+        raise httpx.DecodingError("broken gzip", request=request)
+
+    with pytest.raises(ProviderError, match="unreadable answer"):
+        await fetch(httpx.MockTransport(answer), tmp_path / "snap")
+
+
+async def test_a_token_that_cannot_go_in_a_header_is_refused(tmp_path: Path) -> None:
+    """A non-ASCII access token: a ProviderError naming the token endpoint, nothing sent on."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "tökén", "token_type": "Bearer"})
+
+    with pytest.raises(ProviderError, match="not ASCII"):
+        await fetch(httpx.MockTransport(answer), tmp_path / "snap")

@@ -86,3 +86,10 @@ def test_page_cap_stops_a_provider_that_never_ends(monkeypatch: pytest.MonkeyPat
             assert url is not None
             url = pager.after(url, ids(3 * n, 3), None, None)
     assert pager.pages == 5
+
+
+def test_a_last_page_linking_to_itself_ends_at_the_total() -> None:
+    """With X-Total-Count reached, a next link back to the same page is not followed."""
+    pager = Pager("users", limit=3)
+    assert pager.after(URL, ids(0, 3), 3, str(URL)) is None
+    assert pager.fetched == 3

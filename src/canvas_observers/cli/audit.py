@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from canvas_observers.audit.findings import audit as run_audit
 from canvas_observers.audit.render import render_audit, write_audit
-from canvas_observers.cli.common import Command, read_token, setup_logging
+from canvas_observers.cli.common import Command, canvas_url_or_exit, read_token, setup_logging
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import EXIT_OK, Stopped
 from canvas_observers.cli.nightly import ReportSink, report_log_lines
@@ -120,8 +120,9 @@ def audit(
     """
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
-    canvas_url = canvas_url.rstrip("/")
     check_one_source(roster, api)
+    # Checked before the SIS is read: a wrong Canvas URL must not cost a whole roster fetch.
+    canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
     check_report_path(report_path)
     token = read_token(token_file)
     secret = read_client_secret(api)

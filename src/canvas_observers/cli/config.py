@@ -84,7 +84,7 @@ def _path(option: click.Option, value: str, folder: Path) -> str:
 
 
 def _refuse_token(name: str) -> None:
-    if "token" in name and name != "token-file":
+    if "token" in name and name not in ("token-file", "token-url"):
         raise ConfigError(
             "the token itself never goes in a settings file (it is copied and shown around "
             "with them): put it in a file only you can read and set token_file, or set "

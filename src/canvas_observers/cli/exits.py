@@ -5,10 +5,10 @@
 * 2: nothing was done, or the run stopped: usage, roster, Canvas, token, journal.
 
 A known failure is an exception under ``core.errors.CanvasObserversError`` (``Stopped``
-when a command itself decides it cannot go on); the command group (``cli/__init__.py``)
-turns any that reaches it into one ``error:`` line and exit 2 with ``stopped``. A command
-that finishes returns its code (``run_exit_code``, ``attention_exit_code``), and the group
-exits with it. No command calls ``sys.exit``.
+when a command itself decides it cannot go on); every command is a ``cli.common.Command``,
+whose ``invoke`` turns any that reaches it into one ``error:`` line and exit 2 with
+``stopped``. A command that finishes returns its code (``run_exit_code``,
+``attention_exit_code``), and ``Command`` exits with it. No command calls ``sys.exit``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Stopped(CanvasObserversError):
 
 
 def stopped(error: CanvasObserversError) -> int:
-    """The exit code of a known failure that reached the command group: always 2, nothing
+    """The exit code of a known failure that reached a command: always 2, nothing
     was done (or the run stopped). One function, so a future distinction has one home."""
     del error
     return EXIT_STOPPED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
@@ -17,6 +16,7 @@ from canvas_observers.cli.roster_input import (
     check_one_source,
     fetch_snapshot,
     read_client_secret,
+    snapshot_source,
 )
 from canvas_observers.roster.model import RosterError
 from canvas_observers.roster.sources import SourceOptions
@@ -69,7 +69,7 @@ def export_sis(
     if api is not None:
         assert secret is not None
         fetched = fetch_snapshot(api, secret, out_dir / "oneroster-snapshots")
-        path, source = fetched.dest, dataclasses.replace(source, format="oneroster")
+        path, source = fetched.dest, snapshot_source(source)
     assert path is not None
     try:
         result = run_export(path, out_dir, observer_id_template=observer_id_template, source=source)

@@ -29,6 +29,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from canvas_observers.cli.exits import Stopped
 from canvas_observers.roster.model import Roster
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.sis_api import ApiConfig, FetchResult, Secret, fetch_bundle
@@ -220,19 +221,25 @@ def read_roster(
     secret: Secret | None = None,
     snapshots: Path | None = None,
     allow_insecure: bool = False,
-    console: Console | None = None,
+    quiet: bool = False,
 ) -> RosterRead:
     """Read ROSTER, or fetch the API's roster into a new folder under ``snapshots`` and read
-    that (as OneRoster, whatever ``--format`` says)."""
+    that (as OneRoster in UTF-8, whatever ``--format`` and ``--encoding`` say)."""
     if api is None:
         assert roster is not None  # check_one_source
         return RosterRead(source.read(roster))
     assert secret is not None and snapshots is not None
-    fetched = fetch_snapshot(api, secret, snapshots, allow_insecure=allow_insecure, console=console)
+    fetched = fetch_snapshot(api, secret, snapshots, allow_insecure=allow_insecure, quiet=quiet)
     dest = fetched.dest
-    read = dataclasses.replace(source, format="oneroster").read(dest)
+    read = snapshot_source(source).read(dest)
     named = dataclasses.replace(read, source=_shown_url(api.url))
     return RosterRead(named, dest, fetched)
+
+
+def snapshot_source(source: SourceOptions) -> SourceOptions:
+    """How a snapshot is read: as OneRoster in UTF-8 (what the fetch wrote), with the roster
+    flags (guardian roles, student id field, names) as given."""
+    return dataclasses.replace(source, format="oneroster", encoding="utf-8")
 
 
 def fetch_snapshot(
@@ -241,16 +248,24 @@ def fetch_snapshot(
     snapshots: Path,
     *,
     allow_insecure: bool = False,
-    console: Console | None = None,
+    quiet: bool = False,
 ) -> FetchResult:
     """Fetch the API's roster whole into a new snapshot folder under ``snapshots`` (a
-    OneRoster bundle); a fetch that does not complete raises ``SisApiError``."""
+    OneRoster bundle); a fetch that does not complete raises ``SisApiError``, a folder that
+    cannot be written (or Ctrl-C) ``Stopped``: nothing is sent to Canvas either way."""
     dest = snapshots / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = api.config(secret, allow_insecure=allow_insecure)
-    bar, progress = _fetch_progress(console or Console(stderr=True))
-    with bar:
-        fetched = asyncio.run(fetch_bundle(config, dest, progress=progress))
+    bar, progress = _fetch_progress(None if quiet else Console(stderr=True))
+    try:
+        snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with bar:
+            fetched = asyncio.run(fetch_bundle(config, dest, progress=progress))
+    except OSError as error:
+        raise Stopped(
+            f"cannot write the OneRoster snapshot under {snapshots}: {error.strerror or error}"
+        ) from error
+    except KeyboardInterrupt:
+        raise Stopped("interrupted (Ctrl-C) while reading the SIS; nothing was sent") from None
     log.info(
         "OneRoster API: %d users (%d roles) in %d pages, saved in %s",
         fetched.users,
@@ -275,10 +290,11 @@ def _prune(snapshots: Path) -> None:
 
 
 def _fetch_progress(
-    console: Console,
+    console: Console | None,
 ) -> tuple[AbstractContextManager[Any], Callable[[str, int, int | None], None] | None]:
-    """A bar of the users fetched on a terminal; nothing otherwise (the end is logged)."""
-    if not console.is_terminal:
+    """A bar of the users fetched on a terminal; nothing otherwise, or when quiet (the end is
+    logged)."""
+    if console is None or not console.is_terminal:
         return nullcontext(), None
     bar = Progress(
         TextColumn("[bold]SIS {task.description}"),

@@ -256,76 +256,80 @@ def sync(
     if state_path is not None:
         ensure_folder("--state", state_path)
     state = state_path or default_state_path(canvas_url)
-    read = read_roster(roster, source, api=api, secret=secret, snapshots=snapshot_folder(state))
-    data = read.roster
-    options = SyncOptions(
-        method="direct" if pairing == "direct" else "code",
-        dry_run=dry_run,
-        concurrency=concurrency,
-        send_registration=not no_registration_email,
-        trust_contact_email=trust_contact_email,
-        canvas_state=cast(CanvasStateMode, canvas_state),
-        report_timeout=report_timeout,
-        remove_ended=remove_ended,
-        grace_runs=grace_runs,
-        max_removals=max_removals,
-        force_removals=force_removals,
-        observer_id_template=observer_id_template,
-        update_guardians=update_guardians,
-    )
-    excluded = read_exclusions(exclude_path) if exclude_path is not None else {}
-    if "{sourcedId}" not in observer_id_template and any(r.guardian_id for r in data.rows):
-        log.info(
-            "the roster has guardian ids, but --observer-id-template %s does not use "
-            "{sourcedId}: a guardian whose email changed is not followed by their id",
-            observer_id_template,
+    # The lock comes first: a second cron run stops before it reads the SIS (or the roster).
+    with run_lock(state):
+        read = read_roster(
+            roster, source, api=api, secret=secret, snapshots=snapshot_folder(state), quiet=quiet
         )
-    settings: dict[str, object] = {
-        "pairing": options.method,
-        "dry_run": dry_run,
-        "concurrency": concurrency,
-        "send_registration": options.send_registration,
-        "trust_contact_email": trust_contact_email,
-        "canvas_state": canvas_state,
-        "remove_ended": remove_ended,
-        "grace_runs": grace_runs,
-        "force_removals": force_removals,
-        "exclude": str(exclude_path) if exclude_path else None,
-        "observer_id_template": observer_id_template,
-        "update_guardians": update_guardians,
-        "format": source.format or "detected",
-        "roster": str(roster) if roster is not None else data.source,
-        **read.settings(),
-    }
-    console = PipeConsole()
-
-    async def main(journal: Journal) -> RunResult:
-        interrupt = asyncio.Event()
-        install_stop_signals(interrupt)
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
-            return await run_with_progress(
-                data,
-                http=http,
-                base_url=canvas_url,
-                token=token,
-                options=options,
-                journal=journal,
-                allow_insecure=allow_insecure_http,
-                settings=settings,
-                console=console,
-                interrupt=interrupt,
-                excluded=excluded,
-                quiet=quiet,
+        data = read.roster
+        options = SyncOptions(
+            method="direct" if pairing == "direct" else "code",
+            dry_run=dry_run,
+            concurrency=concurrency,
+            send_registration=not no_registration_email,
+            trust_contact_email=trust_contact_email,
+            canvas_state=cast(CanvasStateMode, canvas_state),
+            report_timeout=report_timeout,
+            remove_ended=remove_ended,
+            grace_runs=grace_runs,
+            max_removals=max_removals,
+            force_removals=force_removals,
+            observer_id_template=observer_id_template,
+            update_guardians=update_guardians,
+        )
+        excluded = read_exclusions(exclude_path) if exclude_path is not None else {}
+        if "{sourcedId}" not in observer_id_template and any(r.guardian_id for r in data.rows):
+            log.info(
+                "the roster has guardian ids, but --observer-id-template %s does not use "
+                "{sourcedId}: a guardian whose email changed is not followed by their id",
+                observer_id_template,
             )
+        settings: dict[str, object] = {
+            "pairing": options.method,
+            "dry_run": dry_run,
+            "concurrency": concurrency,
+            "send_registration": options.send_registration,
+            "trust_contact_email": trust_contact_email,
+            "canvas_state": canvas_state,
+            "remove_ended": remove_ended,
+            "grace_runs": grace_runs,
+            "force_removals": force_removals,
+            "exclude": str(exclude_path) if exclude_path else None,
+            "observer_id_template": observer_id_template,
+            "update_guardians": update_guardians,
+            "format": "oneroster" if api is not None else source.format or "detected",
+            "roster": str(roster) if roster is not None else data.source,
+            **read.settings(),
+        }
+        console = PipeConsole()
 
-    with run_lock(state), open_journal(state) as journal:
-        try:
-            report = asyncio.run(main(journal))
-        except KeyboardInterrupt:
-            raise Stopped(
-                "quit at once (second Ctrl-C); `canvas-observers runs` shows this run as "
-                "interrupted, and the next run picks up where it left off"
-            ) from None
+        async def main(journal: Journal) -> RunResult:
+            interrupt = asyncio.Event()
+            install_stop_signals(interrupt)
+            async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
+                return await run_with_progress(
+                    data,
+                    http=http,
+                    base_url=canvas_url,
+                    token=token,
+                    options=options,
+                    journal=journal,
+                    allow_insecure=allow_insecure_http,
+                    settings=settings,
+                    console=console,
+                    interrupt=interrupt,
+                    excluded=excluded,
+                    quiet=quiet,
+                )
+
+        with open_journal(state) as journal:
+            try:
+                report = asyncio.run(main(journal))
+            except KeyboardInterrupt:
+                raise Stopped(
+                    "quit at once (second Ctrl-C); `canvas-observers runs` shows this run as "
+                    "interrupted, and the next run picks up where it left off"
+                ) from None
     return finish(
         report,
         console=console,

@@ -1,6 +1,6 @@
 """The run's wiring, shared by `sync`, `demo`, `audit` and `undo`: the Canvas client on an
 HTTP client, the journal, the roster, the progress display, the stop signals, and the end of
-a run (report, summary, webhook, exit code). A failure here raises; the command group turns
+a run (report, summary, webhook, exit code). A failure here raises; ``common.Command`` turns
 it into one error line and exit 2 (exits.py)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Files the tool writes for people: owner-only, atomic, and safe to open in a spreadsheet.
 
-Reports, exports and snapshots hold guardians' emails and students' ids, so they are created
+Reports and exports hold guardians' emails and students' ids, so they are created
 readable by their owner only (0600) and written atomically: a temporary file in the same
 directory, then ``os.replace``, so a reader never sees half a file and a crash leaves the old
 one intact.

@@ -70,6 +70,7 @@ async def fetch_collection(
         {"limit": str(limit), "offset": "0"}
     )
     records: list[MappedUser] = []
+    seen: set[str] = set()
     while url is not None:
         session.check_origin(url)
         page = await session.get(url)
@@ -86,6 +87,15 @@ async def fetch_collection(
             for i, item in enumerate(items)
         ]
         ids = tuple(m.user["sourcedId"] for m in mapped)
+        again = seen.intersection(ids)
+        if again and ids != pager.last_ids:  # the same page twice is the pager's error
+            raise ProviderError(
+                f"{name}: the record {sorted(again)[0]!r} came again at offset {offset}: the "
+                "collection changed while it was read, so a record may have been skipped; "
+                "the fetch stopped and nothing was written (run again)",
+                path=page.url.path,
+            )
+        seen.update(ids)
         url = pager.after(page.url, ids, total_count(page.headers), page.next_link)
         records.extend(mapped)
         if progress is not None:

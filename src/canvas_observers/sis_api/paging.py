@@ -95,6 +95,8 @@ class Pager:
         return nxt
 
     def _next(self, url: httpx.URL, count: int, next_link: str | None) -> httpx.URL | None:
+        if self.total is not None and self.fetched >= self.total:
+            return None  # complete, whatever a next link says (some link the last page to itself)
         if next_link:
             self.links = True
             if count == 0:
@@ -110,7 +112,5 @@ class Pager:
                 )
             return target
         if count == 0 or self.links:
-            return None
-        if self.total is not None and self.fetched >= self.total:
             return None
         return url.copy_merge_params({"limit": str(self.limit), "offset": str(self.offset)})

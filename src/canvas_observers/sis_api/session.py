@@ -190,6 +190,11 @@ class ApiSession:
         token = body["access_token"].strip()
         if not token or any(c in token for c in "\r\n"):
             raise ProviderError("the token endpoint gave an empty token", path=shown(url))
+        if not token.isascii():
+            raise ProviderError(
+                "the token endpoint gave a token that cannot go in a header (not ASCII)",
+                path=shown(url),
+            )
         self.tokens += 1
         log.debug("oneroster token: new token (expires_in %r)", body.get("expires_in"))
         return token, expiry(body.get("expires_in"), self._clock())
@@ -277,6 +282,11 @@ class ApiSession:
                     f"no answer from {url.host} ({type(exc).__name__})", path=shown(url)
                 )
                 raise RetryLater(error, None) from None
+            except httpx.RequestError as exc:  # e.g. a body that does not decode
+                raise ProviderError(
+                    f"an unreadable answer from {url.host} ({type(exc).__name__})",
+                    path=shown(url),
+                ) from None
         log.debug("oneroster %s %s -> %s", method, shown(url), response.status_code)
         return response
 
