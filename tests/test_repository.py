@@ -118,10 +118,11 @@ def test_no_absolute_path_of_a_machine() -> None:
     assert not hits, "holds a machine's absolute path:\n" + "\n".join(hits)
 
 
-# A '|' splits each example below, so that this file does not itself hold what it forbids.
+# A '|' splits the examples below, so that this file does not itself hold what it forbids
+# (nor what a stricter check would take for it); the tests join them again.
 CAUGHT = [
-    (SIBLING, "see ..|/shared/canvas-api.md"),
-    (SIBLING, "as in ..|/shared/oneroster.md"),
+    (SIBLING, "see ../sha|red/canvas-|api.md"),
+    (SIBLING, "as in ../sha|red/one|roster.md"),
     (ISSUE, "fixes the bug from iss|ue #12"),
     (ISSUE, "iss|ue 12: retries"),
     (ISSUE, "* Retry on 502 (|#34)"),
@@ -141,7 +142,7 @@ SPARED = [
     "6 issues found, 2 need a human",
     "--roster /tmp/roster.csv --state /var/lib/canvas-observers/journal.sqlite3",
     "/usr/bin/chromium, /etc/canvas-observers/sync.toml, /srv/sis/nightly.zip",
-    "GET /api/v1/users/self and /api/v1/accounts/root/users",
+    "GET /api/v1/users/self and /api/v1/accounts/ro|ot/users",
     "https://example.edu/home/page/ and ~/home/x/",
 ]
 
@@ -157,5 +158,6 @@ def test_the_checks_spare_look_alikes(example: str) -> None:
     """Colours, line numbers, API paths and the example system paths of the docs pass."""
     outside_docs = _outside_doc_pattern([])
     assert outside_docs is not None
+    text = example.replace("|", "")
     for pattern in (SIBLING, ISSUE, MACHINE_PATH, outside_docs):
-        assert not pattern.search(example), (pattern.pattern, example)
+        assert not pattern.search(text), (pattern.pattern, text)
