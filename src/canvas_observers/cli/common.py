@@ -17,7 +17,7 @@ from rich.console import Console
 
 from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.canvas.net import canonical_url, check_base_url
-from canvas_observers.cli.exits import Stopped, stopped
+from canvas_observers.cli.exits import EXIT_STOPPED, Stopped
 from canvas_observers.core.errors import CanvasObserversError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -211,7 +211,7 @@ class Command(click.Command):
             if logging.getLogger().handlers:
                 logging.getLogger(RUN_LOG).error("stopped: %s", error)
             echo_error(str(error))
-            ctx.exit(stopped(error))
+            ctx.exit(EXIT_STOPPED)
         if isinstance(result, int):
             ctx.exit(result)
         return result

@@ -7,7 +7,7 @@
 A known failure is an exception under ``core.errors.CanvasObserversError`` (``Stopped``
 when a command itself decides it cannot go on); every command is a ``cli.common.Command``,
 whose ``invoke`` turns any that reaches it into one ``error:`` line and exit 2 with
-``stopped``. A command that finishes returns its code (``run_exit_code``,
+``EXIT_STOPPED``. A command that finishes returns its code (``run_exit_code``,
 ``attention_exit_code``), and ``Command`` exits with it. No command calls ``sys.exit``.
 """
 
@@ -27,13 +27,6 @@ EXIT_STOPPED = 2
 class Stopped(CanvasObserversError):
     """A command cannot go on (no journal to read, a second Ctrl-C, a report it cannot
     write); the message says why and what to do."""
-
-
-def stopped(error: CanvasObserversError) -> int:
-    """The exit code of a known failure that reached a command: always 2, nothing
-    was done (or the run stopped). One function, so a future distinction has one home."""
-    del error
-    return EXIT_STOPPED
 
 
 def run_exit_code(result: RunResult, fail_on: Collection[Outcome]) -> int:

@@ -26,7 +26,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 OUTCOME_NAMES = [o.value for o in Outcome]
 
 
-def _apply(command: F, flags: Iterable[Callable[[Any], Any]]) -> F:
+def apply_flags(command: F, flags: Iterable[Callable[[Any], Any]]) -> F:
+    """Decorate ``command`` with ``flags``, the first flag first in ``--help``."""
     decorated: Any = command
     for flag in reversed(list(flags)):
         decorated = flag(decorated)
@@ -45,7 +46,7 @@ def canvas_url_option(
 
 def canvas_options(command: F) -> F:
     """``--canvas-url``, ``--token-file`` and ``--allow-insecure-http``: how to reach Canvas."""
-    return _apply(
+    return apply_flags(
         command,
         (
             canvas_url_option(),
@@ -112,6 +113,18 @@ def outcome_list(values: Iterable[str], *, param_hint: str) -> tuple[str, ...]:
             param_hint=param_hint,
         )
     return tuple(dict.fromkeys(names))
+
+
+def outcomes_option(flag: str, dest: str, help: str) -> Callable[[F], F]:
+    """A repeatable flag of outcome names (``OUTCOME[,OUTCOME...]``), checked as given."""
+    return click.option(
+        flag,
+        dest,
+        multiple=True,
+        metavar="OUTCOME[,OUTCOME...]",
+        callback=lambda _ctx, _param, values: outcome_list(values, param_hint=flag),
+        help=help,
+    )
 
 
 def _template(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -241,7 +254,7 @@ def source_options(command: F) -> F:
         )
         return command(*args, **kwargs)
 
-    return _apply(cast(F, wrapper), _SOURCE_FLAGS)
+    return apply_flags(cast(F, wrapper), _SOURCE_FLAGS)
 
 
 # -- the fakes' listening address ---------------------------------------------------------------
@@ -276,6 +289,6 @@ def listen_options(*, port: int, risk: str) -> Callable[[F], F]:
                 "--port", default=port, type=click.IntRange(1, 65535), help="Port to listen on."
             ),
         )
-        return _apply(cast(F, wrapper), flags)
+        return apply_flags(cast(F, wrapper), flags)
 
     return decorate

@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from canvas_observers.cli.exits import Stopped
+from canvas_observers.cli.options import apply_flags
 from canvas_observers.roster.model import Roster
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.sis_api import ApiConfig, FetchResult, Secret, fetch_bundle
@@ -56,7 +57,7 @@ class ApiSource:
     client_auth: str = "basic"
     scope: str | None = None
 
-    def config(self, secret: Secret, *, allow_insecure: bool) -> ApiConfig:
+    def config(self, secret: Secret) -> ApiConfig:
         return ApiConfig(
             base_url=self.url,
             client_id=self.client_id,
@@ -65,7 +66,6 @@ class ApiSource:
             token_url=self.token_url,
             client_auth=self.client_auth,
             scope=self.scope,
-            allow_insecure=allow_insecure,
         )
 
 
@@ -163,10 +163,7 @@ def api_options(command: F) -> F:
             )
         return command(*args, **kwargs)
 
-    decorated: Any = wrapper
-    for flag in reversed(_API_FLAGS):
-        decorated = flag(decorated)
-    return cast(F, decorated)
+    return apply_flags(cast(F, wrapper), _API_FLAGS)
 
 
 def roster_argument(command: F) -> F:
@@ -204,7 +201,6 @@ class RosterRead:
 
     roster: Roster
     snapshot: Path | None = None
-    fetched: FetchResult | None = None
 
     def settings(self) -> dict[str, object]:
         """What the journal's run settings say of the source."""
@@ -220,7 +216,6 @@ def read_roster(
     api: ApiSource | None = None,
     secret: Secret | None = None,
     snapshots: Path | None = None,
-    allow_insecure: bool = False,
     quiet: bool = False,
 ) -> RosterRead:
     """Read ROSTER, or fetch the API's roster into a new folder under ``snapshots`` and read
@@ -229,11 +224,9 @@ def read_roster(
         assert roster is not None  # check_one_source
         return RosterRead(source.read(roster))
     assert secret is not None and snapshots is not None
-    fetched = fetch_snapshot(api, secret, snapshots, allow_insecure=allow_insecure, quiet=quiet)
-    dest = fetched.dest
+    dest = fetch_snapshot(api, secret, snapshots, quiet=quiet).dest
     read = snapshot_source(source).read(dest)
-    named = dataclasses.replace(read, source=_shown_url(api.url))
-    return RosterRead(named, dest, fetched)
+    return RosterRead(dataclasses.replace(read, source=_shown_url(api.url)), dest)
 
 
 def snapshot_source(source: SourceOptions) -> SourceOptions:
@@ -247,14 +240,13 @@ def fetch_snapshot(
     secret: Secret,
     snapshots: Path,
     *,
-    allow_insecure: bool = False,
     quiet: bool = False,
 ) -> FetchResult:
     """Fetch the API's roster whole into a new snapshot folder under ``snapshots`` (a
     OneRoster bundle); a fetch that does not complete raises ``SisApiError``, a folder that
     cannot be written (or Ctrl-C) ``Stopped``: nothing is sent to Canvas either way."""
     dest = snapshots / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    config = api.config(secret, allow_insecure=allow_insecure)
+    config = api.config(secret)
     bar, progress = _fetch_progress(None if quiet else Console(stderr=True))
     try:
         snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.options import (
     OUTCOME_NAMES,
     canvas_url_option,
-    outcome_list,
+    outcomes_option,
     state_option,
 )
 from canvas_observers.core.outcomes import RowResult
@@ -196,13 +196,10 @@ def _triage(totals: Mapping[str, int]) -> tuple[str, str, str]:
 @click.argument("run_id", metavar="RUN", type=int)
 @_state_option
 @_canvas_url_option
-@click.option(
+@outcomes_option(
     "--outcome",
     "outcomes",
-    multiple=True,
-    metavar="OUTCOME[,OUTCOME...]",
-    callback=lambda _ctx, _param, values: outcome_list(values, param_hint="--outcome"),
-    help="Only rows with this outcome (repeat, or give several separated by commas), and the "
+    "Only rows with this outcome (repeat, or give several separated by commas), and the "
     "actions taken for their lines.",
 )
 @click.option(

@@ -27,7 +27,7 @@ from canvas_observers.cli.nightly import check_notify_url
 from canvas_observers.cli.options import (
     canvas_options,
     observer_id_template_option,
-    outcome_list,
+    outcomes_option,
     report_option,
     report_timeout_option,
     source_options,
@@ -136,13 +136,10 @@ log = logging.getLogger("canvas_observers")
     "linked (outcome excluded); with --remove-ended a listed pair linked in Canvas is removed "
     "whoever made the link.",
 )
-@click.option(
+@outcomes_option(
     "--fail-on",
     "fail_on",
-    multiple=True,
-    metavar="OUTCOME[,OUTCOME...]",
-    callback=lambda _ctx, _param, values: outcome_list(values, param_hint="--fail-on"),
-    help="Outcomes that make a finished run exit 1 (default: every outcome that needs a "
+    "Outcomes that make a finished run exit 1 (default: every outcome that needs a "
     "human except not_enrolled, which a later run cures by itself).",
 )
 @click.option(
