@@ -1,5 +1,6 @@
 """Wiring a CanvasClient, and a sync run, to a fake Canvas in-process (httpx.ASGITransport),
-plus the roster's header and text-to-roster parsing that such tests share.
+plus the roster's header and text-to-roster parsing that such tests share, and the
+one-student fake Canvas on loopback that the command-line tests run against.
 
 A test that wires something on purpose (a proxy transport, a real loopback server, a token
 Canvas refuses) builds its client by hand, so the unusual part stays in sight.
@@ -8,14 +9,15 @@ Canvas refuses) builds its client by hand, so the unusual part stays in sight.
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
 
 from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.fake_canvas import FakeCanvasApp
+from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
+from canvas_observers.fake_canvas.server import running_server
 from canvas_observers.roster.columns import REQUIRED_COLUMNS
 from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.roster.model import Roster
@@ -86,3 +88,15 @@ async def sync_with(
             journal=journal,
             **run_options,
         )
+
+
+@contextmanager
+def one_student_canvas(token: str) -> Iterator[tuple[FakeCanvasApp, str]]:
+    """A fake Canvas on loopback (no throttle) with one enrolled student, S1; its URL."""
+    app = create_app(FakeConfig(admin_token=token, throttle=False))
+    state = app.fake.state
+    state.enroll(
+        state.add_user("Kid", login_id="kid@s.test", sis_user_id="S1"), state.add_course("C")
+    )
+    with running_server(app) as url:
+        yield app, url

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
-from canvas_observers.fake_canvas.server import running_server
+from canvas_observers.fake_canvas import FakeCanvasApp
 from tests.reliability.conftest import invoke
-from tests.wiring import HEADER
+from tests.wiring import HEADER, one_student_canvas
 
 TOKEN = "config-test-token-c41f"
 
@@ -21,13 +20,8 @@ TOKEN = "config-test-token-c41f"
 @pytest.fixture
 def canvas() -> Iterator[tuple[FakeCanvasApp, str]]:
     """A fake Canvas on loopback with one enrolled student, S1."""
-    app = create_app(FakeConfig(admin_token=TOKEN, throttle=False))
-    state = app.fake.state
-    state.enroll(
-        state.add_user("Kid", login_id="kid@s.test", sis_user_id="S1"), state.add_course("C")
-    )
-    with running_server(app) as url:
-        yield app, url
+    with one_student_canvas(TOKEN) as served:
+        yield served
 
 
 def settings_folder(tmp_path: Path, url: str, extra: str = "") -> Path:

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
-from canvas_observers.fake_canvas.server import running_server
+from canvas_observers.fake_canvas import FakeCanvasApp
 from tests.reliability.conftest import free_port
-from tests.wiring import HEADER
+from tests.wiring import HEADER, one_student_canvas
 
 TOKEN = "first-minute-token-51c2"
 
@@ -25,13 +24,8 @@ TOKEN = "first-minute-token-51c2"
 @pytest.fixture
 def canvas() -> Iterator[tuple[FakeCanvasApp, str]]:
     """A fake Canvas on loopback with one enrolled student, S1."""
-    app = create_app(FakeConfig(admin_token=TOKEN, throttle=False))
-    state = app.fake.state
-    state.enroll(
-        state.add_user("Kid", login_id="kid@s.test", sis_user_id="S1"), state.add_course("C")
-    )
-    with running_server(app) as url:
-        yield app, url
+    with one_student_canvas(TOKEN) as served:
+        yield served
 
 
 def env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
-from canvas_observers.fake_canvas.server import running_server
+from canvas_observers.fake_canvas import FakeCanvasApp
 from tests.reliability.conftest import invoke
+from tests.wiring import one_student_canvas
 
 TOKEN = "sis-headers-token-9a3d"
 SIS_HEADER = "Student ID;Parent Email;Parent First Name;Parent Last Name\n"
@@ -25,13 +25,8 @@ MAPPING = [
 @pytest.fixture
 def canvas() -> Iterator[tuple[FakeCanvasApp, str]]:
     """A fake Canvas on loopback with one enrolled student, S1."""
-    app = create_app(FakeConfig(admin_token=TOKEN, throttle=False))
-    state = app.fake.state
-    state.enroll(
-        state.add_user("Kid", login_id="kid@s.test", sis_user_id="S1"), state.add_course("C")
-    )
-    with running_server(app) as url:
-        yield app, url
+    with one_student_canvas(TOKEN) as served:
+        yield served
 
 
 def sync(url: str, roster: Path, tmp_path: Path, *extra: str) -> Result:
