@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from canvas_observers import __version__
+import canvas_observers
 from canvas_observers.cli.audit import audit
 from canvas_observers.cli.config import config
 from canvas_observers.cli.demo import demo
@@ -19,8 +19,23 @@ from canvas_observers.cli.sync import sync
 from canvas_observers.cli.undo import undo
 
 
+def _print_version(ctx: click.Context) -> None:
+    """``--version``: the package metadata's version, read only when asked for."""
+    if ctx.resilient_parsing:  # shell completion: print nothing
+        return
+    click.echo(f"canvas-observers, version {canvas_observers.__version__}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="canvas-observers")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _print_version(ctx) if value else None,
+    help="Show the version and exit.",
+)
 def main() -> None:
     """Create Canvas observer (parent) accounts from an SIS roster and pair them with students.
 
