@@ -14,6 +14,7 @@ from canvas_observers.cli.demo import demo
 from canvas_observers.cli.export import export_sis
 from canvas_observers.cli.fake import fake_canvas
 from canvas_observers.cli.fake_oneroster import fake_oneroster
+from canvas_observers.cli.forget import forget_guardian
 from canvas_observers.cli.runs import runs, show
 from canvas_observers.cli.sync import sync
 from canvas_observers.cli.undo import undo
@@ -52,5 +53,6 @@ main.add_command(runs)
 main.add_command(show)
 main.add_command(export_sis)
 main.add_command(undo)
+main.add_command(forget_guardian)
 main.add_command(audit)
 main.add_command(config)

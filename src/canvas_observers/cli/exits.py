@@ -30,10 +30,11 @@ class Stopped(CanvasObserversError):
 
 
 def run_exit_code(result: RunResult, fail_on: Collection[Outcome]) -> int:
-    """2 when the run stopped, 1 when rows with these outcomes need a human, else 0."""
+    """2 when the run stopped, 1 when rows with these outcomes need a human or its removals
+    were held (a truncated roster), else 0."""
     if result.aborted is not None:
         return EXIT_STOPPED
-    return EXIT_ATTENTION if result.attention(fail_on) else EXIT_OK
+    return EXIT_ATTENTION if result.attention(fail_on) or result.held else EXIT_OK
 
 
 def attention_exit_code(needs_attention: bool) -> int:

@@ -105,6 +105,16 @@ log = logging.getLogger("canvas_observers")
     "apply (see docs/cli.md).",
 )
 @click.option(
+    "--source",
+    "source_name",
+    default=None,
+    metavar="NAME",
+    help="The roster source this run belongs to (default: the roster file's full path, or the "
+    "OneRoster API's URL). Links are removed only by runs of the source that made them; give "
+    "the same NAME every night when the SIS writes a new file name each time, and a "
+    "different one to each school's roster that shares a Canvas.",
+)
+@click.option(
     "--grace-runs",
     default=2,
     show_default=True,
@@ -217,6 +227,7 @@ def sync(
     canvas_state: str,
     report_timeout: float,
     remove_ended: bool,
+    source_name: str | None,
     grace_runs: int,
     max_removals: int | None,
     force_removals: bool,
@@ -259,6 +270,8 @@ def sync(
             roster, source, api=api, secret=secret, snapshots=snapshot_folder(state), quiet=quiet
         )
         data = read.roster
+        location = str(roster.resolve()) if roster is not None else data.source
+        run_source = source_name.strip() if source_name and source_name.strip() else location
         options = SyncOptions(
             method="direct" if pairing == "direct" else "code",
             dry_run=dry_run,
@@ -289,6 +302,7 @@ def sync(
             "trust_contact_email": trust_contact_email,
             "canvas_state": canvas_state,
             "remove_ended": remove_ended,
+            "source": run_source,
             "grace_runs": grace_runs,
             "force_removals": force_removals,
             "exclude": str(exclude_path) if exclude_path else None,
@@ -317,6 +331,8 @@ def sync(
                     interrupt=interrupt,
                     excluded=excluded,
                     quiet=quiet,
+                    source=run_source,
+                    location=location,
                 )
 
         with open_journal(state) as journal:

@@ -9,6 +9,7 @@ import click
 import httpx
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from canvas_observers.cli.common import Command, canvas_url_or_exit, read_token
 from canvas_observers.cli.exits import Stopped, attention_exit_code
@@ -32,9 +33,12 @@ def undo(
     state_path: Path | None,
     allow_insecure_http: bool,
 ) -> int:
-    """Put back exactly the links run RUN removed (with the admin PUT), and report each.
+    """Put back the links run RUN removed for the SIS's sake (with the admin PUT), and report
+    each, with whether a later sync would remove it again.
 
-    Refused for a run that removed nothing. The restored links count as this tool's again.
+    Links removed for the do-not-pair list are never put back (listed as excluded). Refused
+    for a run that removed nothing undo may restore, or that was undone already. The restored
+    links count as this tool's again, for the roster source that removed them.
     Exit codes: 0 every link restored; 1 some could not be; 2 nothing was done.
     """
     canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
@@ -57,16 +61,17 @@ def undo(
         except RunAborted as stop:
             raise Stopped(f"the undo stopped: {stop.reason}") from stop
     table = Table(title=f"Undo of run {run_id} (journal run {new_run})")
-    for column in ("observer", "student", "outcome", "detail"):
-        table.add_column(column)
+    for column in ("student", "guardian", "canvas ids\nstudent/observer", "outcome", "detail"):
+        table.add_column(column, overflow="fold")
     failed = 0
     for result in results:
         failed += result.outcome is Outcome.FAILED
         table.add_row(
-            str(result.canvas_observer_id),
-            str(result.canvas_student_id),
+            Text(result.student_id or "—"),
+            Text(result.observer_email or "—"),
+            f"{result.canvas_student_id}/{result.canvas_observer_id}",
             result.outcome.value,
-            result.detail,
+            Text(result.detail),
         )
     Console().print(table)
     return attention_exit_code(failed > 0)

@@ -73,6 +73,8 @@ async def run_with_progress(
     interrupt: asyncio.Event | None = None,
     excluded: dict[tuple[str, str], str] | None = None,
     quiet: bool = False,
+    source: str | None = None,
+    location: str = "",
 ) -> RunResult:
     """Build the client on ``http`` and run the sync with a progress display (none if quiet)."""
     client = canvas_client(http, base_url=base_url, token=token, allow_insecure=allow_insecure)
@@ -91,6 +93,8 @@ async def run_with_progress(
             interrupt=interrupt,
             on_report=on_report,
             excluded=excluded,
+            source=source,
+            location=location,
         )
 
 

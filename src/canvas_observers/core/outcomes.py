@@ -23,12 +23,17 @@ class Outcome(StrEnum):
     # with that account all the same; --update-guardians changes the login.
     GUARDIAN_EMAIL_CHANGED = "guardian_email_changed"
     GUARDIAN_UPDATED = "guardian_updated"  # --update-guardians changed login, email or name
+    # The account remembered for the row's guardian id was deleted in Canvas: nothing is
+    # created (a second account for a known guardian never is); `forget-guardian` clears it.
+    GUARDIAN_ACCOUNT_DELETED = "guardian_account_deleted"
     FAILED = "failed"
     WOULD_CREATE = "would_create"  # dry run
     WOULD_PAIR = "would_pair"  # dry run
     EXCLUDED = "excluded"  # the do-not-pair list names this pair: never linked
     REMOVED = "removed"  # a link the SIS ended, or the do-not-pair list names, was removed
     WOULD_REMOVE = "would_remove"  # dry run
+    # An owned link the roster no longer lists, removed after more runs without it (line 0).
+    REMOVAL_PENDING = "removal_pending"
 
     @property
     def is_success(self) -> bool:
@@ -47,6 +52,7 @@ _SUCCESS = frozenset(
         Outcome.EXCLUDED,
         Outcome.REMOVED,
         Outcome.WOULD_REMOVE,
+        Outcome.REMOVAL_PENDING,
     }
 )
 
@@ -102,3 +108,4 @@ class ActionRecord:
     canvas_observer_id: int | None = None
     canvas_student_id: int | None = None
     detail: str = ""
+    cause: str = ""  # remove_link: absent | ended | excluded (why, for `undo`)

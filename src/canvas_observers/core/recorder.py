@@ -24,6 +24,7 @@ class RunRecorder(Protocol):
     def remember_user(self, *, kind: UserKind, key: str, canvas_id: int, at: str) -> None: ...
     def recall_user(self, *, kind: UserKind, key: str) -> int | None: ...
     def forget_user(self, *, kind: UserKind, key: str) -> None: ...
+    def remember_guardian(self, *, guardian_id: str, canvas_id: int, at: str) -> None: ...
 
 
 class _NoRecorder:
@@ -42,6 +43,9 @@ class _NoRecorder:
         return None
 
     def forget_user(self, *, kind: UserKind, key: str) -> None:
+        pass
+
+    def remember_guardian(self, *, guardian_id: str, canvas_id: int, at: str) -> None:
         pass
 
 

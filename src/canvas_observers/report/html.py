@@ -110,6 +110,7 @@ def info_facts(info: RunInfo) -> list[tuple[str, str]]:
         ("dry run", "yes (nothing written)" if info.dry_run else "no"),
         ("pairing", info.pairing),
         ("Canvas read", _CANVAS_READ.get(info.canvas_state, info.canvas_state)),
+        ("removals held", info.removals_held),
         ("removal safety stop overridden", info.removals_forced),
         ("started", info.started_at),
         ("ended", info.ended_at),

@@ -29,9 +29,14 @@ def payload(info: RunInfo, results: Iterable[RowResult], *, exit_code: int) -> d
     counts = {k: v for k, v in totals(results).items() if v}
     host = urlsplit(info.canvas_url).hostname or info.canvas_url
     reason = scrub(info.stop_reason)
-    head = f"canvas-observers run {info.run_id or '-'} on {host}: " + (
-        f"stopped: {reason}" if reason else f"{info.state}, some rows need a human"
-    )
+    held = scrub(info.removals_held)
+    if reason:
+        state = f"stopped: {reason}"
+    elif held:
+        state = f"{info.state}, removals held: {held}"
+    else:
+        state = f"{info.state}, some rows need a human"
+    head = f"canvas-observers run {info.run_id or '-'} on {host}: {state}"
     lines = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no rows"
     return {
         "text": f"{head}\n{lines} (exit {exit_code}; details: canvas-observers show "
@@ -42,5 +47,6 @@ def payload(info: RunInfo, results: Iterable[RowResult], *, exit_code: int) -> d
         "exit_code": exit_code,
         "dry_run": info.dry_run,
         "stop_reason": reason,
+        "removals_held": held,
         "totals": counts,
     }

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from canvas_observers.core.files import csv_safe, write_private
-from canvas_observers.core.outcomes import RowResult
+from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.report.html import Facts, html_report, info_facts
 from canvas_observers.report.summary import RunInfo, needs_attention, totals
 from canvas_observers.roster.model import RemovalCandidate
@@ -181,9 +181,15 @@ def render_summary(
         calls.add_row(Text(kind), str(count))
     console.print(calls)
 
+    pending = [r for r in results if r.outcome is Outcome.REMOVAL_PENDING]
+    for r in pending[:max_attention_rows]:
+        console.print(Text(f"Removal pending: {r.detail}"))
+    if info.removals_held:
+        console.print(Text(f"Removals held: {info.removals_held}", style="bold yellow"))
     attention = needs_attention(results)
     if not attention:
-        console.print(Text("No rows need attention.", style="green"))
+        if not info.removals_held:
+            console.print(Text("No rows need attention.", style="green"))
         return
     table = Table(title=f"Rows that need attention ({len(attention)})")
     for name in ("line", "student_id", "observer_email", "outcome", "detail"):

@@ -50,6 +50,8 @@ class RunInfo:
     stop_reason: str = ""
     canvas_state: str = "lookups"  # how Canvas was read: "report" or "lookups"
     removals_forced: str = ""  # the safety stop --force-removals let through, if any
+    removals_held: str = ""  # why the run's removals were held (a truncated roster), if so
+    source: str = ""  # the roster source the run belongs to
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready dict of every field (a copy: changing it does not change the value)."""

@@ -44,7 +44,13 @@ from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.core.recorder import UserKind
 from canvas_observers.store import history
-from canvas_observers.store.history import CreatedAccount, OwnedLink, RosterSeen
+from canvas_observers.store.history import (
+    CreatedAccount,
+    Link,
+    ListedRow,
+    OwnedLink,
+    SourceRun,
+)
 from canvas_observers.store.migrations import MIGRATIONS, applied_migrations, apply_migrations
 
 MEMORY = ":memory:"
@@ -90,6 +96,10 @@ class RunRecord:
     pid: int
     host: str
     stop_reason: str = ""  # why a stopped run stopped
+    source: str | None = None  # the named roster source; None: recorded before sources
+    undoes: int | None = None  # for an `undo` run, the run it undid
+    held: str = ""  # why its removals were held (a truncated roster), '' when not
+    valid_rows: int | None = None
 
 
 def default_state_path(canvas_url: str) -> Path:
@@ -265,17 +275,33 @@ class Journal:
         roster: str,
         dry_run: bool,
         started_at: str,
+        source: str | None = None,
+        undoes: int | None = None,
+        valid_rows: int | None = None,
     ) -> int:
-        """Record a new run in state "running" and return its id.
+        """Record a new run in state "running" and return its id. ``source`` names the roster
+        source it belongs to (the roster string when not given); ``undoes`` makes it an `undo`
+        run of that run.
 
         Raises ``ValueError`` if any settings key (at any depth) contains "token".
         """
         _refuse_tokens(settings)
         settings_json = json.dumps(dict(settings), sort_keys=True, default=_json_default)
         cur = self._conn.execute(
-            "INSERT INTO runs (canvas_url, roster, dry_run, started_at, settings, pid, host)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (canvas_url, roster, int(dry_run), started_at, settings_json, os.getpid(), self._host),
+            "INSERT INTO runs (canvas_url, roster, dry_run, started_at, settings, pid, host,"
+            " source, undoes, valid_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                canvas_url,
+                roster,
+                int(dry_run),
+                started_at,
+                settings_json,
+                os.getpid(),
+                self._host,
+                roster if source is None else source,
+                undoes,
+                valid_rows,
+            ),
         )
         run_id = cur.lastrowid
         assert run_id is not None  # an INSERT into a rowid table always sets it
@@ -311,9 +337,18 @@ class Journal:
             exists = self._conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
             raise ValueError(f"run {run_id} is already finished" if exists else f"no run {run_id}")
 
+    def mark_removals(self, run_id: int, *, held: str = "", baseline: bool = False) -> None:
+        """Record that the run's removals were held (and why), or that --force-removals made
+        it its source's new baseline."""
+        self._conn.execute(
+            "UPDATE runs SET held = ?, baseline = ? WHERE id = ?", (held, int(baseline), run_id)
+        )
+
     def for_run(self, run_id: int, *, canvas_url: str) -> RunJournal:
         """The recorder of run ``run_id`` (from ``start_run``) on ``canvas_url``."""
-        return RunJournal(self._conn, run_id=run_id, canvas_url=canvas_url)
+        row = self._conn.execute("SELECT source FROM runs WHERE id = ?", (run_id,)).fetchone()
+        source = row[0] if row is not None else None
+        return RunJournal(self._conn, run_id=run_id, canvas_url=canvas_url, source=source)
 
     def list_runs(self, *, limit: int = 50) -> list[RunRecord]:
         """The most recent runs, newest first."""
@@ -329,7 +364,7 @@ class Journal:
         (run_id, url, roster, dry, started, ended, stored, settings, totals, calls, pid, host) = (
             row[:12]
         )
-        stop_reason = row[12]
+        stop_reason, source, undoes, held, valid_rows = row[12:17]
         state = effective_state(
             stored=stored,
             ended_at=ended,
@@ -352,6 +387,10 @@ class Journal:
             pid=pid,
             host=host,
             stop_reason=stop_reason,
+            source=source,
+            undoes=undoes,
+            held=held,
+            valid_rows=valid_rows,
         )
 
     # -- a run's rows and actions, read back -------------------------------------------------
@@ -379,7 +418,7 @@ class Journal:
     def run_actions(self, run_id: int) -> list[ActionRecord]:
         """A run's write actions in the order recorded."""
         cur = self._conn.execute(
-            "SELECT kind, line, at, result, canvas_observer_id, canvas_student_id, detail"
+            "SELECT kind, line, at, result, canvas_observer_id, canvas_student_id, detail, cause"
             " FROM actions WHERE run_id = ? ORDER BY id",
             (run_id,),
         )
@@ -392,8 +431,9 @@ class Journal:
                 canvas_observer_id=observer,
                 canvas_student_id=student,
                 detail=detail,
+                cause=cause,
             )
-            for (kind, line, at, result, observer, student, detail) in cur
+            for (kind, line, at, result, observer, student, detail, cause) in cur
         ]
 
     # -- links and accounts this tool made, the rosters it saw (store/history.py) ----------
@@ -406,23 +446,89 @@ class Journal:
         """The accounts this tool created on this Canvas (in real runs)."""
         return history.created_accounts(self._conn, canvas_url=canvas_url)
 
-    def roster_history(
-        self, *, canvas_url: str, roster: str, before_run: int, limit: int
-    ) -> list[RosterSeen]:
-        """The latest complete real runs of this roster source before ``before_run``."""
-        return history.roster_history(
-            self._conn, canvas_url=canvas_url, roster=roster, before_run=before_run, limit=limit
+    def source_runs(
+        self, *, canvas_url: str, source: str, before_run: int, limit: int
+    ) -> list[SourceRun]:
+        """The latest complete real sync runs of this source before ``before_run``."""
+        return history.source_runs(
+            self._conn, canvas_url=canvas_url, source=source, before_run=before_run, limit=limit
         )
+
+    def previous_listing(self, *, canvas_url: str, source: str, before_run: int) -> list[ListedRow]:
+        """The links the source's latest complete run (that recorded them) listed."""
+        return history.previous_listing(
+            self._conn, canvas_url=canvas_url, source=source, before_run=before_run
+        )
+
+    def other_listings(
+        self, *, canvas_url: str, source: str, before_run: int
+    ) -> dict[str, frozenset[Link]]:
+        """The links the latest complete run of every other source listed."""
+        return history.other_listings(
+            self._conn, canvas_url=canvas_url, source=source, before_run=before_run
+        )
+
+    def record_listed(self, run_id: int, rows: list[ListedRow]) -> None:
+        """Record the Canvas links a run's roster listed."""
+        history.record_listed(self._conn, run_id, rows)
+
+    def move_owner(self, *, canvas_url: str, link: Link, source: str, run_id: int) -> None:
+        """Ownership of ``link`` moves to ``source`` (whose roster lists it) from ``run_id``."""
+        history.move_owner(
+            self._conn, canvas_url=canvas_url, link=link, source=source, run_id=run_id
+        )
+
+    def adopt_legacy(self, *, canvas_url: str, source: str, location: str) -> list[str]:
+        """Earlier runs recorded before sources existed whose roster string names this source
+        become its runs; the roster strings adopted."""
+        return history.adopt_legacy(
+            self._conn, canvas_url=canvas_url, source=source, location=location
+        )
+
+    def has_source(self, *, canvas_url: str, source: str) -> bool:
+        """Whether a real sync run of this source was recorded before."""
+        row = self._conn.execute(
+            "SELECT 1 FROM runs WHERE canvas_url = ? AND source = ? AND dry_run = 0"
+            " AND undoes IS NULL LIMIT 1",
+            (canvas_url, source),
+        ).fetchone()
+        return row is not None
+
+    def known_guardians(self, *, canvas_url: str, source: str) -> dict[str, int]:
+        """Guardian id -> the Canvas account this source's rows with that id resolved to."""
+        return history.known_guardians(
+            self._conn, canvas_url=_canonical_url(canvas_url), source=source
+        )
+
+    def guardian_sources(self, *, canvas_url: str, guardian_id: str) -> dict[str, int]:
+        """Source -> the account remembered for this guardian id."""
+        return history.guardian_sources(
+            self._conn, canvas_url=_canonical_url(canvas_url), guardian_id=guardian_id
+        )
+
+    def forget_guardian(self, *, canvas_url: str, guardian_id: str, source: str) -> bool:
+        """Drop the account remembered for this guardian id of this source."""
+        url = _canonical_url(canvas_url)
+        return history.forget_guardian(
+            self._conn, canvas_url=url, guardian_id=guardian_id, source=source
+        )
+
+    def undone_by(self, run_id: int) -> int | None:
+        """The complete `undo` run that already undid ``run_id``, if any."""
+        return history.undone_by(self._conn, run_id)
 
 
 class RunJournal:
     """The journal as one run sees it (``Journal.for_run``): its rows and writes, and the ids
     learned on its Canvas. Implements ``core.recorder.RunRecorder``; every call commits."""
 
-    def __init__(self, conn: sqlite3.Connection, *, run_id: int, canvas_url: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, run_id: int, canvas_url: str, source: str | None = None
+    ) -> None:
         self._conn = conn
         self.run_id = run_id
         self.canvas_url = _canonical_url(canvas_url)
+        self.source = source
 
     def record_row(self, result: RowResult, *, at: str) -> None:
         """Record one row's final outcome (committed when this returns)."""
@@ -446,7 +552,7 @@ class RunJournal:
         """Record one write sent to Canvas (committed when this returns)."""
         self._insert(
             "INSERT INTO actions (run_id, kind, line, at, result, canvas_observer_id,"
-            " canvas_student_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " canvas_student_id, detail, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.run_id,
                 action.kind,
@@ -456,6 +562,7 @@ class RunJournal:
                 action.canvas_observer_id,
                 action.canvas_student_id,
                 action.detail,
+                action.cause,
             ),
         )
 
@@ -494,6 +601,20 @@ class RunJournal:
             (self.canvas_url, kind, key),
         )
 
+    def remember_guardian(self, *, guardian_id: str, canvas_id: int, at: str) -> None:
+        """Remember that the SIS's guardian ``guardian_id`` (of this run's source) is Canvas
+        user ``canvas_id``: the next runs look that account up first."""
+        if self.source is None:
+            return
+        history.remember_guardian(
+            self._conn,
+            canvas_url=self.canvas_url,
+            source=self.source,
+            guardian_id=guardian_id,
+            canvas_id=canvas_id,
+            at=at,
+        )
+
     @staticmethod
     def _check_kind(kind: str) -> None:
         if kind not in USER_KINDS:
@@ -502,5 +623,5 @@ class RunJournal:
 
 _RUN_SELECT = (
     "SELECT id, canvas_url, roster, dry_run, started_at, ended_at, state, settings, totals,"
-    " api_calls, pid, host, stop_reason FROM runs"
+    " api_calls, pid, host, stop_reason, source, undoes, held, valid_rows FROM runs"
 )

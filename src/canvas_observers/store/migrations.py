@@ -104,6 +104,62 @@ MIGRATIONS: tuple[Migration, ...] = (
         # Why a stopped run stopped, for `show` and `runs` (the report had it, the journal not).
         ("ALTER TABLE runs ADD COLUMN stop_reason TEXT NOT NULL DEFAULT ''",),
     ),
+    Migration(
+        "0004_sources_listed_guardians",
+        (
+            # The named roster source a run belongs to. NULL for runs recorded before sources
+            # existed: their roster string names them until a source adopts it (history.py).
+            "ALTER TABLE runs ADD COLUMN source TEXT",
+            # The run an `undo` run undid (NULL for a sync).
+            "ALTER TABLE runs ADD COLUMN undoes INTEGER",
+            # The roster's valid rows, for the truncation check (was counted from rows).
+            "ALTER TABLE runs ADD COLUMN valid_rows INTEGER",
+            # Why removals were held (a truncated roster), '' when not held.
+            "ALTER TABLE runs ADD COLUMN held TEXT NOT NULL DEFAULT ''",
+            # 1 when --force-removals made this run the new baseline of its source.
+            "ALTER TABLE runs ADD COLUMN baseline INTEGER NOT NULL DEFAULT 0",
+            # 1 when the run recorded the Canvas links its roster listed (table listed).
+            "ALTER TABLE runs ADD COLUMN listed INTEGER NOT NULL DEFAULT 0",
+            """UPDATE runs SET undoes = json_extract(settings, '$.undo')
+               WHERE json_valid(settings) AND json_extract(settings, '$.undo') IS NOT NULL""",
+            """UPDATE runs SET valid_rows = (
+                   SELECT count(*) FROM rows r WHERE r.run_id = runs.id
+                   AND r.outcome NOT IN ('invalid_row', 'removed', 'would_remove'))""",
+            # Why a link was removed: absent | ended | excluded ('' before this migration).
+            "ALTER TABLE actions ADD COLUMN cause TEXT NOT NULL DEFAULT ''",
+            # The Canvas links (observer, student) a run's roster listed, with the row text
+            # that listed each: rows resolved that night, and rows that did not resolve,
+            # carried over from the source's run before.
+            """CREATE TABLE listed (
+                run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                student_key TEXT NOT NULL,
+                guardian_email TEXT NOT NULL,
+                guardian_id TEXT,
+                observer_id INTEGER NOT NULL,
+                student_id INTEGER NOT NULL
+            )""",
+            "CREATE INDEX listed_by_run ON listed(run_id)",
+            # A guardian followed by their SIS guardian id: (Canvas, source, id) -> account.
+            """CREATE TABLE guardians (
+                canvas_url TEXT NOT NULL,
+                source TEXT NOT NULL,
+                guardian_id TEXT NOT NULL,
+                canvas_id INTEGER NOT NULL,
+                learned_at TEXT NOT NULL,
+                PRIMARY KEY (canvas_url, source, guardian_id)
+            ) WITHOUT ROWID""",
+            # A link whose ownership moved to another source (that source's roster listed it
+            # when its owner's no longer did), from run_id on.
+            """CREATE TABLE link_owners (
+                canvas_url TEXT NOT NULL,
+                observer_id INTEGER NOT NULL,
+                student_id INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                run_id INTEGER NOT NULL,
+                PRIMARY KEY (canvas_url, observer_id, student_id)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 _CREATE_MIGRATIONS_TABLE = (

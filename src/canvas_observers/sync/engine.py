@@ -40,7 +40,7 @@ from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
 from canvas_observers.roster.model import RosterRow, roster_pair
 from canvas_observers.sis_export import observer_sis_id
 from canvas_observers.sync.guardians import GuardianSteps
-from canvas_observers.sync.identity import with_note
+from canvas_observers.sync.identity import account_deleted, with_note
 from canvas_observers.sync.lookup import CanvasView, Lookups, SnapshotView
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.removals import Removal
@@ -62,6 +62,17 @@ from canvas_observers.sync.writes import GuardianAccount
 
 log = logging.getLogger(__name__)
 
+REMEMBERED = frozenset(
+    {
+        Outcome.CREATED,
+        Outcome.PAIRED,
+        Outcome.ALREADY_PAIRED,
+        Outcome.GUARDIAN_EMAIL_CHANGED,
+        Outcome.GUARDIAN_UPDATED,
+    }
+)
+"""Outcomes whose guardian account is remembered for the row's guardian id."""
+
 
 @dataclass
 class Engine(GuardianSteps):
@@ -74,6 +85,10 @@ class Engine(GuardianSteps):
     on_result: Callable[[RowResult], None] | None = None
     view: CanvasView | None = None  # a snapshot's answers; None: look Canvas up row by row
     excluded: dict[tuple[str, str], str] = field(default_factory=dict)  # the do-not-pair list
+    # Guardian id -> the account this roster source's rows with that id resolved to before:
+    # looked up first, whatever the template or the email (a known guardian never gets a
+    # second account).
+    guardians: dict[str, int] = field(default_factory=dict)
     results: list[RowResult] = field(default_factory=list)
     lookups: CanvasView = field(init=False)
     stopped: RunAborted | None = field(default=None, init=False)
@@ -134,6 +149,7 @@ class Engine(GuardianSteps):
             trust_contact_email=self.options.trust_contact_email,
             observer_id_template=self.options.observer_id_template,
             update_guardians=self.options.update_guardians,
+            guardians=self.guardians,
         ):
             row = planned.row
             self.emit(
@@ -156,6 +172,7 @@ class Engine(GuardianSteps):
                 return
             row = RosterRow(0, removal.roster_student_id, removal.roster_email, "", "")
             ids = {"observer": removal.observer_id, "student": removal.student_id}
+            cause = removal.cause
             outcome = Outcome.WOULD_REMOVE
             detail = removal.reason
             if not self.options.dry_run:
@@ -167,12 +184,16 @@ class Engine(GuardianSteps):
                     result = "gone"  # already gone: done
                 except CanvasError as error:
                     result = None
-                    self._action("remove_link", row, "failed", **ids, detail=str(error))
+                    self._action(
+                        "remove_link", row, "failed", **ids, detail=str(error), cause=cause
+                    )
                     detail = f"{removal.reason}; the removal failed: {self._failure(error)}"
                     outcome = Outcome.FAILED
                 if result is not None:
                     outcome = Outcome.REMOVED
-                    self._action("remove_link", row, result, **ids, detail=removal.reason)
+                    self._action(
+                        "remove_link", row, result, **ids, detail=removal.reason, cause=cause
+                    )
             self.emit(
                 RowResult(
                     line=0,
@@ -193,7 +214,7 @@ class Engine(GuardianSteps):
     def emit(self, result: RowResult) -> None:
         self.results.append(result)
         self.recorder.record_row(result, at=iso_timestamp(self.now()))
-        if self.on_result is not None:
+        if self.on_result is not None and result.line > 0:  # progress counts roster rows
             self.on_result(result)
 
     # --- one guardian -----------------------------------------------------------------------
@@ -208,8 +229,19 @@ class Engine(GuardianSteps):
             self.options.observer_id_template, email=email, guardian_id=rows[0].guardian_id
         )
         step = "look-up"
+        guardian_id = rows[0].guardian_id
+        remembered = self.guardians.get(guardian_id) if guardian_id is not None else None
         try:
-            state = await self.lookups.observer(email, sis_id)
+            if remembered is not None:
+                known = await self.lookups.account(remembered)
+                if known is None:
+                    for row in rows:
+                        self.emit(self._result(row, *account_deleted(row, remembered)))
+                    return
+                state = known
+            else:
+                need_id = guardian_id is not None and not self.options.dry_run
+                state = await self.lookups.observer(email, sis_id, need_id=need_id)
             guardian = GuardianAccount(email=email, state=state, sis_id=sis_id)
             step = "update"  # --update-guardians (guardians.py), or only its decision
             await self._settle_identity(rows[0], guardian)
@@ -228,7 +260,24 @@ class Engine(GuardianSteps):
                 self._not_processed(rows[index:])
                 return
             result, created = await self._row(row, guardian, created)
+            self._remember_guardian(row, result)
             self.emit(result)
+
+    def _remember_guardian(self, row: RosterRow, result: RowResult) -> None:
+        """A row with a guardian id that resolved to an account: the next runs of this source
+        look that account up first (real runs only; a dry run writes no memory)."""
+        if (
+            self.options.dry_run
+            or row.guardian_id is None
+            or result.canvas_observer_id is None
+            or result.outcome not in REMEMBERED
+        ):
+            return
+        self.recorder.remember_guardian(
+            guardian_id=row.guardian_id,
+            canvas_id=result.canvas_observer_id,
+            at=iso_timestamp(self.now()),
+        )
 
     @staticmethod
     def _noted(result: RowResult, guardian: GuardianAccount) -> RowResult:

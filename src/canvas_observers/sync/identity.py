@@ -128,6 +128,19 @@ def updated(done: list[str]) -> IdentityNote | None:
     return IdentityNote(Outcome.GUARDIAN_UPDATED, "guardian updated: " + "; ".join(done), once=True)
 
 
+def account_deleted(row: RosterRow, user_id: int) -> tuple[Outcome, str]:
+    """The rows of a guardian whose remembered account is gone from Canvas: nothing is created,
+    since a second account for a known guardian is never made; a person decides."""
+    gid = row.guardian_id
+    return (
+        Outcome.GUARDIAN_ACCOUNT_DELETED,
+        f"the SIS's guardian {gid} had the Canvas account {user_id}, which Canvas no longer has "
+        "(deleted or merged); no new account was made. Restore the account in Canvas, or, once "
+        f"you are sure the guardian should get a new one, run `canvas-observers forget-guardian "
+        f"{gid}` (with --source) and the next sync creates it",
+    )
+
+
 def with_note(outcome: Outcome, detail: str, note: IdentityNote | None) -> tuple[Outcome, str]:
     """A row's outcome and detail once the guardian's note is applied: a paired or already
     paired row takes the note's outcome (its own said in words); any other keeps its own."""

@@ -29,7 +29,10 @@ MIN_SEARCH_LENGTH = 2  # lib/search_term_helper.rb MIN_SEARCH_TERM_LENGTH (3 on 
 class CanvasView(Protocol):
     """Where the engine learns Canvas: targeted API look-ups, or a whole-account snapshot."""
 
-    async def observer(self, email: str, sis_id: str | None = None) -> ObserverState: ...
+    async def observer(
+        self, email: str, sis_id: str | None = None, *, need_id: bool = False
+    ) -> ObserverState: ...
+    async def account(self, user_id: int) -> ObserverState | None: ...
     async def login_owner(self, login: str) -> CanvasUser | None: ...
     async def student(self, student_id: str) -> Resolution: ...
     def enrolled(self, user_id: int) -> bool | None: ...
@@ -42,8 +45,13 @@ class SnapshotView:
     def __init__(self, snapshot: CanvasSnapshot) -> None:
         self.snapshot = snapshot
 
-    async def observer(self, email: str, sis_id: str | None = None) -> ObserverState:
+    async def observer(
+        self, email: str, sis_id: str | None = None, *, need_id: bool = False
+    ) -> ObserverState:
         return self.snapshot.observer(email, sis_id)
+
+    async def account(self, user_id: int) -> ObserverState | None:
+        return self.snapshot.account(user_id)
 
     async def login_owner(self, login: str) -> CanvasUser | None:
         return self.snapshot.login_owner(login)
@@ -67,7 +75,19 @@ class Lookups:
         self.recorder = recorder
         self._students: dict[str, asyncio.Task[Resolution]] = {}
 
-    async def observer(self, email: str, sis_id: str | None = None) -> ObserverState:
+    async def account(self, user_id: int) -> ObserverState | None:
+        """A remembered guardian's account (``GET /users/:id``) and whom it observes; None when
+        Canvas no longer has it (a deleted user is a 404, docs/canvas-behaviour.md)."""
+        try:
+            user = await self.client.get_user(user_id)
+        except NotFound:
+            return None
+        observees = await self.client.list_observees(user.id)
+        return ObserverState(Found(user, by_sis_id=True), tuple(observees))
+
+    async def observer(
+        self, email: str, sis_id: str | None = None, *, need_id: bool = False
+    ) -> ObserverState:
         """Find the guardian's account and whom they observe.
 
         With ``sis_id`` (from the guardian id) ``GET /users/sis_user_id:<id>`` comes first:
@@ -78,6 +98,8 @@ class Lookups:
         ``/users/sis_login_id:<email>/observees`` proves it and lists their students. A guardian
         never seen is most likely new, and one search shows that no account has that login or
         email (a 404 on the login route alone would not: the email may be on another login).
+        ``need_id``: the account's id is wanted (a guardian id to remember), so the login route,
+        which does not give it, is skipped.
         """
         if sis_id is not None:
             try:
@@ -87,7 +109,7 @@ class Lookups:
             else:
                 observees = await self.client.list_observees(user.id)
                 return ObserverState(Found(user, by_sis_id=True), tuple(observees))
-        if self._seen_before(email):
+        if not need_id and self._seen_before(email):
             try:
                 observees = await self.client.list_observees(f"sis_login_id:{email}")
             except NotFound:

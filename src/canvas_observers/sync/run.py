@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,17 +28,21 @@ from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
 from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
 from canvas_observers.report.summary import RunInfo, totals
 from canvas_observers.roster.model import Roster, roster_pair
+from canvas_observers.store.history import Link, ListedRow, OwnedLink, SourceRun
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync import preflight
 from canvas_observers.sync.canvas_state import ReportUnavailable, read_snapshot
 from canvas_observers.sync.engine import Engine
+from canvas_observers.sync.listing import RESOLVED, listing, resolved_links
 from canvas_observers.sync.lookup import SnapshotView
 from canvas_observers.sync.options import AUTO_REPORT_ROWS, SyncOptions
 from canvas_observers.sync.removals import RemovalPlan, plan_removals
 from canvas_observers.sync.snapshot import CanvasSnapshot
 from canvas_observers.sync.stopping import RunAborted, abort_reason
+from canvas_observers.sync.whole import plan_run
 
 log = logging.getLogger(__name__)
+HISTORY_RUNS = 60  # a source's earlier runs read for the grace count and the median
 run_log = logging.getLogger("canvas_observers.run")  # the run log --log-file is for
 
 
@@ -49,6 +53,7 @@ class RunResult:
     info: RunInfo
     results: tuple[RowResult, ...]
     aborted: str | None = None
+    held: str | None = None  # why its removals were held (a truncated roster): needs a person
 
     def attention(self, fail_on: Collection[Outcome] = DEFAULT_FAIL_ON) -> list[RowResult]:
         """The rows whose outcome is in ``fail_on``: what a human should look at (the CLI
@@ -84,8 +89,14 @@ async def run_sync(
     on_report: Callable[[AccountReport], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     excluded: Mapping[tuple[str, str], str] | None = None,
+    source: str | None = None,
+    location: str = "",
 ) -> RunResult:
     """Run the sync for a roster that has been read and validated.
+
+    ``source`` names the roster source the run belongs to (``--source``; by default the
+    roster's own name); ``location`` is where the roster was read (its resolved path or the
+    API's URL), by which runs recorded before sources existed are adopted (history.py).
 
     Setting ``interrupt`` (the CLI does on Ctrl-C) stops the run as a rejected token would:
     rows in hand finish, the others are reported "not processed", and the run is ``stopped``.
@@ -95,15 +106,30 @@ async def run_sync(
     clock = time.monotonic()
     run_id = 0
     recorder: RunRecorder = NO_RECORDER
+    source = source or roster.source
+    guardians: dict[str, int] = {}
     if journal is not None:
+        if not options.dry_run:
+            for legacy in journal.adopt_legacy(
+                canvas_url=canvas_url, source=source, location=location
+            ):
+                run_log.info(
+                    "the runs recorded for roster %r before roster sources existed are now "
+                    "runs of source %s: the links they made are this source's",
+                    legacy,
+                    source,
+                )
         run_id = journal.start_run(
             canvas_url=canvas_url,
             settings=dict(settings or {}),
             roster=roster.source,
             dry_run=options.dry_run,
             started_at=iso_timestamp(started),
+            source=source,
+            valid_rows=len(roster.rows),
         )
         recorder = journal.for_run(run_id, canvas_url=canvas_url)
+        guardians = journal.known_guardians(canvas_url=canvas_url, source=source)
     run_log.info(
         "run %s started: roster %s, Canvas %s, pairing %s%s",
         run_id or "-",
@@ -119,12 +145,14 @@ async def run_sync(
         now=now,
         on_result=on_result,
         excluded=dict(excluded or {}),
+        guardians=guardians,
     )
     for result in invalid_row_results(roster):
         engine.emit(result)
     aborted: str | None = None
     canvas_state = "lookups"
     removal_plan = RemovalPlan()
+    planned: dict[int, Link] = {}  # line -> the link the snapshot resolves the row to
 
     async def watch() -> None:
         if interrupt is not None:
@@ -141,6 +169,8 @@ async def run_sync(
         if snapshot is not None:
             engine.use_view(SnapshotView(snapshot))
             canvas_state = "report"
+        if snapshot is not None:
+            planned = _resolve(roster, snapshot, options, engine)
         if options.remove_ended or engine.excluded:
             removal_plan = _plan_removals(
                 roster,
@@ -149,10 +179,13 @@ async def run_sync(
                 journal=journal,
                 run_id=run_id,
                 canvas_url=canvas_url,
+                source=source,
                 excluded=engine.excluded,
+                planned=planned,
             )
         await engine.run(roster.rows)
         await engine.remove(removal_plan.removals)
+        _say_pending(engine, removal_plan, options, source)
     except RunAborted as stop:
         aborted = stop.reason
     finally:
@@ -179,7 +212,18 @@ async def run_sync(
         state="stopped" if aborted else "complete",
         canvas_state=canvas_state,
         removals_forced=removal_plan.stop or "" if removal_plan.forced else "",
+        removals_held=removal_plan.held or "",
+        source=source,
     )
+    if journal is not None and not options.dry_run:
+        if removal_plan.held or removal_plan.baseline:
+            journal.mark_removals(
+                run_id, held=removal_plan.held or "", baseline=removal_plan.baseline
+            )
+        if aborted is None:
+            _record_listing(
+                journal, roster, engine, results, planned, run_id, canvas_url, source, removal_plan
+            )
     if journal is not None:
         journal.finish_run(
             run_id,
@@ -190,18 +234,20 @@ async def run_sync(
             stop_reason=info.stop_reason,
         )
     _log_outcome(info, results)
-    return RunResult(info=info, results=results, aborted=aborted)
+    return RunResult(info=info, results=results, aborted=aborted, held=removal_plan.held)
 
 
 def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:
     """The run log's end: one line per row a human must act on, the totals, why it stopped."""
     for r in results:
-        if r.outcome in (Outcome.REMOVED, Outcome.WOULD_REMOVE):
+        if r.outcome in (Outcome.REMOVED, Outcome.WOULD_REMOVE, Outcome.REMOVAL_PENDING):
             run_log.info(
-                "%s: student %s, guardian %s: %s",
+                "%s: student %s, guardian %s (Canvas ids %s/%s): %s",
                 r.outcome.value,
                 r.student_id,
                 r.observer_email,
+                r.canvas_student_id,
+                r.canvas_observer_id,
                 r.detail,
             )
         elif not r.outcome.is_success:
@@ -215,6 +261,8 @@ def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:
             )
     counts = ", ".join(f"{k} {v}" for k, v in totals(results).items() if v)
     run_log.info("totals: %s", counts or "no rows")
+    if info.removals_held:
+        run_log.warning("removals held: %s", info.removals_held)
     if info.stop_reason:
         run_log.error("run %s stopped: %s", info.run_id or "-", info.stop_reason)
     run_log.info(
@@ -226,6 +274,30 @@ def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:
     )
 
 
+def _resolve(
+    roster: Roster, snapshot: CanvasSnapshot, options: SyncOptions, engine: Engine
+) -> dict[int, Link]:
+    """Line -> the Canvas link each row resolves to in the snapshot (the same rules the engine
+    follows, guardians remembered by id included), decided before any write."""
+    rows = [
+        r for r in roster.rows if roster_pair(r.student_id, r.observer_email) not in engine.excluded
+    ]
+    plan = plan_run(
+        rows,
+        snapshot,
+        method=options.method,
+        trust_contact_email=options.trust_contact_email,
+        observer_id_template=options.observer_id_template,
+        update_guardians=options.update_guardians,
+        guardians=engine.guardians,
+    )
+    return {
+        p.row.line: (p.observer.id, p.student.id)
+        for p in plan
+        if p.outcome in RESOLVED and p.observer is not None and p.student is not None
+    }
+
+
 def _plan_removals(
     roster: Roster,
     snapshot: CanvasSnapshot | None,
@@ -234,10 +306,13 @@ def _plan_removals(
     journal: Journal | None,
     run_id: int,
     canvas_url: str,
+    source: str,
     excluded: Mapping[tuple[str, str], str],
+    planned: Mapping[int, Link],
 ) -> RemovalPlan:
-    """Which links this run removes, decided before any write; a safety stop ends the run
-    here, with nothing written."""
+    """Which links this run removes, decided on Canvas accounts before any write. The removal
+    limit ends the run here, with nothing written; a truncated roster holds the removals and
+    lets the pairings go on."""
     if snapshot is None:
         if not options.remove_ended:
             return RemovalPlan()  # the do-not-pair list still keeps its pairs from being linked
@@ -245,35 +320,98 @@ def _plan_removals(
             "--remove-ended needs Canvas read whole (its links, not only the roster's): use "
             "--canvas-state report or auto"
         )
-    owned = journal.owned_links(canvas_url=canvas_url) if journal is not None else []
-    history = (
-        journal.roster_history(
-            canvas_url=canvas_url,
-            roster=roster.source,
-            before_run=run_id,
-            limit=max(options.grace_runs, 1),
+    owned: list[OwnedLink] = []
+    history: list[SourceRun] = []
+    previous: list[ListedRow] = []
+    others: dict[str, frozenset[Link]] = {}
+    if journal is not None and options.remove_ended:
+        owned = journal.owned_links(canvas_url=canvas_url)
+        history = journal.source_runs(
+            canvas_url=canvas_url, source=source, before_run=run_id, limit=HISTORY_RUNS
         )
-        if journal is not None
-        else []
-    )
-    ended = {
-        roster_pair(c.student_id, c.observer_email): c.reason for c in roster.removal_candidates
-    }
+        previous = journal.previous_listing(canvas_url=canvas_url, source=source, before_run=run_id)
+        others = journal.other_listings(canvas_url=canvas_url, source=source, before_run=run_id)
+    listed = listing(roster.rows, [planned], previous, skip=_excluded_lines(roster, excluded))
     plan = plan_removals(
         snapshot=snapshot,
-        owned=owned if options.remove_ended else [],
-        roster_pairs={roster_pair(r.student_id, r.observer_email) for r in roster.rows},
+        source=source,
+        owned=owned,
+        listed={row.link for row in listed},
         valid_rows=len(roster.rows),
-        ended=ended,
+        ended={
+            roster_pair(c.student_id, c.observer_email): c.reason for c in roster.removal_candidates
+        },
         excluded=excluded if options.remove_ended else {},
         history=history,
+        others=others,
         grace_runs=options.grace_runs,
         max_removals=options.max_removals,
         force=options.force_removals,
+        remove_ended=options.remove_ended,
     )
     if plan.stop is not None and not plan.forced:
         raise RunAborted(f"nothing was written or removed: {plan.stop}")
+    if options.remove_ended and plan.first_run:
+        run_log.info(
+            "removal counting starts now for roster source %s: a link this tool made for it is "
+            "removed once %s without it; if the SIS writes a new file name every night, give "
+            "every run the same --source NAME",
+            source,
+            "one run is" if options.grace_runs == 1 else f"{options.grace_runs} runs in a row are",
+        )
     return plan
+
+
+def _excluded_lines(roster: Roster, excluded: Mapping[tuple[str, str], str]) -> set[int]:
+    return {r.line for r in roster.rows if roster_pair(r.student_id, r.observer_email) in excluded}
+
+
+def _say_pending(engine: Engine, plan: RemovalPlan, options: SyncOptions, source: str) -> None:
+    """One report row (line 0) for each link whose removal is pending, naming both people."""
+    for item in plan.pending:
+        engine.emit(
+            RowResult(
+                line=0,
+                student_id=item.roster_student_id,
+                observer_email=item.roster_email,
+                outcome=Outcome.REMOVAL_PENDING,
+                detail=f"absent from roster source {source}: {item.sentence()}",
+                canvas_student_id=item.student_id,
+                canvas_observer_id=item.observer_id,
+            )
+        )
+
+
+def _record_listing(
+    journal: Journal,
+    roster: Roster,
+    engine: Engine,
+    results: Sequence[RowResult],
+    planned: Mapping[int, Link],
+    run_id: int,
+    canvas_url: str,
+    source: str,
+    plan: RemovalPlan,
+) -> None:
+    """Keep what this complete run's roster listed (for the next runs' absence counts and
+    other sources' protection), and the links whose ownership moved to another source."""
+    previous = journal.previous_listing(canvas_url=canvas_url, source=source, before_run=run_id)
+    listed = listing(
+        roster.rows,
+        [planned, resolved_links(results)],
+        previous,
+        skip=_excluded_lines(roster, engine.excluded),
+    )
+    journal.record_listed(run_id, listed)
+    for link, other in plan.moves:
+        journal.move_owner(canvas_url=canvas_url, link=link, source=other, run_id=run_id)
+        run_log.info(
+            "the link of student %s and guardian %s now belongs to roster source %s, which "
+            "lists it (this roster no longer does)",
+            link[1],
+            link[0],
+            other,
+        )
 
 
 def report_kinds(options: SyncOptions) -> tuple[str, ...]:

@@ -136,6 +136,15 @@ class CanvasSnapshot:
             return ObserverState(resolution, tuple(linked))
         return ObserverState(resolution)
 
+    def account(self, user_id: int) -> ObserverState | None:
+        """A remembered guardian's account and the students it observes; None when the report
+        no longer has it (deleted, or every login of it deleted)."""
+        user = self.users.get(user_id)
+        if user is None:
+            return None
+        linked = self._users(self.observees.get(user_id, ()))
+        return ObserverState(Found(user, by_sis_id=True), tuple(linked))
+
     def login_owner(self, login: str) -> CanvasUser | None:
         """The account whose live login this is (``sis_login_id:``'s rule), or None."""
         owners = self._users(self.by_login.get(login.strip().lower()))

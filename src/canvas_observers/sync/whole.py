@@ -9,14 +9,14 @@ planned writes, and the engine judges each one by Canvas's answer with the same 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sis_export import observer_sis_id
-from canvas_observers.sync.identity import identity_change, predict, with_note
+from canvas_observers.sync.identity import account_deleted, identity_change, predict, with_note
 from canvas_observers.sync.rules import (
     AlreadyPaired,
     Found,
@@ -54,9 +54,12 @@ def plan_run(
     trust_contact_email: bool = False,
     observer_id_template: str = "{email}",
     update_guardians: bool = False,
+    guardians: Mapping[str, int] | None = None,
 ) -> list[PlannedRow]:
-    """Every row's decision, in line order; a guardian with a guardian id is found by its SIS
-    id first, and an email it changed is reported on its rows (identity.py)."""
+    """Every row's decision, in line order; a guardian with a guardian id is found by the
+    account remembered for it (``guardians``), then by its SIS id, and an email it changed is
+    reported on its rows (identity.py)."""
+    known = guardians or {}
     rows = sorted(rows, key=lambda r: r.line)
     conflicts = roster_conflicts(rows)
     groups: dict[str, list[RosterRow]] = {}
@@ -72,7 +75,17 @@ def plan_run(
         sis_id = observer_sis_id(
             observer_id_template, email=first.observer_email, guardian_id=first.guardian_id
         )
-        state = snapshot.observer(first.observer_email, sis_id)
+        remembered = known.get(first.guardian_id) if first.guardian_id is not None else None
+        if remembered is not None:
+            found = snapshot.account(remembered)
+            if found is None:
+                for row in group:
+                    outcome, detail = account_deleted(row, remembered)
+                    planned.append(PlannedRow(row, Skip(outcome, detail), outcome, detail))
+                continue
+            state = found
+        else:
+            state = snapshot.observer(first.observer_email, sis_id)
         change = identity_change(state, first)
         owner = snapshot.login_owner(change.new_email) if change is not None else None
         note = predict(change, first, update=update_guardians, owner=owner)

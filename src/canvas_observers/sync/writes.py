@@ -103,6 +103,7 @@ class StepExecutor:
         observer: int | None = None,
         student: int | None = None,
         detail: str = "",
+        cause: str = "",
     ) -> None:
         log.debug("%s line %d: %s%s", kind, row.line, result, f" ({detail})" if detail else "")
         if not self.options.dry_run:
@@ -115,6 +116,7 @@ class StepExecutor:
                     canvas_observer_id=observer,
                     canvas_student_id=student,
                     detail=detail,
+                    cause=cause,
                 ),
             )
 
