@@ -27,7 +27,7 @@ from canvas_observers.cli.options import (
     outcomes_option,
     state_option,
 )
-from canvas_observers.core.outcomes import RowResult
+from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.report.html import api_calls_text
 from canvas_observers.report.render import write_html_report
 from canvas_observers.store import (
@@ -159,9 +159,10 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
     table.add_column("new", justify="right", no_wrap=True)
     table.add_column("ok", justify="right", no_wrap=True)
     table.add_column("check", justify="right", no_wrap=True)
-    table.add_column("why it stopped", overflow="fold", min_width=10)
+    table.add_column("why it stopped or held", overflow="fold", min_width=10)
     for run in records:
-        new, ok, attention = _triage(run.totals)
+        new, ok, attention = _triage(run.totals, held=bool(run.held))
+        why = run.stop_reason or (f"removals held: {run.held}" if run.held else "")
         table.add_row(
             Text(str(run.id)),
             Text(_when(run.started_at).removesuffix(" UTC")),
@@ -172,7 +173,7 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
             Text(new),
             Text(ok),
             Text(attention, style="yellow" if attention not in {"0", "—"} else ""),
-            Text(run.stop_reason, style="yellow"),
+            Text(why, style="yellow"),
         )
     table.caption = (
         "started in UTC · new: created or paired (or would be) · ok: already paired · "
@@ -181,14 +182,16 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
     Console().print(table)
 
 
-def _triage(totals: Mapping[str, int]) -> tuple[str, str, str]:
-    """(new, ok, attention) counts of a run's outcomes; dashes for a run without totals."""
+def _triage(totals: Mapping[str, int], *, held: bool = False) -> tuple[str, str, str]:
+    """(new, ok, attention) counts of a run's outcomes; dashes for a run without totals. A run
+    whose removals were held counts as one more item needing attention."""
     if not totals:
-        return "—", "—", "—"
+        return "—", "—", "1" if held else "—"
     made = ("created", "paired", "guardian_updated", "would_create", "would_pair")
     new = sum(totals.get(k, 0) for k in made)
     ok = totals.get("already_paired", 0)
-    attention = sum(totals.values()) - new - ok
+    fine = {o.value for o in Outcome if o.is_success}
+    attention = sum(v for k, v in totals.items() if k not in fine) + int(held)
     return str(new), str(ok), str(attention)
 
 
@@ -353,6 +356,7 @@ def _html_facts(run: RunRecord) -> list[tuple[str, str]]:
         ("run", str(run.id)),
         ("state", run.state),
         ("stopped because", run.stop_reason),
+        ("removals held", run.held),
         ("Canvas", run.canvas_url),
         ("roster", run.roster),
         ("dry run", "yes (nothing written)" if run.dry_run else "no"),
@@ -382,6 +386,8 @@ def _run_json(run: RunRecord) -> dict[str, object]:
         "pid": run.pid,
         "host": run.host,
         "stop_reason": run.stop_reason,
+        "source": run.source,
+        "removals_held": run.held,
     }
 
 
@@ -393,8 +399,12 @@ def _header(run: RunRecord) -> Table:
     grid.add_row(Text(f"Run {run.id}"), _state_text(run.state))
     if run.stop_reason:
         grid.add_row("stopped because", Text(run.stop_reason, style="yellow"))
+    if run.held:
+        grid.add_row("removals held", Text(run.held, style="yellow"))
     grid.add_row("canvas", Text(run.canvas_url))
     grid.add_row("roster", Text(run.roster))
+    if run.source is not None and run.source != run.roster:
+        grid.add_row("roster source", Text(run.source))
     grid.add_row("dry run", Text("yes" if run.dry_run else "no"))
     grid.add_row("started", Text(_when(run.started_at, seconds=True)))
     grid.add_row("ended", Text(_when(run.ended_at, seconds=True) if run.ended_at else "—"))

@@ -288,12 +288,6 @@ def sync(
             update_guardians=update_guardians,
         )
         excluded = read_exclusions(exclude_path) if exclude_path is not None else {}
-        if "{sourcedId}" not in observer_id_template and any(r.guardian_id for r in data.rows):
-            log.info(
-                "the roster has guardian ids, but --observer-id-template %s does not use "
-                "{sourcedId}: a guardian whose email changed is not followed by their id",
-                observer_id_template,
-            )
         settings: dict[str, object] = {
             "pairing": options.method,
             "dry_run": dry_run,

@@ -113,7 +113,7 @@ async def run_sync(
             for legacy in journal.adopt_legacy(
                 canvas_url=canvas_url, source=source, location=location
             ):
-                run_log.info(
+                log.info(
                     "the runs recorded for roster %r before roster sources existed are now "
                     "runs of source %s: the links they made are this source's",
                     legacy,
@@ -352,7 +352,7 @@ def _plan_removals(
     if plan.stop is not None and not plan.forced:
         raise RunAborted(f"nothing was written or removed: {plan.stop}")
     if options.remove_ended and plan.first_run:
-        run_log.info(
+        log.info(
             "removal counting starts now for roster source %s: a link this tool made for it is "
             "removed once %s without it; if the SIS writes a new file name every night, give "
             "every run the same --source NAME",
@@ -405,7 +405,7 @@ def _record_listing(
     journal.record_listed(run_id, listed)
     for link, other in plan.moves:
         journal.move_owner(canvas_url=canvas_url, link=link, source=other, run_id=run_id)
-        run_log.info(
+        log.info(
             "the link of student %s and guardian %s now belongs to roster source %s, which "
             "lists it (this roster no longer does)",
             link[1],
