@@ -272,3 +272,58 @@ def test_undo_never_restores_a_do_not_pair_removal_and_restored_links_stay_while
         night = sync(tmp_path, url, roster, "--grace-runs", "1", "--exclude", str(exclude))
         assert night.returncode == 0, night.stdout + night.stderr
         assert linked(app, 2) and not linked(app, 1)
+
+
+@pytest.mark.parametrize("canvas_state", ["report", "lookups"])
+def test_a_deleted_guardian_account_is_never_replaced_until_forgotten(
+    canvas: tuple[FakeCanvasApp, str], tmp_path: Path, canvas_state: str
+) -> None:
+    """G3's account is deleted in Canvas: the next runs make no new account for guardian id
+    G3 (guardian_account_deleted, exit 1); after `forget-guardian G3` one is made again."""
+    app, url = canvas
+    roster = write(tmp_path / "guardians.csv", rows(range(5)))
+    args = ("--canvas-state", canvas_state)
+    assert cli_sync(tmp_path, url, roster, *args).returncode == 0
+    gone = app.fake.state.user_by_login("g3@home.test")
+    assert gone is not None
+    app.fake.state.delete_user(gone.id)
+    for night in range(2):
+        result = cli_sync(tmp_path, url, roster, *args, report=f"g{night}.json")
+        assert result.returncode == 1, result.stdout + result.stderr
+        outcomes = {r["student_id"]: r for r in report_rows(tmp_path / f"g{night}.json")}
+        assert outcomes["S3"]["outcome"] == "guardian_account_deleted"
+        assert "forget-guardian G3" in str(outcomes["S3"]["detail"])
+        assert app.fake.state.user_by_login("g3@home.test") is None
+    state = ("--canvas-url", url, "--state", str(tmp_path / "j.sqlite3"))
+    unknown = cli("forget-guardian", "G99", *state)
+    assert unknown.returncode == 2 and "G99" in unknown.stderr
+    # A person gives the guardian an account by hand (Canvas keeps the deleted login's SIS
+    # id taken, so the tool could not make one with the template's), then forgets the old one.
+    by_hand = app.fake.state.add_user("Gee Family3", login_id="g3@home.test")
+    forgot = cli("forget-guardian", "G3", *state)
+    assert forgot.returncode == 0, forgot.stderr
+    assert f"Canvas user {gone.id}" in forgot.stdout
+    again = cli_sync(tmp_path, url, roster, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert linked(app, 3)
+    assert app.fake.state.user_by_login("g3@home.test") is not None
+    assert app.fake.state.user_by_login("g3@home.test").id == by_hand  # type: ignore[union-attr]
+
+
+def cli_sync(
+    tmp_path: Path, url: str, roster: Path, *extra: str, report: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A sync without --remove-ended (guardian memory works in every run)."""
+    more = ("--report", str(tmp_path / report)) if report else ()
+    return cli(
+        "sync",
+        str(roster),
+        "--canvas-url",
+        url,
+        "--state",
+        str(tmp_path / "j.sqlite3"),
+        "--pairing",
+        "direct",
+        *more,
+        *extra,
+    )

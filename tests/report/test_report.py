@@ -105,6 +105,8 @@ def test_run_info_as_json_is_a_copy() -> None:
         "stop_reason",
         "canvas_state",
         "removals_forced",
+        "removals_held",
+        "source",
     }
     api_calls = data["api_calls"]
     assert isinstance(api_calls, dict)

@@ -35,6 +35,10 @@ WHAT_TO_DO: dict[Outcome, str] = {
     "make the new email their login, or fix the email in the SIS if it is wrong.",
     Outcome.GUARDIAN_UPDATED: "Nothing: the guardian's login, email and names now follow the "
     "SIS; tell the guardian to sign in with the new email.",
+    Outcome.GUARDIAN_ACCOUNT_DELETED: "The guardian's Canvas account was deleted, and no "
+    "second account is ever made for a known guardian: restore the account, or give the "
+    "guardian the one they should have (a merge, or one made by hand), then run "
+    "`canvas-observers forget-guardian ID` with the guardian id the detail names.",
     Outcome.FAILED: "Read the detail (Canvas's answer); the next run retries the row. When "
     "it fails night after night, look at that account in Canvas.",
     Outcome.WOULD_CREATE: "Nothing: a dry run; a real run creates the account and pairs it.",
@@ -44,5 +48,8 @@ WHAT_TO_DO: dict[Outcome, str] = {
     Outcome.REMOVED: "Nothing, unless the link should stay: `canvas-observers undo RUN` "
     "puts back the links this run removed.",
     Outcome.WOULD_REMOVE: "Check the list: a real run with `--remove-ended` removes these links.",
+    Outcome.REMOVAL_PENDING: "Nothing, if the SIS really ended these links: they go after the "
+    "runs named. If a student or guardian should still be paired, put them back in the SIS "
+    "export before then.",
 }
 """One sentence or two per outcome, in ``Outcome`` order; every outcome has one."""

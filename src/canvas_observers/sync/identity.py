@@ -135,9 +135,10 @@ def account_deleted(row: RosterRow, user_id: int) -> tuple[Outcome, str]:
     return (
         Outcome.GUARDIAN_ACCOUNT_DELETED,
         f"the SIS's guardian {gid} had the Canvas account {user_id}, which Canvas no longer has "
-        "(deleted or merged); no new account was made. Restore the account in Canvas, or, once "
-        f"you are sure the guardian should get a new one, run `canvas-observers forget-guardian "
-        f"{gid}` (with --source) and the next sync creates it",
+        "(deleted or merged away); no new account was made. Restore the account in Canvas, or "
+        "give the guardian the account they should have (a merge, or one made by hand), then "
+        f"run `canvas-observers forget-guardian {gid}`: the next sync finds the guardian again "
+        "by SIS id, login and email, and makes an account only when it finds none",
     )
 
 
