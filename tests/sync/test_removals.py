@@ -181,3 +181,14 @@ def test_the_removal_limit_stops_unless_forced() -> None:
 def test_a_first_run_says_so() -> None:
     assert plan(history=[]).first_run
     assert not plan().first_run
+
+
+def test_a_run_of_look_ups_only_is_presence_but_never_absence() -> None:
+    """Run 5 read Canvas by look-ups (a row found by login alone gives no account id): not
+    listing the link there is no evidence; listing it there still breaks the count."""
+    partial = SourceRun(5, 3, False, False, frozenset(), whole=False)
+    assert plan(history=[partial, seen(4, 1, 3)]).removals != ()  # run 4 counts
+    result = plan(history=[partial, seen(4, 1, 2, 3)])
+    assert result.removals == () and [p.runs_left for p in result.pending] == [1]
+    present = SourceRun(5, 3, False, False, frozenset({link(2)}), whole=False)
+    assert plan(history=[present, seen(4, 1, 3)]).removals == ()

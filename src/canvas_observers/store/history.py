@@ -70,6 +70,7 @@ class SourceRun:
     held: bool  # its removals were held (a truncated roster): left out of counts and medians
     baseline: bool  # --force-removals made it the source's new baseline
     listed: frozenset[Link] | None  # the links its roster listed; None: not recorded
+    whole: bool = True  # read Canvas whole: a link it did not list was absent from its roster
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,9 @@ def source_runs(
     seen: list[SourceRun] = []
     for run_id, valid_rows, held, baseline, listed in runs:
         links = _links_of(conn, run_id) if listed else None
-        seen.append(SourceRun(run_id, valid_rows or 0, bool(held), bool(baseline), links))
+        seen.append(
+            SourceRun(run_id, valid_rows or 0, bool(held), bool(baseline), links, listed == 1)
+        )
     return seen
 
 
@@ -206,7 +209,7 @@ def previous_listing(
     """What the latest complete real run of this source that recorded its links listed."""
     row = conn.execute(
         "SELECT id FROM runs WHERE canvas_url = ? AND source = ? AND dry_run = 0"
-        " AND state = 'complete' AND undoes IS NULL AND listed = 1 AND id < ?"
+        " AND state = 'complete' AND undoes IS NULL AND listed > 0 AND id < ?"
         " ORDER BY id DESC LIMIT 1",
         (canvas_url, source, before_run),
     ).fetchone()
@@ -228,7 +231,7 @@ def other_listings(
     cur = conn.execute(
         "SELECT source, max(id), max(CASE WHEN held = '' THEN id END) FROM runs"
         " WHERE canvas_url = ? AND source IS NOT NULL AND source <> ? AND dry_run = 0"
-        " AND state = 'complete' AND undoes IS NULL AND listed = 1 AND id < ?"
+        " AND state = 'complete' AND undoes IS NULL AND listed > 0 AND id < ?"
         " GROUP BY source",
         (canvas_url, source, before_run),
     ).fetchall()
@@ -241,8 +244,14 @@ def other_listings(
     return listings
 
 
-def record_listed(conn: sqlite3.Connection, run_id: int, rows: Iterable[ListedRow]) -> None:
-    """Record the links a run's roster listed (one transaction), and that it recorded them."""
+LISTED_WHOLE = 1  # runs.listed: the run read Canvas whole, every row that resolved is listed
+LISTED_PARTLY = 2  # runs.listed: look-ups only; a row found by login alone gave no account id
+
+
+def record_listed(
+    conn: sqlite3.Connection, run_id: int, rows: Iterable[ListedRow], *, whole: bool = True
+) -> None:
+    """Record the links a run's roster listed (one transaction), and how completely."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany(
@@ -250,7 +259,10 @@ def record_listed(conn: sqlite3.Connection, run_id: int, rows: Iterable[ListedRo
             " student_id) VALUES (?, ?, ?, ?, ?, ?)",
             [(run_id, r.student_key, r.guardian_email, r.guardian_id, *r.link) for r in rows],
         )
-        conn.execute("UPDATE runs SET listed = 1 WHERE id = ?", (run_id,))
+        conn.execute(
+            "UPDATE runs SET listed = ? WHERE id = ?",
+            (LISTED_WHOLE if whole else LISTED_PARTLY, run_id),
+        )
     except BaseException:
         conn.execute("ROLLBACK")
         raise

@@ -468,9 +468,10 @@ class Journal:
             self._conn, canvas_url=canvas_url, source=source, before_run=before_run
         )
 
-    def record_listed(self, run_id: int, rows: list[ListedRow]) -> None:
-        """Record the Canvas links a run's roster listed."""
-        history.record_listed(self._conn, run_id, rows)
+    def record_listed(self, run_id: int, rows: list[ListedRow], *, whole: bool = True) -> None:
+        """Record the Canvas links a run's roster listed (``whole``: read from Canvas whole,
+        so a link it does not list was absent from its roster)."""
+        history.record_listed(self._conn, run_id, rows, whole=whole)
 
     def move_owner(self, *, canvas_url: str, link: Link, source: str, run_id: int) -> None:
         """Ownership of ``link`` moves to ``source`` (whose roster lists it) from ``run_id``."""

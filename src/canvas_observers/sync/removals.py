@@ -198,20 +198,19 @@ def plan_removals(
 def _runs_left(link: OwnedLink, history: Sequence[SourceRun], grace_runs: int) -> int:
     """How many more runs must not list the link before it goes (0: it goes tonight), this run
     (which does not list it) counted. The earlier runs that count are the source's complete
-    ones since the link was made or restored, held runs skipped; a run that listed it, or one
-    that recorded no links, ends the count."""
+    ones since the link was made or restored that read Canvas whole; held runs and runs that
+    recorded no links are skipped, and a run that listed it ends the count."""
     needed = grace_runs - 1  # earlier runs, besides this one
     absent = 0
     for run in history:
         if absent >= needed or run.run_id <= link.run_id:
             break
-        if run.held:
-            continue  # a held run neither counts nor breaks the count
-        if run.listed is None:
-            break  # recorded before runs kept their links: no evidence either way
+        if run.held or run.listed is None:
+            continue  # held, or recorded before runs kept their links: neither counts nor breaks
         if link.link in run.listed:
             break
-        absent += 1
+        if run.whole:  # a run of look-ups only may miss a link, so it never counts as absence
+            absent += 1
     return max(needed - absent, 0)
 
 

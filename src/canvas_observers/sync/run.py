@@ -222,7 +222,16 @@ async def run_sync(
             )
         if aborted is None:
             _record_listing(
-                journal, roster, engine, results, planned, run_id, canvas_url, source, removal_plan
+                journal,
+                roster,
+                engine,
+                results,
+                planned,
+                run_id,
+                canvas_url,
+                source,
+                removal_plan,
+                whole=canvas_state == "report",
             )
     if journal is not None:
         journal.finish_run(
@@ -392,9 +401,12 @@ def _record_listing(
     canvas_url: str,
     source: str,
     plan: RemovalPlan,
+    *,
+    whole: bool,
 ) -> None:
     """Keep what this complete run's roster listed (for the next runs' absence counts and
-    other sources' protection), and the links whose ownership moved to another source."""
+    other sources' protection), and the links whose ownership moved to another source.
+    ``whole``: Canvas was read whole, so every row that resolves was resolved."""
     previous = journal.previous_listing(canvas_url=canvas_url, source=source, before_run=run_id)
     listed = listing(
         roster.rows,
@@ -402,7 +414,7 @@ def _record_listing(
         previous,
         skip=_excluded_lines(roster, engine.excluded),
     )
-    journal.record_listed(run_id, listed)
+    journal.record_listed(run_id, listed, whole=whole)
     for link, other in plan.moves:
         journal.move_owner(canvas_url=canvas_url, link=link, source=other, run_id=run_id)
         log.info(
