@@ -57,6 +57,24 @@ async def test_taken_login_and_repeated_channel_are_rejected(
     assert "unique!" in twice.value.error_types()
 
 
+async def test_a_login_and_its_sis_id_change_together_or_are_rejected_by_attribute(
+    quiet_app: FakeCanvasApp, canvas_on: ClientFactory
+) -> None:
+    """update_login with sis_user_id changes both; an SIS id another login holds is
+    RequestRejected "taken" on sis_user_id, not on unique_id."""
+    state = quiet_app.fake.state
+    uid = state.add_user("Pat Lee", login_id="old@home.test", sis_user_id="old@home.test")
+    state.add_user("Other", login_id="other@home.test", sis_user_id="held@home.test")
+    client = canvas_on(quiet_app)
+    (login,) = await client.list_logins(uid)
+    with pytest.raises(RequestRejected) as held:
+        await client.update_login(login.id, "held@home.test", sis_user_id="held@home.test")
+    assert held.value.error_types("sis_user_id") == {"taken"}
+    assert held.value.error_types("unique_id") == set()
+    changed = await client.update_login(login.id, "new@home.test", sis_user_id="new@home.test")
+    assert (changed.unique_id, changed.sis_user_id) == ("new@home.test", "new@home.test")
+
+
 async def test_a_lost_login_edit_is_outcome_unknown_and_sent_once(
     quiet_app: FakeCanvasApp,
 ) -> None:

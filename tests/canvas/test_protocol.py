@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from canvas_observers.canvas import protocol
+from canvas_observers.canvas import protocol, protocol_identity
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
@@ -355,3 +355,32 @@ def test_a_redirect_is_a_configuration_error_naming_where() -> None:
         ConfigurationError, match=re.escape("https://new.example.edu/api/v1/users/self;")
     ):
         protocol.decipher("GET", "/api/v1/users/self", 301, headers, b"")
+
+
+def test_a_login_edit_sends_the_sis_id_only_when_given() -> None:
+    """login[sis_user_id] goes in the same form as login[unique_id] when given, and an empty
+    one is refused before sending (Canvas would take it as "remove the SIS id")."""
+    plain = protocol_identity.update_login(5, "new@home.test")
+    assert plain.form == (("login[unique_id]", "new@home.test"),)
+    both = protocol_identity.update_login(5, "new@home.test", sis_user_id="new@home.test")
+    assert both.form == (
+        ("login[unique_id]", "new@home.test"),
+        ("login[sis_user_id]", "new@home.test"),
+    )
+    assert (both.method, both.path) == ("PUT", "/api/v1/accounts/self/logins/5")
+    with pytest.raises(ValueError, match="SIS id"):
+        protocol_identity.update_login(5, "new@home.test", sis_user_id=" ")
+
+
+def test_a_refused_field_is_told_by_its_attribute() -> None:
+    """error_types(attribute) keeps the errors on that attribute only: a taken SIS id is not
+    a taken login."""
+    body = (
+        b'{"errors": {"sis_user_id": [{"attribute": "sis_user_id", "type": "taken", '
+        b'"message": "SIS ID \\"x\\" is already in use"}]}}'
+    )
+    with pytest.raises(RequestRejected) as caught:
+        protocol.decipher("PUT", "/api/v1/accounts/self/logins/5", 400, JSON, body)
+    assert caught.value.error_types() == {"taken"}
+    assert caught.value.error_types("sis_user_id") == {"taken"}
+    assert caught.value.error_types("unique_id") == set()

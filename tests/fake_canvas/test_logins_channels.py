@@ -92,6 +92,64 @@ async def test_edit_login_to_a_taken_unique_id_is_canvas_400(
     assert fake.state.users[uid].logins[0].unique_id == "old@home.test"
 
 
+async def test_edit_login_and_its_sis_id_in_one_save(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """login[unique_id] with login[sis_user_id]: both change; the new SIS id finds the user,
+    the old one finds nobody and is free for another login."""
+    uid = guardian(fake)
+    login = fake.state.users[uid].logins[0].id
+    answer = await api.put(
+        f"/api/v1/accounts/self/logins/{login}",
+        data={"login[unique_id]": "new@home.test", "login[sis_user_id]": "G-2"},
+    )
+    assert answer.status_code == 200
+    assert (answer.json()["unique_id"], answer.json()["sis_user_id"]) == ("new@home.test", "G-2")
+    assert (await api.get("/api/v1/users/sis_user_id:G-2")).json()["id"] == uid
+    assert (await api.get("/api/v1/users/sis_user_id:G-1")).status_code == 404
+    other = fake.state.add_user("Next Guardian", login_id="old@home.test", sis_user_id="G-1")
+    assert fake.state.user_by_sis_id("G-1") is fake.state.users[other]
+
+
+async def test_edit_login_to_a_taken_sis_id_is_canvas_400_and_saves_nothing(
+    fake: FakeCanvas, api: httpx.AsyncClient
+) -> None:
+    """An SIS id another login holds, a deleted login included: 400 `taken` on sis_user_id,
+    and the login id sent with it is not saved either. A taken login id is told first."""
+    uid = guardian(fake)
+    gone = fake.state.add_user("Gone", login_id="gone@home.test", sis_user_id="G-2")
+    fake.state.delete_login(fake.state.users[gone].logins[0].id)
+    fake.state.add_user("Other", login_id="taken@home.test")
+    login = fake.state.users[uid].logins[0].id
+    answer = await api.put(
+        f"/api/v1/accounts/self/logins/{login}",
+        data={"login[unique_id]": "new@home.test", "login[sis_user_id]": "G-2"},
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "errors": {
+            "sis_user_id": [
+                {
+                    "attribute": "sis_user_id",
+                    "type": "taken",
+                    "message": 'SIS ID "G-2" is already in use',
+                }
+            ]
+        }
+    }
+    account = fake.state.users[uid]
+    assert [(p.unique_id, p.sis_user_id) for p in account.logins] == [("old@home.test", "G-1")]
+    both = await api.put(
+        f"/api/v1/accounts/self/logins/{login}",
+        data={"login[unique_id]": "taken@home.test", "login[sis_user_id]": "G-2"},
+    )
+    assert (both.status_code, both.json()) == (400, TAKEN)
+    same = await api.put(
+        f"/api/v1/accounts/self/logins/{login}", data={"login[sis_user_id]": "G-1"}
+    )
+    assert same.status_code == 200  # its own SIS id is no clash
+
+
 async def test_edit_login_without_a_known_field_or_login(
     fake: FakeCanvas, api: httpx.AsyncClient
 ) -> None:
@@ -123,6 +181,12 @@ async def test_logins_need_manage_user_logins(
         f"/api/v1/accounts/self/logins/{login}", data={"login[sis_user_id]": "G-2"}
     )
     assert sis.status_code == 401
+    both = await manager.put(
+        f"/api/v1/accounts/self/logins/{login}",
+        data={"login[unique_id]": "new@home.test", "login[sis_user_id]": "G-2"},
+    )
+    assert both.status_code == 401  # and the login id sent with it is not saved
+    assert fake.state.users[uid].logins[0].unique_id == "old@home.test"
 
 
 async def test_add_email_channel_with_skip_confirmation(

@@ -4,17 +4,21 @@ same outcomes whether Canvas is read by look-ups or by one provisioning report."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from canvas_observers.canvas.client import CanvasClient
+from canvas_observers.canvas.errors import NotFound
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.store.journal import Journal
+from canvas_observers.sync.lookup import Lookups
 from canvas_observers.sync.options import SyncOptions
+from canvas_observers.sync.rules import Found, ObserverState
 from canvas_observers.sync.run import RunResult, run_sync
-from tests.wiring import BASE_URL, roster_of, sync_with
+from tests.wiring import BASE_URL, canvas_client, roster_of, sync_with
 
 from .conftest import District, outcomes
 
@@ -48,6 +52,51 @@ def moved_guardian(district: District) -> int:
     state.link(uid, district.student("S1"))
     district.student("S2")
     return uid
+
+
+Follow = Callable[[int, str], None]
+
+
+@pytest.fixture
+def follow(monkeypatch: pytest.MonkeyPatch) -> Follow:
+    """``follow(uid, email)``: the look-up of a guardian with an id and this email finds the
+    account ``uid`` by the guardian id, whatever its SIS id; other look-ups are the real ones.
+
+    With a template that uses ``{email}`` the look-up asks for the SIS id of the new email, so
+    it never finds an account whose SIS id was made from the old one (docs/cli.md, "Guardian
+    ids"). A login with such an SIS id reaches --update-guardians only this way, as it would
+    if the look-up learned the guardian's account another way; the writes that follow are the
+    sync's own, against the fake."""
+
+    def stage(uid: int, email: str) -> None:
+        real = Lookups.observer
+
+        async def observer(self: Lookups, wanted: str, sis_id: str | None = None) -> ObserverState:
+            if sis_id is None or wanted != email:
+                return await real(self, wanted, sis_id)
+            user = await self.client.get_user(uid)
+            observees = await self.client.list_observees(uid)
+            return ObserverState(Found(user, by_sis_id=True), tuple(observees))
+
+        monkeypatch.setattr(Lookups, "observer", observer)
+
+    return stage
+
+
+def emailed_guardian(district: District, sis_user_id: str = "old@home.test") -> int:
+    """Pat Lee, SIS guardian 7, whose account (login old@home.test, with the SIS id the
+    default template {email} gave it) observes S1; S2 exists."""
+    state = district.fake.state
+    uid = state.add_user(
+        "Pat Lee", login_id="old@home.test", sis_user_id=sis_user_id, email="old@home.test"
+    )
+    state.link(uid, district.student("S1"))
+    district.student("S2")
+    return uid
+
+
+def logins(district: District, uid: int) -> list[tuple[str, str | None]]:
+    return [(p.unique_id, p.sis_user_id) for p in district.fake.state.users[uid].logins]
 
 
 def user_count(district: District) -> int:
@@ -110,6 +159,148 @@ async def test_update_guardians_changes_login_and_email_and_creates_nothing(
     assert {("update_login", "ok"), ("add_email", "ok"), ("rename_user", "ok")} <= kinds
     again = await sync(fake_app, rows, update_guardians=True, canvas_state=canvas_state)
     assert outcomes(again) == {2: "already_paired", 3: "already_paired"}
+
+
+@MODES
+async def test_update_guardians_leaves_an_sis_id_that_does_not_name_the_email(
+    district: District, fake_app: FakeCanvasApp, canvas_state: str
+) -> None:
+    """Template G-{sourcedId}: the SIS id G-7 does not depend on the email, so the login
+    changes and its SIS id stays, and the note says nothing of it."""
+    uid = moved_guardian(district)
+    report = await sync(
+        fake_app, "S1,new@home.test,Pat,Lee,7\n", update_guardians=True, canvas_state=canvas_state
+    )
+    assert outcomes(report) == {2: "guardian_updated"}
+    assert logins(district, uid) == [("new@home.test", "G-7")]
+    assert "SIS id" not in report.results[0].detail
+    routes = district.fake.stats.by_route
+    assert routes["PUT /api/v1/accounts/:account_id/logins/:id"] == 1
+
+
+async def test_update_guardians_moves_the_templates_sis_id_with_the_login(
+    district: District, fake_app: FakeCanvasApp, follow: Follow
+) -> None:
+    """Default template {email}: the login whose SIS id is old@home.test (the template's for
+    the old email) becomes new@home.test with the SIS id new@home.test, in one PUT. The old
+    SIS id then finds nobody, so the next guardian given old@home.test (Sam, guardian 8) is
+    not taken for Pat by it: without the rewrite Sam's row would be paired with Pat's
+    account as Pat's changed email."""
+    uid = emailed_guardian(district)
+    follow(uid, "new@home.test")
+    journal = Journal.open(":memory:")
+    report = await sync(
+        fake_app,
+        "S1,new@home.test,Pat,Lee,7\n",
+        journal=journal,
+        update_guardians=True,
+        observer_id_template="{email}",
+        canvas_state="lookups",
+    )
+    assert outcomes(report) == {2: "guardian_updated"}
+    detail = report.results[0].detail
+    assert "login old@home.test -> new@home.test" in detail
+    assert "SIS id old@home.test -> new@home.test" in detail
+    assert logins(district, uid) == [("new@home.test", "new@home.test")]
+    routes = district.fake.stats.by_route
+    assert routes["PUT /api/v1/accounts/:account_id/logins/:id"] == 1
+    run = report.info.run_id
+    assert run is not None
+    assert [a.result for a in journal.run_actions(run) if a.kind == "update_login"] == ["ok"]
+    async with canvas_client(fake_app) as client:
+        assert (await client.get_user_by_sis_id("new@home.test")).id == uid
+        with pytest.raises(NotFound):
+            await client.get_user_by_sis_id("old@home.test")
+    links = district.links()
+    sam = await sync(
+        fake_app,
+        "S2,old@home.test,Sam,Roe,8\n",
+        observer_id_template="{email}",
+        canvas_state="lookups",
+    )
+    # Pat's account is no longer Sam's by SIS id; it still has old@home.test as a contact
+    # address, which under another name is observer_mismatch: nothing is written.
+    assert outcomes(sam) == {2: "observer_mismatch"}
+    assert district.links() == links
+
+
+async def test_update_guardians_leaves_an_sis_id_the_template_did_not_make(
+    district: District, fake_app: FakeCanvasApp, follow: Follow
+) -> None:
+    """Template {email}, but the login's SIS id is P-7 (an SIS import's, not the template's
+    for the old email): the login changes, the SIS id stays and is not sent."""
+    uid = emailed_guardian(district, sis_user_id="P-7")
+    follow(uid, "new@home.test")
+    report = await sync(
+        fake_app,
+        "S1,new@home.test,Pat,Lee,7\n",
+        update_guardians=True,
+        observer_id_template="{email}",
+        canvas_state="lookups",
+    )
+    assert outcomes(report) == {2: "guardian_updated"}
+    assert logins(district, uid) == [("new@home.test", "P-7")]
+    assert "SIS id" not in report.results[0].detail
+
+
+@pytest.mark.parametrize("holder", ["deleted", "live"])
+async def test_a_taken_new_sis_id_keeps_the_old_one_and_still_changes_the_login(
+    district: District, fake_app: FakeCanvasApp, follow: Follow, holder: str
+) -> None:
+    """The new email's SIS id is another login's (a deleted one's too: Canvas keeps it
+    taken): Canvas refuses the PUT with both, the login is sent again alone, the row is
+    still guardian_updated and its detail says the old SIS id was kept and why."""
+    uid = emailed_guardian(district)
+    state = district.fake.state
+    other = state.add_user(
+        "Former Holder", login_id="former@home.test", sis_user_id="new@home.test"
+    )
+    if holder == "deleted":
+        state.delete_login(state.users[other].logins[0].id)
+    follow(uid, "new@home.test")
+    journal = Journal.open(":memory:")
+    report = await sync(
+        fake_app,
+        "S1,new@home.test,Pat,Lee,7\n",
+        journal=journal,
+        update_guardians=True,
+        observer_id_template="{email}",
+        canvas_state="lookups",
+    )
+    assert outcomes(report) == {2: "guardian_updated"}
+    detail = report.results[0].detail
+    assert "login old@home.test -> new@home.test" in detail
+    assert "SIS id old@home.test kept: Canvas refused new@home.test" in detail
+    assert "another login has that SIS id" in detail
+    assert logins(district, uid) == [("new@home.test", "old@home.test")]
+    assert report.aborted is None
+    run = report.info.run_id
+    assert run is not None
+    tries = [a.result for a in journal.run_actions(run) if a.kind == "update_login"]
+    assert tries == ["failed", "ok"]
+
+
+async def test_without_manage_sis_the_login_changes_and_the_sis_id_is_kept(
+    district: District, fake_app: FakeCanvasApp, follow: Follow
+) -> None:
+    """A role with read_sis but not manage_sis: Canvas refuses the SIS id (401/403, nothing
+    saved); the login is changed alone, the run goes on, and the detail names the right."""
+    uid = emailed_guardian(district)
+    state = district.fake.state
+    state.make_admin(state.admin_id, state.users[state.admin_id].permissions - {"manage_sis"})
+    follow(uid, "new@home.test")
+    report = await sync(
+        fake_app,
+        "S1,new@home.test,Pat,Lee,7\n",
+        update_guardians=True,
+        observer_id_template="{email}",
+        canvas_state="lookups",
+    )
+    assert report.aborted is None
+    assert outcomes(report) == {2: "guardian_updated"}
+    assert "SIS id old@home.test kept" in report.results[0].detail
+    assert "manage_sis" in report.results[0].detail
+    assert logins(district, uid) == [("new@home.test", "old@home.test")]
 
 
 @MODES
@@ -239,3 +430,43 @@ async def test_a_sis_id_held_by_a_deleted_login_fails_the_row_clearly(
     assert user_count(district) == users
     routes = district.fake.stats.by_route
     assert routes["POST /api/v1/accounts/:account_id/users"] == 1
+
+
+async def test_a_lost_answer_to_the_login_and_sis_id_edit_is_judged_by_both(
+    district: District, fake_app: FakeCanvasApp, follow: Follow
+) -> None:
+    """The PUT with the login and its SIS id commits and loses its answer (502): the logins
+    read back show both, so it is recovered, never sent twice."""
+    uid = emailed_guardian(district)
+    follow(uid, "new@home.test")
+    inner = httpx.ASGITransport(app=fake_app)
+    sent: list[str] = []
+
+    class Lossy(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            answer = await inner.handle_async_request(request)
+            if request.method == "PUT" and "/logins/" in request.url.path:
+                sent.append(request.content.decode())
+                await answer.aread()
+                return httpx.Response(502)
+            return answer
+
+    journal = Journal.open(":memory:")
+    async with httpx.AsyncClient(transport=Lossy(), base_url=BASE_URL) as http:
+        client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
+        report = await run_sync(
+            roster_of(HEADER + "S1,new@home.test,Pat,Lee,7\n"),
+            client=client,
+            options=SyncOptions(
+                observer_id_template="{email}", update_guardians=True, canvas_state="lookups"
+            ),
+            canvas_url=BASE_URL,
+            journal=journal,
+        )
+    assert outcomes(report) == {2: "guardian_updated"}
+    assert len(sent) == 1 and "login%5Bsis_user_id%5D=new%40home.test" in sent[0]
+    assert logins(district, uid) == [("new@home.test", "new@home.test")]
+    run = report.info.run_id
+    assert run is not None
+    tries = [a.result for a in journal.run_actions(run) if a.kind == "update_login"]
+    assert tries == ["unknown", "recovered"]

@@ -6,7 +6,14 @@ from __future__ import annotations
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
-from canvas_observers.sync.identity import identity_change, predict, updated, with_note
+from canvas_observers.sync.identity import (
+    SisIdChange,
+    identity_change,
+    predict,
+    sis_id_change,
+    updated,
+    with_note,
+)
 from canvas_observers.sync.rules import Found, ObserverState, roster_conflicts
 
 
@@ -65,3 +72,26 @@ def test_one_guardian_id_with_two_emails_is_a_roster_conflict() -> None:
     conflicts = roster_conflicts(rows)
     assert set(conflicts) == {2, 3}
     assert "a@home.test, b@home.test" in conflicts[2]
+
+
+def test_a_login_takes_the_new_emails_sis_id_only_when_the_template_made_its_old_one() -> None:
+    """The template's SIS id for the old email becomes the template's for the new one; a
+    template without {email}, another SIS id, or one the token cannot see is left alone."""
+
+    def change(template: str, sis: str | None) -> SisIdChange | None:
+        return sis_id_change(
+            template,
+            guardian_id="7",
+            login="old@home.test",
+            login_sis_id=sis,
+            new_email="new@home.test",
+        )
+
+    assert change("{email}", "old@home.test") == SisIdChange("old@home.test", "new@home.test")
+    assert change("{sourcedId}:{email}", "7:old@home.test") == SisIdChange(
+        "7:old@home.test", "7:new@home.test"
+    )
+    assert change("G-{sourcedId}", "G-7") is None
+    assert change("{email}", "P-7") is None
+    assert change("{email}", "OLD@home.test") is None  # SIS ids are exact
+    assert change("{email}", None) is None

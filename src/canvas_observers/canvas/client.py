@@ -214,9 +214,13 @@ class CanvasClient:
         items = await self._pages(identity.list_logins(user_id, per_page=self._per_page))
         return [Login.from_json(item) for item in items]
 
-    async def update_login(self, login_id: int, unique_id: str) -> Login:
-        """A login's new unique id; RequestRejected `"taken"` when another login has it."""
-        request = identity.update_login(login_id, unique_id)
+    async def update_login(
+        self, login_id: int, unique_id: str, *, sis_user_id: str | None = None
+    ) -> Login:
+        """A login's new unique id, and new SIS id when one is given (in the same save);
+        RequestRejected `"taken"` when another login has either (``error_types`` by
+        attribute tells which), NotAllowed for an SIS id without manage_sis."""
+        request = identity.update_login(login_id, unique_id, sis_user_id=sis_user_id)
         return Login.from_json(self._object(await self._one(request), request))
 
     async def list_channels(self, user_id: int) -> list[Channel]:

@@ -98,9 +98,15 @@ class RequestRejected(CanvasError):
         super().__init__(message, method=method, path=path, status=status)
         self.errors = errors
 
-    def error_types(self) -> set[str]:
-        """Every ``type`` string anywhere in the error body (e.g. ``{"taken"}``)."""
-        return {str(item["type"]) for item in _walk(self.errors) if "type" in item}
+    def error_types(self, attribute: str | None = None) -> set[str]:
+        """Every ``type`` string anywhere in the error body (e.g. ``{"taken"}``); with
+        ``attribute``, only those of errors on that attribute (a model error names it), so a
+        request that sets two fields can tell which one Canvas refused."""
+        return {
+            str(item["type"])
+            for item in _walk(self.errors)
+            if "type" in item and (attribute is None or item.get("attribute") == attribute)
+        }
 
     @property
     def messages(self) -> list[str]:

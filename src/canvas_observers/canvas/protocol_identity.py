@@ -29,13 +29,23 @@ def list_logins(user_id: int, *, per_page: int = PER_PAGE) -> Request:
     return _request("list_logins", "GET", path, query=_page(per_page), paginated=True)
 
 
-def update_login(login_id: int, unique_id: str, *, account: str | int = "self") -> Request:
+def update_login(
+    login_id: int,
+    unique_id: str,
+    *,
+    sis_user_id: str | None = None,
+    account: str | int = "self",
+) -> Request:
     # PUT /accounts/:account_id/logins/:id with login[unique_id]: 400 "taken" when another
     # active login has it (any case); 400 with a null body when no known field is sent.
+    # login[sis_user_id] (sent only when given) needs manage_sis, else 401/403 and nothing is
+    # saved; another login's SIS id, deleted logins included, is 400 "taken" on sis_user_id.
     if not unique_id.strip():
         raise ValueError("a login id cannot be empty")
+    if sis_user_id is not None and not sis_user_id.strip():
+        raise ValueError("an SIS id cannot be empty (Canvas would remove the login's)")
     path = f"/accounts/{object_ref(account)}/logins/{object_ref(login_id)}"
-    form = flatten_form({"login": {"unique_id": unique_id}})
+    form = flatten_form({"login": {"unique_id": unique_id, "sis_user_id": sis_user_id}})
     return _request("update_login", "PUT", path, form=form, replay_safe=False)
 
 

@@ -23,6 +23,7 @@ from canvas_observers.fake_canvas.state import (
     Channel,
     FakeState,
     Login,
+    StateError,
     User,
     is_email,
     sortable_from,
@@ -39,7 +40,7 @@ from canvas_observers.fake_canvas.web import (
 )
 
 MAX_UNIQUE_ID_LENGTH = 100  # Pseudonym::MAX_UNIQUE_ID_LENGTH
-LOGIN_TAKEN = "ID already in use for this account and authentication provider"
+MAX_SIS_ID_LENGTH = 255  # maximum_string_length, which Pseudonym validates sis_user_id against
 LOGIN_FIELDS = frozenset(
     {
         "unique_id",
@@ -154,7 +155,9 @@ async def list_logins(call: Call) -> Response:
 
 async def update_login(call: Call) -> Response:
     """PseudonymsController#update: `Pseudonym.active.find(:id)` (the URL's account is not
-    consulted), then the `:update` right, then `login[...]`."""
+    consulted), then the `:update` right, then `login[...]`: `sis_user_id` needs manage_sis
+    when sent at all, and must be no other login's SIS id (Pseudonym
+    #verify_unique_sis_user_id counts deleted logins too)."""
     found = _active_login(call.state, call.path("id"))
     if found is None:
         return not_found()
@@ -172,10 +175,23 @@ async def update_login(call: Call) -> Response:
             return _model_error("unique_id", "too_short", "is too short (minimum is 1 character)")
         if len(unique_id) > MAX_UNIQUE_ID_LENGTH:
             return _model_error("unique_id", "too_long", "is too long (maximum is 100 characters)")
-        holder = call.state.logins_by_unique_id.get(unique_id.lower())
-        if holder is not None and holder is not login:
-            return _model_error("unique_id", "taken", LOGIN_TAKEN)
+    sis_sent = "sis_user_id" in fields
+    # params[:login][:sis_user_id].presence: a blank one removes the SIS id.
+    sis_user_id = get_str(call.params, "login", "sis_user_id") if sis_sent else None
+    sis_user_id = sis_user_id if sis_user_id and sis_user_id.strip() else None
+    if sis_user_id is not None and len(sis_user_id) > MAX_SIS_ID_LENGTH:
+        return _model_error("sis_user_id", "too_long", "is too long (maximum is 255 characters)")
+    try:
+        # One save: a taken login id is found first, then a taken SIS id (any other login,
+        # deleted ones too), and either refusal changes nothing.
+        call.state.check_login(unique_id or login.unique_id, sis_user_id, reusing=login)
+    except StateError as exc:
+        return _model_error(exc.field, exc.kind, exc.message)
+    if unique_id is not None:
         change_unique_id(call.state, user, login, unique_id)
+    if sis_sent:
+        call.state.set_sis_id(login, sis_user_id)
+        call.state._reindex(user)
     return JSONResponse(login_json(login, rights=call.rights))
 
 

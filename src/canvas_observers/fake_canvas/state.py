@@ -232,6 +232,15 @@ class FakeState:
             self.logins_by_sis_id[sis_user_id] = login
         return login
 
+    def set_sis_id(self, login: Login, sis_user_id: str | None) -> None:
+        """Give a login another SIS id, or none; the caller checked it is free (check_login)
+        and reindexes the user. The old SIS id is free again once no login holds it."""
+        if login.sis_user_id is not None and self.logins_by_sis_id.get(login.sis_user_id) is login:
+            del self.logins_by_sis_id[login.sis_user_id]
+        login.sis_user_id = sis_user_id
+        if sis_user_id is not None:
+            self.logins_by_sis_id[sis_user_id] = login
+
     def add_channel(self, user: User, address: str, *, active: bool = False) -> Channel:
         """Give a user another email channel (the caller reindexes the user)."""
         channel = Channel(self._new_id("channel"), address, "active" if active else "unconfirmed")
@@ -344,11 +353,8 @@ class FakeState:
         if short_name is not None:
             user.short_name = short_name
         login.unique_id = unique_id
-        if login.sis_user_id is not None:
-            del self.logins_by_sis_id[login.sis_user_id]
-        login.sis_user_id, login.integration_id = sis_user_id, None
-        if sis_user_id is not None:
-            self.logins_by_sis_id[sis_user_id] = login
+        self.set_sis_id(login, sis_user_id)
+        login.integration_id = None
         if email is not None and email.lower() not in (e.lower() for e in user.emails):
             self.add_channel(user, email)
         user.workflow_state = "registered" if skip_registration else "pre_registered"

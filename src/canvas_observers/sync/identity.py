@@ -6,9 +6,10 @@ from it (``--observer-id-template``). That account is theirs whatever its login,
 is not the roster's email means the SIS changed the email: the rows are still paired with that
 account (never a second one) and end ``guardian_email_changed``, unless ``--update-guardians``
 changes the login, adds the email and sets the names (``guardian_updated``), or finds the new
-email already another account's login (``conflict``, the login left alone). Writes are in
-guardians.py; this module decides and words the outcomes, for the engine and for the plan of a
-whole run (whole.py) alike.
+email already another account's login (``conflict``, the login left alone). A login whose SIS
+id the template made from the old email gets the new email's with it (``sis_id_change``).
+Writes are in guardians.py; this module decides and words the outcomes, for the engine and for
+the plan of a whole run (whole.py) alike.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
+from canvas_observers.sis_export import observer_sis_id
 from canvas_observers.sync.rules import Found, ObserverState, names_match
 
 REPLACED = {
@@ -64,6 +66,53 @@ def identity_change(state: ObserverState, row: RosterRow) -> IdentityChange | No
     if old is None and not rename:
         return None
     return IdentityChange(found.user, row.guardian_id, row.observer_email, old, rename)
+
+
+@dataclass(frozen=True, slots=True)
+class SisIdChange:
+    """A login's SIS id as the template made it from the old email, and as it makes it from the
+    new one."""
+
+    old: str
+    new: str
+
+
+def sis_id_change(
+    template: str, *, guardian_id: str, login: str, login_sis_id: str | None, new_email: str
+) -> SisIdChange | None:
+    """The SIS id a login moving from ``login`` to ``new_email`` takes with it, or None (kept).
+
+    With ``{email}`` in the template every email makes another SIS id. A login whose SIS id is
+    the template's for its old email would keep, once it is the new email, an SIS id naming the
+    old one, and guardians are looked up by that SIS id first (``sis_user_id:``): with the
+    default ``{email}`` the next guardian given the old email would be matched to this account,
+    and a new account for them could not get the SIS id. So it is rewritten with the login. An
+    SIS id the template did not make from this email (another template's, an SIS import's, one
+    the token cannot see) is not the tool's to change, nor is one that does not depend on the
+    email."""
+    if "{email}" not in template or login_sis_id is None:
+        return None
+    old = observer_sis_id(template, email=login, guardian_id=guardian_id)
+    if old != login_sis_id:
+        return None
+    new = observer_sis_id(template, email=new_email, guardian_id=guardian_id)
+    if new is None or new == old:
+        return None
+    return SisIdChange(old, new)
+
+
+def sis_id_changed(change: SisIdChange) -> str:
+    """For the guardian's note: the login's SIS id was rewritten with it."""
+    return f"SIS id {change.old} -> {change.new}"
+
+
+def sis_id_kept(change: SisIdChange, why: str) -> str:
+    """For the guardian's note: the login changed without its SIS id, which Canvas refused."""
+    return (
+        f"SIS id {change.old} kept: Canvas refused {change.new} ({why}); a look-up by "
+        f"{change.old} still finds this account, so change the login's SIS id in Canvas if the "
+        "old email may be given to someone else"
+    )
 
 
 def _changed(change: IdentityChange) -> str:
