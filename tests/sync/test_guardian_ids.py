@@ -4,7 +4,7 @@ same outcomes whether Canvas is read by look-ups or by one provisioning report."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -14,9 +14,7 @@ from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import NotFound
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.store.journal import Journal
-from canvas_observers.sync.lookup import Lookups
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.rules import Found, ObserverState
 from canvas_observers.sync.run import RunResult, run_sync
 from tests.wiring import BASE_URL, canvas_client, roster_of, sync_with
 
@@ -54,33 +52,37 @@ def moved_guardian(district: District) -> int:
     return uid
 
 
-Follow = Callable[[int, str], None]
+Follow = Callable[[int], Journal]
 
 
 @pytest.fixture
-def follow(monkeypatch: pytest.MonkeyPatch) -> Follow:
-    """``follow(uid, email)``: the look-up of a guardian with an id and this email finds the
-    account ``uid`` by the guardian id, whatever its SIS id; other look-ups are the real ones.
+def follow() -> Iterator[Follow]:
+    """``follow(uid)``: a journal that remembers account ``uid`` as SIS guardian 7 of the
+    roster source the tests' rosters belong to, as an earlier run that resolved guardian 7
+    would have left it. The sync then looks that account up first, whatever its login or SIS
+    id (the template's SIS id of a changed email finds nothing)."""
+    opened: list[Journal] = []
 
-    With a template that uses ``{email}`` the look-up asks for the SIS id of the new email, so
-    it never finds an account whose SIS id was made from the old one (docs/cli.md, "Guardian
-    ids"). A login with such an SIS id reaches --update-guardians only this way, as it would
-    if the look-up learned the guardian's account another way; the writes that follow are the
-    sync's own, against the fake."""
+    def remember(uid: int) -> Journal:
+        journal = Journal.open(":memory:")
+        opened.append(journal)
+        run = journal.start_run(
+            canvas_url=BASE_URL,
+            settings={},
+            roster="roster.csv",
+            dry_run=False,
+            started_at="2026-12-01T02:00:00+00:00",
+        )
+        recorder = journal.for_run(run, canvas_url=BASE_URL)
+        recorder.remember_guardian(guardian_id="7", canvas_id=uid, at="2026-12-01T02:00:00+00:00")
+        journal.finish_run(
+            run, ended_at="2026-12-01T02:00:01+00:00", state="complete", totals={}, api_calls={}
+        )
+        return journal
 
-    def stage(uid: int, email: str) -> None:
-        real = Lookups.observer
-
-        async def observer(self: Lookups, wanted: str, sis_id: str | None = None) -> ObserverState:
-            if sis_id is None or wanted != email:
-                return await real(self, wanted, sis_id)
-            user = await self.client.get_user(uid)
-            observees = await self.client.list_observees(uid)
-            return ObserverState(Found(user, by_sis_id=True), tuple(observees))
-
-        monkeypatch.setattr(Lookups, "observer", observer)
-
-    return stage
+    yield remember
+    for journal in opened:
+        journal.close()
 
 
 def emailed_guardian(district: District, sis_user_id: str = "old@home.test") -> int:
@@ -187,8 +189,7 @@ async def test_update_guardians_moves_the_templates_sis_id_with_the_login(
     not taken for Pat by it: without the rewrite Sam's row would be paired with Pat's
     account as Pat's changed email."""
     uid = emailed_guardian(district)
-    follow(uid, "new@home.test")
-    journal = Journal.open(":memory:")
+    journal = follow(uid)
     report = await sync(
         fake_app,
         "S1,new@home.test,Pat,Lee,7\n",
@@ -230,10 +231,10 @@ async def test_update_guardians_leaves_an_sis_id_the_template_did_not_make(
     """Template {email}, but the login's SIS id is P-7 (an SIS import's, not the template's
     for the old email): the login changes, the SIS id stays and is not sent."""
     uid = emailed_guardian(district, sis_user_id="P-7")
-    follow(uid, "new@home.test")
     report = await sync(
         fake_app,
         "S1,new@home.test,Pat,Lee,7\n",
+        journal=follow(uid),
         update_guardians=True,
         observer_id_template="{email}",
         canvas_state="lookups",
@@ -257,8 +258,7 @@ async def test_a_taken_new_sis_id_keeps_the_old_one_and_still_changes_the_login(
     )
     if holder == "deleted":
         state.delete_login(state.users[other].logins[0].id)
-    follow(uid, "new@home.test")
-    journal = Journal.open(":memory:")
+    journal = follow(uid)
     report = await sync(
         fake_app,
         "S1,new@home.test,Pat,Lee,7\n",
@@ -288,10 +288,10 @@ async def test_without_manage_sis_the_login_changes_and_the_sis_id_is_kept(
     uid = emailed_guardian(district)
     state = district.fake.state
     state.make_admin(state.admin_id, state.users[state.admin_id].permissions - {"manage_sis"})
-    follow(uid, "new@home.test")
     report = await sync(
         fake_app,
         "S1,new@home.test,Pat,Lee,7\n",
+        journal=follow(uid),
         update_guardians=True,
         observer_id_template="{email}",
         canvas_state="lookups",
@@ -438,7 +438,7 @@ async def test_a_lost_answer_to_the_login_and_sis_id_edit_is_judged_by_both(
     """The PUT with the login and its SIS id commits and loses its answer (502): the logins
     read back show both, so it is recovered, never sent twice."""
     uid = emailed_guardian(district)
-    follow(uid, "new@home.test")
+    journal = follow(uid)
     inner = httpx.ASGITransport(app=fake_app)
     sent: list[str] = []
 
@@ -451,7 +451,6 @@ async def test_a_lost_answer_to_the_login_and_sis_id_edit_is_judged_by_both(
                 return httpx.Response(502)
             return answer
 
-    journal = Journal.open(":memory:")
     async with httpx.AsyncClient(transport=Lossy(), base_url=BASE_URL) as http:
         client = CanvasClient(http, base_url=BASE_URL, token=fake_app.fake.config.admin_token)
         report = await run_sync(
