@@ -192,3 +192,17 @@ def test_a_run_of_look_ups_only_is_presence_but_never_absence() -> None:
     assert result.removals == () and [p.runs_left for p in result.pending] == [1]
     present = SourceRun(5, 3, False, False, frozenset({link(2)}), whole=False)
     assert plan(history=[present, seen(4, 1, 3)]).removals == ()
+
+
+def test_without_remove_ended_only_the_do_not_pair_list_removes() -> None:
+    """A run with --exclude but not --remove-ended: the do-not-pair pair goes; an SIS-ended
+    link and a link absent for the grace runs stay, and nothing is pending or held."""
+    result = plan(
+        remove_ended=False,
+        listed=set(),
+        history=[seen(5, valid=10), seen(4, valid=10)],
+        ended={("S2", "g2@h.test"): "tobedeleted"},
+        excluded={("S3", "g3@h.test"): "court order"},
+    )
+    assert [(r.student_id, r.cause) for r in result.removals] == [(3, "excluded")]
+    assert result.pending == () and result.held is None and result.stop is None

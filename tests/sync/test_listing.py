@@ -1,0 +1,52 @@
+"""Which links tonight's roster lists: resolved rows by the link they resolve to, unresolved
+rows by the link their source's previous run had for them, missing rows by none."""
+
+from __future__ import annotations
+
+from canvas_observers.core.outcomes import Outcome, RowResult
+from canvas_observers.roster.model import RosterRow
+from canvas_observers.store.history import ListedRow
+from canvas_observers.sync.listing import listing, resolved_links
+
+
+def row(line: int, student: str, email: str, guardian_id: str | None = None) -> RosterRow:
+    return RosterRow(line, student, email, "Pat", "Lee", guardian_id=guardian_id)
+
+
+PREVIOUS = [
+    ListedRow("S1", "pat@h.test", "G1", 11, 1),
+    ListedRow("S2", "sam@h.test", None, 12, 2),
+    ListedRow("S3", "kim@h.test", "G3", 13, 3),
+]
+
+
+def test_a_resolved_row_lists_the_link_it_resolves_to_whatever_its_text() -> None:
+    """S1's guardian has a new email tonight, and resolves to the same account: listed."""
+    rows = [row(2, "S1", "new@h.test", "G1")]
+    assert [r.link for r in listing(rows, [{2: (11, 1)}], PREVIOUS)] == [(11, 1)]
+
+
+def test_an_unresolved_row_keeps_its_previous_link_by_text_or_guardian_id() -> None:
+    """S2 did not resolve tonight (same text): its previous link stays listed; S3's guardian
+    has a new email and did not resolve: found by the guardian id; a row missing from the
+    roster lists nothing."""
+    rows = [row(2, "S2", "SAM@h.test"), row(3, "S3", "other@h.test", "G3")]
+    listed = listing(rows, [{}], PREVIOUS)
+    assert sorted(r.link for r in listed) == [(12, 2), (13, 3)]
+    assert (11, 1) not in {r.link for r in listed}
+    assert {r.guardian_email for r in listed} == {"sam@h.test", "other@h.test"}
+
+
+def test_a_row_on_the_do_not_pair_list_lists_nothing() -> None:
+    rows = [row(2, "S1", "pat@h.test", "G1")]
+    assert listing(rows, [{2: (11, 1)}], PREVIOUS, skip=[2]) == []
+
+
+def test_only_results_that_name_both_accounts_as_the_rows_resolve_it() -> None:
+    results = [
+        RowResult(2, "S1", "pat@h.test", Outcome.ALREADY_PAIRED, "", 1, 11),
+        RowResult(3, "S2", "sam@h.test", Outcome.OBSERVER_MISMATCH, "", 2, 12),
+        RowResult(4, "S3", "kim@h.test", Outcome.PAIRED, "", 3, None),
+        RowResult(0, "S4", "lee@h.test", Outcome.REMOVED, "", 4, 14),
+    ]
+    assert resolved_links(results) == {2: (11, 1)}

@@ -1,0 +1,166 @@
+"""A fixed set of one-line changes to the rules that protect families, each of which must make
+the named tests fail: a regression check that those tests keep guarding those rules.
+
+For each mutant the package's source is copied to a temporary folder, the one change is applied
+as a text edit (its text must occur exactly once, so a moved or renamed rule fails here loudly
+instead of silently testing nothing), and the named tests run in a subprocess against the copy
+(it comes first on ``PYTHONPATH``; command-line tests inherit it). They must fail: pytest's exit
+code 1, "tests failed", not a collection or usage error. The whole mutation run is
+``make mutate`` (docs/testing.md); this is its small, fast part that runs with every
+``make test``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "canvas_observers"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One change to one file, and the tests that must catch it."""
+
+    name: str
+    file: str  # relative to src/canvas_observers
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest node ids, relative to the repository root
+
+
+MUTANTS = (
+    Mutant(
+        "a link absent for one run is removed at once, whatever the grace",
+        "sync/removals.py",
+        "    return max(needed - absent, 0)",
+        "    return 0",
+        ("tests/sync/test_removals.py",),
+    ),
+    Mutant(
+        "a link another source's roster lists is removed all the same",
+        "sync/removals.py",
+        "        if lister is not None:",
+        "        if False:",
+        ("tests/sync/test_removals.py",),
+    ),
+    Mutant(
+        "another source's links count as this source's",
+        "sync/removals.py",
+        "    mine = [link for link in owned if link.source == source]",
+        "    mine = list(owned)",
+        ("tests/sync/test_removals.py",),
+    ),
+    Mutant(
+        "a truncated roster is never held",
+        "sync/removals.py",
+        "    if valid_rows >= TRUNCATED_SHARE * median:",
+        "    if True:",
+        ("tests/sync/test_removals.py",),
+    ),
+    Mutant(
+        "a held run counts toward the grace",
+        "sync/removals.py",
+        "        if run.held or run.listed is None:",
+        "        if run.listed is None:",
+        ("tests/sync/test_removals.py",),
+    ),
+    Mutant(
+        "the links without --remove-ended are planned all the same",
+        "sync/removals.py",
+        "    if not remove_ended:\n        return RemovalPlan(tuple(removals.values()))\n",
+        "",
+        ("tests/sync/test_removals.py",),
+    ),
+    Mutant(
+        "a row that does not resolve tonight no longer lists its link",
+        "sync/listing.py",
+        "            links = {old.link for old in earlier}",
+        "            links = set()",
+        ("tests/sync/test_listing.py",),
+    ),
+    Mutant(
+        "a guardian's remembered account is not looked up first",
+        "sync/engine.py",
+        "        remembered = self.guardians.get(guardian_id) if guardian_id is not None else None",
+        "        remembered = None",
+        (
+            "tests/cli/test_sources_cli.py::"
+            "test_a_deleted_guardian_account_is_never_replaced_until_forgotten",
+        ),
+    ),
+    Mutant(
+        "undo puts back a do-not-pair removal",
+        "sync/undo.py",
+        '        return action.cause != "excluded"',
+        "        return True",
+        (
+            "tests/cli/test_sources_cli.py::"
+            "test_undo_never_restores_a_do_not_pair_removal_and_restored_links_stay_while_listed",
+        ),
+    ),
+    Mutant(
+        "the links a run made belong to no source",
+        "store/history.py",
+        "            source=source,\n            legacy=",
+        "            source=None,\n            legacy=",
+        ("tests/store/test_sources.py",),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the package's source, from which each mutant's copy is made."""
+    where = tmp_path_factory.mktemp("pristine") / "canvas_observers"
+    shutil.copytree(PACKAGE, where, ignore=shutil.ignore_patterns("__pycache__"))
+    return where
+
+
+def test_every_mutant_names_existing_tests() -> None:
+    for mutant in MUTANTS:
+        for node in mutant.tests:
+            assert (ROOT / node.split("::")[0]).is_file(), f"{mutant.name}: no {node}"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_the_tests_catch_the_mutant(mutant: Mutant, pristine: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "src" / "canvas_observers"
+    shutil.copytree(pristine, copy)
+    target = copy / mutant.file
+    text = target.read_text(encoding="utf-8")
+    assert text.count(mutant.old) == 1, f"{mutant.file}: the mutated text is not there once"
+    target.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(copy.parent), str(ROOT)]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", "import canvas_observers; print(canvas_observers.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    assert Path(probe.stdout.strip()).is_relative_to(copy), "the copy is not what is imported"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutant.tests],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 1, (
+        f"mutant survived ({mutant.name}): pytest exit {run.returncode}\n{run.stdout[-2000:]}"
+    )
