@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.store.history import OwnedLink, SourceRun
-from canvas_observers.sync.removals import default_max_removals, plan_removals, whole_runs
+from canvas_observers.sync.removals import (
+    RemovalPlan,
+    default_max_removals,
+    plan_removals,
+    whole_runs,
+)
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
 A, B = "/srv/a.csv", "/srv/b.csv"
@@ -194,15 +199,25 @@ def test_a_run_of_look_ups_only_is_presence_but_never_absence() -> None:
     assert plan(history=[present, seen(4, 1, 3)]).removals == ()
 
 
-def test_without_remove_ended_only_the_do_not_pair_list_removes() -> None:
-    """A run with --exclude but not --remove-ended: the do-not-pair pair goes; an SIS-ended
-    link and a link absent for the grace runs stay, and nothing is pending or held."""
+def test_without_remove_ended_nothing_is_removed() -> None:
+    """A run with --exclude but not --remove-ended: the do-not-pair list only keeps its pairs
+    from being linked; neither its linked pair, nor an SIS-ended link, nor a link absent for
+    the grace runs is removed, and nothing is pending or held."""
     result = plan(
         remove_ended=False,
         listed=set(),
+        valid_rows=1,
         history=[seen(5, valid=10), seen(4, valid=10)],
         ended={("S2", "g2@h.test"): "tobedeleted"},
         excluded={("S3", "g3@h.test"): "court order"},
     )
+    assert result == RemovalPlan()
+
+
+def test_a_held_run_still_removes_what_the_do_not_pair_list_names() -> None:
+    """The roster is truncated: the SIS's removals wait, a court order's does not."""
+    history = [seen(5, 1, 3, valid=10), seen(4, 1, 3, valid=10)]
+    result = plan(history=history, valid_rows=2, excluded={("S3", "g3@h.test"): "court order"})
+    assert result.held is not None
     assert [(r.student_id, r.cause) for r in result.removals] == [(3, "excluded")]
-    assert result.pending == () and result.held is None and result.stop is None
+    assert [(p.student_id, p.runs_left) for p in result.pending] == [(2, 0)]

@@ -71,5 +71,7 @@ def forget_guardian(
     click.echo(
         f"Forgot Canvas user {known[sources[0]]} for guardian {guardian_id} of source "
         f"{sources[0]}: the next sync looks this guardian up by the template's SIS id, login "
-        "and email, and makes an account if none is found."
+        "and email, and makes an account only if it finds none (Canvas refuses a new account "
+        "whose SIS id a deleted login still holds: give the guardian an account first, or "
+        "use another --observer-id-template)."
     )

@@ -129,7 +129,7 @@ log = logging.getLogger("canvas_observers")
     type=click.IntRange(min=0),
     metavar="N",
     help="Stop, removing nothing, when more links than this would go (default: the larger of "
-    "10 and 5%% of the links this tool made).",
+    "10 and 5%% of the links this tool made for this roster source).",
 )
 @click.option(
     "--force-removals",

@@ -278,10 +278,12 @@ class Journal:
         source: str | None = None,
         undoes: int | None = None,
         valid_rows: int | None = None,
+        keep_source: bool = False,
     ) -> int:
         """Record a new run in state "running" and return its id. ``source`` names the roster
-        source it belongs to (the roster string when not given); ``undoes`` makes it an `undo`
-        run of that run.
+        source it belongs to (the roster string when not given, unless ``keep_source``: then
+        None stays None, a run of no source yet, as runs from before sources are); ``undoes``
+        makes it an `undo` run of that run.
 
         Raises ``ValueError`` if any settings key (at any depth) contains "token".
         """
@@ -298,7 +300,7 @@ class Journal:
                 settings_json,
                 os.getpid(),
                 self._host,
-                roster if source is None else source,
+                roster if source is None and not keep_source else source,
                 undoes,
                 valid_rows,
             ),

@@ -16,8 +16,9 @@ Rules (docs/cli.md, "Removing links"):
   becomes that source's;
 * a pair on the do-not-pair list that is linked in Canvas is removed whoever made the link;
 * a run whose roster has fewer than 90% of the valid rows of its source's recent runs (the
-  median of the last five whole ones) is **held**: it removes nothing and does not count, and
-  it never becomes the baseline later runs are compared with, unless forced;
+  median of the last five whole ones) is **held**: it removes nothing for the SIS's sake and
+  does not count, and it never becomes the baseline later runs are compared with, unless
+  forced (the do-not-pair list's removals go on: a person named each pair);
 * nothing is removed when the rule-based removals would exceed ``max_removals`` (by default the
   larger of 10 and 5% of the owned links), unless forced: the run then stops with nothing
   written.
@@ -118,6 +119,8 @@ def plan_removals(
     ``history`` is the source's earlier complete real runs, newest first; ``others`` the links
     every other source's latest complete run listed.
     """
+    if not remove_ended:
+        return RemovalPlan()  # the do-not-pair list then only keeps its pairs from being linked
     removals: dict[Link, Removal] = {}
     for (student_key, email), reason in excluded.items():
         for pair in _linked(snapshot, student_key, email):
@@ -129,8 +132,6 @@ def plan_removals(
                 excluded=True,
                 cause="excluded",
             )
-    if not remove_ended:
-        return RemovalPlan(tuple(removals.values()))
     present = set(listed)
     ended_links = {
         pair: reason
@@ -157,7 +158,7 @@ def plan_removals(
             continue
         left = _runs_left(link, history, grace_runs)
         if left == 0:
-            runs = "run" if grace_runs == 1 else f"{grace_runs} runs in a row"
+            runs = "this run" if grace_runs == 1 else f"{grace_runs} runs in a row"
             why = f"absent from the roster for {runs}"
             removals[key] = Removal(*key, why, student, email)
         else:
@@ -166,9 +167,16 @@ def plan_removals(
     ordered = tuple(sorted(removals.values(), key=lambda r: (r.roster_email, r.roster_student_id)))
     first = not any(not run.held for run in history)
     if held is not None and not force:
-        late = tuple(Pending(*r.link, r.roster_student_id, r.roster_email, 0) for r in ordered)
+        # The roster's truncation says nothing about the do-not-pair list: a person named each
+        # of its pairs (a court order must not wait for the SIS export to be fixed).
+        named = tuple(r for r in ordered if r.excluded)
+        late = tuple(
+            Pending(*r.link, r.roster_student_id, r.roster_email, 0)
+            for r in ordered
+            if not r.excluded
+        )
         return RemovalPlan(
-            held=held, pending=(*late, *pending), moves=tuple(moves), first_run=first
+            named, held=held, pending=(*late, *pending), moves=tuple(moves), first_run=first
         )
     ruled = [r for r in ordered if not r.excluded]
     limit = default_max_removals(len(mine)) if max_removals is None else max_removals

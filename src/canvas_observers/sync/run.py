@@ -350,7 +350,7 @@ def _plan_removals(
         ended={
             roster_pair(c.student_id, c.observer_email): c.reason for c in roster.removal_candidates
         },
-        excluded=excluded if options.remove_ended else {},
+        excluded=excluded,
         history=history,
         others=others,
         grace_runs=options.grace_runs,

@@ -98,10 +98,15 @@ def _tonight(
     }
     if link in listed:
         return f"the latest roster of {source} lists it: it stays"
-    runs = "run" if grace == 1 else f"{grace} runs"
+    if grace <= 1:
+        return (
+            f"the latest roster of {source} does not list it: the next sync --remove-ended of "
+            f"{source} removes it again unless the SIS lists it by then"
+        )
     return (
-        f"the latest roster of {source} does not list it: tonight's sync keeps it, but a sync "
-        f"--remove-ended removes it again after {runs} without it, unless the SIS lists it again"
+        f"the latest roster of {source} does not list it: a sync --remove-ended of {source} "
+        f"removes it again once {grace} runs in a row are without it, unless the SIS lists it "
+        "again before"
     )
 
 
@@ -128,8 +133,9 @@ async def undo_removals(
         roster=f"undo of run {run_id}",
         dry_run=False,
         started_at=iso_timestamp(now()),
-        source=source if source is not None else removed_run.roster,
+        source=source,
         undoes=run_id,
+        keep_source=True,
     )
     recorder = journal.for_run(undo_run, canvas_url=canvas_url)
     results: list[RowResult] = []
