@@ -34,6 +34,9 @@ REPORT_FIELDS = [
     "started_at",
     "ended_at",
     "file_url",
+    "run_time",
+    "message",
+    "user",
 ]
 
 
@@ -211,7 +214,8 @@ async def test_callers_without_read_reports_are_refused(
     assert (await limited.post(REPORTS, data=form("users"))).status_code == 403
     assert (await client_for(None).post(REPORTS, data=form("users"))).status_code == 401
     fake.state.make_admin(admin_id, frozenset({"read_reports"}))
-    assert (await limited.post(REPORTS, data=form("users"))).status_code == 200
+    # Not "users" alone: the admin's report of it still runs, and would answer 409.
+    assert (await limited.post(REPORTS, data=form("user_observers"))).status_code == 200
 
 
 async def test_one_kind_is_a_csv_file(api: httpx.AsyncClient, clock: Clock) -> None:
@@ -277,7 +281,6 @@ async def test_users_csv_has_one_row_per_login(
         "false",
     ]
     assert rows["ana.perez"][:5] == [str(ana), "S-1b", "I-9", "", "ana.perez"]
-    assert [row[4] for row in users[1:]] == ["admin", "ana@x.org", "ana.perez"]  # login order
     assert second > 0
     # include_deleted brings back deleted logins that have a SIS id, and only those.
     [with_deleted] = (await csvs(api, clock, "users", include_deleted="true")).values()
@@ -304,12 +307,14 @@ async def test_user_observers_csv_has_the_links_both_ways(
     state.add_login(kid2, "kid2.second", sis_user_id="S-2b")
     [links] = (await csvs(api, clock, "user_observers")).values()
     assert links[0] == list(report_csv.USER_OBSERVERS_HEADERS)
-    assert links[1:] == [
-        [str(mom), "", str(kid1), "S-1", "active", "false"],
-        [str(dad), "G-2", str(kid1), "S-1", "active", "false"],
-        [str(mom), "", str(kid2), "S-2", "active", "false"],
-        [str(mom), "", str(kid2), "S-2b", "active", "false"],  # the student's second login
-    ]
+    assert sorted(links[1:]) == sorted(
+        [
+            [str(mom), "", str(kid1), "S-1", "active", "false"],
+            [str(dad), "G-2", str(kid1), "S-1", "active", "false"],
+            [str(mom), "", str(kid2), "S-2", "active", "false"],
+            [str(mom), "", str(kid2), "S-2b", "active", "false"],  # the student's second login
+        ]
+    )
     [with_deleted] = (await csvs(api, clock, "user_observers", include_deleted="true")).values()
     assert [str(dad), "G-2", str(kid2), "S-2", "deleted", "false"] in with_deleted
 
@@ -484,10 +489,138 @@ async def test_downloads_are_not_throttled_or_faulted(
     assert stored.content.startswith(b"canvas_user_id,")
 
 
+async def test_a_second_identical_start_is_409_naming_the_running_report(
+    fake: FakeCanvas, api: httpx.AsyncClient, clock: Clock
+) -> None:
+    """While a report of the same type and parameters is created or running, a start answers
+    409 with that report and a Location naming it, and makes no new one; other parameters,
+    or the same once it has ended, start a new run."""
+    first = await start(api, "users", "user_observers", skip_message="true")
+    again = await api.post(REPORTS, data=form("users", "user_observers", skip_message="true"))
+    assert again.status_code == 409
+    assert again.json()["id"] == first["id"]
+    assert again.json()["status"] == "created"
+    assert again.headers["Location"] == (
+        f"http://127.0.0.1/api/v1/accounts/1/reports/provisioning_csv/{first['id']}"
+    )
+    assert list(fake.state.reports) == [first["id"]]
+    clock.advance(1.0)  # running now
+    running = await api.post(REPORTS, data=form("users", "user_observers", skip_message="true"))
+    assert running.status_code == 409
+    assert running.json()["status"] == "running"
+    other = await start(api, "users", "user_observers")  # without skip_message: other params
+    assert other["id"] != first["id"]
+    await finish(api, clock, first)
+    await finish(api, clock, other)
+    after = await start(api, "users", "user_observers", skip_message="true")
+    assert after["id"] not in (first["id"], other["id"])
+
+
+async def test_a_finished_report_sends_a_message_unless_skip_message(
+    fake: FakeCanvas, api: httpx.AsyncClient, clock: Clock
+) -> None:
+    """Each finished report emails its user "Report Generated" ("Report Generation Failed"
+    without a file); skip_message (any value, as Canvas reads it) sends none."""
+    fake.state.add_channel(fake.state.users[fake.state.admin_id], "admin@district.test")
+    told = await start(api, "users")
+    quiet = await start(api, "user_observers", skip_message="true")
+    failed = await start(api, include_deleted="true")
+    assert fake_reports.messages(fake.state) == []  # nothing is sent before the end
+    for report in (told, quiet, failed):
+        await finish(api, clock, report)
+    expected = [
+        {
+            "notification": "Report Generated",
+            "report_id": told["id"],
+            "user_id": fake.state.admin_id,
+            "address": "admin@district.test",
+        },
+        {
+            "notification": "Report Generation Failed",
+            "report_id": failed["id"],
+            "user_id": fake.state.admin_id,
+            "address": "admin@district.test",
+        },
+    ]
+    assert fake_reports.messages(fake.state) == expected
+    assert (await api.get("/__fake__/state")).json()["report_messages"] == expected
+
+
+async def test_users_and_links_rows_come_in_no_set_order(
+    fake: FakeCanvas, api: httpx.AsyncClient, clock: Clock
+) -> None:
+    """users.csv and user_observers.csv are shuffled (seeded by `seed` and the report), the
+    enrollments CSV stays in enrollment-id order; report_shuffle off keeps id order."""
+    state = fake.state
+    course = state.add_course("C")
+    for n in range(30):
+        kid = state.add_user(f"Kid {n}", login_id=f"kid{n}", sis_user_id=f"S-{n}")
+        state.enroll(kid, course)
+        state.link(state.add_user(f"Parent {n}", login_id=f"p{n}@home.test"), kid)
+    shuffled = await csvs(api, clock, "users", "enrollments", "user_observers")
+    fake.config.report_shuffle = False
+    ordered = await csvs(api, clock, "users", "enrollments", "user_observers")
+    for kind in ("users", "user_observers"):
+        assert shuffled[kind][0] == ordered[kind][0]
+        assert sorted(shuffled[kind][1:]) == sorted(ordered[kind][1:])
+        assert shuffled[kind][1:] != ordered[kind][1:]
+    assert shuffled["enrollments"] == ordered["enrollments"]
+    ids = [int(row[14]) for row in ordered["enrollments"][1:]]
+    assert ids == sorted(ids)
+    logins = [row[4] for row in ordered["users"][1:]]
+    assert logins[:3] == ["admin", "kid0", "p0@home.test"]  # login-id order
+    fake.config.report_shuffle = True
+    again = await csvs(api, clock, "users", "enrollments", "user_observers")
+    assert sorted(again["users"][1:]) == sorted(ordered["users"][1:])
+
+
+async def test_the_report_says_its_run_time_message_and_user(
+    fake: FakeCanvas, api: httpx.AsyncClient, clock: Clock
+) -> None:
+    """run_time null while queued, then seconds since the start; message once ended; user is
+    who asked for it (user_display_json)."""
+    fake.config.report_seconds = 2.0
+    report = await start(api, "users", "user_observers")
+    assert report["run_time"] is None and report["message"] is None
+    admin = fake.state.users[fake.state.admin_id]
+    assert report["user"] == {
+        "id": admin.id,
+        "anonymous_id": "1",
+        "display_name": admin.short_name,
+        "avatar_image_url": "http://127.0.0.1/images/messages/avatar-50.png",
+        "html_url": f"http://127.0.0.1/about/{admin.id}",
+        "pronouns": None,
+    }
+    url = f"{REPORTS}/{report['id']}"
+    clock.advance(1.0)
+    running = (await api.get(url)).json()
+    assert running["status"] == "running" and running["message"] is None
+    assert running["run_time"] == pytest.approx(1.0 - 0.2, abs=0.01)
+    clock.advance(5.0)
+    done = (await api.get(url)).json()
+    assert done["run_time"] == pytest.approx(done_seconds(fake, report) * 0.9, abs=0.01)
+    assert done["message"] == (
+        "Provisioning report successfully generated with the following settings. "
+        "Account: Fake District; Term: All Terms; Reports: users user_observers "
+    )
+    failed = await finish(api, clock, await start(api, include_deleted="true"))
+    assert failed["message"].startswith("Provisioning report failed to generate")
+    listed = (await api.get(REPORTS)).json()
+    assert all(item["user"]["id"] == admin.id for item in listed)
+
+
+def done_seconds(fake: FakeCanvas, report: dict[str, Any]) -> float:
+    return fake.state.reports[report["id"]].seconds
+
+
 async def test_side_door_knobs(fake: FakeCanvas, api: httpx.AsyncClient) -> None:
-    """report_seconds is settable and both report knobs are readable at /__fake__/config."""
+    """report_seconds and report_shuffle are settable and the report knobs are readable at
+    /__fake__/config."""
     config = (await api.get("/__fake__/config")).json()
     assert config["report_seconds"] == 2.0
+    assert config["report_shuffle"] is True
+    shuffle = await api.post("/__fake__/config", json={"report_shuffle": False})
+    assert shuffle.json()["report_shuffle"] is False
     assert config["files_origin"] == FILES_ORIGIN
     changed = await api.post("/__fake__/config", json={"report_seconds": 0.25})
     assert changed.json()["report_seconds"] == 0.25

@@ -26,6 +26,9 @@ class FakeConfig:
     admin_permissions: frozenset[str] | None = None
     # Account reports: a report takes report_seconds plus reports.ROW_SECONDS per CSV row.
     report_seconds: float = 2.0
+    # Canvas writes the users and user_observers CSVs in no set order: shuffle their rows
+    # (by `seed` and the report's id). False keeps them in id order.
+    report_shuffle: bool = True
     # Where report downloads redirect to (the signed-URL files store). In-process the app
     # answers this host too; the real server sets it to its second loopback port.
     files_origin: str = "http://127.0.0.2:8901"
@@ -44,6 +47,7 @@ class FakeConfig:
         "seed",
         "forbidden_status",
         "report_seconds",
+        "report_shuffle",
         "hwm",
         "up_front_cost",
         "outflow",

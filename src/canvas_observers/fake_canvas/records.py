@@ -178,3 +178,4 @@ class AccountReport:
     extra_text: str  # parameters["extra_text"] once running
     lines: list[int]  # lines of each CSV written (header included), in order
     file: StoredFile | None  # None: no CSV asked for, the run ends in "error"
+    user_id: int  # who asked for it: the report's `user`, and whom its message goes to

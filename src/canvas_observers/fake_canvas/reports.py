@@ -9,20 +9,26 @@ The data is read from the FakeState when the report is requested, and the whole 
 file, its line counts) is fixed then; only the status changes afterwards, driven by
 `state.clock`. A run takes `report_seconds` plus `ROW_SECONDS` per CSV row: the first
 `QUEUED_SHARE` of it `created` (a queued job), then `running`, then `complete`.
+
+Canvas writes the users and user_observers CSVs without an ORDER BY, so their rows come in
+whatever order the database gives; the fake shuffles them (seeded) so that no client comes to
+rely on an order. A finished report's "Report Generated" message is not sent anywhere: the
+fake works out from the clock which ones Canvas would have sent (`messages`).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import random
 import secrets
 import zipfile
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from canvas_observers.fake_canvas.records import AccountReport, StoredFile, iso
+from canvas_observers.fake_canvas.records import AccountReport, StoredFile, User, iso
 from canvas_observers.fake_canvas.report_csv import BUILDERS, HEADERS, render_csv
-from canvas_observers.fake_canvas.state import ROOT_ACCOUNT_ID, FakeState
+from canvas_observers.fake_canvas.state import ACCOUNT_NAME, ROOT_ACCOUNT_ID, FakeState
 
 REPORT_TYPE: Final = "provisioning_csv"
 ROW_SECONDS: Final = 20e-6  # each CSV row adds 20 µs: 100,000 users take 2 s more
@@ -47,8 +53,16 @@ SIS_CSV_REPORTS: Final = (
 )
 BUILT: Final = frozenset({"users", "enrollments", "user_observers"})  # what the fake can build
 
+# Written without ORDER BY in sis_exporter.rb: their rows come in no set order (the
+# enrollments CSV is ordered by enrollment id).
+UNORDERED: Final = frozenset({"users", "user_observers"})
+
+REPORT_TITLE: Final = "Provisioning"  # the report's title in AccountReports.available_reports
 FAILED_TEXT: Final = "Failed, the report failed to generate a file. Please try again."
+GENERATED: Final = "Report Generated"  # the notification for a report with a file
+GENERATION_FAILED: Final = "Report Generation Failed"  # ...and for one without
 _TRUE: Final = frozenset({"1", "true", "t", "on", "yes", "y"})  # Canvas value_to_boolean
+RUNNING: Final = frozenset({"created", "running"})  # a run a second identical start meets
 
 
 class UnsupportedReport(ValueError):
@@ -60,6 +74,17 @@ def _truthy(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return value is not None and str(value).strip().lower() in _TRUE
+
+
+def _present(value: Any) -> bool:
+    """A parameter read without value_to_boolean: Ruby takes any value but nil and false as
+    true, even the string "false"."""
+    return value not in (None, False)
+
+
+def skips_message(parameters: dict[str, Any]) -> bool:
+    """`skip_message` among the parameters: no "Report Generated" message for this run."""
+    return _present(parameters.get("skip_message"))
 
 
 def requested_kinds(parameters: dict[str, Any]) -> list[str]:
@@ -91,17 +116,25 @@ def _file_date(moment: datetime) -> str:
 
 
 def start_report(
-    state: FakeState, parameters: dict[str, Any], *, report_seconds: float
+    state: FakeState,
+    parameters: dict[str, Any],
+    *,
+    report_seconds: float,
+    user_id: int,
+    order_seed: int | None = None,
 ) -> AccountReport:
-    """Build the report's files from the state now and record the run (kinds checked by the
-    caller with requested_kinds)."""
+    """Build the report's files from the state now and record the run, asked for by
+    `user_id` (kinds checked by the caller with requested_kinds). With `order_seed` the rows
+    of the CSVs Canvas writes in no set order are shuffled, by that seed and the report's id;
+    without it they stay in id order."""
     kinds = requested_kinds(parameters)
     created = state.clock()
     report_id = state.new_id("report")
     include_deleted = _truthy(parameters.get("include_deleted"))
     # SisExporter reads created_by_sis without value_to_boolean: any value but JSON false
     # limits every CSV to rows from SIS imports (in the fake, only links staged as such).
-    created_by_sis = parameters.get("created_by_sis") not in (None, False)
+    created_by_sis = _present(parameters.get("created_by_sis"))
+    shuffler = random.Random(f"{order_seed}:{report_id}") if order_seed is not None else None
     csvs: dict[str, bytes] = {}
     lines: list[int] = []
     rows_total = 0
@@ -110,6 +143,8 @@ def start_report(
         if created_by_sis:
             column = HEADERS[kind].index("created_by_sis")
             rows = [row for row in rows if row[column] is True]
+        if shuffler is not None and kind in UNORDERED:
+            shuffler.shuffle(rows)
         csvs[kind] = render_csv(HEADERS[kind], rows)
         lines.append(len(rows) + 1)
         rows_total += len(rows)
@@ -130,9 +165,49 @@ def start_report(
         extra_text=" ".join(extra),
         lines=lines,
         file=stored,
+        user_id=user_id,
     )
     state.reports[report_id] = report
     return report
+
+
+def running_twin(
+    state: FakeState, report_type: str, parameters: dict[str, Any], now: datetime
+) -> AccountReport | None:
+    """AccountReport.recent_for as AccountReportsController#create uses it: the newest report
+    of this type with these very parameters that is still created or running (a second start
+    of it is a 409 naming this one)."""
+    twins = [
+        report
+        for report in state.reports.values()
+        if report.report_type == report_type
+        and report.parameters == parameters
+        and status_at(report, now) in RUNNING
+    ]
+    return max(twins, key=lambda report: (report.created_at, report.id), default=None)
+
+
+def messages(state: FakeState) -> list[dict[str, Any]]:
+    """The notifications Canvas would have sent by now (account_reports.rb,
+    message_recipient): one per finished report, to the user who asked for it, "Report
+    Generated" (or "Report Generation Failed" without a file), unless its parameters carry
+    skip_message."""
+    now = state.clock()
+    sent: list[dict[str, Any]] = []
+    for report in sorted(state.reports.values(), key=lambda report: report.id):
+        status = status_at(report, now)
+        if status in RUNNING or skips_message(report.parameters):
+            continue
+        user = state.users.get(report.user_id)
+        sent.append(
+            {
+                "notification": GENERATED if status == "complete" else GENERATION_FAILED,
+                "report_id": report.id,
+                "user_id": report.user_id,
+                "address": user.email if user is not None else None,
+            }
+        )
+    return sent
 
 
 def _store(
@@ -181,36 +256,80 @@ def _current_line(report: AccountReport, share: float) -> int:
     return (max(report.lines[-1] - 1, 0) // LINE_STEP) * LINE_STEP if report.lines else 0
 
 
+def status_at(report: AccountReport, now: datetime, *, just_created: bool = False) -> str:
+    """The run's workflow state at `now`: created (queued), running, then complete, or error
+    when no CSV was asked for."""
+    elapsed = (now - report.created_at).total_seconds()
+    if just_created or elapsed < report.seconds * QUEUED_SHARE:
+        return "created"
+    if elapsed < report.seconds:
+        return "running"
+    return "complete" if report.file is not None else "error"
+
+
+def report_message(report: AccountReport, *, account_name: str = ACCOUNT_NAME) -> str:
+    """The report's `message` once it has ended (report_helper.rb, send_report): what it
+    was, for which account, and its extra_text."""
+    if report.file is not None:
+        what = "report successfully generated"
+    else:
+        what = "report failed to generate"
+    return (
+        f"{REPORT_TITLE} {what} with the following settings. "
+        f"Account: {account_name}; {report.extra_text}"
+    )
+
+
+def user_display_json(user: User, *, base_url: str) -> dict[str, Any]:
+    """lib/api/v1/user.rb user_display_json: the report's `user`, who asked for it."""
+    return {
+        "id": user.id,
+        "anonymous_id": _base36(user.id),
+        "display_name": user.short_name,
+        "avatar_image_url": f"{base_url}/images/messages/avatar-50.png",
+        "html_url": f"{base_url}/about/{user.id}",
+        "pronouns": None,
+    }
+
+
 def report_json(
-    report: AccountReport, *, now: datetime, base_url: str, just_created: bool = False
+    report: AccountReport,
+    *,
+    now: datetime,
+    base_url: str,
+    user: User | None = None,
+    just_created: bool = False,
 ) -> dict[str, Any]:
     """lib/api/v1/account_report.rb account_report_json at `now`.
 
     created (queued) -> running (progress stays 0: the provisioning report never sets
     total_lines; current_line rises every 1,000 lines) -> complete (progress 100, file_url and
-    attachment), or error when no CSV was asked for."""
-    elapsed = (now - report.created_at).total_seconds()
-    queued = report.seconds * QUEUED_SHARE
-    started = report.created_at + timedelta(seconds=queued)
+    attachment), or error when no CSV was asked for. `run_time` counts from the start of the
+    run (null while queued), `message` is set when the run ends, `user` is who asked for it."""
+    status = status_at(report, now, just_created=just_created)
+    started = report.created_at + timedelta(seconds=report.seconds * QUEUED_SHARE)
     ended = report.created_at + timedelta(seconds=report.seconds)
     parameters = dict(report.parameters)
-    status, progress = "created", 0
+    progress = 0
     current_line: int | None = None
+    run_time: float | None = None
+    message: str | None = None
     started_at = ended_at = None
-    if not just_created and elapsed >= queued:
+    if status != "created":
         started_at = iso(started)
-        if elapsed < report.seconds:
-            status = "running"
-            parameters["extra_text"] = report.extra_text
-            share = (elapsed - queued) / max(report.seconds - queued, 1e-9)
-            current_line = _current_line(report, share) if report.lines else None
-        else:
-            status, progress, ended_at = "complete", 100, iso(ended)
-            parameters["extra_text"] = report.extra_text
-            current_line = report.lines[-1] if report.lines else None
-            if report.file is None:
-                status = "error"
-                parameters["extra_text"] = FAILED_TEXT
+        parameters["extra_text"] = report.extra_text
+    if status == "running":
+        elapsed = (now - started).total_seconds()
+        share = elapsed / max(report.seconds - report.seconds * QUEUED_SHARE, 1e-9)
+        current_line = _current_line(report, share) if report.lines else None
+        run_time = round(elapsed, 3)
+    elif status != "created":
+        progress, ended_at = 100, iso(ended)
+        current_line = report.lines[-1] if report.lines else None
+        run_time = round((ended - started).total_seconds(), 3)
+        message = report_message(report)
+        if status == "error":
+            parameters["extra_text"] = FAILED_TEXT
     data: dict[str, Any] = {
         "id": report.id,
         "progress": progress,
@@ -222,7 +341,11 @@ def report_json(
         "started_at": started_at,
         "ended_at": ended_at,
         "file_url": None,
+        "run_time": run_time,
+        "message": message,
     }
+    if user is not None:
+        data["user"] = user_display_json(user, base_url=base_url)
     if status == "complete" and report.file is not None:
         data["file_url"] = f"{base_url}/accounts/{ROOT_ACCOUNT_ID}/files/{report.file.id}/download"
         data["attachment"] = attachment_json(report.file, base_url=base_url)

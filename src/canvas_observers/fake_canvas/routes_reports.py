@@ -24,7 +24,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from canvas_observers.fake_canvas import reports
-from canvas_observers.fake_canvas.records import StoredFile
+from canvas_observers.fake_canvas.records import AccountReport, StoredFile, User
+from canvas_observers.fake_canvas.state import ROOT_ACCOUNT_ID
 from canvas_observers.fake_canvas.web import (
     ApiRoute,
     Call,
@@ -75,8 +76,14 @@ def _refused(call: Call) -> Response | None:
     return None
 
 
+def _user_of(call: Call, report: AccountReport) -> User | None:
+    return call.state.users.get(report.user_id)
+
+
 async def create_report(call: Call) -> Response:
-    """AccountReportsController#create: 200 with the report, status `created`."""
+    """AccountReportsController#create: 200 with the report, status `created`; 409 with the
+    running report (and a Location naming it) while one of this type with the same
+    parameters is still created or running."""
     if refused := _refused(call):
         return refused
     if call.path("report") != reports.REPORT_TYPE:
@@ -87,9 +94,22 @@ async def create_report(call: Call) -> Response:
         reports.requested_kinds(parameters)
     except reports.UnsupportedReport as exc:
         return error(400, str(exc))
-    report = reports.start_report(call.state, parameters, report_seconds=call.config.report_seconds)
+    now, base = call.state.clock(), _base_url(call.request)
+    twin = reports.running_twin(call.state, reports.REPORT_TYPE, parameters, now)
+    if twin is not None:
+        body = reports.report_json(twin, now=now, base_url=base, user=_user_of(call, twin))
+        where = f"{base}/api/v1/accounts/{ROOT_ACCOUNT_ID}/reports/{twin.report_type}/{twin.id}"
+        return JSONResponse(body, status_code=409, headers={"Location": where})
+    config = call.config
+    report = reports.start_report(
+        call.state,
+        parameters,
+        report_seconds=config.report_seconds,
+        user_id=call.caller.id,
+        order_seed=config.seed if config.report_shuffle else None,
+    )
     body = reports.report_json(
-        report, now=call.state.clock(), base_url=_base_url(call.request), just_created=True
+        report, now=now, base_url=base, user=_user_of(call, report), just_created=True
     )
     return JSONResponse(body)
 
@@ -106,7 +126,7 @@ async def list_reports(call: Call) -> Response:
         call.request,
         call.params,
         found,
-        lambda r: reports.report_json(r, now=now, base_url=base),
+        lambda r: reports.report_json(r, now=now, base_url=base, user=_user_of(call, r)),
         with_last=True,
     )
 
@@ -119,7 +139,8 @@ async def show_report(call: Call) -> Response:
     report = call.state.reports.get(int(raw)) if raw.isdigit() else None
     if report is None or report.report_type != call.path("report"):
         return not_found()
-    body = reports.report_json(report, now=call.state.clock(), base_url=_base_url(call.request))
+    now, base = call.state.clock(), _base_url(call.request)
+    body = reports.report_json(report, now=now, base_url=base, user=_user_of(call, report))
     return JSONResponse(body)
 
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from canvas_observers.fake_canvas import reports
 from canvas_observers.fake_canvas.roles import parse_permissions
 from canvas_observers.fake_canvas.web import FakeCanvas
 
@@ -44,7 +45,13 @@ async def stats(request: Request) -> Response:
 
 
 async def state(request: Request) -> Response:
-    return _refused(request) or JSONResponse(_fake(request).state.snapshot())
+    """The district, and the report messages Canvas would have sent by now."""
+    if refused := _refused(request):
+        return refused
+    fake = _fake(request)
+    data = fake.state.snapshot()
+    data["report_messages"] = reports.messages(fake.state)
+    return JSONResponse(data)
 
 
 async def tokens(request: Request) -> Response:
