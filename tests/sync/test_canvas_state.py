@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from canvas_observers.canvas import protocol
 from canvas_observers.canvas.models import AccountReport
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, create_app
 from canvas_observers.fake_canvas.scenarios import build_demo, generate_district
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
-from canvas_observers.sync.run import RunResult
-from tests.wiring import HEADER, roster_of, sync_with
+from canvas_observers.sync.run import AUDIT_KINDS, RunResult, read_canvas, report_kinds
+from tests.wiring import HEADER, canvas_client, in_process, roster_of, sync_with
 
 WRITES = ("create_user", "create_pairing_code", "add_observee_with_code", "add_observee")
 
@@ -169,3 +170,65 @@ async def test_a_stale_snapshot_duplicates_nothing() -> None:
     early = [u for u in state.users.values() if u.login and u.login.unique_id == "early@home.test"]
     assert len(early) == 1
     assert state.is_linked(early[0].id, kids[0]) and state.is_linked(hand, kids[1])
+
+
+async def start_as_the_sync_would(app: FakeCanvasApp, kinds: tuple[str, ...]) -> int:
+    """Start, straight on the fake, the very report the sync asks for (as a run that gave up
+    waiting, or an audit running alongside, left it): its id."""
+    request = protocol.start_provisioning_report(kinds)
+    token = app.fake.config.admin_token
+    async with in_process(app) as http:
+        answer = await http.post(
+            request.path,
+            content=request.body(),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    report_id: int = answer.json()["id"]
+    return report_id
+
+
+async def test_a_report_already_running_is_waited_for_not_a_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Canvas answers 409 naming the report of the same kinds that still runs: the sync
+    waits for that one and reads Canvas whole from it, with no second report."""
+    app, text = app_with("generated", rows=400)
+    app.fake.config.report_seconds = 1.0
+    running = await start_as_the_sync_would(app, report_kinds(SyncOptions()))
+    caplog.set_level("INFO")
+    report = await sync(app, text, dry_run=True, canvas_state="report")
+    assert report.aborted is None, report.aborted
+    assert report.info.canvas_state == "report"
+    assert list(app.fake.state.reports) == [running]
+    assert report.info.api_calls["start_report"] == 1
+    assert any("already running" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_audit_waits_for_a_report_already_running() -> None:
+    """The audit's report start met by a 409 reads the running report instead of stopping."""
+    app, _ = app_with("generated", rows=40)
+    app.fake.config.report_seconds = 1.0
+    running = await start_as_the_sync_would(app, AUDIT_KINDS)
+    async with canvas_client(app) as client:
+        snapshot = await read_canvas(client, wait_at_most=60.0, sleep=no_sleep)
+    assert len(snapshot.users) == len(app.fake.state.users)
+    assert list(app.fake.state.reports) == [running]
+
+
+def test_a_conflict_names_its_report_by_body_or_by_location() -> None:
+    """The 409's report JSON names the report; without one, the Location's last segment does;
+    an answer naming neither is no report to wait for."""
+    body = {"id": 7, "status": "running", "progress": 0, "parameters": {}}
+    assert AccountReport.named_by_conflict(body, None) == AccountReport(
+        id=7, status="running", adopted=True
+    )
+    where = "https://canvas.test/api/v1/accounts/1/reports/provisioning_csv/42"
+    assert AccountReport.named_by_conflict({"errors": []}, where) == AccountReport(
+        id=42, status="created", adopted=True
+    )
+    assert AccountReport.named_by_conflict({"errors": []}, None) is None
+    assert AccountReport.named_by_conflict(None, "https://canvas.test/login") is None

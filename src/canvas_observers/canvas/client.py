@@ -29,6 +29,7 @@ from canvas_observers.canvas import protocol_identity as identity
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
+    Conflict,
     OutcomeUnknown,
     RequestRejected,
     RetryableError,
@@ -240,9 +241,20 @@ class CanvasClient:
     async def start_report(
         self, kinds: Sequence[str], *, include_deleted: bool = False
     ) -> AccountReport:
-        """Ask Canvas for a provisioning report of these kinds (it runs as a queued job)."""
+        """Ask Canvas for a provisioning report of these kinds (it runs as a queued job).
+
+        While one of the same kinds still runs (started by a try whose answer was lost, by an
+        audit during a sync, or by a run that gave up waiting), Canvas answers 409 naming it:
+        that report is returned, marked ``adopted``, for the caller to wait for."""
         request = protocol.start_provisioning_report(kinds, include_deleted=include_deleted)
-        return AccountReport.from_json(self._object(await self._one(request), request))
+        try:
+            answer = await self._one(request)
+        except Conflict as conflict:
+            running = AccountReport.named_by_conflict(conflict.errors, conflict.location)
+            if running is None:
+                raise
+            return running
+        return AccountReport.from_json(self._object(answer, request))
 
     async def get_report(self, report_id: int) -> AccountReport:
         """The report's status and progress; its file URL once it is complete."""

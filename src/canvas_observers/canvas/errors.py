@@ -10,7 +10,8 @@ Split by what the caller should do about it::
     │                                 a pagination link that leaves the Canvas origin
     ├── NotFound                      404: no such object (or one this token may not see)
     ├── RequestRejected               400/422: Canvas said no; .errors holds the parsed body,
-    │                                 .error_types() e.g. {"taken"}, .messages
+    │   │                             .error_types() e.g. {"taken"}, .messages
+    │   └── Conflict                  409: Canvas is already doing it; .location names what
     ├── RetryableError                retried by the client; raised once retries are spent
     │   ├── Throttled                 429, or 403 "Rate Limit Exceeded" text
     │   ├── ServerError               5xx
@@ -112,6 +113,24 @@ class RequestRejected(CanvasError):
     def messages(self) -> list[str]:
         """Every ``message`` string anywhere in the error body."""
         return [str(item["message"]) for item in _walk(self.errors) if "message" in item]
+
+
+class Conflict(RequestRejected):
+    """409: Canvas is already doing what was asked (a report of the same type and parameters
+    that is still running); ``errors`` is the parsed body, ``location`` the Location header."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        errors: Any = None,
+        location: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, path=path, status=status, errors=errors)
+        self.location = location
 
 
 class RetryableError(CanvasError):

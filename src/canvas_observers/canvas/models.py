@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -87,6 +87,7 @@ class AccountReport:
     progress: int = 0
     file_url: str | None = None
     message: str = ""
+    adopted: bool = False  # Canvas was already running it when asked to start one (409)
 
     @property
     def done(self) -> bool:
@@ -113,6 +114,18 @@ class AccountReport:
             file_url=_opt_str(url or data.get("file_url")),
             message=str(extra or ""),
         )
+
+    @classmethod
+    def named_by_conflict(cls, data: Any, location: str | None) -> AccountReport | None:
+        """The report a 409 to a start names: Canvas already runs one of the same type and
+        parameters, and answers with its JSON and a Location naming it. Marked ``adopted``;
+        None when the answer names no report."""
+        if isinstance(data, dict) and str(data.get("id", "")).isdigit():
+            return replace(cls.from_json(data), adopted=True)
+        tail = (location or "").split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        if tail.isdigit():
+            return cls(id=int(tail), status="created", adopted=True)
+        return None
 
 
 @dataclass(frozen=True, slots=True)

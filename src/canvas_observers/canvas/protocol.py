@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
+    Conflict,
     InvalidToken,
     NotAllowed,
     NotFound,
@@ -209,8 +210,8 @@ def start_provisioning_report(
     kinds: Sequence[str], *, include_deleted: bool = False, account: str | int = "self"
 ) -> Request:
     # POST /api/v1/accounts/:account_id/reports/provisioning_csv [Account reports]: one CSV
-    # per kind asked, zipped when several. Sending it twice only makes a spare report, so a
-    # lost answer may be sent again.
+    # per kind asked, zipped when several. Sending it again while the first still runs is a
+    # 409 naming that one (which the client takes up), so a lost answer may be sent again.
     unknown = set(kinds) - set(PROVISIONING_KINDS)
     if unknown or not kinds:
         raise ValueError(f"provisioning report kinds must be among {PROVISIONING_KINDS}")
@@ -483,6 +484,15 @@ def _decipher_error(
         # Not found and not visible look the same; a deleted user is 404 with its JSON
         # [User ids in paths].
         return NotFound(message or "not found", **where)
+    if status == 409:
+        # A start of a report of the same type and parameters as one still created or running:
+        # that report's JSON and a Location naming it [Account reports].
+        return Conflict(
+            "Canvas is already doing this",
+            errors=data,
+            location=lowered.get("location"),
+            **where,
+        )
     if status == 408:
         # A proxy or load balancer gave up waiting: a temporary failure, not Canvas's "no".
         # Retried like a 5xx when replay-safe; a POST may have reached Canvas (OutcomeUnknown).

@@ -43,9 +43,19 @@ async def read_snapshot(
     the client's errors (a refused token, an unreachable Canvas) as they are."""
     started = clock()
     report = await client.start_report(kinds)
-    log.info(
-        "reading Canvas whole: provisioning report %d started (%s)", report.id, ", ".join(kinds)
-    )
+    if report.adopted:
+        log.info(
+            "reading Canvas whole: Canvas is already running the same provisioning report "
+            "(%d, %s); waiting for it instead of starting another",
+            report.id,
+            ", ".join(kinds),
+        )
+    else:
+        log.info(
+            "reading Canvas whole: provisioning report %d started (%s)",
+            report.id,
+            ", ".join(kinds),
+        )
     pause = FIRST_POLL
     while not report.done:
         if report.failed:
