@@ -12,6 +12,7 @@ import pytest
 from canvas_observers.canvas import protocol
 from canvas_observers.canvas.models import AccountReport
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, FakeState, create_app
+from canvas_observers.fake_canvas import reports as fake_reports
 from canvas_observers.fake_canvas.scenarios import build_demo, generate_district
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
@@ -232,3 +233,17 @@ def test_a_conflict_names_its_report_by_body_or_by_location() -> None:
     )
     assert AccountReport.named_by_conflict({"errors": []}, None) is None
     assert AccountReport.named_by_conflict(None, "https://canvas.test/login") is None
+
+
+async def test_reading_canvas_whole_emails_no_one() -> None:
+    """The sync's and the audit's reports carry skip_message: Canvas sends the token's user
+    no "Report Generated" email for them."""
+    app, text = app_with("generated", rows=400)
+    app.fake.state.add_channel(app.fake.state.users[app.fake.state.admin_id], "it@district.test")
+    report = await sync(app, text, dry_run=True, canvas_state="report")
+    assert report.info.canvas_state == "report"
+    async with canvas_client(app) as client:
+        await read_canvas(client, wait_at_most=60.0, sleep=no_sleep)
+    assert len(app.fake.state.reports) == 2
+    assert all(r.parameters.get("skip_message") == "true" for r in app.fake.state.reports.values())
+    assert fake_reports.messages(app.fake.state) == []
