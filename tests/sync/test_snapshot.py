@@ -4,7 +4,9 @@ whole-run plan decided from it (pure, no Canvas)."""
 from __future__ import annotations
 
 import io
+import random
 import zipfile
+from typing import Any
 
 import pytest
 
@@ -104,6 +106,60 @@ def test_what_is_not_a_report_is_refused(data: bytes) -> None:
     """An empty file, another CSV, a zip without users, a broken zip: SnapshotError."""
     with pytest.raises(SnapshotError):
         parse_snapshot(data)
+
+
+def shuffled(table: str, seed: int) -> str:
+    """The CSV with its data rows in another order (Canvas writes users and user_observers
+    without ORDER BY), the header first."""
+    header, *rows = table.splitlines(keepends=True)
+    random.Random(seed).shuffle(rows)
+    return header + "".join(rows)
+
+
+def answers(snap: Any) -> tuple[Any, ...]:
+    """Every look-up the sync and the audit make of a snapshot, for the keys of the tables."""
+    students = ["S-100", "S-100b", "S-1001", "S-9", "second@school.test", "kid100@school.test"]
+    guardians = [
+        ("pat@home.test", None),
+        ("shared@home.test", None),
+        ("x@y.test", "S-100b"),
+        ("PAT@home.test", "S-1001"),
+    ]
+    return (
+        snap.users,
+        {key: snap.student(key) for key in students},
+        {(email, sis): snap.observer(email, sis) for email, sis in guardians},
+        {uid: snap.account(uid) for uid in range(9, 16)},
+        {login: snap.login_owner(login) for login in ("second@school.test", "pat@home.test")},
+        {email: snap.accounts_with(email) for email in ("pat@home.test", "shared@home.test")},
+        {uid: snap.has_live_enrollment(uid) for uid in range(9, 16)},
+        snap.observees,
+        snap.sis_links,
+        snap.rows_read,
+    )
+
+
+def test_the_rows_order_changes_no_answer() -> None:
+    """Canvas writes users and user_observers in no set order: any order gives the same
+    accounts and look-ups, a user with two SIS logins included (shown by the SIS id that
+    sorts first, every login found)."""
+    users = (
+        USERS + '10,S-100b,,,kim.b@school.test,Kim,Kid,Kim Kid,"Kid, Kim",Kim Kid,,active,true\n'
+    )
+    links = LINKS + "13,,10,S-100b,active,true\n"
+    first = parse_snapshot(zipped(users=users, user_observers=links, enrollments=ENROLLMENTS))
+    assert first.users[10].sis_user_id == "S-100"
+    assert first.users[10].login_id == "kid100@school.test"
+    assert first.student("S-100b") == Found(first.users[10])
+    for seed in range(12):
+        other = parse_snapshot(
+            zipped(
+                users=shuffled(users, seed),
+                user_observers=shuffled(links, seed),
+                enrollments=ENROLLMENTS,
+            )
+        )
+        assert answers(other) == answers(first), seed
 
 
 def row(line: int, student: str, email: str, first: str = "Pat", last: str = "Parent") -> RosterRow:

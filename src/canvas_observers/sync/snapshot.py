@@ -12,6 +12,10 @@ snapshot and the API give the same answers:
 * a student id with ``@`` is matched by login, then by email, as the search fallback does.
 
 The report lists a user once per login, so a user with two logins is one account with both.
+Its users and user_observers rows come in no set order (Canvas writes them without ORDER BY),
+so nothing here depends on the order: the account's shown SIS id and login are those of its
+login with an SIS id (Canvas's choice, ``SisPseudonym.for``), and among several such logins
+the one whose SIS id sorts first (the report does not say which Canvas would pick).
 It gives the primary email only, where the API's search also matches other email channels:
 an account found only by a secondary address is found by the look-ups and not here.
 A link's ``created_by_sis`` (true when an SIS import made it) is kept in ``sis_links``; a
@@ -236,8 +240,9 @@ def _read_users(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> Non
         sis = (row.get("user_id") or "").strip() or None
         email = (row.get("email") or "").strip() or None
         known = snapshot.users.get(user_id)
-        if known is None or (sis is not None and known.sis_user_id is None):
-            # Canvas shows the login that has an SIS id, when there is one.
+        if known is None or _shown_first(sis, login) < _shown_first(
+            known.sis_user_id, known.login_id
+        ):
             snapshot.users[user_id] = CanvasUser(
                 id=user_id,
                 name=(row.get("full_name") or "").strip()
@@ -253,6 +258,12 @@ def _read_users(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> Non
             snapshot.by_login.add(login.lower(), user_id)
         if email is not None:
             snapshot.by_email.add(email.lower(), user_id)
+
+
+def _shown_first(sis: str | None, login: str | None) -> tuple[bool, str, str, str]:
+    """Which of a user's live logins the account is shown by, whatever the rows' order: one
+    with an SIS id (as Canvas shows), then the smallest SIS id, then the smallest login."""
+    return (sis is None, sis or "", (login or "").lower(), login or "")
 
 
 def _read_links(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> None:
