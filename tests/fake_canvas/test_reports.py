@@ -456,6 +456,32 @@ async def test_download_redirects_to_a_signed_url_on_the_files_origin(
     assert (await plain.get(done["file_url"])).status_code == 401
 
 
+async def test_files_behind_login_send_the_download_to_the_login_page(
+    fake: FakeCanvas, api: httpx.AsyncClient, clock: Clock
+) -> None:
+    """files_behind_login: the attachment url has no verifier and the token is not read on
+    file paths, so both URLs answer 302 to /login, which leads to an HTML login page."""
+    fake.config.files_behind_login = True
+    done = await finish(api, clock, await start(api, "users"))
+    url = done["attachment"]["url"]
+    assert url == f"http://127.0.0.1/files/{done['attachment']['id']}/download?download_frd=1"
+    for path in (url, done["file_url"]):
+        refused = await api.get(path)
+        assert refused.status_code == 302
+        assert refused.headers["location"] == "http://127.0.0.1/login"
+    onward = await api.get("/login")
+    assert onward.status_code == 302
+    assert onward.headers["location"] == "http://127.0.0.1/login/canvas"
+    page = await api.get("/login/canvas")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text.startswith("<!DOCTYPE html>")
+    verifier = fake.state.files[done["attachment"]["id"]].verifier
+    assert (await api.get(f"{url}&verifier={verifier}")).status_code == 302  # to the store
+    fake.config.files_behind_login = False
+    assert "verifier=" in (await api.get(f"{REPORTS}/{done['id']}")).json()["attachment"]["url"]
+
+
 async def test_files_store_refuses_authorization_and_bad_signatures(
     fake: FakeCanvas, api: httpx.AsyncClient, client_for: ClientFor, clock: Clock
 ) -> None:
@@ -619,8 +645,11 @@ async def test_side_door_knobs(fake: FakeCanvas, api: httpx.AsyncClient) -> None
     config = (await api.get("/__fake__/config")).json()
     assert config["report_seconds"] == 2.0
     assert config["report_shuffle"] is True
+    assert config["files_behind_login"] is False
     shuffle = await api.post("/__fake__/config", json={"report_shuffle": False})
     assert shuffle.json()["report_shuffle"] is False
+    login = await api.post("/__fake__/config", json={"files_behind_login": True})
+    assert login.json()["files_behind_login"] is True
     assert config["files_origin"] == FILES_ORIGIN
     changed = await api.post("/__fake__/config", json={"report_seconds": 0.25})
     assert changed.json()["report_seconds"] == 0.25

@@ -29,6 +29,10 @@ class FakeConfig:
     # Canvas writes the users and user_observers CSVs in no set order: shuffle their rows
     # (by `seed` and the report's id). False keeps them in id order.
     report_shuffle: bool = True
+    # A Canvas whose file URLs carry no verifier (the root-account feature
+    # disable_adding_uuid_verifier_in_api) and which reads no API token on file paths: a
+    # report's download is sent to the login page.
+    files_behind_login: bool = False
     # Where report downloads redirect to (the signed-URL files store). In-process the app
     # answers this host too; the real server sets it to its second loopback port.
     files_origin: str = "http://127.0.0.2:8901"
@@ -48,6 +52,7 @@ class FakeConfig:
         "forbidden_status",
         "report_seconds",
         "report_shuffle",
+        "files_behind_login",
         "hwm",
         "up_front_cost",
         "outflow",

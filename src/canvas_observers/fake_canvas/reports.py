@@ -299,8 +299,10 @@ def report_json(
     base_url: str,
     user: User | None = None,
     just_created: bool = False,
+    with_verifier: bool = True,
 ) -> dict[str, Any]:
-    """lib/api/v1/account_report.rb account_report_json at `now`.
+    """lib/api/v1/account_report.rb account_report_json at `now` (`with_verifier` False: the
+    attachment's url carries none, as under disable_adding_uuid_verifier_in_api).
 
     created (queued) -> running (progress stays 0: the provisioning report never sets
     total_lines; current_line rises every 1,000 lines) -> complete (progress 100, file_url and
@@ -348,14 +350,21 @@ def report_json(
         data["user"] = user_display_json(user, base_url=base_url)
     if status == "complete" and report.file is not None:
         data["file_url"] = f"{base_url}/accounts/{ROOT_ACCOUNT_ID}/files/{report.file.id}/download"
-        data["attachment"] = attachment_json(report.file, base_url=base_url)
+        data["attachment"] = attachment_json(
+            report.file, base_url=base_url, with_verifier=with_verifier
+        )
     return data
 
 
-def attachment_json(stored: StoredFile, *, base_url: str) -> dict[str, Any]:
+def attachment_json(
+    stored: StoredFile, *, base_url: str, with_verifier: bool = True
+) -> dict[str, Any]:
     """lib/api/v1/attachment.rb attachment_json; `url` is the verifier download URL on the
-    Canvas host (file_download_url with download_frd=1 and the verifier)."""
-    url = f"{base_url}/files/{stored.id}/download?download_frd=1&verifier={stored.verifier}"
+    Canvas host (file_download_url with download_frd=1 and the verifier, unless the root
+    account's disable_adding_uuid_verifier_in_api leaves it out)."""
+    url = f"{base_url}/files/{stored.id}/download?download_frd=1"
+    if with_verifier:
+        url += f"&verifier={stored.verifier}"
     moment = iso(stored.created_at)
     return {
         "id": stored.id,

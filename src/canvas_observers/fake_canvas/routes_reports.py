@@ -6,6 +6,10 @@
 - Canvas host, outside `/api/`: `/files/:id/download` (the attachment `url`, with a
   `verifier`) and `/accounts/:account_id/files/:id/download` (`file_url`) answer 302 to a
   signed URL on the files store, a second origin (`FakeConfig.files_origin`).
+- With `FakeConfig.files_behind_login` the attachment `url` has no verifier and a token is
+  not read on those paths: the download answers 302 to `/login`, which goes on to
+  `/login/canvas`, an HTML login page (a Canvas with disable_adding_uuid_verifier_in_api that
+  does not take API tokens on file paths).
 - Files store (`FilesStore`, served on that origin only): `/store/:id/:filename?signature=`.
   Like a signed-URL object store it refuses a request that also carries an `Authorization`
   header (400), and a missing or wrong signature (403).
@@ -15,16 +19,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from canvas_observers.fake_canvas import reports
-from canvas_observers.fake_canvas.records import AccountReport, StoredFile, User
+from canvas_observers.fake_canvas.records import AccountReport, StoredFile
 from canvas_observers.fake_canvas.state import ROOT_ACCOUNT_ID
 from canvas_observers.fake_canvas.web import (
     ApiRoute,
@@ -76,8 +88,17 @@ def _refused(call: Call) -> Response | None:
     return None
 
 
-def _user_of(call: Call, report: AccountReport) -> User | None:
-    return call.state.users.get(report.user_id)
+def _report_json(
+    call: Call, report: AccountReport, *, now: datetime, base: str, just_created: bool = False
+) -> dict[str, Any]:
+    return reports.report_json(
+        report,
+        now=now,
+        base_url=base,
+        user=call.state.users.get(report.user_id),
+        just_created=just_created,
+        with_verifier=not call.config.files_behind_login,
+    )
 
 
 async def create_report(call: Call) -> Response:
@@ -97,7 +118,7 @@ async def create_report(call: Call) -> Response:
     now, base = call.state.clock(), _base_url(call.request)
     twin = reports.running_twin(call.state, reports.REPORT_TYPE, parameters, now)
     if twin is not None:
-        body = reports.report_json(twin, now=now, base_url=base, user=_user_of(call, twin))
+        body = _report_json(call, twin, now=now, base=base)
         where = f"{base}/api/v1/accounts/{ROOT_ACCOUNT_ID}/reports/{twin.report_type}/{twin.id}"
         return JSONResponse(body, status_code=409, headers={"Location": where})
     config = call.config
@@ -108,9 +129,7 @@ async def create_report(call: Call) -> Response:
         user_id=call.caller.id,
         order_seed=config.seed if config.report_shuffle else None,
     )
-    body = reports.report_json(
-        report, now=now, base_url=base, user=_user_of(call, report), just_created=True
-    )
+    body = _report_json(call, report, now=now, base=base, just_created=True)
     return JSONResponse(body)
 
 
@@ -126,7 +145,7 @@ async def list_reports(call: Call) -> Response:
         call.request,
         call.params,
         found,
-        lambda r: reports.report_json(r, now=now, base_url=base, user=_user_of(call, r)),
+        lambda r: _report_json(call, r, now=now, base=base),
         with_last=True,
     )
 
@@ -140,7 +159,7 @@ async def show_report(call: Call) -> Response:
     if report is None or report.report_type != call.path("report"):
         return not_found()
     now, base = call.state.clock(), _base_url(call.request)
-    body = reports.report_json(report, now=now, base_url=base, user=_user_of(call, report))
+    body = _report_json(call, report, now=now, base=base)
     return JSONResponse(body)
 
 
@@ -173,7 +192,9 @@ def _available(fake: FakeCanvas, raw_id: str) -> StoredFile | None:
 
 async def download(request: Request) -> Response:
     """FilesController#show with download_frd: a valid `verifier`, or a token of a caller with
-    read_reports, gets a 302 to the signed URL on the files store."""
+    read_reports, gets a 302 to the signed URL on the files store. With files_behind_login no
+    token is read here: without a verifier the caller has no session, and Canvas sends it to
+    the login page."""
     fake: FakeCanvas = request.app.state.fake
     account = request.path_params.get("account_id")
     stored = _available(fake, str(request.path_params["file_id"]))
@@ -181,6 +202,8 @@ async def download(request: Request) -> Response:
         return PlainTextResponse("404 Not Found", status_code=404)
     verifier = request.query_params.get("verifier") or ""
     if not (verifier and hmac.compare_digest(verifier, stored.verifier)):
+        if fake.config.files_behind_login:
+            return RedirectResponse(f"{_base_url(request)}/login", status_code=302)
         caller = authenticate(fake, token_of(request))
         if isinstance(caller, Response):
             return caller
@@ -189,9 +212,32 @@ async def download(request: Request) -> Response:
     return RedirectResponse(signed_url(fake, stored), status_code=302)
 
 
+LOGIN_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Log In to Canvas</title></head>
+<body><form id="login_form" action="/login/canvas" method="post">
+<label for="pseudonym_session_unique_id">Email</label>
+<input id="pseudonym_session_unique_id" name="pseudonym_session[unique_id]" type="text">
+<label for="pseudonym_session_password">Password</label>
+<input id="pseudonym_session_password" name="pseudonym_session[password]" type="password">
+<button type="submit">Log In</button></form></body></html>
+"""
+
+
+async def login(request: Request) -> Response:
+    """`/login` sends a browser on to the default authentication provider's page."""
+    return RedirectResponse(f"{_base_url(request)}/login/canvas", status_code=302)
+
+
+async def login_page(request: Request) -> Response:
+    """Canvas's own login form: a web page for people, nothing an API client can use."""
+    return HTMLResponse(LOGIN_PAGE)
+
+
 CANVAS_ROUTES = [
     Route("/files/{file_id}/download", download, methods=["GET"]),
     Route("/accounts/{account_id}/files/{file_id}/download", download, methods=["GET"]),
+    Route("/login", login, methods=["GET"]),
+    Route("/login/canvas", login_page, methods=["GET"]),
 ]
 
 
