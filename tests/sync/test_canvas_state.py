@@ -247,3 +247,38 @@ async def test_reading_canvas_whole_emails_no_one() -> None:
     assert len(app.fake.state.reports) == 2
     assert all(r.parameters.get("skip_message") == "true" for r in app.fake.state.reports.values())
     assert fake_reports.messages(app.fake.state) == []
+
+
+async def test_a_report_behind_the_login_page_is_one_clear_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Canvas that sends the report's download to its login page: --canvas-state report
+    stops with one error naming the setting, auto says so and reads by look-ups."""
+    app, text = app_with("generated", rows=400)
+    app.fake.config.files_behind_login = True
+    stopped = await sync(app, text, dry_run=True, canvas_state="report")
+    assert stopped.aborted is not None
+    assert "login page" in stopped.aborted
+    assert "disable_adding_uuid_verifier_in_api" in stopped.aborted
+    assert "--canvas-state lookups" in stopped.aborted
+    caplog.set_level("INFO")
+    fallen_back = await sync(app, text, dry_run=True)
+    assert fallen_back.aborted is None
+    assert fallen_back.info.canvas_state == "lookups"
+    said = [r.getMessage() for r in caplog.records if "instead of a report" in r.getMessage()]
+    assert len(said) == 1 and "login page" in said[0]
+
+
+async def test_a_web_page_where_the_report_should_be_is_the_same_error() -> None:
+    """The download answered with HTML (a login page served without a redirect) is not parsed
+    as a report: the same error as the redirect to /login."""
+    app, text = app_with("generated", rows=400)
+    app.fake.config.report_seconds = 0.2
+
+    def replace_the_file(report: AccountReport) -> None:
+        for stored in app.fake.state.files.values():
+            stored.data = b"<!DOCTYPE html>\n<html><body>Log In to Canvas</body></html>\n"
+            stored.content_type = "text/html; charset=utf-8"
+
+    stopped = await sync(app, text, dry_run=True, canvas_state="report", on_report=replace_the_file)
+    assert stopped.aborted is not None and "login page" in stopped.aborted

@@ -30,6 +30,7 @@ from canvas_observers.canvas.errors import (
     CanvasError,
     ConfigurationError,
     Conflict,
+    FileBehindLogin,
     OutcomeUnknown,
     RequestRejected,
     RetryableError,
@@ -263,18 +264,34 @@ class CanvasClient:
 
     async def download(self, url: str) -> bytes:
         """A file Canvas points to, following its redirect to the file store (files.py): the
-        token goes with a request to the Canvas origin only, never to the store."""
+        token goes with a request to the Canvas origin only, never to the store.
+        FileBehindLogin when Canvas sends it to its login page, or answers a web page."""
         hop = files.first_hop(url, canvas=self._origin, allow_insecure=self._allow_insecure)
         for _ in range(files.MAX_REDIRECTS + 1):
             response = await self._fetch(hop)
             if response.status_code not in files.REDIRECT_STATUSES:
+                if files.looks_like_html(response.headers.get("content-type"), response.content):
+                    raise FileBehindLogin(
+                        files.BEHIND_LOGIN,
+                        method="GET",
+                        path=hop.shown,
+                        status=response.status_code,
+                    )
                 return response.content
+            came_from = hop
             hop = files.next_hop(
                 hop,
                 response.headers.get("location"),
                 canvas=self._origin,
                 allow_insecure=self._allow_insecure,
             )
+            if files.is_login_page(hop):
+                raise FileBehindLogin(
+                    files.BEHIND_LOGIN,
+                    method="GET",
+                    path=came_from.shown,
+                    status=response.status_code,
+                )
         raise CanvasError(
             f"more than {files.MAX_REDIRECTS} redirects for a file", method="GET", path=hop.shown
         )

@@ -9,6 +9,8 @@ Split by what the caller should do about it::
     │   └── UnsafeRequest             refused before sending: http:// to a non-loopback host,
     │                                 a pagination link that leaves the Canvas origin
     ├── NotFound                      404: no such object (or one this token may not see)
+    ├── FileBehindLogin               a file download led to Canvas's login page (or a web
+    │                                 page): this Canvas takes no token on file paths
     ├── RequestRejected               400/422: Canvas said no; .errors holds the parsed body,
     │   │                             .error_types() e.g. {"taken"}, .messages
     │   └── Conflict                  409: Canvas is already doing it; .location names what
@@ -82,6 +84,12 @@ class UnsafeRequest(ConfigurationError):
 
 class NotFound(CanvasError):
     """404: no such object, or one the token may not see (Canvas does not tell which)."""
+
+
+class FileBehindLogin(CanvasError):
+    """A file Canvas pointed to was answered with its login page (a redirect to ``/login``, or
+    HTML where a CSV or zip should be): the URL carries no verifier and this Canvas does not
+    take an API token on file paths, so no client with a token can fetch it."""
 
 
 class RequestRejected(CanvasError):

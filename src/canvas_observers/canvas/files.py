@@ -12,6 +12,12 @@ request that carries an Authorization header anyway. So each hop is decided here
 
 Log lines and errors show the scheme, host and path of a hop, never its query: a signed URL's
 query is itself a credential.
+
+A Canvas whose file URLs carry no verifier (the root account's feature
+``disable_adding_uuid_verifier_in_api``) and that does not take API tokens on file paths
+answers the download as it answers a browser without a session: a redirect to its login page.
+That, or a web page where the file should be, is told apart here (``is_login_page``,
+``looks_like_html``), so the caller can say what is wrong instead of failing to parse HTML.
 """
 
 from __future__ import annotations
@@ -25,6 +31,14 @@ from canvas_observers.canvas.net import is_loopback, origin_of
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+BEHIND_LOGIN = (
+    "Canvas sent the report's file to its login page: its file URLs carry no verifier (the "
+    "root account's feature disable_adding_uuid_verifier_in_api) and it does not take API "
+    "tokens on file paths, so the report cannot be downloaded with a token; read Canvas by "
+    "look-ups (--canvas-state lookups), or ask your Canvas administrator or Instructure to let "
+    "API tokens download files"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +82,20 @@ def _hop(url: httpx.URL, *, canvas: tuple[str, str, int | None], allow_insecure:
     if url.scheme == "http" and not on_canvas and not (allow_insecure or is_loopback(url.host)):
         raise UnsafeRequest(f"refusing plain http:// to the file store {url.host}")
     return Hop(url, with_token=on_canvas)
+
+
+def is_login_page(hop: Hop) -> bool:
+    """A hop to Canvas's own login page (``/login``, ``/login/canvas``...): where Canvas sends a
+    request that has no session."""
+    path = hop.url.path.rstrip("/")
+    return hop.with_token and (path == "/login" or path.startswith("/login/"))
+
+
+def looks_like_html(content_type: str | None, data: bytes) -> bool:
+    """A web page where a CSV or a zip should be: an HTML content type, or a body that opens
+    like HTML."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    if kind in HTML_TYPES:
+        return True
+    head = data[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
