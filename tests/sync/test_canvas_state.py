@@ -282,3 +282,18 @@ async def test_a_web_page_where_the_report_should_be_is_the_same_error() -> None
 
     stopped = await sync(app, text, dry_run=True, canvas_state="report", on_report=replace_the_file)
     assert stopped.aborted is not None and "login page" in stopped.aborted
+
+
+async def test_a_failed_report_is_told_in_canvas_words() -> None:
+    """A report that ends in error stops --canvas-state report with the report's message,
+    Canvas's own account of the run."""
+    app, text = app_with("generated", rows=400)
+    app.fake.config.report_seconds = 0.2
+
+    def lose_the_file(report: AccountReport) -> None:
+        app.fake.state.reports[report.id].file = None  # the run ends in error
+
+    stopped = await sync(app, text, dry_run=True, canvas_state="report", on_report=lose_the_file)
+    assert stopped.aborted is not None
+    assert "ended error: Provisioning report failed to generate" in stopped.aborted
+    assert "Account: Fake District" in stopped.aborted
