@@ -5,6 +5,8 @@ duplicates an account or pairs the wrong child."""
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 from typing import Any
 
 import pytest
@@ -297,3 +299,56 @@ async def test_a_failed_report_is_told_in_canvas_words() -> None:
     assert stopped.aborted is not None
     assert "ended error: Provisioning report failed to generate" in stopped.aborted
     assert "Account: Fake District" in stopped.aborted
+
+
+def spoil(app: FakeCanvasApp, data: bytes) -> Any:
+    """An on_report hook that puts ``data`` in place of the report's file."""
+
+    def hook(report: AccountReport) -> None:
+        for stored in app.fake.state.files.values():
+            stored.data = data
+
+    return hook
+
+
+def zip_of(**tables: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, body in tables.items():
+            archive.writestr(f"{name}.csv", body)
+    return buffer.getvalue()
+
+
+async def test_a_damaged_report_zip_is_one_error_and_auto_falls_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An encrypted member (as for a bad checksum or an unknown method): --canvas-state report
+    stops with one line, auto reads by look-ups; neither raises zipfile's exception."""
+    app, text = app_with("generated", rows=400)
+    app.fake.config.report_seconds = 0.2
+    users = b"canvas_user_id,user_id,login_id,email,status\n1,,admin,,active\n"
+    links = b"canvas_observer_id,canvas_student_id,status\n"
+    encrypted = bytearray(zip_of(users=users, user_observers=links))
+    for signature, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        encrypted[encrypted.index(signature) + at] |= 0x1
+    hook = spoil(app, bytes(encrypted))
+    stopped = await sync(app, text, dry_run=True, canvas_state="report", on_report=hook)
+    assert stopped.aborted is not None and "encrypted" in stopped.aborted
+    assert "\n" not in stopped.aborted
+    caplog.set_level("INFO")
+    fallen_back = await sync(app, text, dry_run=True, on_report=hook)
+    assert fallen_back.aborted is None
+    assert fallen_back.info.canvas_state == "lookups"
+    assert any("encrypted" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_report_without_its_links_table_stops_instead_of_reading_no_links() -> None:
+    """The file holds users.csv only, though user_observers was asked for: the run stops (it
+    would otherwise take every guardian for unlinked)."""
+    app, text = app_with("generated", rows=400)
+    app.fake.config.report_seconds = 0.2
+    users = b"canvas_user_id,user_id,login_id,email,status\n1,,admin,,active\n"
+    hook = spoil(app, zip_of(users=users))
+    stopped = await sync(app, text, dry_run=True, canvas_state="report", on_report=hook)
+    assert stopped.aborted is not None
+    assert "no user_observers table" in stopped.aborted

@@ -108,6 +108,86 @@ def test_what_is_not_a_report_is_refused(data: bytes) -> None:
         parse_snapshot(data)
 
 
+def stored_zip(**files: str) -> bytes:
+    """A zip whose members are stored as they are, so a test can spoil their bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, text in files.items():
+            archive.writestr(f"{name}.csv", text)
+    return buffer.getvalue()
+
+
+def with_header_fields(data: bytes, *, flags: int = 0, method: int | None = None) -> bytes:
+    """The zip with its first member's flag bits or'ed with ``flags`` and its compression
+    method set to ``method``, in both its local header and the central directory."""
+    spoiled = bytearray(data)
+    for signature, at_flags in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = spoiled.index(signature)
+        old = int.from_bytes(spoiled[start + at_flags : start + at_flags + 2], "little")
+        spoiled[start + at_flags : start + at_flags + 2] = (old | flags).to_bytes(2, "little")
+        if method is not None:
+            where = start + at_flags + 2
+            spoiled[where : where + 2] = method.to_bytes(2, "little")
+    return bytes(spoiled)
+
+
+def damaged_deflate() -> bytes:
+    """A deflated zip whose compressed bytes are overwritten halfway through."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("users.csv", USERS * 20)
+        archive.writestr("user_observers.csv", LINKS)
+    data = bytearray(buffer.getvalue())
+    middle = len(data) // 5
+    data[middle : middle + 40] = bytes(40)
+    return bytes(data)
+
+
+DAMAGED = {
+    "bad checksum": stored_zip(users=USERS, user_observers=LINKS).replace(
+        b"kid100@school.test", b"kid100@school.tesT"
+    ),
+    "encrypted member": with_header_fields(
+        stored_zip(users=USERS, user_observers=LINKS), flags=0x1
+    ),
+    "unknown compression method": with_header_fields(
+        stored_zip(users=USERS, user_observers=LINKS), method=99
+    ),
+    "damaged deflate data": damaged_deflate(),
+}
+
+
+@pytest.mark.parametrize("name", list(DAMAGED))
+def test_a_damaged_zip_is_a_snapshot_error(name: str) -> None:
+    """A bad checksum, an encrypted member, an unknown compression method or spoiled deflate
+    data: SnapshotError with one line saying what, never zipfile's own exception."""
+    with pytest.raises(SnapshotError) as raised:
+        parse_snapshot(DAMAGED[name], kinds=("users", "user_observers"))
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "zip" in message
+
+
+def test_a_table_asked_for_and_missing_is_an_error_not_no_links() -> None:
+    """A report without the user_observers table asked for, or a users table without email,
+    is refused: it would otherwise read as "no links" or "nobody has that email"."""
+    with pytest.raises(SnapshotError, match="no user_observers table"):
+        parse_snapshot(zipped(users=USERS), kinds=("users", "user_observers"))
+    with pytest.raises(SnapshotError, match="no enrollments table"):
+        parse_snapshot(
+            zipped(users=USERS, user_observers=LINKS),
+            kinds=("users", "user_observers", "enrollments"),
+        )
+    header, *rows = USERS.splitlines(keepends=True)
+    no_email = "".join(
+        line.replace(",email,", ",contact,") if n == 0 else line
+        for n, line in enumerate([header, *rows])
+    )
+    with pytest.raises(SnapshotError, match="has no email column"):
+        parse_snapshot(zipped(users=no_email, user_observers=LINKS))
+    assert parse_snapshot(zipped(users=USERS), kinds=("users",)).observees == {}
+
+
 def shuffled(table: str, seed: int) -> str:
     """The CSV with its data rows in another order (Canvas writes users and user_observers
     without ORDER BY), the header first."""

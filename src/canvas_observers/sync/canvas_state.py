@@ -77,7 +77,7 @@ async def read_snapshot(
         raise ReportUnavailable(f"Canvas's report {report.id} is complete but has no file")
     data = await client.download(report.file_url)
     try:
-        snapshot = parse_snapshot(data)
+        snapshot = parse_snapshot(data, kinds=kinds)
     except ValueError as exc:
         raise ReportUnavailable(str(exc)) from exc
     log.info(

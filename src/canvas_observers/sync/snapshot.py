@@ -27,7 +27,8 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Collection, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
@@ -51,6 +52,19 @@ LIVE_ENROLLMENT = frozenset({"active", "invited", "creation_pending", "completed
 # itself deleted: the report cannot tell which, so such a student is "not known".
 SHOWN_DELETED = "deleted"
 STUDENT_ROLES = frozenset({"student", "StudentEnrollment", "StudentViewEnrollment"})
+# The columns each table must have for its look-ups to mean what they say: a users table
+# without `email` would find no guardian by their email, and say nothing of it.
+REQUIRED_COLUMNS = {
+    "users": ("canvas_user_id", "user_id", "login_id", "email", "status"),
+    "user_observers": ("canvas_observer_id", "canvas_student_id", "status"),
+    "enrollments": ("canvas_user_id", "role", "status"),
+}
+# What zipfile can inflate; Canvas's zips use deflate. Another method (or an encrypted
+# member) is a file this tool cannot read, and is said so rather than raised from zipfile.
+READABLE_METHODS = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
+_ENCRYPTED = 0x1  # general purpose flag bit 0
 
 
 class IdIndex:
@@ -185,14 +199,26 @@ def _tables(data: bytes) -> Iterator[tuple[str, csv.DictReader[str]]]:
         except zipfile.BadZipFile as exc:
             raise SnapshotError(f"the report's zip cannot be read: {exc}") from exc
         with archive:
-            for name in archive.namelist():
-                if name.lower().endswith(".csv"):
-                    with archive.open(name) as raw:
+            for info in archive.infolist():
+                if info.filename.lower().endswith(".csv"):
+                    _check_member(info)
+                    with archive.open(info) as raw:
                         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                        yield name, csv.DictReader(text)
+                        yield info.filename, csv.DictReader(text)
         return
     text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
     yield "report.csv", csv.DictReader(text)
+
+
+def _check_member(info: zipfile.ZipInfo) -> None:
+    """A zip member this tool can read: not encrypted, compressed by a method zipfile knows."""
+    if info.flag_bits & _ENCRYPTED:
+        raise SnapshotError(f"the report's zip holds {info.filename} encrypted: it cannot be read")
+    if info.compress_type not in READABLE_METHODS:
+        raise SnapshotError(
+            f"the report's zip holds {info.filename} compressed by method "
+            f"{info.compress_type}, which cannot be read"
+        )
 
 
 def _kind(columns: Iterable[str]) -> str | None:
@@ -206,9 +232,11 @@ def _kind(columns: Iterable[str]) -> str | None:
     return None
 
 
-def parse_snapshot(data: bytes) -> CanvasSnapshot:
-    """Build the snapshot from a provisioning report's file (CSV or zip); SnapshotError when
-    it holds no users table, or a table the report never has."""
+def parse_snapshot(data: bytes, *, kinds: Collection[str] = ("users",)) -> CanvasSnapshot:
+    """Build the snapshot from a provisioning report's file (CSV or zip) that was asked for
+    these ``kinds``; SnapshotError when a table asked for (or a column it needs) is missing,
+    when it holds a table the report never has, or when the file is damaged. A table asked
+    for and missing is never read as "none": no links is not the same as no table of them."""
     snapshot = CanvasSnapshot()
     seen: set[str] = set()
     try:
@@ -216,6 +244,11 @@ def parse_snapshot(data: bytes) -> CanvasSnapshot:
             kind = _kind(rows.fieldnames or ())
             if kind is None:
                 raise SnapshotError(f"{name}: not a provisioning report table")
+            missing = [c for c in REQUIRED_COLUMNS[kind] if c not in (rows.fieldnames or ())]
+            if missing:
+                raise SnapshotError(
+                    f"{name}: the report's {kind} table has no {', '.join(missing)} column"
+                )
             seen.add(kind)
             if kind == "users":
                 _read_users(snapshot, rows)
@@ -223,10 +256,15 @@ def parse_snapshot(data: bytes) -> CanvasSnapshot:
                 _read_links(snapshot, rows)
             else:
                 _read_enrollments(snapshot, rows)
+    except SnapshotError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise SnapshotError(f"the report's zip is damaged: {exc}") from exc
     except (csv.Error, UnicodeDecodeError, ValueError, KeyError) as exc:
         raise SnapshotError(f"the report cannot be read: {type(exc).__name__}: {exc}") from exc
-    if "users" not in seen:
-        raise SnapshotError("the report has no users table")
+    for kind in ("users", *(k for k in kinds if k != "users")):
+        if kind not in seen:
+            raise SnapshotError(f"the report has no {kind} table, though it was asked for")
     return snapshot
 
 
