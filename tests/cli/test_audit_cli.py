@@ -7,9 +7,11 @@ import csv
 import io
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +187,37 @@ def test_a_bad_token_exits_2_with_one_error_line(
     assert len(errors) == 1 and "refused the token" in errors[0]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "a.json").exists()
+
+
+def test_sigterm_ends_the_audit_s_wait_for_the_report(tmp_path: Path) -> None:
+    """SIGTERM while the audit waits for Canvas's report (one of 60 s here): it stops within
+    seconds, exit 2, the signal named."""
+    app = create_app(FakeConfig(admin_token=TOKEN, throttle=False, report_seconds=60.0))
+    roster = tmp_path / "audit.csv"
+    roster.write_text(HEADER + "S1,g1@home.test,Gee,Family\n", encoding="utf-8")
+    with running_server(app) as url:
+        command = [sys.executable, "-m", "canvas_observers", "audit", str(roster)]
+        process = subprocess.Popen(
+            [*command, "--canvas-url", url, "--state", str(tmp_path / "j.sqlite3")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CANVAS_TOKEN": TOKEN},
+        )
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:  # wait until the audit waits for the report
+                if "provisioning report" in line and "started" in line:
+                    break
+            sent = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=50)
+            elapsed = time.monotonic() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 2, stderr
+    assert "the audit stopped: interrupted (SIGTERM) while waiting" in stderr
+    assert elapsed < 5, f"took {elapsed:.1f} s to stop"  # the report would take 60 s
+    assert "Traceback" not in stdout + stderr

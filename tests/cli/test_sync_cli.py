@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -217,7 +218,7 @@ def test_ctrl_c_stops_gracefully_and_reports_every_row(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 2, stderr
-    assert "Stopping: finishing the rows in hand" in stderr
+    assert "Stopping (Ctrl-C): finishing the rows in hand" in stderr
     assert "error: the run stopped: interrupted (Ctrl-C)" in stderr
     assert "Traceback" not in stdout + stderr
     rows = json.loads(report.read_text())["rows"]
@@ -226,6 +227,48 @@ def test_ctrl_c_stops_gracefully_and_reports_every_row(tmp_path: Path) -> None:
     assert not_processed, "the run stopped before the end, and says which rows it left"
     runs = run_cli("runs", "--state", str(tmp_path / "j"))
     assert "stopped" in runs.stdout
+
+
+@pytest.mark.parametrize(
+    ("signum", "named"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")]
+)
+def test_a_stop_signal_ends_the_wait_for_the_report(
+    tmp_path: Path, signum: signal.Signals, named: str
+) -> None:
+    """SIGTERM or Ctrl-C while the run waits for Canvas's report (one of 60 s here): the run
+    stops long before the report would end, exit 2, the signal named, nothing written."""
+    app = create_app(FakeConfig(admin_token=TOKEN, throttle=False, report_seconds=60.0))
+    state = app.fake.state
+    kid = state.add_user("Kid", login_id="kid@s.test", sis_user_id="S1")
+    state.enroll(kid, state.add_course("C"))
+    path = roster(tmp_path, "S1,pat@home.test,Pat,Lee\n")
+    command = [sys.executable, "-m", "canvas_observers", "sync", str(path), "--canvas-state"]
+    with running_server(app) as url:
+        process = subprocess.Popen(
+            [*command, "report", "--canvas-url", url, "--state", str(tmp_path / "j")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "CANVAS_TOKEN": TOKEN},
+        )
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:  # wait until the run waits for the report
+                if "provisioning report" in line and "started" in line:
+                    break
+            sent = time.monotonic()
+            process.send_signal(signum)
+            stdout, stderr = process.communicate(timeout=50)
+            elapsed = time.monotonic() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 2, stderr
+    assert f"interrupted ({named}) while waiting for Canvas's provisioning report" in stderr
+    assert elapsed < 5, f"took {elapsed:.1f} s to stop"  # the report would take 60 s
+    assert "Traceback" not in stdout + stderr
+    assert app.fake.stats.by_method["POST"] == 1  # the report's start: nothing was written
 
 
 def test_report_folder_is_made_before_any_write(

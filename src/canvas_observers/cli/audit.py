@@ -41,14 +41,19 @@ from canvas_observers.cli.roster_input import (
     roster_argument,
     snapshot_folder,
 )
-from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, check_report_path
+from canvas_observers.cli.wiring import (
+    REQUEST_TIMEOUT,
+    canvas_client,
+    check_report_path,
+    install_stop_signals,
+)
 from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.history import CreatedAccount, OwnedLink
 from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.run import read_canvas
 from canvas_observers.sync.snapshot import CanvasSnapshot
-from canvas_observers.sync.stopping import RunAborted
+from canvas_observers.sync.stopping import RunAborted, StopRequest
 
 
 def _report_progress(console: Console) -> tuple[AbstractContextManager[Any], ReportSink]:
@@ -135,13 +140,20 @@ def audit(
     console = Console()
 
     async def main() -> CanvasSnapshot:
+        interrupt = StopRequest()
+        install_stop_signals(interrupt, doing="writing nothing")
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
             client = canvas_client(
                 http, base_url=canvas_url, token=token, allow_insecure=allow_insecure_http
             )
             bar, on_report = _report_progress(console)
             with bar:
-                return await read_canvas(client, wait_at_most=report_timeout, on_report=on_report)
+                return await read_canvas(
+                    client,
+                    wait_at_most=report_timeout,
+                    on_report=on_report,
+                    interrupt=interrupt,
+                )
 
     try:
         snapshot = asyncio.run(main())

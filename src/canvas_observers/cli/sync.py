@@ -56,6 +56,7 @@ from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.options import AUTO_REPORT_ROWS, CanvasStateMode, SyncOptions
 from canvas_observers.sync.run import RunResult
+from canvas_observers.sync.stopping import StopRequest
 
 log = logging.getLogger("canvas_observers")
 
@@ -309,7 +310,7 @@ def sync(
         console = PipeConsole()
 
         async def main(journal: Journal) -> RunResult:
-            interrupt = asyncio.Event()
+            interrupt = StopRequest()
             install_stop_signals(interrupt)
             async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
                 return await run_with_progress(

@@ -29,6 +29,7 @@ from canvas_observers.roster.model import RemovalCandidate, Roster
 from canvas_observers.store.journal import Journal, JournalError
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import RunResult, run_sync
+from canvas_observers.sync.stopping import StopRequest
 
 log = logging.getLogger("canvas_observers")
 
@@ -154,18 +155,20 @@ def check_report_path(report_path: Path | None) -> None:
     ensure_folder("--report", report_path)
 
 
-def install_stop_signals(interrupt: asyncio.Event) -> None:
-    """Ctrl-C (SIGINT) or SIGTERM: stop gracefully; a second Ctrl-C quits at once."""
+SIGNAL_NAMES: dict[int, str] = {int(signal.SIGINT): "Ctrl-C", int(signal.SIGTERM): "SIGTERM"}
+ROWS_IN_HAND = "finishing the rows in hand, then reporting"
+
+
+def install_stop_signals(interrupt: StopRequest, *, doing: str = ROWS_IN_HAND) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM: stop gracefully (``doing`` says how), the stop reason
+    naming the signal; a second Ctrl-C quits at once."""
     loop = asyncio.get_running_loop()
 
     def stop(signum: int) -> None:
         if not interrupt.is_set():
-            click.echo(
-                "\nStopping: finishing the rows in hand, then reporting "
-                "(Ctrl-C again to quit at once).",
-                err=True,
-            )
-            interrupt.set()
+            name = SIGNAL_NAMES.get(signum, signal.Signals(signum).name)
+            click.echo(f"\nStopping ({name}): {doing} (Ctrl-C again to quit at once).", err=True)
+            interrupt.stop(name)
         if signum == signal.SIGINT:
             loop.remove_signal_handler(signal.SIGINT)  # the next one raises KeyboardInterrupt
 

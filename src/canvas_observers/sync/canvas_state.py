@@ -5,6 +5,10 @@ growing pause (1 s, then a quarter longer each time, at most 15 s): a long wait 
 (about 50 for ten minutes), and a short report is seen done within a fifth of its runtime. It
 is given up after ``wait_at_most`` seconds. The file is fetched through the client's
 redirect-safe download (the token never follows the redirect to the file store).
+
+A stop signal (``interrupt``) ends the wait at once, a poll or a download in flight included:
+a report takes minutes, and a service manager gives a stopping process seconds. The report
+goes on in Canvas; the next run's start meets it there (a 409) and waits for it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.models import AccountReport
@@ -26,8 +31,15 @@ POLL_GROWTH = 1.25
 LONGEST_POLL = 15.0
 
 
+T = TypeVar("T")
+
+
 class ReportUnavailable(CanvasObserversError):
     """The report failed on Canvas, took too long, or its file was not a report."""
+
+
+class WaitStopped(CanvasObserversError):
+    """A stop signal came while the report was being waited for or fetched."""
 
 
 async def read_snapshot(
@@ -38,9 +50,48 @@ async def read_snapshot(
     on_progress: Callable[[AccountReport], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    interrupt: asyncio.Event | None = None,
 ) -> CanvasSnapshot:
     """Run the report and return the snapshot; ReportUnavailable when that cannot be done,
-    the client's errors (a refused token, an unreachable Canvas) as they are."""
+    WaitStopped as soon as ``interrupt`` is set, the client's errors (a refused token, an
+    unreachable Canvas) as they are."""
+    reading = _read(
+        client,
+        kinds=kinds,
+        wait_at_most=wait_at_most,
+        on_progress=on_progress,
+        sleep=sleep,
+        clock=clock,
+    )
+    if interrupt is None:
+        return await reading
+    return await _unless_stopped(reading, interrupt)
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], interrupt: asyncio.Event) -> T:
+    """The work's result, or WaitStopped once ``interrupt`` is set (the work is cancelled)."""
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(interrupt.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        task.cancel()
+        stop.cancel()
+        await asyncio.gather(task, stop, return_exceptions=True)
+    if task.cancelled():
+        raise WaitStopped("stopped while waiting for Canvas's provisioning report")
+    return task.result()
+
+
+async def _read(
+    client: CanvasClient,
+    *,
+    kinds: Sequence[str],
+    wait_at_most: float,
+    on_progress: Callable[[AccountReport], None] | None,
+    sleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float],
+) -> CanvasSnapshot:
     started = clock()
     report = await client.start_report(kinds)
     if report.adopted:

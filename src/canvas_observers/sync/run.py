@@ -31,14 +31,14 @@ from canvas_observers.roster.model import Roster, roster_pair
 from canvas_observers.store.history import Link, ListedRow, OwnedLink, SourceRun
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync import preflight
-from canvas_observers.sync.canvas_state import ReportUnavailable, read_snapshot
+from canvas_observers.sync.canvas_state import ReportUnavailable, WaitStopped, read_snapshot
 from canvas_observers.sync.engine import Engine
 from canvas_observers.sync.listing import RESOLVED, listing, resolved_links
 from canvas_observers.sync.lookup import SnapshotView
 from canvas_observers.sync.options import AUTO_REPORT_ROWS, SyncOptions
 from canvas_observers.sync.removals import RemovalPlan, plan_removals
 from canvas_observers.sync.snapshot import CanvasSnapshot
-from canvas_observers.sync.stopping import RunAborted, abort_reason
+from canvas_observers.sync.stopping import RunAborted, abort_reason, stop_cause
 from canvas_observers.sync.whole import plan_run
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,11 @@ async def run_sync(
     roster's own name); ``location`` is where the roster was read (its resolved path or the
     API's URL), by which runs recorded before sources existed are adopted (history.py).
 
-    Setting ``interrupt`` (the CLI does on Ctrl-C) stops the run as a rejected token would:
-    rows in hand finish, the others are reported "not processed", and the run is ``stopped``.
-    ``on_report`` sees a provisioning report's progress while the sync waits for it.
+    Setting ``interrupt`` (the CLI does on Ctrl-C and SIGTERM, with a StopRequest that says
+    which) stops the run as a rejected token would: rows in hand finish, the others are
+    reported "not processed", and the run is ``stopped``; a wait for Canvas's report ends at
+    once, before any row. ``on_report`` sees a provisioning report's progress while the sync
+    waits for it.
     """
     started = now()
     clock = time.monotonic()
@@ -157,14 +159,21 @@ async def run_sync(
     async def watch() -> None:
         if interrupt is not None:
             await interrupt.wait()
-            engine.request_stop("interrupted (Ctrl-C); the rows in hand were finished")
+            engine.request_stop(
+                f"interrupted ({stop_cause(interrupt)}); the rows in hand were finished"
+            )
 
     watcher = asyncio.create_task(watch())
     try:
         await _check_token(client)
         await _check_rights(client, sis_ids=any(not row.student_is_login for row in roster.rows))
         snapshot = await _read_whole(
-            client, options, rows=len(roster.rows), on_report=on_report, sleep=sleep
+            client,
+            options,
+            rows=len(roster.rows),
+            on_report=on_report,
+            sleep=sleep,
+            interrupt=interrupt,
         )
         if snapshot is not None:
             engine.use_view(SnapshotView(snapshot))
@@ -440,11 +449,13 @@ async def _read_whole(
     rows: int,
     on_report: Callable[[AccountReport], None] | None,
     sleep: Callable[[float], Awaitable[None]],
+    interrupt: asyncio.Event | None = None,
 ) -> CanvasSnapshot | None:
     """The snapshot when the options (or, with ``auto``, the roster's size) call for one.
 
     ``auto`` falls back to look-ups, with one log line saying why, when the report is refused
-    or not ready in time; an explicit ``report`` stops the run instead.
+    or not ready in time; an explicit ``report`` stops the run instead. A stop signal while
+    waiting for the report stops the run there, with nothing written.
     """
     mode = options.canvas_state
     small = rows < AUTO_REPORT_ROWS and not options.remove_ended  # removals need the links
@@ -457,7 +468,10 @@ async def _read_whole(
             wait_at_most=options.report_timeout,
             on_progress=on_report,
             sleep=sleep,
+            interrupt=interrupt,
         )
+    except WaitStopped as stop:
+        raise RunAborted(_stopped_waiting(interrupt)) from stop
     except (NotAllowed, NotFound, ReportUnavailable) as error:
         _without_report(mode, error)
     except ConfigurationError as error:
@@ -467,6 +481,14 @@ async def _read_whole(
     except CanvasError as error:
         _without_report(mode, error)
     return None
+
+
+def _stopped_waiting(interrupt: asyncio.Event | None) -> str:
+    cause = stop_cause(interrupt) if interrupt is not None else "Ctrl-C"
+    return (
+        f"interrupted ({cause}) while waiting for Canvas's provisioning report; nothing was "
+        "written (the report goes on in Canvas, and the next run waits for it)"
+    )
 
 
 def _without_report(mode: str, error: Exception) -> None:
@@ -486,15 +508,23 @@ async def read_canvas(
     wait_at_most: float,
     on_report: Callable[[AccountReport], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    interrupt: asyncio.Event | None = None,
 ) -> CanvasSnapshot:
     """Check the token, then read Canvas whole (users, links, enrollments) from one
     provisioning report, for the audit; it writes nothing (starting the report is the one POST).
-    RunAborted, with the reason, when either cannot be done."""
+    RunAborted, with the reason, when either cannot be done or ``interrupt`` is set."""
     await _check_token(client)
     try:
         return await read_snapshot(
-            client, kinds=AUDIT_KINDS, wait_at_most=wait_at_most, on_progress=on_report, sleep=sleep
+            client,
+            kinds=AUDIT_KINDS,
+            wait_at_most=wait_at_most,
+            on_progress=on_report,
+            sleep=sleep,
+            interrupt=interrupt,
         )
+    except WaitStopped as stop:
+        raise RunAborted(_stopped_waiting(interrupt)) from stop
     except NotAllowed as error:
         raise RunAborted(
             f"the token may not run Canvas's provisioning report ({error}); its role needs the "

@@ -1,6 +1,9 @@
-"""Stopping a run: the stop signal (RunAborted) and the words for errors no row can get past."""
+"""Stopping a run: the stop signal (RunAborted), the stop a person or a service asks for
+(StopRequest), and the words for errors no row can get past."""
 
 from __future__ import annotations
+
+import asyncio
 
 from canvas_observers.canvas.errors import (
     CanvasError,
@@ -19,6 +22,26 @@ class RunAborted(CanvasObserversError):
         self.reason = reason
         self.cause = cause
         super().__init__(reason)
+
+
+class StopRequest(asyncio.Event):
+    """The event the CLI's stop signals set, and what set it ("Ctrl-C", "SIGTERM"), so the
+    run's stop reason says which it was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cause = "Ctrl-C"
+
+    def stop(self, cause: str) -> None:
+        """Ask the run to stop; the first cause is kept."""
+        if not self.is_set():
+            self.cause = cause
+            self.set()
+
+
+def stop_cause(interrupt: asyncio.Event) -> str:
+    """What set ``interrupt``: its cause when it is a StopRequest, else Ctrl-C."""
+    return interrupt.cause if isinstance(interrupt, StopRequest) else "Ctrl-C"
 
 
 def abort_reason(error: ConfigurationError) -> str:
