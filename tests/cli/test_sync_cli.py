@@ -230,7 +230,9 @@ def test_ctrl_c_stops_gracefully_and_reports_every_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("signum", "named"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")]
+    ("signum", "named"),
+    [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")],
+    ids=["SIGTERM", "Ctrl-C"],
 )
 def test_a_stop_signal_ends_the_wait_for_the_report(
     tmp_path: Path, signum: signal.Signals, named: str

@@ -112,8 +112,8 @@ class AccountReport:
             status=str(data.get("status") or ""),
             progress=max(0, min(progress, 100)),
             file_url=_opt_str(url or data.get("file_url")),
-            # Canvas's own account of the run once it ended (on a crash, the error report's
-            # number to give Instructure); before that, or without it, the extra_text.
+            # Canvas's own account of the run once it ended (what failed, for a failed run);
+            # before that, or without it, the extra_text (a failed run's says "try again").
             message=str(data.get("message") or extra or ""),
         )
 

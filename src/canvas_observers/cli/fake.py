@@ -91,7 +91,8 @@ MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
     default=0,
     type=int,
     metavar="N",
-    help="Seed of the injected faults, and of the district with --scenario generated.",
+    help="Seed of the injected faults and of the report rows' order, and of the district "
+    "with --scenario generated.",
 )
 @click.option(
     "--forbidden-status",
