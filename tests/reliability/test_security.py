@@ -141,6 +141,88 @@ def test_private_files_are_created_owner_only(tmp_path: Path, umask_022: None) -
     assert not stat.S_IMODE(state.parent.stat().st_mode) & 0o077
 
 
+def test_folders_the_tool_makes_are_owner_only_whatever_the_umask(
+    tmp_path: Path, umask_022: None
+) -> None:
+    """Under umask 022, every folder a run makes (the journal's, the report's, the log's,
+    export-sis's --out, parents included) is 0700; a folder that was there keeps its mode."""
+    app, roster = district(tmp_path)
+    kept = tmp_path / "kept"
+    kept.mkdir(mode=0o755)
+    kept.chmod(0o755)
+    state = tmp_path / "state" / "canvas" / "journal.sqlite3"
+    report = tmp_path / "reports" / "nightly" / "r.html"
+    log = kept / "logs" / "cron" / "sync.log"
+    with running_server(app) as url:
+        result = invoke(
+            ["sync", str(roster), "--canvas-url", url, "--state", str(state),
+             "--report", str(report), "--log-file", str(log)],
+            env={"CANVAS_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    exported = invoke(["export-sis", str(roster), "--out", str(tmp_path / "sis" / "import")])
+    assert exported.exit_code in (0, 1), exported.output
+    made = [
+        tmp_path / "state", state.parent, tmp_path / "reports", report.parent,
+        kept / "logs", log.parent, tmp_path / "sis", tmp_path / "sis" / "import",
+    ]  # fmt: skip
+    for folder in made:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize(
+    "target", ["elsewhere.txt", "made-elsewhere.txt"], ids=["file", "dangling"]
+)
+def test_a_log_file_that_is_a_symbolic_link_is_refused(tmp_path: Path, target: str) -> None:
+    """--log-file names a link (to a file, or to none yet): exit 2 with one line naming it,
+    before anything is sent; the file it names is neither written nor created."""
+    app, roster = district(tmp_path)
+    victim = tmp_path / target
+    if target == "elsewhere.txt":
+        victim.write_text("keep me\n")
+    log = tmp_path / "sync.log"
+    log.symlink_to(victim)
+    with running_server(app) as url:
+        result = invoke(
+            ["sync", str(roster), "--canvas-url", url, "--state", str(tmp_path / "j.sqlite3"),
+             "--log-file", str(log)],
+            env={"CANVAS_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: --log-file {log} is a symbolic link; it is never written through a link (the "
+        "link could point at any file): give the real file's path, or remove the link"
+    ]
+    if target == "elsewhere.txt":
+        assert victim.read_text() == "keep me\n"
+    else:
+        assert not victim.exists()
+    assert sum(app.fake.stats.by_method.values()) == 0
+
+
+def test_a_journal_open_to_others_is_warned_about_once(tmp_path: Path) -> None:
+    """A journal found with group or world permission bits: one warning line in the log (and
+    on stderr) naming the file and `chmod 600`; the run goes on; a 0600 journal gets none."""
+    app, roster = district(tmp_path)
+    state, log = tmp_path / "j.sqlite3", tmp_path / "sync.log"
+    args = ["sync", str(roster), "--state", str(state), "--log-file", str(log)]
+    with running_server(app) as url:
+        first = invoke([*args, "--canvas-url", url], env={"CANVAS_TOKEN": TOKEN})
+        assert first.exit_code in (0, 1), first.output
+        state.chmod(0o644)
+        second = invoke([*args, "--canvas-url", url], env={"CANVAS_TOKEN": TOKEN})
+        assert second.exit_code in (0, 1), second.output
+    warnings = [line for line in log.read_text().splitlines() if "chmod 600" in line]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].split(" ", 2)[2] == (
+        f"WARNING canvas_observers.store.journal: the journal {state} is open to other users of "
+        "this machine (mode 0644), and it holds guardians' emails and Canvas ids; run: "
+        f"chmod 600 {state}"
+    )
+    assert "chmod 600" not in first.stderr and f"chmod 600 {state}" in second.stderr
+
+
 def test_token_file_readable_by_others_warns_and_works(tmp_path: Path) -> None:
     """A --token-file readable by group/others gets a chmod 600 warning; the run still works."""
     app, roster = district(tmp_path)

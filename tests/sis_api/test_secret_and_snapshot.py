@@ -63,6 +63,22 @@ async def test_snapshot_is_owner_only_and_says_what_was_fetched(
     assert sorted(os.listdir(tmp_path)) == ["snap"]  # no temporary folder left behind
 
 
+async def test_the_folders_a_fetch_makes_are_owner_only_under_umask_022(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """The snapshot's new parent folders are 0700 too (mkdir's mode is masked by the umask,
+    and parents get the default 0755); a folder that was there keeps its mode."""
+    os.chmod(tmp_path, 0o755)  # noqa: S103 - a folder that was there, as /var/log is
+    old = os.umask(0o022)
+    try:
+        await fetch(fake_api(samples["1.1"]), tmp_path / "district" / "nightly" / "snap")
+    finally:
+        os.umask(old)
+    for folder in ("district", "district/nightly", "district/nightly/snap"):
+        assert stat.S_IMODE(os.stat(tmp_path / folder).st_mode) == 0o700, folder
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o755
+
+
 async def test_failed_fetch_keeps_the_previous_snapshot(
     samples: dict[str, Path], tmp_path: Path
 ) -> None:

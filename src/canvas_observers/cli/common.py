@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import stat
@@ -19,6 +20,7 @@ from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.canvas.net import canonical_url, check_base_url
 from canvas_observers.cli.exits import EXIT_STOPPED, Stopped
 from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.files import open_no_link, private_folder
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -88,10 +90,7 @@ def setup_logging(
         stream.addFilter(lambda record: not record.name.startswith(RUN_LOG))
         handlers.append(stream)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler = _log_file_handler(log_file)
         file_handler.setLevel(getattr(logging, level.upper()))
         file_handler.setFormatter(fmt)
         handlers.append(file_handler)
@@ -106,6 +105,33 @@ def setup_logging(
     noisy = logging.DEBUG if level == "debug" else logging.WARNING
     for name in ("httpx", "httpcore", "hpack", "uvicorn", "uvicorn.access"):
         logging.getLogger(name).setLevel(noisy)
+
+
+class _PrivateLogFile(logging.FileHandler):
+    """A FileHandler whose file is opened as ``open_no_link`` opens it: appended to, created
+    0600, never through a symbolic link (a link planted at the log's path would have the run
+    append to whatever file it names)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = open_no_link(
+            Path(self.baseFilename),
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+            what="--log-file",
+            fix="give the real file's path, or remove the link",
+        )
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+def _log_file_handler(log_file: Path) -> logging.FileHandler:
+    """The log file's handler, its folder made owner-only if the tool makes it; a folder or
+    file that cannot be used is one usage error naming the flag."""
+    try:
+        private_folder(log_file.parent if str(log_file.parent) else Path("."))
+        return _PrivateLogFile(log_file, encoding="utf-8")
+    except OSError as error:
+        raise click.UsageError(
+            f"cannot write --log-file {log_file}: {error.strerror or error}"
+        ) from None
 
 
 def read_token(token_file: Path | None) -> str:
@@ -158,11 +184,12 @@ def canvas_url_or_exit(canvas_url: str | None, *, allow_insecure: bool) -> str:
 
 
 def ensure_folder(flag: str, path: Path) -> None:
-    """Create the folder of an output file (owner-only) before anything is sent to Canvas, or
-    refuse the run then: a journal or report must never fail to be written after the writes."""
+    """Create the folder of an output file (owner-only, its new parents too) before anything is
+    sent to Canvas, or refuse the run then: a journal or report must never fail to be written
+    after the writes."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(folder)
     except OSError as error:
         raise click.UsageError(
             f"{flag} {path}: cannot create the folder {folder}: {error.strerror}"
