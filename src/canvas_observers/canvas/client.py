@@ -10,10 +10,20 @@ port raise `UnsafeRequest` before anything is sent; `http://` is refused unless 
 loopback or `allow_insecure` is set. Log lines and errors carry the method, the path and the
 status only, and `repr(client)` hides the token (httpx already shows that header as
 `[secure]`), so DEBUG logging never shows it.
+
+An answer that echoes the token (an error page repeating the request's headers, a proxy, a
+message quoting a parameter) is cleaned where it enters, in `_decipher`: every string of a
+parsed answer, every error built from one (its message, and a `RequestRejected`'s error body)
+and every downloaded file has the token replaced by `[REDACTED]`. Names, logins and error
+messages flow from there into row details, the journal, the reports, the webhook and the log,
+so each of them inherits the cleaned text rather than needing a filter of its own. An echo
+carries the token as sent, or percent-encoded as a URL would (`core.redact.spellings`), and
+both are replaced.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -49,6 +59,7 @@ from canvas_observers.canvas.net import check_base_url, explain_transport, origi
 from canvas_observers.canvas.pacing import Pacer, PacingPolicy
 from canvas_observers.canvas.protocol import Answer, Request
 from canvas_observers.canvas.retry import RetryLater, RetryPolicy, backoff_hook, never_sent
+from canvas_observers.core.redact import redact_json, spellings
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +114,7 @@ class CanvasClient:
         self._prefix = self._base.path.rstrip("/")
         self._origin = origin_of(self._base)
         self._authorization = f"Bearer {token.strip()}"
+        self._secrets = spellings(token.strip())
         self._retry = retry
         self._per_page = per_page
         self._timeout = httpx.Timeout(timeout)
@@ -256,7 +268,7 @@ class CanvasClient:
         for _ in range(files.MAX_REDIRECTS + 1):
             response = await self._fetch(hop)
             if response.status_code not in files.REDIRECT_STATUSES:
-                return response.content
+                return files.redact_file(response.content, self._secrets)
             hop = files.next_hop(
                 hop,
                 response.headers.get("location"),
@@ -304,6 +316,17 @@ class CanvasClient:
         return answer.data
 
     # ------------------------------------------------------------------ sending
+
+    def _decipher(self, method: str, target: str, response: httpx.Response) -> Answer:
+        """`protocol.decipher`, with the token taken out of all it returns or raises: the one
+        door every Canvas answer comes in by (see the module docstring)."""
+        try:
+            answer = protocol.decipher(
+                method, target, response.status_code, response.headers, response.content
+            )
+        except CanvasError as error:
+            raise error.redacted(self._secrets) from None
+        return dataclasses.replace(answer, data=redact_json(answer.data, self._secrets))
 
     def _url(self, target: str) -> httpx.URL:
         return self._base.copy_with(raw_path=(self._prefix + target).encode("ascii"))
@@ -428,9 +451,7 @@ class CanvasClient:
             log.debug("canvas %s %s -> %s (%.0f ms)", method, target, status, elapsed_ms)
             rate = protocol.rate_info(response.headers)
             try:
-                answer = protocol.decipher(
-                    method, target, status, response.headers, response.content
-                )
+                answer = self._decipher(method, target, response)
             except Throttled as error:
                 self._throttled += 1
                 slot.throttled()
@@ -503,7 +524,7 @@ class CanvasClient:
             return response
         if hop.with_token:  # Canvas's own answer: the usual typed errors, retried as usual
             try:
-                protocol.decipher("GET", hop.shown, status, response.headers, response.content)
+                self._decipher("GET", hop.shown, response)
             except (Throttled, ServerError) as error:
                 raise RetryLater(error, protocol.retry_after(response.headers)) from None
         elif status >= 500:

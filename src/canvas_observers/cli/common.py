@@ -21,6 +21,7 @@ from canvas_observers.canvas.net import canonical_url, check_base_url
 from canvas_observers.cli.exits import EXIT_STOPPED, Stopped
 from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.core.files import open_no_link, private_folder
+from canvas_observers.core.redact import redact, spellings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -31,15 +32,13 @@ class Redactor(logging.Filter):
 
     def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.secrets = tuple(form for secret in secrets for form in spellings(secret))
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "[REDACTED]")
+        redacted = redact(message, self.secrets)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
