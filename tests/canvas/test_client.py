@@ -519,3 +519,17 @@ async def test_an_answer_that_echoes_the_token_is_redacted_where_it_enters() -> 
         assert "[REDACTED]" in str(caught.value), status
     for text in shown:
         assert ECHOED not in text and encoded not in text, text
+
+
+@pytest.mark.parametrize(
+    "token", ["tök€n-value", "two words", "tab\there", "nbsp\u00a0inside", "line\nbreak"]
+)
+def test_a_token_no_header_can_carry_is_refused_without_showing_it(token: str) -> None:
+    """Non-ASCII, a space or a control character inside: a ConfigurationError that names the
+    position and never the token (httpx would otherwise fail on the header with a traceback)."""
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda _r: httpx.Response(200)))
+    with pytest.raises(ConfigurationError) as caught:
+        CanvasClient(http, base_url="https://canvas.test", token=token)
+    assert "cannot be sent (character" in str(caught.value)
+    for part in token.split():
+        assert part not in str(caught.value)

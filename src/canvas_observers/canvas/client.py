@@ -16,9 +16,10 @@ message quoting a parameter) is cleaned where it enters, in `_decipher`: every s
 parsed answer, every error built from one (its message, and a `RequestRejected`'s error body)
 and every downloaded file has the token replaced by `[REDACTED]`. Names, logins and error
 messages flow from there into row details, the journal, the reports, the webhook and the log,
-so each of them inherits the cleaned text rather than needing a filter of its own. An echo
-carries the token as sent, or percent-encoded as a URL would (`core.redact.spellings`), and
-both are replaced.
+so each of them inherits the cleaned text rather than needing a filter of its own. The token
+must be printable ASCII without spaces (all an HTTP header can carry, and all a Canvas token
+is; `token_problem` says what else is refused): an echo then carries it as sent, or
+percent-encoded as a URL would (`core.redact.spellings`), and both are replaced.
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ class CanvasClient:
         pacing: PacingPolicy | None = None,
         per_page: int = protocol.PER_PAGE,
     ) -> None:
-        if not token or not token.strip() or any(ch in token for ch in "\r\n"):
-            raise ConfigurationError("the Canvas token is empty or malformed")
+        problem = token_problem(token)
+        if problem:
+            raise ConfigurationError(f"the Canvas token {problem}")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self._http = http
@@ -535,6 +537,24 @@ class CanvasClient:
         raise CanvasError(
             "the file could not be fetched", method="GET", path=hop.shown, status=status
         )
+
+
+def token_problem(token: str) -> str:
+    """What is wrong with a token, as the end of a sentence, or "" when it can be sent; the
+    token itself is never in it. An HTTP header carries printable ASCII only, and a Canvas
+    token is letters, digits and ``~``: a character outside that is a copy-and-paste accident
+    (a smart quote, a non-breaking space), and httpx would fail on it with a traceback."""
+    text = token.strip()
+    if not text:
+        return "is empty"
+    for position, char in enumerate(text, start=1):
+        if not ("!" <= char <= "~"):
+            kind = "a space or a control character" if char.isascii() else "not ASCII"
+            return (
+                f"has a character that cannot be sent (character {position} is {kind}); a "
+                "Canvas token is letters, digits and ~: copy it again from Canvas"
+            )
+    return ""
 
 
 def _log_retry(

@@ -16,6 +16,7 @@ import httpx
 import stamina
 from rich.console import Console
 
+from canvas_observers.canvas.client import token_problem
 from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.canvas.net import canonical_url, check_base_url
 from canvas_observers.cli.exits import EXIT_STOPPED, Stopped
@@ -24,6 +25,13 @@ from canvas_observers.core.files import open_no_link, private_folder
 from canvas_observers.core.redact import redact, spellings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+SETTINGS_REFUSAL = (
+    "the token itself never goes in a settings file (it is copied and shown around with "
+    "them): put it in a file only you can read and set token_file, or set CANVAS_TOKEN"
+)
+SETTINGS_VALUES = "canvas_observers.settings_values"
+"""``ctx.meta`` key: (the ``--config`` file, its string values by key), set by config.py."""
 
 
 class Redactor(logging.Filter):
@@ -143,6 +151,11 @@ def read_token(token_file: Path | None) -> str:
             raise click.UsageError(
                 f"cannot read --token-file {token_file}: {error.strerror}"
             ) from None
+        except UnicodeDecodeError:
+            raise click.UsageError(
+                f"--token-file {token_file} is not text (not UTF-8): a Canvas token is letters, "
+                "digits and ~; copy it again from Canvas"
+            ) from None
         if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             click.echo(
                 f"warning: {token_file} can be read by other users of this machine; "
@@ -152,23 +165,52 @@ def read_token(token_file: Path | None) -> str:
         token = text.strip()
         if not token:
             raise click.UsageError(f"--token-file {token_file} is empty")
-        return _no_bearer(token, f"--token-file {token_file}")
+        return _usable(token, f"--token-file {token_file}")
     token = os.environ.get("CANVAS_TOKEN", "").strip()
     if not token:
         raise click.UsageError(
             "no Canvas token: set CANVAS_TOKEN or pass --token-file PATH "
             "(a file readable only by you, holding the token)"
         )
-    return _no_bearer(token, "CANVAS_TOKEN")
+    return _usable(token, "CANVAS_TOKEN")
 
 
-def _no_bearer(token: str, where: str) -> str:
-    """A token copied with its header's ``Bearer `` would be sent as ``Bearer Bearer …``."""
+def _not_in_settings(token: str) -> None:
+    """The token must not be a value of the ``--config`` file, under whatever key (config.py
+    refuses the ones it can know while reading the file: this catches the token a
+    ``--token-file`` flag names)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get(SETTINGS_VALUES) if ctx is not None else None
+    if found is None:
+        return
+    path, values = found
+    for key, texts in values.items():
+        if any(holds_token(text, token) for text in texts):
+            raise click.UsageError(
+                f"--config {path}: {key}: holds the Canvas token; {SETTINGS_REFUSAL}"
+            )
+
+
+def holds_token(text: str, token: str) -> bool:
+    """Whether a settings value holds the token: anywhere in it, or, for a token too short to
+    be a real one (a test's ``abc``), as the whole value, so no word is taken for a token."""
+    return token in text if len(token) >= 16 else text == token
+
+
+def _usable(token: str, where: str) -> str:
+    """A token copied with its header's ``Bearer `` would be sent as ``Bearer Bearer …``; one
+    that an HTTP header cannot carry (a smart quote, a non-breaking space) is refused here, by
+    where it came from, rather than by httpx with a traceback; so is one the settings file
+    holds. No message repeats it."""
     if token[:7].lower() == "bearer ":
         raise click.UsageError(
             f"{where} starts with 'Bearer ': give the token alone, without 'Bearer ' "
             "(canvas-observers adds it)"
         )
+    problem = token_problem(token)
+    if problem:
+        raise click.UsageError(f"{where} {problem}")
+    _not_in_settings(token)
     return token
 
 
