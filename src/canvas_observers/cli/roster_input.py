@@ -231,9 +231,10 @@ def read_roster(
 
 
 def snapshot_source(source: SourceOptions) -> SourceOptions:
-    """How a snapshot is read: as OneRoster in UTF-8 (what the fetch wrote), with the roster
-    flags (guardian roles, student id field, names) as given."""
-    return dataclasses.replace(source, format="oneroster", encoding="utf-8")
+    """How a snapshot is read: as OneRoster in UTF-8 (what the fetch wrote), as the tool's own
+    file (no csv field limit: it is read back whatever the SIS sent), with the roster flags
+    (guardian roles, student id field, names) as given."""
+    return dataclasses.replace(source, format="oneroster", encoding="utf-8", own_snapshot=True)
 
 
 def fetch_snapshot(
