@@ -453,3 +453,83 @@ async def test_pacing_2000_requests_at_default_throttle(canvas_on: Make) -> None
     assert counts.throttled == app.fake.stats.throttled
     assert counts.throttled < 20  # under 1% of 2,000
     assert client.pacer.peak_in_flight == 11
+
+
+ECHOED = "7~ECHOtoken-Hq2Wn8Zr5Lk3"
+
+
+def echoing_client(
+    handler: Callable[[httpx.Request, str], httpx.Response],
+) -> CanvasClient:
+    """A client whose Canvas answers with ``handler(request, the request's token)``."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return handler(request, request.headers["authorization"].removeprefix("Bearer "))
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    return CanvasClient(
+        http, base_url="https://canvas.test", token=ECHOED, retry=RetryPolicy.none()
+    )
+
+
+async def test_an_answer_that_echoes_the_token_is_redacted_where_it_enters() -> None:
+    """Canvas's words that quote the token (a parsed answer's names, a refusal's message and
+    error body, a 403's and a 5xx's message, a redirect's Location, also percent-encoded)
+    come out of the client with `[REDACTED]` in its place."""
+    encoded = ECHOED.replace("~", "%7E")  # as older encoders write it
+
+    def user(_request: httpx.Request, token: str) -> httpx.Response:
+        return httpx.Response(
+            200, json={"id": 5, "name": f"Pat {token}", "login_id": f"{encoded}@x.test"}
+        )
+
+    got = await echoing_client(user).get_user(5)
+    assert (got.name, got.login_id) == ("Pat [REDACTED]", "[REDACTED]@x.test")
+
+    def rejected(_request: httpx.Request, token: str) -> httpx.Response:
+        error = {"attribute": "name", "type": "invalid", "message": f"bad: Bearer {token}"}
+        return httpx.Response(400, json={"errors": {"user": {"name": [error]}}})
+
+    with pytest.raises(RequestRejected) as refused:
+        await echoing_client(rejected).create_user(name="Pat", login_id="pat@x.test")
+    assert refused.value.messages == ["bad: Bearer [REDACTED]"]
+    assert refused.value.error_types("name") == {"invalid"}
+    shown = [str(refused.value), repr(refused.value), repr(refused.value.errors)]
+
+    failures = [
+        (403, {"status": "unauthorized", "errors": [{"message": "no: {t}"}]}, NotAllowed),
+        (401, {"errors": [{"message": "Invalid access token {t}"}]}, InvalidToken),
+        (502, {"errors": [{"message": "upstream said {t}"}]}, ServerError),
+        (302, None, ConfigurationError),
+    ]
+    for status, body, kind in failures:
+
+        def failing(
+            _request: httpx.Request, token: str, status: int = status, body: object = body
+        ) -> httpx.Response:
+            text = str(body).replace("'", '"').replace("{t}", token) if body else ""
+            headers = {"Location": f"https://elsewhere.test/{token}/x"} if status == 302 else {}
+            if status == 401:
+                headers["WWW-Authenticate"] = 'Bearer realm="canvas-lms"'
+            return httpx.Response(status, content=text.encode(), headers=headers)
+
+        with pytest.raises(kind) as caught:
+            await echoing_client(failing).get_self()
+        shown += [str(caught.value), repr(caught.value)]
+        assert "[REDACTED]" in str(caught.value), status
+    for text in shown:
+        assert ECHOED not in text and encoded not in text, text
+
+
+@pytest.mark.parametrize(
+    "token", ["tök€n-value", "two words", "tab\there", "nbsp\u00a0inside", "line\nbreak"]
+)
+def test_a_token_no_header_can_carry_is_refused_without_showing_it(token: str) -> None:
+    """Non-ASCII, a space or a control character inside: a ConfigurationError that names the
+    position and never the token (httpx would otherwise fail on the header with a traceback)."""
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda _r: httpx.Response(200)))
+    with pytest.raises(ConfigurationError) as caught:
+        CanvasClient(http, base_url="https://canvas.test", token=token)
+    assert "cannot be sent (character" in str(caught.value)
+    for part in token.split():
+        assert part not in str(caught.value)

@@ -3,7 +3,9 @@ origin (the file store refuses a request that carries it, and must never see it 
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 
 import httpx
 import pytest
@@ -128,3 +130,38 @@ def test_the_cli_log_filter_drops_url_queries() -> None:
     assert UrlQueryRedactor().filter(record)
     assert "SIG" not in record.getMessage()
     assert "https://s.example/r.zip" in record.getMessage()
+
+
+@pytest.mark.parametrize("zipped", [False, True], ids=["csv", "zip"])
+async def test_a_downloaded_file_that_echoes_the_token_is_redacted(zipped: bool) -> None:
+    """A report file whose cells hold the token (a CSV, or a member of a zip) comes back with
+    `[REDACTED]` there; a file without it comes back byte for byte."""
+    rows = f"canvas_user_id,login_id,full_name\n5,pat@x.test,Pat {TOKEN}\n".encode()
+    clean = b"canvas_user_id,login_id,full_name\n6,kim@x.test,Kim\n"
+
+    def packed(*members: bytes) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for n, member in enumerate(members):
+                archive.writestr(f"t{n}.csv", member)
+        return out.getvalue()
+
+    for content, echoed in ((rows, True), (clean, False)):
+        body = packed(clean, content) if zipped else content
+
+        def answer(_request: httpx.Request, body: bytes = body) -> httpx.Response:
+            return httpx.Response(200, content=body)
+
+        data = await client_on(httpx.MockTransport(answer)).download(
+            "https://school.instructure.com/files/9/download"
+        )
+        if not echoed:
+            assert data == body
+            continue
+        text = (
+            b"".join(zipfile.ZipFile(io.BytesIO(data)).read(n) for n in ("t0.csv", "t1.csv"))
+            if zipped
+            else data
+        )
+        assert TOKEN.encode() not in text
+        assert b"5,pat@x.test,Pat [REDACTED]\n" in text

@@ -198,3 +198,74 @@ def test_the_oneroster_api_settings_go_in_a_file(tmp_path: Path) -> None:
     config.write_text('client-secret = "s3cret"\n')
     refused = run("config", "check", str(config))
     assert refused.exit_code == 2 and "s3cret" not in refused.output
+
+
+SHAPED = "7~" + "Zq8Xw3Lm5Rt9Vb2Nk4Hj6Gf1Dp0Sa7Ce5Yu3"  # what a Canvas access token looks like
+
+
+# id: (the file, with {t} for CANVAS_TOKEN's value and {s} for a Canvas-shaped token; what
+# the error says after the file's name)
+UNSEEN = {
+    "canvas_token": ('canvas_token = "{t}"', "canvas_token: the token itself"),
+    "api_key": ('api_key = "{t}"', "api_key: the token itself"),
+    "access_token": ('access_token = "{t}"', "access_token: the token itself"),
+    "apikey": ('apikey = "{t}"', "apikey: the token itself"),
+    "password": ('password = "{t}"', "password: a secret never goes"),
+    "client-secret": ('client_secret = "{t}"', "client_secret: a secret never goes"),
+    "value-env": ('source = "{t}"', "source: holds the Canvas token"),
+    "value-choice": ('pairing = "{t}"', "pairing: holds the Canvas token"),
+    "value-path": ('exclude = "/srv/{t}.csv"', "exclude: holds the Canvas token"),
+    "value-table": ('[column]\nstudent_id = "{t}"', "column: holds the Canvas token"),
+    "value-shaped": ('source = "{s}"', "source: holds the Canvas token"),
+    "token-as-file": ('token_file = "{s}"', "token_file: holds the Canvas token"),
+}
+
+
+@pytest.mark.parametrize(("text", "message"), UNSEEN.values(), ids=UNSEEN.keys())
+def test_the_token_under_any_key_is_refused_unseen(text: str, message: str, tmp_path: Path) -> None:
+    """The token (CANVAS_TOKEN's, or shaped like a Canvas token) under a key named for a
+    token, key or secret, or as the value of any key: sync --config and config check exit 2
+    with one error line naming the file and the key, never the value."""
+    config = tmp_path / "sync.toml"
+    config.write_text(text.format(t=TOKEN, s=SHAPED) + "\n")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + "S1,pat@home.test,Pat,Lee\n")
+    env = {"COLUMNS": "200", "CANVAS_TOKEN": TOKEN}
+    synced = invoke(["sync", str(roster), "--config", str(config)], env=env)
+    checked = invoke(["config", "check", str(config)], env=env)
+    for result in (synced, checked):
+        assert result.exit_code == 2
+        errors = [line for line in result.stderr.splitlines() if "rror:" in line]
+        assert len(errors) == 1, result.stderr
+        assert f"{config}: {message}" in errors[0]
+        assert TOKEN not in result.output and SHAPED not in result.output
+        assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("flag", ["--token-file", "token_file"])
+def test_the_token_of_a_token_file_is_refused_as_a_value(
+    canvas: tuple[FakeCanvasApp, str], tmp_path: Path, flag: str
+) -> None:
+    """The token known only from the token file (named on the command line, or by the
+    settings file itself) is refused as a value too, before anything is sent."""
+    app, url = canvas
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    token.chmod(0o600)
+    config = tmp_path / "sync.toml"
+    config.write_text(
+        f'canvas_url = "{url}"\nsource = "school {TOKEN}"\n'
+        + (f'token_file = "{token}"\n' if flag == "token_file" else "")
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text(HEADER + "S1,pat@home.test,Pat,Lee\n")
+    args = ["sync", str(roster), "--config", str(config), "--state", str(tmp_path / "j")]
+    if flag == "--token-file":
+        args += ["--token-file", str(token)]
+    result = invoke(args, env={"COLUMNS": "200", "CANVAS_TOKEN": ""})
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if "rror:" in line]
+    assert len(errors) == 1, result.stderr
+    assert f"--config {config}: source: holds the Canvas token" in errors[0]
+    assert TOKEN not in result.output
+    assert sum(app.fake.stats.by_method.values()) == 0

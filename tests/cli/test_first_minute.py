@@ -216,3 +216,76 @@ def test_a_closed_pipe_keeps_the_exit_code(
     assert process.stdout is not None
     process.stdout.close()
     assert process.wait(timeout=120) == code
+
+
+@pytest.mark.parametrize(
+    ("where", "token", "said"),
+    [
+        ("env", "tök€n-9c1f-value", "CANVAS_TOKEN has a character that cannot be sent "
+         "(character 2 is not ASCII)"),
+        ("env", "9c1f-value\u00a0pasted", "CANVAS_TOKEN has a character that cannot be sent "
+         "(character 11 is not ASCII)"),
+        ("file", "tök€n-9c1f-value", "has a character that cannot be sent "
+         "(character 2 is not ASCII)"),
+        ("file", "9c1f-value with-space", "has a character that cannot be sent "
+         "(character 11 is a space or a control character)"),
+        ("file", b"\xff\xfe9c1f-value", "is not text (not UTF-8)"),
+    ],
+    ids=["env-non-ascii", "env-nbsp", "file-non-ascii", "file-space", "file-not-utf8"],
+)  # fmt: skip
+def test_a_token_no_header_can_carry_is_one_line_that_never_shows_it(
+    canvas: tuple[FakeCanvasApp, str], tmp_path: Path, where: str, token: str | bytes, said: str
+) -> None:
+    """A token with a character an HTTP header cannot carry (a pasted €, a non-breaking space,
+    a space) or a token file that is not UTF-8: exit 2, one error line saying where the token
+    came from and what is wrong, never the token, no traceback, nothing sent."""
+    app, url = canvas
+    args = ["sync", str(roster(tmp_path)), "--canvas-url", url]
+    if where == "env":
+        assert isinstance(token, str)
+        result = cli(tmp_path, *args, CANVAS_TOKEN=token)
+    else:
+        token_file = tmp_path / "token"
+        if isinstance(token, bytes):
+            token_file.write_bytes(token)
+        else:
+            token_file.write_text(token, encoding="utf-8")
+        token_file.chmod(0o600)
+        result = cli(tmp_path, *args, "--token-file", str(token_file))
+        said = f"--token-file {token_file} {said}"
+    assert result.returncode == 2
+    assert said in error_line(result)
+    assert "9c1f-value" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert sum(app.fake.stats.by_method.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("https://", "has no host name"),
+        ("https://exa mple.com/T0SECRET", "has a space or a control character"),
+        ("ftp://x.test/T0SECRET", "must be an https:// URL (http only to this machine)"),
+        ("http://hooks.example.com/T0SECRET", "must be an https:// URL"),
+        ("https://[::1/T0SECRET", "is not a URL"),
+        ("https://exa%20mple.com/T0SECRET", "has a host name that is not valid"),
+        ("https://hooks.example.com:99999/T0SECRET", "has a port that is not a number"),
+    ],
+)
+def test_a_malformed_notify_url_is_one_line_that_never_shows_it(
+    canvas: tuple[FakeCanvasApp, str], tmp_path: Path, url: str, said: str
+) -> None:
+    """--notify-url that is no usable https URL: exit 2 before anything is read or sent, one
+    error line naming the flag and what is wrong, never the URL (a webhook URL is a secret:
+    whoever has it can post to the channel), no traceback."""
+    app, canvas_url = canvas
+    result = cli(
+        tmp_path, "sync", str(roster(tmp_path)), "--canvas-url", canvas_url, "--notify-url", url
+    )
+    assert result.returncode == 2
+    line = error_line(result)
+    assert "--notify-url" in line and said in line
+    assert "T0SECRET" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert sum(app.fake.stats.by_method.values()) == 0
+    assert not (tmp_path / "state").exists()  # no journal either

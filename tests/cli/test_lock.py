@@ -110,3 +110,33 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(
     assert note in (tmp_path / "sync.log").read_text()
     assert "started 2026-01-05 02:15:00 UTC" in result.stderr
     assert not lock.exists()
+
+
+@pytest.mark.parametrize("target", ["precious.txt", "made-elsewhere.txt"], ids=["file", "dangling"])
+def test_a_lock_file_that_is_a_symbolic_link_is_refused(
+    slow_canvas: tuple[FakeCanvasApp, str], tmp_path: Path, target: str
+) -> None:
+    """`<journal>.lock` is a link (to a file, or to none yet): exit 2 with one line naming it,
+    before anything is sent; the file it names is neither emptied nor created."""
+    app, url = slow_canvas
+    victim = tmp_path / target
+    if target == "precious.txt":
+        victim.write_text("keep me\n")
+    lock = lock_path(tmp_path / "j.sqlite3")
+    lock.symlink_to(victim)
+    result = subprocess.run(
+        command(tmp_path, url), capture_output=True, text=True, env=env(), timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert errors == [
+        f"error: the lock file {lock} is a symbolic link; it is never written through a link "
+        "(the link could point at any file): remove the link"
+    ], result.stderr
+    assert "Traceback" not in result.stderr
+    if target == "precious.txt":
+        assert victim.read_text() == "keep me\n"
+    else:
+        assert not victim.exists()
+    assert lock.is_symlink()
+    assert sum(app.fake.stats.by_method.values()) == 0

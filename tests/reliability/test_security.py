@@ -1,17 +1,25 @@
-"""Security guarantees through the real CLI: the token never written anywhere, the token never
-sent off the Canvas origin or in clear text to a remote host, private files created 0600."""
+"""Security guarantees through the real CLI: the token never written anywhere (not even when
+Canvas echoes it), the token never sent off the Canvas origin or in clear text to a remote
+host, private files created 0600 in private folders, no file written through a link."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.cli import common
@@ -22,7 +30,7 @@ from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import run_sync
 from tests.wiring import HEADER, roster_of
 
-from .conftest import invoke
+from .conftest import cli_command, cli_env, invoke
 
 # Distinctive, and with no substring that would appear by chance in any output.
 TOKEN = "7~SECRETtoken-Qx9Zr4Wm2Lk8Jh5Vb3Np6"
@@ -100,6 +108,125 @@ def test_token_never_written_anywhere(tmp_path: Path, umask_022: None) -> None:
     assert app.fake.stats.faults > 0  # the error paths ran too
 
 
+class EchoingCanvas:
+    """The fake Canvas behind a front that echoes the request's token in two answers, as an
+    error page or a proxy repeating the Authorization header would: creating the guardian
+    ``one@`` is refused (400, a row's failure), creating ``two@`` is forbidden (403, which
+    stops the run). Every other request reaches the fake as is."""
+
+    def __init__(self, app: FakeCanvasApp) -> None:
+        self.app = app
+        self.echoed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        bearer = dict(scope["headers"]).get(b"authorization", b"").decode()
+        echo = f"the request said: Authorization: {bearer} ({bearer.replace('~', '%7E')})"
+        if scope["path"].endswith("/accounts/self/users") and b"one%40home.test" in body:
+            self.echoed += 1
+            rejected = {"errors": {"user": {"name": [{"type": "invalid", "message": echo}]}}}
+            await JSONResponse(rejected, status_code=400)(scope, receive, send)
+            return
+        if scope["path"].endswith("/accounts/self/users") and b"two%40home.test" in body:
+            self.echoed += 1
+            refused = {"status": "unauthorized", "errors": [{"message": echo}]}
+            await JSONResponse(refused, status_code=403)(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def test_a_canvas_that_echoes_the_token_leaks_it_nowhere(tmp_path: Path) -> None:
+    """Canvas answers with the token in its error messages (a row's 400, then a 403 that stops
+    the run): the terminal, the JSON, CSV and HTML reports, the webhook, the log file,
+    `show --json` and `runs`, and every byte of the journal (rows' and writes' details, the
+    stop reason) hold `[REDACTED]` where Canvas's words were, never the token."""
+    app = create_app(FakeConfig(admin_token=TOKEN, throttle=False))
+    state = app.fake.state
+    state.enroll(
+        state.add_user("Kid", login_id="kid@s.test", sis_user_id="S1"), state.add_course("C")
+    )
+    canvas = EchoingCanvas(app)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        HEADER + "S1,one@home.test,One,Lee\nS1,two@home.test,Two,Lee\n", encoding="utf-8"
+    )
+    journal, log = tmp_path / "state" / "journal.sqlite3", tmp_path / "logs" / "sync.log"
+    received: list[str] = []
+
+    async def hook(request: Request) -> JSONResponse:
+        received.append((await request.body()).decode())
+        return JSONResponse({"ok": True})
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cli_command(), *args],
+            capture_output=True,
+            text=True,
+            env=cli_env(url, TOKEN),
+            timeout=120,
+            check=False,
+        )
+
+    outputs: dict[str, str] = {}
+    reports = [tmp_path / "reports" / f"run.{suffix}" for suffix in ("json", "csv", "html")]
+    webhook = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    with running_server(canvas) as url, running_server(webhook) as hook_url:
+        for report in reports:
+            result = cli(
+                "sync", str(roster), "--state", str(journal), "--concurrency", "1",
+                "--pairing", "direct", "--report", str(report), "--log-file", str(log),
+                "--log-level", "debug", "--notify-url", f"{hook_url}/hook",
+            )  # fmt: skip
+            assert result.returncode == 2, result.stderr
+            outputs[f"sync {report.suffix}"] = result.stdout + result.stderr
+        for run in ("1", "2", "3"):
+            shown = cli("show", run, "--state", str(journal), "--json")
+            assert shown.returncode == 0, shown.stderr
+            outputs[f"show {run}"] = shown.stdout + shown.stderr
+        listed = cli("runs", "--state", str(journal))
+        outputs["runs"] = listed.stdout + listed.stderr
+    # Each run met both echoes: the row's 400 (the sync tries a refused create again), the 403.
+    assert canvas.echoed >= 6
+    assert len(received) == 3
+    outputs.update({f"webhook {n}": body for n, body in enumerate(received)})
+    files = all_bytes(*reports, log, journal.parent)
+    outputs.update({name: data.decode("utf-8", "replace") for name, data in files.items()})
+    assert len(files) >= 5  # three reports, the log, the journal (and its WAL, if left)
+    for secret in (TOKEN, TOKEN.replace("~", "%7E")):
+        for name, text in outputs.items():
+            assert secret not in text, name
+        for name, data in files.items():
+            assert secret.encode() not in data, name
+            assert secret.encode("utf-16-le") not in data, name
+    # Canvas's words did reach each of them, cleaned.
+    shown_run = json.loads(outputs["show 3"])
+    assert "[REDACTED]" in shown_run["run"]["stop_reason"]
+    assert any("[REDACTED]" in row["detail"] for row in shown_run["rows"])
+    assert any("[REDACTED]" in action["detail"] for action in shown_run["actions"])
+    assert "[REDACTED]" in json.loads(received[0])["stop_reason"]
+    for name in (str(report) for report in reports):
+        assert "[REDACTED]" in outputs[name], name
+    assert "[REDACTED]" in outputs["sync .json"]
+    assert b"[REDACTED]" in files[str(journal)]
+
+
 def test_demo_at_debug_level_never_shows_the_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -139,6 +266,88 @@ def test_private_files_are_created_owner_only(tmp_path: Path, umask_022: None) -
     for path in private:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert not stat.S_IMODE(state.parent.stat().st_mode) & 0o077
+
+
+def test_folders_the_tool_makes_are_owner_only_whatever_the_umask(
+    tmp_path: Path, umask_022: None
+) -> None:
+    """Under umask 022, every folder a run makes (the journal's, the report's, the log's,
+    export-sis's --out, parents included) is 0700; a folder that was there keeps its mode."""
+    app, roster = district(tmp_path)
+    kept = tmp_path / "kept"
+    kept.mkdir(mode=0o755)
+    kept.chmod(0o755)
+    state = tmp_path / "state" / "canvas" / "journal.sqlite3"
+    report = tmp_path / "reports" / "nightly" / "r.html"
+    log = kept / "logs" / "cron" / "sync.log"
+    with running_server(app) as url:
+        result = invoke(
+            ["sync", str(roster), "--canvas-url", url, "--state", str(state),
+             "--report", str(report), "--log-file", str(log)],
+            env={"CANVAS_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    exported = invoke(["export-sis", str(roster), "--out", str(tmp_path / "sis" / "import")])
+    assert exported.exit_code in (0, 1), exported.output
+    made = [
+        tmp_path / "state", state.parent, tmp_path / "reports", report.parent,
+        kept / "logs", log.parent, tmp_path / "sis", tmp_path / "sis" / "import",
+    ]  # fmt: skip
+    for folder in made:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize(
+    "target", ["elsewhere.txt", "made-elsewhere.txt"], ids=["file", "dangling"]
+)
+def test_a_log_file_that_is_a_symbolic_link_is_refused(tmp_path: Path, target: str) -> None:
+    """--log-file names a link (to a file, or to none yet): exit 2 with one line naming it,
+    before anything is sent; the file it names is neither written nor created."""
+    app, roster = district(tmp_path)
+    victim = tmp_path / target
+    if target == "elsewhere.txt":
+        victim.write_text("keep me\n")
+    log = tmp_path / "sync.log"
+    log.symlink_to(victim)
+    with running_server(app) as url:
+        result = invoke(
+            ["sync", str(roster), "--canvas-url", url, "--state", str(tmp_path / "j.sqlite3"),
+             "--log-file", str(log)],
+            env={"CANVAS_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: --log-file {log} is a symbolic link; it is never written through a link (the "
+        "link could point at any file): give the real file's path, or remove the link"
+    ]
+    if target == "elsewhere.txt":
+        assert victim.read_text() == "keep me\n"
+    else:
+        assert not victim.exists()
+    assert sum(app.fake.stats.by_method.values()) == 0
+
+
+def test_a_journal_open_to_others_is_warned_about_once(tmp_path: Path) -> None:
+    """A journal found with group or world permission bits: one warning line in the log (and
+    on stderr) naming the file and `chmod 600`; the run goes on; a 0600 journal gets none."""
+    app, roster = district(tmp_path)
+    state, log = tmp_path / "j.sqlite3", tmp_path / "sync.log"
+    args = ["sync", str(roster), "--state", str(state), "--log-file", str(log)]
+    with running_server(app) as url:
+        first = invoke([*args, "--canvas-url", url], env={"CANVAS_TOKEN": TOKEN})
+        assert first.exit_code in (0, 1), first.output
+        state.chmod(0o644)
+        second = invoke([*args, "--canvas-url", url], env={"CANVAS_TOKEN": TOKEN})
+        assert second.exit_code in (0, 1), second.output
+    warnings = [line for line in log.read_text().splitlines() if "chmod 600" in line]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].split(" ", 2)[2] == (
+        f"WARNING canvas_observers.store.journal: the journal {state} is open to other users of "
+        "this machine (mode 0644), and it holds guardians' emails and Canvas ids; run: "
+        f"chmod 600 {state}"
+    )
+    assert "chmod 600" not in first.stderr and f"chmod 600 {state}" in second.stderr
 
 
 def test_token_file_readable_by_others_warns_and_works(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""The client secret stays secret; the snapshot folder is private, atomic and complete."""
+"""The client secret stays secret; the snapshot folder is private, atomic and complete, and
+is always read back."""
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -9,7 +11,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
 
+from canvas_observers.cli.roster_input import snapshot_source
+from canvas_observers.roster.model import Roster, RosterError
+from canvas_observers.roster.sources import SourceOptions, read_source
 from canvas_observers.sis_api import ConfigError, CredentialsRefused, Secret, read_client_secret
 from canvas_observers.sis_api.config import ApiConfig, resolve
 
@@ -63,6 +69,22 @@ async def test_snapshot_is_owner_only_and_says_what_was_fetched(
     assert sorted(os.listdir(tmp_path)) == ["snap"]  # no temporary folder left behind
 
 
+async def test_the_folders_a_fetch_makes_are_owner_only_under_umask_022(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """The snapshot's new parent folders are 0700 too (mkdir's mode is masked by the umask,
+    and parents get the default 0755); a folder that was there keeps its mode."""
+    os.chmod(tmp_path, 0o755)  # noqa: S103 - a folder that was there, as /var/log is
+    old = os.umask(0o022)
+    try:
+        await fetch(fake_api(samples["1.1"]), tmp_path / "district" / "nightly" / "snap")
+    finally:
+        os.umask(old)
+    for folder in ("district", "district/nightly", "district/nightly/snap"):
+        assert stat.S_IMODE(os.stat(tmp_path / folder).st_mode) == 0o700, folder
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o755
+
+
 async def test_failed_fetch_keeps_the_previous_snapshot(
     samples: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -89,6 +111,38 @@ async def test_a_folder_that_is_not_a_snapshot_is_not_replaced(
         await fetch(app, dest)
     assert state(app).requests["token"] == 0
     assert (dest / "letter.txt").read_text(encoding="utf-8") == "keep me"
+
+
+async def test_a_snapshot_with_a_field_over_the_csv_limit_is_read_back(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """The SIS sends a field longer than the csv module's default limit (131,072 characters):
+    the snapshot the fetch wrote is read back whole, as the CLI reads it, with the same rows
+    as without that field; the process's limit is as it was afterwards. An export someone
+    gives the tool keeps the limit (past it, an unmatched quote stops the read)."""
+    app = fake_api(samples["1.1"])
+    before = await read_roster(tmp_path / "plain", app)
+    users = state(app).users
+    guardian = next(u for u in users if u["role"] in ("parent", "guardian"))
+    guardian["middleName"] = "m" * 200_000
+    limit = csv.field_size_limit()
+    assert limit < 200_000
+    after = await read_roster(tmp_path / "long", app)
+    assert (after.rows, after.problems, after.removal_candidates) == (
+        before.rows,
+        before.problems,
+        before.removal_candidates,
+    )
+    assert before.rows and before.problems  # the district's rows, and its planted problems
+    assert csv.field_size_limit() == limit
+    with pytest.raises(RosterError, match="field larger than field limit"):
+        read_source(tmp_path / "long", format="oneroster")
+
+
+async def read_roster(dest: Path, app: Starlette) -> Roster:
+    """Fetch the API's roster into ``dest`` and read it back as the CLI reads a snapshot."""
+    await fetch(app, dest)
+    return snapshot_source(SourceOptions()).read(dest)
 
 
 def test_secret_file_is_stripped_and_a_readable_one_warned_about(tmp_path: Path) -> None:

@@ -10,10 +10,21 @@ port raise `UnsafeRequest` before anything is sent; `http://` is refused unless 
 loopback or `allow_insecure` is set. Log lines and errors carry the method, the path and the
 status only, and `repr(client)` hides the token (httpx already shows that header as
 `[secure]`), so DEBUG logging never shows it.
+
+An answer that echoes the token (an error page repeating the request's headers, a proxy, a
+message quoting a parameter) is cleaned where it enters, in `_decipher`: every string of a
+parsed answer, every error built from one (its message, and a `RequestRejected`'s error body)
+and every downloaded file has the token replaced by `[REDACTED]`. Names, logins and error
+messages flow from there into row details, the journal, the reports, the webhook and the log,
+so each of them inherits the cleaned text rather than needing a filter of its own. The token
+must be printable ASCII without spaces (all an HTTP header can carry, and all a Canvas token
+is; `token_problem` says what else is refused): an echo then carries it as sent, or
+percent-encoded as a URL would (`core.redact.spellings`), and both are replaced.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -51,6 +62,7 @@ from canvas_observers.canvas.net import check_base_url, explain_transport, origi
 from canvas_observers.canvas.pacing import Pacer, PacingPolicy
 from canvas_observers.canvas.protocol import Answer, Request
 from canvas_observers.canvas.retry import RetryLater, RetryPolicy, backoff_hook, never_sent
+from canvas_observers.core.redact import redact_json, spellings
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +107,9 @@ class CanvasClient:
         pacing: PacingPolicy | None = None,
         per_page: int = protocol.PER_PAGE,
     ) -> None:
-        if not token or not token.strip() or any(ch in token for ch in "\r\n"):
-            raise ConfigurationError("the Canvas token is empty or malformed")
+        problem = token_problem(token)
+        if problem:
+            raise ConfigurationError(f"the Canvas token {problem}")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self._http = http
@@ -105,6 +118,7 @@ class CanvasClient:
         self._prefix = self._base.path.rstrip("/")
         self._origin = origin_of(self._base)
         self._authorization = f"Bearer {token.strip()}"
+        self._secrets = spellings(token.strip())
         self._retry = retry
         self._per_page = per_page
         self._timeout = httpx.Timeout(timeout)
@@ -277,7 +291,7 @@ class CanvasClient:
                         path=hop.shown,
                         status=response.status_code,
                     )
-                return response.content
+                return files.redact_file(response.content, self._secrets)
             came_from = hop
             hop = files.next_hop(
                 hop,
@@ -333,6 +347,17 @@ class CanvasClient:
         return answer.data
 
     # ------------------------------------------------------------------ sending
+
+    def _decipher(self, method: str, target: str, response: httpx.Response) -> Answer:
+        """`protocol.decipher`, with the token taken out of all it returns or raises: the one
+        door every Canvas answer comes in by (see the module docstring)."""
+        try:
+            answer = protocol.decipher(
+                method, target, response.status_code, response.headers, response.content
+            )
+        except CanvasError as error:
+            raise error.redacted(self._secrets) from None
+        return dataclasses.replace(answer, data=redact_json(answer.data, self._secrets))
 
     def _url(self, target: str) -> httpx.URL:
         return self._base.copy_with(raw_path=(self._prefix + target).encode("ascii"))
@@ -457,9 +482,7 @@ class CanvasClient:
             log.debug("canvas %s %s -> %s (%.0f ms)", method, target, status, elapsed_ms)
             rate = protocol.rate_info(response.headers)
             try:
-                answer = protocol.decipher(
-                    method, target, status, response.headers, response.content
-                )
+                answer = self._decipher(method, target, response)
             except Throttled as error:
                 self._throttled += 1
                 slot.throttled()
@@ -532,7 +555,7 @@ class CanvasClient:
             return response
         if hop.with_token:  # Canvas's own answer: the usual typed errors, retried as usual
             try:
-                protocol.decipher("GET", hop.shown, status, response.headers, response.content)
+                self._decipher("GET", hop.shown, response)
             except (Throttled, ServerError) as error:
                 raise RetryLater(error, protocol.retry_after(response.headers)) from None
         elif status >= 500:
@@ -543,6 +566,24 @@ class CanvasClient:
         raise CanvasError(
             "the file could not be fetched", method="GET", path=hop.shown, status=status
         )
+
+
+def token_problem(token: str) -> str:
+    """What is wrong with a token, as the end of a sentence, or "" when it can be sent; the
+    token itself is never in it. An HTTP header carries printable ASCII only, and a Canvas
+    token is letters, digits and ``~``: a character outside that is a copy-and-paste accident
+    (a smart quote, a non-breaking space), and httpx would fail on it with a traceback."""
+    text = token.strip()
+    if not text:
+        return "is empty"
+    for position, char in enumerate(text, start=1):
+        if not ("!" <= char <= "~"):
+            kind = "a space or a control character" if char.isascii() else "not ASCII"
+            return (
+                f"has a character that cannot be sent (character {position} is {kind}); a "
+                "Canvas token is letters, digits and ~: copy it again from Canvas"
+            )
+    return ""
 
 
 def _log_retry(

@@ -26,15 +26,19 @@ enrollment is refused with the same 401/403), so the sync decides by operation w
 stops the run or skips the row.
 
 No exception message, ``repr`` or ``str`` ever contains the token: ``path`` is the URL path
-and query only, and the Authorization header is never attached.
+and query only, and the Authorization header is never attached. A message may quote Canvas's
+answer (its error message, a redirect's Location), and an answer may echo the token: the
+client calls ``redacted`` on every error built from an answer before raising it, so the
+token is ``[REDACTED]`` in the message and in ``RequestRejected.errors`` alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.redact import redact, redact_json
 
 
 class CanvasError(CanvasObserversError):
@@ -64,6 +68,14 @@ class CanvasError(CanvasObserversError):
             f"{type(self).__name__}({self.message!r}, method={self.method!r}, "
             f"path={self.path!r}, status={self.status!r})"
         )
+
+    def redacted(self, secrets: tuple[str, ...]) -> Self:
+        """This error with every secret replaced in what it carries from Canvas's answer (in
+        place: the client calls it on a fresh error, before anyone has seen it)."""
+        self.message = redact(self.message, secrets)
+        self.path = redact(self.path, secrets)
+        self.args = (self.message,)
+        return self
 
 
 class ConfigurationError(CanvasError):
@@ -106,6 +118,11 @@ class RequestRejected(CanvasError):
     ) -> None:
         super().__init__(message, method=method, path=path, status=status)
         self.errors = errors
+
+    def redacted(self, secrets: tuple[str, ...]) -> Self:
+        """Also the parsed error body, which ``messages`` and the sync's details quote."""
+        self.errors = redact_json(self.errors, secrets)
+        return super().redacted(secrets)
 
     def error_types(self, attribute: str | None = None) -> set[str]:
         """Every ``type`` string anywhere in the error body (e.g. ``{"taken"}``); with

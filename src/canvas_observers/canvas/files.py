@@ -18,16 +18,26 @@ A Canvas whose file URLs carry no verifier (the root account's feature
 answers the download as it answers a browser without a session: a redirect to its login page.
 That, or a web page where the file should be, is told apart here (``is_login_page``,
 ``looks_like_html``), so the caller can say what is wrong instead of failing to parse HTML.
+
+A fetched file is Canvas's answer too, and its cells become names and logins in row details:
+``redact_file`` takes the token out of it (out of each member of a zip), as the client does
+for every JSON answer.
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import httpx
 
 from canvas_observers.canvas.errors import CanvasError, UnsafeRequest
 from canvas_observers.canvas.net import is_loopback, origin_of
+from canvas_observers.core.redact import REDACTED
+
+_CHUNK = 1 << 20  # a zip member is searched a megabyte at a time, never read whole for it
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -99,3 +109,44 @@ def looks_like_html(content_type: str | None, data: bytes) -> bool:
         return True
     head = data[:512].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html"))
+
+
+def redact_file(content: bytes, secrets: tuple[str, ...]) -> bytes:
+    """``content`` with every secret replaced by ``[REDACTED]``: in the bytes of a CSV, in
+    each member of a zip (whose compressed bytes would hide it). A zip is rebuilt only when a
+    member holds a secret, which no report ever should: the usual file is returned as is."""
+    needles = [s.encode("utf-8") for s in secrets if s]
+    if not needles:
+        return content
+    if content[:2] != b"PK":
+        for needle in needles:
+            content = content.replace(needle, REDACTED.encode())
+        return content
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            infos = archive.infolist()
+            if not any(_holds(archive, info, needles) for info in infos):
+                return content
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rebuilt:
+                for info in infos:
+                    data = archive.read(info)
+                    for needle in needles:
+                        data = data.replace(needle, REDACTED.encode())
+                    rebuilt.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+            return out.getvalue()
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError):
+        return content  # not a zip after all: its reader says so, and shows none of its bytes
+
+
+def _holds(archive: zipfile.ZipFile, info: zipfile.ZipInfo, needles: list[bytes]) -> bool:
+    """Whether a member holds a needle, read a chunk at a time (a needle may span two)."""
+    overlap = max(len(n) for n in needles) - 1
+    tail = b""
+    with archive.open(info) as member:
+        while chunk := member.read(_CHUNK):
+            window = tail + chunk
+            if any(n in window for n in needles):
+                return True
+            tail = window[-overlap:] if overlap else b""
+    return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import stat
@@ -15,12 +16,22 @@ import httpx
 import stamina
 from rich.console import Console
 
+from canvas_observers.canvas.client import token_problem
 from canvas_observers.canvas.errors import ConfigurationError
 from canvas_observers.canvas.net import canonical_url, check_base_url
 from canvas_observers.cli.exits import EXIT_STOPPED, Stopped
 from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.files import open_no_link, private_folder
+from canvas_observers.core.redact import redact, spellings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+SETTINGS_REFUSAL = (
+    "the token itself never goes in a settings file (it is copied and shown around with "
+    "them): put it in a file only you can read and set token_file, or set CANVAS_TOKEN"
+)
+SETTINGS_VALUES = "canvas_observers.settings_values"
+"""``ctx.meta`` key: (the ``--config`` file, its string values by key), set by config.py."""
 
 
 class Redactor(logging.Filter):
@@ -29,15 +40,13 @@ class Redactor(logging.Filter):
 
     def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.secrets = tuple(form for secret in secrets for form in spellings(secret))
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "[REDACTED]")
+        redacted = redact(message, self.secrets)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
@@ -88,10 +97,7 @@ def setup_logging(
         stream.addFilter(lambda record: not record.name.startswith(RUN_LOG))
         handlers.append(stream)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler = _log_file_handler(log_file)
         file_handler.setLevel(getattr(logging, level.upper()))
         file_handler.setFormatter(fmt)
         handlers.append(file_handler)
@@ -108,6 +114,33 @@ def setup_logging(
         logging.getLogger(name).setLevel(noisy)
 
 
+class _PrivateLogFile(logging.FileHandler):
+    """A FileHandler whose file is opened as ``open_no_link`` opens it: appended to, created
+    0600, never through a symbolic link (a link planted at the log's path would have the run
+    append to whatever file it names)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = open_no_link(
+            Path(self.baseFilename),
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+            what="--log-file",
+            fix="give the real file's path, or remove the link",
+        )
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+def _log_file_handler(log_file: Path) -> logging.FileHandler:
+    """The log file's handler, its folder made owner-only if the tool makes it; a folder or
+    file that cannot be used is one usage error naming the flag."""
+    try:
+        private_folder(log_file.parent if str(log_file.parent) else Path("."))
+        return _PrivateLogFile(log_file, encoding="utf-8")
+    except OSError as error:
+        raise click.UsageError(
+            f"cannot write --log-file {log_file}: {error.strerror or error}"
+        ) from None
+
+
 def read_token(token_file: Path | None) -> str:
     """The Canvas token from --token-file or CANVAS_TOKEN; never from a flag value."""
     if token_file is not None:
@@ -118,6 +151,11 @@ def read_token(token_file: Path | None) -> str:
             raise click.UsageError(
                 f"cannot read --token-file {token_file}: {error.strerror}"
             ) from None
+        except UnicodeDecodeError:
+            raise click.UsageError(
+                f"--token-file {token_file} is not text (not UTF-8): a Canvas token is letters, "
+                "digits and ~; copy it again from Canvas"
+            ) from None
         if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             click.echo(
                 f"warning: {token_file} can be read by other users of this machine; "
@@ -127,23 +165,52 @@ def read_token(token_file: Path | None) -> str:
         token = text.strip()
         if not token:
             raise click.UsageError(f"--token-file {token_file} is empty")
-        return _no_bearer(token, f"--token-file {token_file}")
+        return _usable(token, f"--token-file {token_file}")
     token = os.environ.get("CANVAS_TOKEN", "").strip()
     if not token:
         raise click.UsageError(
             "no Canvas token: set CANVAS_TOKEN or pass --token-file PATH "
             "(a file readable only by you, holding the token)"
         )
-    return _no_bearer(token, "CANVAS_TOKEN")
+    return _usable(token, "CANVAS_TOKEN")
 
 
-def _no_bearer(token: str, where: str) -> str:
-    """A token copied with its header's ``Bearer `` would be sent as ``Bearer Bearer …``."""
+def _not_in_settings(token: str) -> None:
+    """The token must not be a value of the ``--config`` file, under whatever key (config.py
+    refuses the ones it can know while reading the file: this catches the token a
+    ``--token-file`` flag names)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get(SETTINGS_VALUES) if ctx is not None else None
+    if found is None:
+        return
+    path, values = found
+    for key, texts in values.items():
+        if any(holds_token(text, token) for text in texts):
+            raise click.UsageError(
+                f"--config {path}: {key}: holds the Canvas token; {SETTINGS_REFUSAL}"
+            )
+
+
+def holds_token(text: str, token: str) -> bool:
+    """Whether a settings value holds the token: anywhere in it, or, for a token too short to
+    be a real one (a test's ``abc``), as the whole value, so no word is taken for a token."""
+    return token in text if len(token) >= 16 else text == token
+
+
+def _usable(token: str, where: str) -> str:
+    """A token copied with its header's ``Bearer `` would be sent as ``Bearer Bearer …``; one
+    that an HTTP header cannot carry (a smart quote, a non-breaking space) is refused here, by
+    where it came from, rather than by httpx with a traceback; so is one the settings file
+    holds. No message repeats it."""
     if token[:7].lower() == "bearer ":
         raise click.UsageError(
             f"{where} starts with 'Bearer ': give the token alone, without 'Bearer ' "
             "(canvas-observers adds it)"
         )
+    problem = token_problem(token)
+    if problem:
+        raise click.UsageError(f"{where} {problem}")
+    _not_in_settings(token)
     return token
 
 
@@ -158,11 +225,12 @@ def canvas_url_or_exit(canvas_url: str | None, *, allow_insecure: bool) -> str:
 
 
 def ensure_folder(flag: str, path: Path) -> None:
-    """Create the folder of an output file (owner-only) before anything is sent to Canvas, or
-    refuse the run then: a journal or report must never fail to be written after the writes."""
+    """Create the folder of an output file (owner-only, its new parents too) before anything is
+    sent to Canvas, or refuse the run then: a journal or report must never fail to be written
+    after the writes."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(folder)
     except OSError as error:
         raise click.UsageError(
             f"{flag} {path}: cannot create the folder {folder}: {error.strerror}"

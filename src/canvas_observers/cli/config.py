@@ -6,7 +6,12 @@ true``, ``report = "/var/log/canvas-observers/last.json"``); ``_`` and ``-`` are
 flag takes a list (``fail-on = ["failed", "conflict"]``), and ``column`` also a table
 (``[column]`` then ``student_id = "Student ID"``). Relative paths are relative to the file's
 folder. The token itself is refused: a settings file is copied and shown around far more than
-a token file.
+a token file. So is any key that names a token, key or secret (``canvas_token``, ``api_key``,
+``access_token``, ``password``...), and any value that holds the Canvas token (that of
+``CANVAS_TOKEN`` or of the token file, or anything shaped like a Canvas token), whatever its
+key: each is one error naming the file and the key, never the value. The token from a
+``--token-file`` given on the command line is known only once the options are read, so
+``read_token`` checks the file's values against it then (``common.SETTINGS_VALUES``).
 
 The file fills click's ``default_map`` from an eager ``--config`` option, so what is given
 wins in this order: the command line, then the environment (``CANVAS_URL``), then the file,
@@ -18,14 +23,16 @@ the file and the key.
 from __future__ import annotations
 
 import difflib
+import os
+import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from canvas_observers.cli.common import Command
+from canvas_observers.cli.common import SETTINGS_REFUSAL, SETTINGS_VALUES, Command, holds_token
 from canvas_observers.core.errors import CanvasObserversError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,13 +90,65 @@ def _path(option: click.Option, value: str, folder: Path) -> str:
     return str(path if path.is_absolute() else folder / path)
 
 
+# Keys that name the token, or another secret (whole words of the key, or these anywhere in
+# it): never an option, so refused with the words that say where the value goes instead.
+_TOKEN_WORDS = frozenset({"key", "apikey", "bearer"})
+_SECRET_WORDS = frozenset({"pass", "passwd", "pwd", "credential", "credentials"})
+_NOT_SECRETS = frozenset({"token-file", "token-url", "client-secret-file"})
+_OTHER_REFUSAL = (
+    "a secret never goes in a settings file (it is copied and shown around with them): put "
+    "it in a file only you can read and name the file (token_file for the Canvas token, "
+    "client-secret-file for the SIS's client secret)"
+)
+# A Canvas access token: the shard's number, a tilde, then 64 letters and digits (older ones
+# are shorter); anything this shape in a settings file is taken for one.
+_CANVAS_TOKEN_SHAPE = re.compile(r"(?<![A-Za-z0-9])\d{1,6}~[A-Za-z0-9]{24,}")
+
+
 def _refuse_token(name: str) -> None:
-    if "token" in name and name not in ("token-file", "token-url"):
-        raise ConfigError(
-            "the token itself never goes in a settings file (it is copied and shown around "
-            "with them): put it in a file only you can read and set token_file, or set "
-            "CANVAS_TOKEN"
-        )
+    """A key that names a token, key or secret: the value is refused unseen, whatever it is."""
+    if name in _NOT_SECRETS:
+        return
+    words = set(name.split("-"))
+    if "token" in name or words & _TOKEN_WORDS:
+        raise ConfigError(SETTINGS_REFUSAL)
+    if "secret" in name or "password" in name or words & _SECRET_WORDS:
+        raise ConfigError(_OTHER_REFUSAL)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a TOML value (lists and tables included)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def _known_tokens(data: dict[str, Any], folder: Path) -> list[str]:
+    """The Canvas token as far as it is known while the file is read: ``CANVAS_TOKEN``, and
+    the token file the settings name (a file that cannot be read is said later, by the run)."""
+    tokens = [os.environ.get("CANVAS_TOKEN", "").strip()]
+    for key, value in data.items():
+        if key.replace("_", "-") == "token-file" and isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            try:
+                text = (path if path.is_absolute() else folder / path).read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            tokens.append(text.strip())
+    return [token for token in tokens if token]
+
+
+def _refuse_token_value(value: Any, tokens: list[str]) -> None:
+    """A value holding the token (or shaped like one) is refused before any check that would
+    repeat it in a message (a wrong choice, a path that does not exist)."""
+    for text in _strings(value):
+        if any(holds_token(text, token) for token in tokens) or _CANVAS_TOKEN_SHAPE.search(text):
+            raise ConfigError(f"holds the Canvas token; {SETTINGS_REFUSAL}")
 
 
 def read_config(path: Path, ctx: click.Context) -> dict[str, Any]:
@@ -102,12 +161,14 @@ def read_config(path: Path, ctx: click.Context) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     options = _options(ctx.command)
     folder = path.resolve().parent
+    tokens = _known_tokens(data, folder)
     settings: dict[str, Any] = {}
     seen: dict[str, str] = {}
     for key, value in data.items():
         name = key.replace("_", "-")
         try:
             _refuse_token(name)
+            _refuse_token_value(value, tokens)
             option = options.get(name)
             if option is None:
                 raise ConfigError(_unknown(ctx, options, name))
@@ -122,6 +183,8 @@ def read_config(path: Path, ctx: click.Context) -> dict[str, Any]:
             raise ConfigError(f"{path}: {key}: {error}") from None
         assert option.name is not None  # every option here has a long flag
         settings[option.name] = typed
+    # For read_token, which knows the token a --token-file flag names only later.
+    ctx.meta[SETTINGS_VALUES] = (path, {key: list(_strings(v)) for key, v in data.items()})
     return settings
 
 

@@ -2,9 +2,10 @@
 
 Two syncs on one Canvas at once would both create the same guardians and race on the same
 links, so a run holds ``<journal>.lock`` from before the journal is opened until its last
-write is recorded. The file is created owner-only (0600) and held with an exclusive
-``flock``; it holds the holder's pid, host and start time, which only serve the message a
-second run prints ("pid 4242 on host x, started ...").
+write is recorded. The file is created owner-only (0600), never opened through a symbolic
+link (the run would lock and empty the file the link names: one clear error instead), and
+held with an exclusive ``flock``; it holds the holder's pid, host and start time, which only
+serve the message a second run prints ("pid 4242 on host x, started ...").
 
 Why ``flock`` rather than creating the file with ``O_EXCL``: the kernel drops a ``flock`` when
 its process ends, however it ends (``kill -9`` and a power cut included), so a lock can never
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from canvas_observers.cli.exits import Stopped
 from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.files import UnsafeFile, open_no_link, private_folder
 
 log = logging.getLogger("canvas_observers")
 
@@ -99,14 +101,16 @@ def _same_file(fd: int, path: Path) -> bool:
 def acquire(journal: Path) -> tuple[int, Holder | None]:
     """Lock ``journal``'s lock file; return its descriptor and the holder a killed run left.
 
-    Raises ``LockHeld`` when another process holds it, ``OSError`` when it cannot be made.
+    Raises ``LockHeld`` when another process holds it, ``UnsafeFile`` when the lock's path is
+    a symbolic link (locking and truncating it would empty whatever file the link names, with
+    this run's rights), ``OSError`` when it cannot be made.
     """
     import fcntl  # not on Windows: run_lock does not call this there
 
     path = lock_path(journal)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(path.parent)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_no_link(path, os.O_RDWR | os.O_CREAT, what="the lock file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -144,7 +148,7 @@ def run_lock(journal: Path) -> Iterator[None]:
         return
     try:
         fd, left = acquire(journal)
-    except LockHeld:
+    except (LockHeld, UnsafeFile):
         raise
     except OSError as error:
         raise Stopped(

@@ -3,7 +3,9 @@ summary posted to a webhook (--notify-url)."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -112,17 +114,54 @@ def _eta(started: float, done: int, total: int) -> str:
     return f"{round(seconds / 60)} min" if seconds >= 90 else f"{max(1, round(seconds))} s"
 
 
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
 def check_notify_url(value: str | None) -> str | None:
-    """An https URL, or http to this machine (tests); anything else is a usage error."""
+    """An https URL, or http to this machine (tests); anything else is a usage error.
+
+    The message never repeats the URL: a Slack or Teams webhook URL is itself a secret
+    (whoever has it can post to the channel), and the error line lands in cron mail and logs.
+    """
     if value is None:
         return None
-    url = httpx.URL(value)
-    safe = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.host))
-    if safe and url.host:
-        return value
-    raise click.BadParameter(
-        "must be an https:// URL (http only to this machine)", param_hint="--notify-url"
-    )
+    problem = _notify_url_problem(value)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--notify-url")
+    return value
+
+
+def _notify_url_problem(value: str) -> str:
+    """Why ``value`` cannot be the webhook's URL, or "" when it can."""
+    if any(char.isspace() or not char.isprintable() for char in value):
+        return "has a space or a control character; give the URL exactly as the webhook shows it"
+    try:
+        url = httpx.URL(value)
+        port = url.port
+    except httpx.InvalidURL:
+        return "is not a URL; give it as https://host/path"
+    if url.scheme not in ("https", "http"):
+        return "must be an https:// URL (http only to this machine)"
+    host = url.raw_host.decode("ascii", errors="replace")
+    if not host:
+        return "has no host name; give it as https://host/path"
+    if not _valid_host(host):
+        return "has a host name that is not valid; give it as https://host/path"
+    if port is not None and not 1 <= port <= 65535:
+        return "has a port that is not a number from 1 to 65535"
+    if url.scheme == "http" and not is_loopback(url.host):
+        return "must be an https:// URL (http only to this machine)"
+    return ""
+
+
+def _valid_host(host: str) -> bool:
+    """An IP address, or a DNS name (as IDNA, which httpx gives for a Unicode name)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        return all(_LABEL.fullmatch(label) for label in labels)
+    return True
 
 
 def notify(url: str, body: dict[str, object]) -> None:

@@ -31,6 +31,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.options import apply_flags
+from canvas_observers.core.files import private_folder
 from canvas_observers.roster.model import Roster
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.sis_api import ApiConfig, FetchResult, Secret, fetch_bundle
@@ -230,9 +231,10 @@ def read_roster(
 
 
 def snapshot_source(source: SourceOptions) -> SourceOptions:
-    """How a snapshot is read: as OneRoster in UTF-8 (what the fetch wrote), with the roster
-    flags (guardian roles, student id field, names) as given."""
-    return dataclasses.replace(source, format="oneroster", encoding="utf-8")
+    """How a snapshot is read: as OneRoster in UTF-8 (what the fetch wrote), as the tool's own
+    file (no csv field limit: it is read back whatever the SIS sent), with the roster flags
+    (guardian roles, student id field, names) as given."""
+    return dataclasses.replace(source, format="oneroster", encoding="utf-8", own_snapshot=True)
 
 
 def fetch_snapshot(
@@ -249,7 +251,7 @@ def fetch_snapshot(
     config = api.config(secret)
     bar, progress = _fetch_progress(None if quiet else Console(stderr=True))
     try:
-        snapshots.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(snapshots)
         with bar:
             fetched = asyncio.run(fetch_bundle(config, dest, progress=progress))
     except OSError as error:

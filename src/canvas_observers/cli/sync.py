@@ -211,7 +211,8 @@ log = logging.getLogger("canvas_observers")
     "--log-file",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="PATH",
-    help="Also log to this file, e.g. for cron (created readable only by you).",
+    help="Also log to this file, e.g. for cron (created readable only by you; a symbolic "
+    "link is refused).",
 )
 def sync(
     roster: Path | None,

@@ -3,6 +3,7 @@
 Each package draws its own branch below it::
 
     CanvasObserversError
+    ├── UnsafeFile             core/files.py: a path the tool will not write through (a link)
     ├── CanvasError            canvas/errors.py: everything Canvas answered, or did not
     ├── RosterError            roster/model.py: a roster that cannot be read at all
     ├── ExportError            sis_export/: a template or folder the export cannot use

@@ -4,6 +4,9 @@ A ``Bundle`` finds and reads the files of one export (inside a zip, the folder h
 shallowest ``users.csv`` or ``relationships.csv``); ``read_table`` parses one of its CSVs by
 header name into ``Record``s, skipping and reporting rows whose cell count is off. The
 OneRoster and SDS readers are built on these.
+
+A bundle this tool wrote itself (the OneRoster API snapshot, ``Bundle.own``) is read without
+the csv module's field limit: see ``_field_limit``.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import threading
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +26,20 @@ from canvas_observers.roster.model import RosterError, RowProblem, eight_bit_gue
 # A zip member is read into memory: refuse a "zip bomb" rather than exhaust it (the memory
 # target is a 100,000-row roster in under 300 MB, docs/performance.md; its users.csv is ~30 MB).
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
+_CSV_LIMIT_MAX = 2**31 - 1  # csv.field_size_limit takes a C long: 32 bits on Windows
+_LIMIT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
 class Bundle:
-    """An SIS export: a folder, a ``.zip`` (files at any depth), or a lone ``users.csv``."""
+    """An SIS export: a folder, a ``.zip`` (files at any depth), or a lone ``users.csv``.
+
+    ``own``: written by this tool (the OneRoster API snapshot, by ``csv.DictWriter``), so
+    read back whatever the length of its fields.
+    """
 
     path: Path
+    own: bool = False
 
     @property
     def label(self) -> str:
@@ -165,10 +177,42 @@ def decode(data: bytes, *, source: str, encoding: str) -> str:
         ) from exc
 
 
+@contextmanager
+def _field_limit(at_least: int) -> Iterator[None]:
+    """Let the csv module read fields of up to ``at_least`` characters in the block.
+
+    Python's csv module refuses a field longer than 131,072 characters ("field larger than
+    field limit"). For an export someone gave us that limit is worth keeping: past it, an
+    unmatched quote that would swallow the rest of the file into one field stops the read
+    with an error instead. The tool's own snapshot cannot have an unmatched quote (the csv
+    module quoted it), yet the SIS may send any field at any length (a guardian of 20,000
+    students' ``agentSourcedIds``, a long ``userIds``): a snapshot written whole must be read
+    whole, or the run stops on its own file. The field cannot be longer than the text it is
+    in, which is already in memory, so the limit becomes the text's length, never less than
+    the default.
+
+    The limit is a setting of the whole process: it is restored on leaving, and a lock keeps
+    two such blocks from restoring each other's value. Meanwhile a reader on another thread
+    (the CLI has none then) could take a longer field than usual, nothing worse.
+    """
+    with _LIMIT_LOCK:
+        before = csv.field_size_limit()
+        csv.field_size_limit(min(max(before, at_least), _CSV_LIMIT_MAX))
+        try:
+            yield
+        finally:
+            csv.field_size_limit(before)
+
+
 def read_table(bundle: Bundle, name: str, *, encoding: str, required: Iterable[str] = ()) -> Table:
     """Parse one CSV of the bundle; raise RosterError if it is missing a required column."""
     source = bundle.source_name(name)
     text = decode(bundle.read_bytes(name), source=source, encoding=encoding)
+    with _field_limit(len(text)) if bundle.own else nullcontext():
+        return _parse_table(text, source, required)
+
+
+def _parse_table(text: str, source: str, required: Iterable[str]) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""))
     records: list[Record] = []
     problems: list[RowProblem] = []

@@ -76,11 +76,13 @@ def read_source_detailed(
     encoding: str = "utf-8",
     columns: Mapping[str, str] | None = None,
     delimiter: str = ",",
+    own: bool = False,
 ) -> SourceRead:
     """Like ``read_source``, also returning the format and the guardians' sourcedIds.
 
     ``columns`` and ``delimiter`` (``--column``, ``--delimiter``) apply to the four-column
-    CSV only: OneRoster and SDS files have fixed headers and commas.
+    CSV only: OneRoster and SDS files have fixed headers and commas. ``own``: the bundle is
+    one this tool wrote (``Bundle.own``).
     """
     fmt = (format or detect_format(path)).lower()
     if fmt not in FORMATS:
@@ -105,7 +107,7 @@ def read_source_detailed(
             raise RosterError(f"cannot read: {exc}", source=path.name) from exc
     if not roles:
         raise RosterError("--guardian-roles names no role; the default is parent,guardian")
-    bundle = Bundle(path)
+    bundle = Bundle(path, own=own)
     if fmt == "sds" and bundle.kind == "file":
         raise RosterError(
             "SDS needs the folder or .zip holding relationships.csv and users.csv",
@@ -170,6 +172,7 @@ class SourceOptions:
     encoding: str = "utf-8"
     columns: tuple[tuple[str, str], ...] = ()  # (roster column, the file's header)
     delimiter: str = ","
+    own_snapshot: bool = False  # the tool's own OneRoster API snapshot (Bundle.own)
 
     def read_detailed(self, path: Path) -> SourceRead:
         return read_source_detailed(
@@ -181,6 +184,7 @@ class SourceOptions:
             encoding=self.encoding,
             columns=dict(self.columns),
             delimiter=self.delimiter,
+            own=self.own_snapshot,
         )
 
     def read(self, path: Path) -> Roster:

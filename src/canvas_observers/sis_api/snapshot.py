@@ -1,6 +1,7 @@
 """Write the fetched rows as a OneRoster CSV bundle folder, atomically and owner-only.
 
-The folder is built beside its destination under a temporary name (mode 0700, files 0600),
+The folder is built beside its destination under a temporary name (mode 0700, files 0600;
+its parents, when they are made here, 0700 as well),
 each file flushed to disk, then moved into place: a reader sees the previous snapshot or the
 new one, never half of one. A destination that exists must be an earlier snapshot (it holds
 ``fetch.json``) or an empty folder: anything else is refused rather than replaced.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from canvas_observers.core.files import private_folder
 from canvas_observers.sis_api.errors import ConfigError
 
 FETCH_INFO = "fetch.json"
@@ -80,7 +82,7 @@ def write_snapshot(dest: Path, files: Mapping[str, CsvFile], info: Mapping[str, 
     """Write ``files`` and ``fetch.json`` as the folder ``dest``, replacing an earlier one."""
     check_destination(dest)
     parent = dest.parent if str(dest.parent) else Path(".")
-    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(parent)
     tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{dest.name}.", suffix=".tmp"))
     old: Path | None = None
     try:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from canvas_observers.core.errors import CanvasObserversError
-from canvas_observers.core.files import csv_safe, formula_risk, write_private
+from canvas_observers.core.files import csv_safe, formula_risk, private_folder, write_private
 from canvas_observers.roster.model import Roster, RowProblem
 from canvas_observers.roster.sources import SourceOptions
 
@@ -189,7 +189,7 @@ def export_sis(
         read.roster, observer_id_template=observer_id_template, guardian_ids=read.guardian_ids
     )
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(out_dir)
         users_path, links_path = out_dir / "users.csv", out_dir / "user_observers.csv"
         write_private(users_path, _csv_text(USERS_COLUMNS, users))
         write_private(links_path, _csv_text(USER_OBSERVERS_COLUMNS, links))

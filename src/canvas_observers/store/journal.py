@@ -26,9 +26,11 @@ is not SQLite, is corrupt, or is some other program's database.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sqlite3
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from urllib.parse import urlsplit
 from platformdirs import user_state_dir
 
 from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.files import private_folder
 from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.core.recorder import UserKind
 from canvas_observers.store import history
@@ -52,6 +55,8 @@ from canvas_observers.store.history import (
     SourceRun,
 )
 from canvas_observers.store.migrations import MIGRATIONS, applied_migrations, apply_migrations
+
+log = logging.getLogger(__name__)
 
 MEMORY = ":memory:"
 FINAL_STATES = frozenset({"complete", "failed", "stopped"})
@@ -185,11 +190,24 @@ def _create_owner_only(path: Path) -> None:
     """Create the parent (0700) and the file (0600) before SQLite opens it with its own mode.
 
     SQLite creates its -wal and -shm files with the main file's permissions, so they are
-    owner-only too (``robust_open``/``findCreateFileMode`` in SQLite's ``os_unix.c``).
+    owner-only too (``robust_open``/``findCreateFileMode`` in SQLite's ``os_unix.c``). A
+    journal found open to other users (copied, restored from a backup, or made by an older
+    version) is not changed behind its owner's back, but said once in the log, with the fix.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning(
+            "the journal %s is open to other users of this machine (mode %04o), and it holds "
+            "guardians' emails and Canvas ids; run: chmod 600 %s",
+            path,
+            mode,
+            path,
+        )
 
 
 class Journal:
