@@ -78,7 +78,8 @@ def test_what_a_run_listed_is_read_back_per_source(tmp_path: Path) -> None:
         assert [(r.run_id, r.valid_rows, r.held, r.listed) for r in runs] == [
             (a, 2, False, frozenset({(11, 1)}))
         ]
-        previous = journal.previous_listing(canvas_url=URL, source="A", before_run=now)
+        previous = journal.latest_listing(canvas_url=URL, source="A", before_run=now)
+        assert journal.carried_links(canvas_url=URL, source="A") == previous
         assert previous == [ListedRow("S1", "g1@h.test", "G1", 11, 1)]
         assert journal.other_listings(canvas_url=URL, source="A", before_run=now) == {
             "B": frozenset({(12, 2)})

@@ -203,7 +203,18 @@ def _links_of(conn: sqlite3.Connection, run_id: int) -> frozenset[Link]:
     return frozenset((int(o), int(s)) for o, s in cur)
 
 
-def previous_listing(
+def carried_links(conn: sqlite3.Connection, *, canvas_url: str, source: str) -> list[ListedRow]:
+    """For every row text this source's complete runs ever listed a link for, the link the
+    latest of them listed: what a row that does not resolve tonight keeps listed."""
+    cur = conn.execute(
+        "SELECT student_key, guardian_email, guardian_id, observer_id, student_id"
+        " FROM last_listed WHERE canvas_url = ? AND source = ?",
+        (canvas_url, source),
+    )
+    return [ListedRow(*values) for values in cur]
+
+
+def latest_listing(
     conn: sqlite3.Connection, *, canvas_url: str, source: str, before_run: int
 ) -> list[ListedRow]:
     """What the latest complete real run of this source that recorded its links listed."""
@@ -251,9 +262,32 @@ LISTED_PARTLY = 2  # runs.listed: look-ups only; a row found by login alone gave
 def record_listed(
     conn: sqlite3.Connection, run_id: int, rows: Iterable[ListedRow], *, whole: bool = True
 ) -> None:
-    """Record the links a run's roster listed (one transaction), and how completely."""
+    """Record the links a run's roster listed (one transaction), and how completely; each
+    row text's link becomes the one its source last listed for it."""
+    rows = list(rows)
+    run = conn.execute("SELECT canvas_url, source FROM runs WHERE id = ?", (run_id,)).fetchone()
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if run is not None and run[1] is not None:
+            conn.executemany(
+                "INSERT INTO last_listed (canvas_url, source, student_key, guardian_email,"
+                " guardian_id, observer_id, student_id, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (canvas_url, source, student_key, guardian_email) DO UPDATE SET"
+                " guardian_id = excluded.guardian_id, observer_id = excluded.observer_id,"
+                " student_id = excluded.student_id, run_id = excluded.run_id",
+                [
+                    (
+                        run[0],
+                        run[1],
+                        r.student_key,
+                        r.guardian_email,
+                        r.guardian_id,
+                        *r.link,
+                        run_id,
+                    )
+                    for r in rows
+                ],
+            )
         conn.executemany(
             "INSERT INTO listed (run_id, student_key, guardian_email, guardian_id, observer_id,"
             " student_id) VALUES (?, ?, ?, ?, ?, ?)",

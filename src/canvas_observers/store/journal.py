@@ -474,9 +474,13 @@ class Journal:
             self._conn, canvas_url=canvas_url, source=source, before_run=before_run, limit=limit
         )
 
-    def previous_listing(self, *, canvas_url: str, source: str, before_run: int) -> list[ListedRow]:
+    def carried_links(self, *, canvas_url: str, source: str) -> list[ListedRow]:
+        """Per row text, the link this source's complete runs last listed for it."""
+        return history.carried_links(self._conn, canvas_url=canvas_url, source=source)
+
+    def latest_listing(self, *, canvas_url: str, source: str, before_run: int) -> list[ListedRow]:
         """The links the source's latest complete run (that recorded them) listed."""
-        return history.previous_listing(
+        return history.latest_listing(
             self._conn, canvas_url=canvas_url, source=source, before_run=before_run
         )
 

@@ -139,6 +139,20 @@ MIGRATIONS: tuple[Migration, ...] = (
                 student_id INTEGER NOT NULL
             )""",
             "CREATE INDEX listed_by_run ON listed(run_id)",
+            # The link each row text of a source last listed, whichever run that was: what a
+            # row that does not resolve tonight carries over (a held or short run between
+            # does not make it forget).
+            """CREATE TABLE last_listed (
+                canvas_url TEXT NOT NULL,
+                source TEXT NOT NULL,
+                student_key TEXT NOT NULL,
+                guardian_email TEXT NOT NULL,
+                guardian_id TEXT,
+                observer_id INTEGER NOT NULL,
+                student_id INTEGER NOT NULL,
+                run_id INTEGER NOT NULL,
+                PRIMARY KEY (canvas_url, source, student_key, guardian_email)
+            ) WITHOUT ROWID""",
             # A guardian followed by their SIS guardian id: (Canvas, source, id) -> account.
             """CREATE TABLE guardians (
                 canvas_url TEXT NOT NULL,

@@ -347,7 +347,7 @@ def _plan_removals(
         history = journal.source_runs(
             canvas_url=canvas_url, source=source, before_run=run_id, limit=HISTORY_RUNS
         )
-        previous = journal.previous_listing(canvas_url=canvas_url, source=source, before_run=run_id)
+        previous = journal.carried_links(canvas_url=canvas_url, source=source)
         others = journal.other_listings(canvas_url=canvas_url, source=source, before_run=run_id)
     listed = listing(roster.rows, [planned], previous, skip=_excluded_lines(roster, excluded))
     plan = plan_removals(
@@ -416,7 +416,7 @@ def _record_listing(
     """Keep what this complete run's roster listed (for the next runs' absence counts and
     other sources' protection), and the links whose ownership moved to another source.
     ``whole``: Canvas was read whole, so every row that resolves was resolved."""
-    previous = journal.previous_listing(canvas_url=canvas_url, source=source, before_run=run_id)
+    previous = journal.carried_links(canvas_url=canvas_url, source=source)
     listed = listing(
         roster.rows,
         [planned, resolved_links(results)],

@@ -94,7 +94,7 @@ def _tonight(
         return "no roster source owns it: no sync removes it"
     listed = {
         row.link
-        for row in journal.previous_listing(canvas_url=canvas_url, source=source, before_run=2**62)
+        for row in journal.latest_listing(canvas_url=canvas_url, source=source, before_run=2**62)
     }
     if link in listed:
         return f"the latest roster of {source} lists it: it stays"
