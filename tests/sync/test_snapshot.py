@@ -277,11 +277,11 @@ def test_suspended_logins_and_login_providers_are_kept() -> None:
     clears it), and the provider of the login shown for an account is kept."""
     head = USERS.split("\n", 1)[0] + "\n"
     text = head + (
-        "20,G-20,,,sus@home.test,Sue,S,Sue S,\"S, Sue\",Sue S,,suspended,false\n"
-        "21,,,2,both@home.test,Bo,B,Bo B,\"B, Bo\",Bo B,,suspended,false\n"
-        "21,G-21,,1,both2@home.test,Bo,B,Bo B,\"B, Bo\",Bo B,,active,false\n"
-        "22,G-22,,1,act@home.test,Al,A,Al A,\"A, Al\",Al A,,active,false\n"
-        "22,,,,act2@home.test,Al,A,Al A,\"A, Al\",Al A,,suspended,false\n"
+        '20,G-20,,,sus@home.test,Sue,S,Sue S,"S, Sue",Sue S,,suspended,false\n'
+        '21,,,2,both@home.test,Bo,B,Bo B,"B, Bo",Bo B,,suspended,false\n'
+        '21,G-21,,1,both2@home.test,Bo,B,Bo B,"B, Bo",Bo B,,active,false\n'
+        '22,G-22,,1,act@home.test,Al,A,Al A,"A, Al",Al A,,active,false\n'
+        '22,,,,act2@home.test,Al,A,Al A,"A, Al",Al A,,suspended,false\n'
     )
     snapshot = parse_snapshot(text.encode())
     assert snapshot.suspended == {20: "sus@home.test"}
