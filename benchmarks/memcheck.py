@@ -50,7 +50,9 @@ def generate(folder: Path, rows: int, seed: int) -> None:
     with (folder / "answers.jsonl").open("w", encoding="utf-8") as out:
         for sis_id, login in state.logins_by_sis_id.items():
             out.write(json.dumps({"student": sis_id, "user": user_json(login.user_id)}) + "\n")
-        for unique_id, login in state.logins_by_unique_id.items():
+        live = [login for held in state.logins_by_key.values() for login in held]
+        for login in sorted(live, key=lambda p: p.id):
+            unique_id = login.unique_id.lower()
             observees = state.observees_of.get(login.user_id, set())
             if "@" in unique_id and not unique_id.endswith("students.springfield.example.edu"):
                 links = [user_json(s) for s in sorted(observees)]

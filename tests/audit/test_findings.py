@@ -116,6 +116,7 @@ def test_totals_count_every_kind() -> None:
         "unobserved_without_guardian": 1,
         "unlisted_observers": 3,
         "idle_accounts": 1,
+        "managed_logins": 0,
         "unlisted_by_this_tool": 1,
         "unlisted_by_sis_import": 1,
         "unlisted_by_person_or_parent": 1,
@@ -133,3 +134,23 @@ def test_a_guardian_found_by_contact_email_counts_as_listed() -> None:
     assert [f.student_id for f in result.unlisted_observers] == ["S1", "S1", "S5"]
     assert {f.made_by for f in result.unlisted_observers} == {BY_PERSON, BY_SIS}
     assert result.idle_accounts == ()
+
+
+def test_observer_logins_with_a_managed_password_are_listed() -> None:
+    """With the providers read: an observer bound to an SSO provider, and one unbound with an
+    SIS id on an account with SSO, are listed (the tool's account says so); a Canvas-bound one
+    and an unbound one without SIS id are not; without the providers nothing is judged."""
+    snap = district()
+    snap.providers = {1: "canvas", 2: "saml"}
+    snap.login_providers = {12: 2, 13: 1}
+    snap.users[11] = CanvasUser(id=11, name="G 1", login_id="g1@h.test", sis_user_id="G-1")
+    snap.users[15] = CanvasUser(id=15, name="G 5", login_id="g5@h.test")
+    managed = audit(ROWS, snap, owned=OWNED, created=CREATED).managed_logins
+    assert [(f.canvas_observer_id, f.observer, f.made_by) for f in managed] == [
+        (11, "g1@h.test", BY_TOOL),
+        (12, "g2@h.test", ""),
+    ]
+    assert "bound to the saml provider (2)" in managed[1].detail
+    assert "SIS id and no provider" in managed[0].detail
+    snap.providers = None
+    assert audit(ROWS, snap, owned=OWNED, created=CREATED).managed_logins == ()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +32,7 @@ CREATE_USER = "POST /api/v1/accounts/:account_id/users"
 ADD_WITH_CODE = "POST /api/v1/users/:user_id/observees"
 
 
-def enrolled_student(app: FakeCanvasApp, name: str = "Ana Pérez", **ids: str) -> int:
+def enrolled_student(app: FakeCanvasApp, name: str = "Ana Pérez", **ids: Any) -> int:
     state = app.fake.state
     student = state.add_user(name, **ids)
     state.enroll(student, state.add_course("Math"))

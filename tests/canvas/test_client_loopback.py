@@ -33,7 +33,7 @@ def app() -> Iterator[FakeCanvasApp]:
     yield create_app(FakeConfig(throttle=False))
 
 
-def enrolled(app: FakeCanvasApp, name: str, **ids: str) -> int:
+def enrolled(app: FakeCanvasApp, name: str, **ids: Any) -> int:
     student = app.fake.state.add_user(name, **ids)
     app.fake.state.enroll(student, app.fake.state.add_course("Art"))
     return student

@@ -186,6 +186,31 @@ def test_create_user_without_registration_email() -> None:
     assert "user[sortable_name]" not in form
 
 
+def test_create_user_bound_to_a_provider_and_the_providers_list() -> None:
+    """`pseudonym[authentication_provider_id]` carries the chosen provider (a type or an id),
+    and is left out without one; the providers are read with one GET."""
+    bound = dict(
+        protocol.create_user(
+            name="Pat", login_id="pat@x.org", authentication_provider="canvas"
+        ).form
+    )
+    assert bound["pseudonym[authentication_provider_id]"] == "canvas"
+    unbound = dict(protocol.create_user(name="Pat", login_id="pat@x.org").form)
+    assert "pseudonym[authentication_provider_id]" not in unbound
+    listing = protocol.list_authentication_providers()
+    assert (listing.method, listing.target) == (
+        "GET",
+        "/api/v1/accounts/self/authentication_providers",
+    )
+
+
+@pytest.mark.parametrize("term", ["", "   "])
+def test_a_blank_search_term_is_never_sent(term: str) -> None:
+    """Canvas lists every user for a blank or spaces-only term, so none is built."""
+    with pytest.raises(ValueError, match="blank"):
+        protocol.search_users(term)
+
+
 def test_decipher_success_returns_data_next_link_and_rate() -> None:
     """A 200 gives the JSON, the next page URL and the throttle headers."""
     headers = {

@@ -192,8 +192,9 @@ async def test_logins_need_manage_user_logins(
 async def test_add_email_channel_with_skip_confirmation(
     fake: FakeCanvas, api: httpx.AsyncClient
 ) -> None:
-    """POST /users/:id/communication_channels: 200 with the channel, active and no email sent
-    with skip_confirmation; the same address again is 400 `unique!`."""
+    """POST /users/:id/communication_channels: 200 with the channel, active and no
+    confirmation sent with skip_confirmation (only the "new email address added" notice to
+    the primary address); the same address again is 400 `unique!`."""
     uid = guardian(fake)
     form = {
         "communication_channel[address]": "new@home.test",
@@ -209,7 +210,10 @@ async def test_add_email_channel_with_skip_confirmation(
         "active",
     )
     assert (body["user_id"], body["position"]) == (uid, 2)
-    assert fake.state.snapshot()["registration_emails"] == []
+    # no confirmation, but the primary address is told an address was added
+    assert fake.state.snapshot()["registration_emails"] == [
+        {"user_id": uid, "address": "old@home.test", "kind": "new_email_address_added"}
+    ]
     again = await api.post(f"/api/v1/users/{uid}/communication_channels", data=form)
     assert again.status_code == 400
     assert again.json()["errors"]["path"][0]["type"] == "unique!"
@@ -231,7 +235,11 @@ async def test_add_channel_without_skip_confirmation_sends_a_confirmation(
     manager = await limited(fake, api, client_for, "manage_user_logins")
     answer = await manager.post(f"/api/v1/users/{uid}/communication_channels", data=form)
     assert answer.json()["workflow_state"] == "unconfirmed"
-    assert [m["address"] for m in fake.state.snapshot()["registration_emails"]] == ["new@home.test"]
+    sent = [(m["address"], m["kind"]) for m in fake.state.snapshot()["registration_emails"]]
+    assert sent == [
+        ("new@home.test", "confirm_email_communication_channel"),
+        ("old@home.test", "new_email_address_added"),
+    ]
     reader = await limited(fake, api, client_for, "read_roster")
     form["communication_channel[address]"] = "third@home.test"
     refused = await reader.post(f"/api/v1/users/{uid}/communication_channels", data=form)

@@ -64,14 +64,16 @@ async def test_two_characters_are_enough(fake: FakeCanvas, api: httpx.AsyncClien
     assert [u["id"] for u in response.json()] == [uid]
 
 
-async def test_whitespace_only_term_is_an_empty_list(
-    fake: FakeCanvas, api: httpx.AsyncClient
+@pytest.mark.parametrize("term", ["", "   "])
+async def test_blank_or_spaces_only_term_lists_users_unfiltered(
+    fake: FakeCanvas, api: httpx.AsyncClient, term: str
 ) -> None:
-    """A blank term after strip answers [] rather than an error."""
-    fake.state.add_user("Someone Here")
-    response = await api.get(USERS, params={"search_term": "   "})
+    """A blank or spaces-only term is no search (`search_term.present?` is false): the users
+    are listed as without the parameter, not [] and not a 400."""
+    uid = fake.state.add_user("Someone Here")
+    response = await api.get(USERS, params={"search_term": term})
     assert response.status_code == 200
-    assert response.json() == []
+    assert [u["id"] for u in response.json()] == [fake.state.admin_id, uid]
 
 
 @pytest.mark.parametrize("term", ["MARÍA", "m.lopez", "x-77", "@HOME.example"])

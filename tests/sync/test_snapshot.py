@@ -269,3 +269,24 @@ def test_the_whole_plan_from_a_snapshot() -> None:
     ]
     direct = plan_run(rows, snap, method="direct")
     assert [p.outcome.value for p in direct][3:5] == ["would_create", "would_pair"]
+
+
+def test_suspended_logins_and_login_providers_are_kept() -> None:
+    """A suspended login still finds its account (by SIS id and by login); an account whose
+    every live login is suspended is named in ``suspended`` (one active login, in any order,
+    clears it), and the provider of the login shown for an account is kept."""
+    head = USERS.split("\n", 1)[0] + "\n"
+    text = head + (
+        '20,G-20,,,sus@home.test,Sue,S,Sue S,"S, Sue",Sue S,,suspended,false\n'
+        '21,,,2,both@home.test,Bo,B,Bo B,"B, Bo",Bo B,,suspended,false\n'
+        '21,G-21,,1,both2@home.test,Bo,B,Bo B,"B, Bo",Bo B,,active,false\n'
+        '22,G-22,,1,act@home.test,Al,A,Al A,"A, Al",Al A,,active,false\n'
+        '22,,,,act2@home.test,Al,A,Al A,"A, Al",Al A,,suspended,false\n'
+    )
+    snapshot = parse_snapshot(text.encode())
+    assert snapshot.suspended == {20: "sus@home.test"}
+    assert snapshot.login_providers == {21: 1, 22: 1}
+    state = snapshot.observer("sus@home.test", "G-20")
+    assert state.user is not None and state.user.id == 20
+    assert state.logins_known and state.suspended == "sus@home.test"
+    assert snapshot.observer("both@home.test").suspended is None

@@ -3,6 +3,8 @@ the row's end or next step it leads to."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from canvas_observers.canvas.errors import RequestRejected
@@ -16,6 +18,7 @@ from canvas_observers.sync.steps import (
     AccountFound,
     AlreadyLinked,
     CheckEnrolled,
+    CheckLogins,
     CodeMade,
     End,
     Enrolled,
@@ -41,6 +44,7 @@ from canvas_observers.sync.steps import (
     SendPairing,
     SisIdTaken,
     Step,
+    Suspended,
     Taken,
     start,
     transition,
@@ -94,10 +98,44 @@ def test_an_existing_login_is_fetched_before_any_write() -> None:
     state = ObserverState(Missing(), login_exists=True)
     fetch = transition(FindStudent(False), Read(Found(STUDENT), state), CODES)
     assert fetch == FetchAccount(Found(STUDENT), False)
-    known = ObserverState(Found(GUARDIAN), login_exists=True)
+    known = ObserverState(Found(GUARDIAN), login_exists=True, logins_known=True)
     assert transition(fetch, Read(Found(STUDENT), known), CODES) == GetCode(STUDENT, 1, False)
     predicted = Read(Found(STUDENT), state, predicted=True)
     assert transition(FindStudent(False), predicted, CODES) == GetCode(STUDENT, 1, False)
+
+
+def test_an_account_not_found_by_an_active_login_has_its_logins_read_first() -> None:
+    """An existing account found by SIS id, by `sis_login_id:` or by contact email (not by a
+    search hit on an active login) has its logins read before any write: all suspended is a
+    conflict naming the login, one active goes on to the pairing."""
+    unknown = ObserverState(Found(GUARDIAN), login_exists=True)
+    check = transition(FindStudent(False), Read(Found(STUDENT), unknown), CODES)
+    assert check == CheckLogins(Found(STUDENT), False)
+    fetch = FetchAccount(Found(STUDENT), False)
+    assert transition(fetch, Read(Found(STUDENT), unknown), CODES) == check
+    active = replace(unknown, logins_known=True)
+    assert transition(check, Read(Found(STUDENT), active), CODES) == GetCode(STUDENT, 1, False)
+    suspended = replace(active, suspended="pat@home.test")
+    end = transition(check, Read(Found(STUDENT), suspended), CODES)
+    assert isinstance(end, End) and end.outcome is Outcome.CONFLICT
+    assert "only a suspended login (pat@home.test)" in end.detail
+
+
+def test_suspended_account_after_taken_is_a_conflict_and_a_lookalike_fails_at_once() -> None:
+    """After "taken" the login's account may be suspended-only (conflict); or no login has the
+    email in Canvas's LOWER() spelling (a look-alike holds it): the row fails, no retry."""
+    find = FindAccount(STUDENT, CODE, 1, False, lost=False)
+    end = transition(find, Suspended(GUARDIAN, "pat@home.test"), CODES)
+    assert isinstance(end, End) and end.outcome is Outcome.CONFLICT
+    lookalike = transition(find, NotThere(), CODES)
+    assert isinstance(lookalike, End) and lookalike.outcome is Outcome.FAILED
+    assert "normalised" in lookalike.detail
+    lost = FindAccount(STUDENT, CODE, 1, False, lost=True)
+    assert transition(lost, NotThere(), CODES) == GetCode(STUDENT, 2, False)
+    meanwhile = transition(lost, AccountFound(GUARDIAN, meanwhile=True), CODES)
+    assert meanwhile == SendPairing(STUDENT, CODE, GUARDIAN, 1, False)
+    ours = transition(lost, AccountFound(GUARDIAN), CODES)
+    assert ours == SendPairing(STUDENT, CODE, GUARDIAN, 1, True)
 
 
 def test_a_dry_run_predicts_and_writes_nothing() -> None:

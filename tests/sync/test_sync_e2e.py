@@ -158,9 +158,9 @@ async def test_rerun_writes_nothing(district: District, sync_csv: SyncRunner) ->
     assert set(outcomes(second).values()) == {"already_paired"}
     assert district.writes() == writes
     assert second.aborted is None and not second.attention()
-    # one call per guardian (2 guardians, known from the journal) plus the token and rights
-    # checks
-    assert sum(second.info.api_calls.values()) == 4
+    # one call per guardian (2 guardians, known from the journal) plus the token, rights and
+    # authentication provider checks
+    assert sum(second.info.api_calls.values()) == 5
 
 
 async def test_dry_run_writes_nothing(district: District, sync_csv: SyncRunner) -> None:

@@ -15,7 +15,12 @@ Rules (docs/cli.md, "canvas-observers audit"):
   enrollment; one with no observer at all is "with guardian" when the roster lists one for
   them, else "without guardian" (the roster is the SIS's list of guardians);
 * who made a link: ``this tool`` when the journal owns it, ``an SIS import`` when the report
-  says ``created_by_sis``, else ``a person or the parent`` (Canvas does not say which).
+  says ``created_by_sis``, else ``a person or the parent`` (Canvas does not say which);
+* an observer login has a managed password (Pseudonym#managed_password?) when it is bound to
+  a provider that is not Canvas's, or bound to none with an SIS id on an account with single
+  sign-on: its guardian can never set or reset a password in Canvas. The login judged is the
+  one the report shows for the account (one with an SIS id first); the providers' types come
+  from the API (``CanvasSnapshot.providers``), and without them nothing is judged.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ SECTIONS = (
     ("unobserved_without_guardian", "unobserved_without_guardian"),
     ("unlisted_observers", "unlisted_observer"),
     ("idle_accounts", "idle_account"),
+    ("managed_logins", "managed_login"),
 )
 FINDING_FIELDS = (
     "kind",
@@ -128,6 +134,7 @@ class Audit:
     unobserved_without_guardian: tuple[Finding, ...] = ()
     unlisted_observers: tuple[Finding, ...] = ()
     idle_accounts: tuple[Finding, ...] = ()
+    managed_logins: tuple[Finding, ...] = ()
     counts: dict[str, int] = field(default_factory=dict, hash=False)
 
     def section(self, name: str) -> tuple[Finding, ...]:
@@ -287,8 +294,47 @@ def audit(
         unobserved_without_guardian=tuple(without_guardian),
         unlisted_observers=tuple(unlisted),
         idle_accounts=tuple(idle),
+        managed_logins=tuple(_managed(snapshot, created)),
         counts=counts,
     )
+
+
+def _managed(snapshot: CanvasSnapshot, created: Iterable[CreatedAccount]) -> list[Finding]:
+    """Observer accounts (observing someone, or made by this tool) whose login's password
+    Canvas manages; none when the providers could not be read."""
+    providers = snapshot.providers
+    if providers is None:
+        return []
+    sso = any(kind != "canvas" for kind in providers.values())
+    made = {account.observer_id for account in created}
+    found: list[Finding] = []
+    for uid in sorted(set(snapshot.observees) | made):
+        user = snapshot.users.get(uid)
+        if user is None:
+            continue
+        provider = snapshot.login_providers.get(uid)
+        if provider is not None:
+            kind = providers.get(provider)
+            if kind is None or kind == "canvas":
+                continue  # Canvas's own sign-in (or a provider since deleted, with its logins)
+            why = f"its login is bound to the {kind} provider ({provider})"
+        elif user.sis_user_id is not None and sso:
+            why = "its login has an SIS id and no provider, on an account with single sign-on"
+        else:
+            continue
+        found.append(
+            Finding(
+                "managed_login",
+                observer=shown(user),
+                canvas_observer_id=uid,
+                made_by=BY_TOOL if uid in made else "",
+                detail=f"Canvas manages this login's password ({why}): the guardian can "
+                "neither set nor reset one in Canvas and signs in only through the district's "
+                "single sign-on; if they have no account there, bind the login to the Canvas "
+                "provider (sync --login-provider canvas binds new logins so)",
+            )
+        )
+    return found
 
 
 def _not_found(student: _RosterStudent, resolution: Resolution) -> Finding:

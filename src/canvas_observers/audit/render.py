@@ -27,6 +27,7 @@ TITLES = {
     "unobserved_without_guardian": "Students nobody observes, with no guardian in the SIS",
     "unlisted_observers": "Observers the SIS does not list for the student",
     "idle_accounts": "Accounts this tool created that observe nobody",
+    "managed_logins": "Observer logins whose password Canvas manages (single sign-on only)",
 }
 
 # The columns each section's terminal table shows (the others are always empty there).
@@ -36,6 +37,7 @@ COLUMNS = {
     "unobserved_without_guardian": ("student_id", "canvas_student_id", "detail"),
     "unlisted_observers": FINDING_FIELDS[1:],  # every field but the kind
     "idle_accounts": ("observer", "canvas_observer_id", "detail"),
+    "managed_logins": ("observer", "canvas_observer_id", "detail"),
 }
 HEADINGS = {
     "student_id": "student",
@@ -116,7 +118,8 @@ def render_audit(
         for column in columns:
             heading = HEADINGS[column]
             if column == "observer" and name != "unlisted_observers":
-                heading = "account" if name == "idle_accounts" else "SIS guardians"
+                account = name in ("idle_accounts", "managed_logins")
+                heading = "account" if account else "SIS guardians"
             table.add_column(heading, overflow="fold", ratio=1 if column == "detail" else None)
         for finding in findings[:max_rows]:
             cells = finding.as_json()

@@ -52,6 +52,7 @@ from canvas_observers.canvas.errors import (
 )
 from canvas_observers.canvas.models import (
     AccountReport,
+    AuthProvider,
     CanvasUser,
     Channel,
     Enrollment,
@@ -179,11 +180,14 @@ class CanvasClient:
         account: str = "self",
         pairing_code: str | None = None,
         sis_user_id: str | None = None,
+        authentication_provider: str | None = None,
     ) -> CanvasUser:
         """Create an account (observing the code's student when a pairing code is given), its
-        login with this SIS id when one is given.
+        login with this SIS id when one is given, bound to this authentication provider (an id
+        or a type such as ``canvas``) when one is given.
 
-        RequestRejected (`"taken"`, or `"invalid"` for the code) or OutcomeUnknown; never re-sent.
+        RequestRejected (`"taken"`, or `"invalid"` for the code), NotFound for a provider the
+        account does not have, or OutcomeUnknown; never re-sent.
         """
         request = protocol.create_user(
             name=name,
@@ -193,8 +197,17 @@ class CanvasClient:
             account=account,
             pairing_code=pairing_code,
             sis_user_id=sis_user_id,
+            authentication_provider=authentication_provider,
         )
         return await self._user(request)
+
+    async def list_authentication_providers(self) -> list[AuthProvider]:
+        """The account's active authentication providers (NotAllowed without
+        manage_account_settings)."""
+        request = protocol.list_authentication_providers()
+        answer = await self._one(request)
+        items = answer.data if isinstance(answer.data, list) else []
+        return [AuthProvider.from_json(item) for item in items if isinstance(item, dict)]
 
     async def create_pairing_code(self, student_id: int) -> PairingCode:
         """A new code; NotAllowed when the student has no enrollment (retried if lost)."""

@@ -132,21 +132,40 @@ class AccountReport:
 
 @dataclass(frozen=True, slots=True)
 class Login:
-    """A login (pseudonym) of a user; ``sis_user_id`` is None when the token may not see it."""
+    """A login (pseudonym) of a user; ``sis_user_id`` is None when the token may not see it.
+    ``workflow_state`` is active or suspended (the list leaves deleted logins out);
+    ``authentication_provider_id`` None: bound to no provider."""
 
     id: int
     user_id: int
     unique_id: str
     sis_user_id: str | None = None
+    workflow_state: str = "active"
+    authentication_provider_id: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Login:
+        provider = data.get("authentication_provider_id")
         return cls(
             id=int(data["id"]),
             user_id=int(data.get("user_id") or 0),
             unique_id=str(data.get("unique_id") or ""),
             sis_user_id=_opt_str(data.get("sis_user_id")),
+            workflow_state=str(data.get("workflow_state") or "active"),
+            authentication_provider_id=None if provider is None else int(provider),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthProvider:
+    """An authentication provider of the account: ``auth_type`` canvas, saml, cas..."""
+
+    id: int
+    auth_type: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuthProvider:
+        return cls(id=int(data["id"]), auth_type=str(data.get("auth_type") or ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -232,7 +232,10 @@ def get_provisioning_report(report_id: int, *, account: str | int = "self") -> R
 
 def search_users(term: str, *, account: str | int = "self", per_page: int = PER_PAGE) -> Request:
     # Substring search, 2 characters minimum (Canvas answers 400 below that) [Listing users
-    # and search].
+    # and search]. A blank or spaces-only term is no search at all: Canvas lists every user,
+    # so it is refused here rather than sent.
+    if not term.strip():
+        raise ValueError("a search term cannot be blank (Canvas would list every user)")
     query = (("search_term", term), *_list_query(per_page))
     path = f"/accounts/{object_ref(account)}/users"
     return _request("search_users", "GET", path, query=query, paginated=True)
@@ -247,8 +250,13 @@ def create_user(
     account: str | int = "self",
     pairing_code: str | None = None,
     sis_user_id: str | None = None,
+    authentication_provider: str | None = None,
 ) -> Request:
     """POST /accounts/:id/users [Creating users]: 200 with the user, 400 `taken` for a used login.
+
+    `authentication_provider` (`pseudonym[authentication_provider_id]`: a provider id, or a
+    type such as `canvas`) binds the login to it; one the account does not have is a 404
+    [Authentication providers and managed passwords].
 
     `sis_user_id` becomes the login's SIS id (`pseudonym[sis_user_id]`, honoured with
     `manage_sis`; a used one is a 400 `taken` on `pseudonym.sis_user_id`) [Creating users].
@@ -262,7 +270,11 @@ def create_user(
     [Creating users].
     The two are exclusive: skip_confirmation would silence the registration email.
     """
-    pseudonym: dict[str, Any] = {"unique_id": login_id, "sis_user_id": sis_user_id}
+    pseudonym: dict[str, Any] = {
+        "unique_id": login_id,
+        "sis_user_id": sis_user_id,
+        "authentication_provider_id": authentication_provider,
+    }
     channel: dict[str, Any] = {"type": "email", "address": login_id}
     if send_registration:
         pseudonym["force_self_registration"] = True
@@ -279,6 +291,14 @@ def create_user(
         fields["pairing_code"] = {"code": pairing_code}
     form = flatten_form(fields)
     return _request("create_user", "POST", f"/accounts/{object_ref(account)}/users", form=form)
+
+
+def list_authentication_providers(*, account: str | int = "self") -> Request:
+    # GET /accounts/:id/authentication_providers: needs manage_account_settings on the root
+    # account (401/403 otherwise); one unpaginated list [Authentication providers and managed
+    # passwords].
+    path = f"/accounts/{object_ref(account)}/authentication_providers"
+    return _request("list_authentication_providers", "GET", path)
 
 
 def create_pairing_code(student_id: int) -> Request:

@@ -178,6 +178,11 @@ def audit(
                 f"cannot write the report {report_path}: {error.strerror or error}"
             ) from error
     render_audit(console, result, {k: str(v) for k, v in about.items()})
+    if snapshot.providers is None:
+        console.print(
+            "The token may not list the account's authentication providers "
+            "(manage_account_settings): observer logins with a managed password are not checked."
+        )
     if known is None:
         console.print(
             f"No journal at {state}: links this tool made show as made by a person, and its "

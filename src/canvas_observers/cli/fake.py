@@ -119,6 +119,13 @@ MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
     "read_sis or manage_sis, no email without read_email_addresses.",
 )
 @click.option(
+    "--sso/--no-sso",
+    default=False,
+    help="Give the account single sign-on (a SAML provider next to Canvas's own): an "
+    "unbound login with an SIS id then has a password Canvas manages, which its owner cannot "
+    "set or reset.",
+)
+@click.option(
     "--scenario",
     default="empty",
     type=click.Choice(["demo", "empty", "generated"]),
@@ -155,6 +162,7 @@ def fake_canvas(
     forbidden_status: str,
     report_seconds: float,
     admin_permissions: str | None,
+    sso: bool,
     scenario: str,
     rows: int,
     roster_out: Path,
@@ -186,6 +194,7 @@ def fake_canvas(
         forbidden_status=int(forbidden_status),
         report_seconds=report_seconds,
         admin_permissions=permissions,
+        sso=sso,
     )
     roster_text: str | None = None
     if scenario == "generated":

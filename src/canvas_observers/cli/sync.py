@@ -61,6 +61,18 @@ from canvas_observers.sync.stopping import StopRequest
 log = logging.getLogger("canvas_observers")
 
 
+def login_provider(value: str | None) -> str | None:
+    """``--login-provider``: ``canvas``, a provider's id (digits) or ``none`` (None)."""
+    text = (value or "").strip().lower()
+    if text == "none":
+        return None
+    if text == "canvas" or (text.isdigit() and int(text) > 0):
+        return text
+    raise click.BadParameter(
+        f"{value!r} is not canvas, a provider's id or none", param_hint="--login-provider"
+    )
+
+
 @click.command(cls=Command)
 @roster_argument
 @config_option
@@ -185,6 +197,17 @@ log = logging.getLogger("canvas_observers")
     "and/or {sourcedId} (the guardian id), as for export-sis, e.g. G-{sourcedId}."
 )
 @click.option(
+    "--login-provider",
+    default="canvas",
+    show_default=True,
+    metavar="canvas|ID|none",
+    callback=lambda _ctx, _param, value: login_provider(value),
+    help="The authentication provider a new guardian login is bound to: canvas (Canvas's own "
+    "sign-in, so the guardian can set a password even where the district has single sign-on), "
+    "a provider's id, or none (no provider: on an account with SSO, Canvas then manages the "
+    "password of a login with an SIS id, and the guardian can never set one).",
+)
+@click.option(
     "--update-guardians",
     is_flag=True,
     help="An account found by the guardian id whose login is not the roster's email takes "
@@ -237,6 +260,7 @@ def sync(
     fail_on: tuple[str, ...],
     notify_url: str | None,
     observer_id_template: str,
+    login_provider: str | None,
     update_guardians: bool,
     source: SourceOptions,
     api: ApiSource | None,
@@ -288,6 +312,7 @@ def sync(
             force_removals=force_removals,
             observer_id_template=observer_id_template,
             update_guardians=update_guardians,
+            login_provider=login_provider,
         )
         excluded = read_exclusions(exclude_path) if exclude_path is not None else {}
         settings: dict[str, object] = {
@@ -304,6 +329,7 @@ def sync(
             "exclude": str(exclude_path) if exclude_path else None,
             "observer_id_template": observer_id_template,
             "update_guardians": update_guardians,
+            "login_provider": login_provider or "none",
             "format": "oneroster" if api is not None else source.format or "detected",
             "roster": str(roster) if roster is not None else data.source,
             **read.settings(),

@@ -24,6 +24,9 @@ class FakeConfig:
     forbidden_status: int = 401  # 403 imitates Canvas's api_auth_error_updates flag
     # The built-in admin's role: None = every permission (roles.ACCOUNT_ADMIN), else these.
     admin_permissions: frozenset[str] | None = None
+    # Single sign-on: the account has a SAML provider next to Canvas's own, so an unbound
+    # login with an SIS id has a managed password (Pseudonym#managed_password?).
+    sso: bool = False
     # Account reports: a report takes report_seconds plus reports.ROW_SECONDS per CSV row.
     report_seconds: float = 2.0
     # Canvas writes the users and user_observers CSVs in no set order: shuffle their rows
@@ -53,6 +56,7 @@ class FakeConfig:
         "report_seconds",
         "report_shuffle",
         "files_behind_login",
+        "sso",
         "hwm",
         "up_front_cost",
         "outflow",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,15 @@ def is_email(address: str) -> bool:
     return bool(_EMAIL.match(address))
 
 
+def login_key(unique_id: str) -> str:
+    """The form Canvas compares login ids on for uniqueness (``unique_id_normalized``):
+    compatibility-folded (NFKC: "Ⅳ" is "IV"), case-folded, surrounding spaces dropped and
+    inner runs of spaces made one (db/migrate/20250417195912_normalize_pseudonyms.rb and
+    lib/data_fixup/normalize_pseudonyms.rb; docs/canvas-behaviour.md)."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", unique_id).casefold())
+    return " ".join(folded.split())
+
+
 class StateError(Exception):
     """A builder was asked for something Canvas would refuse (caught by the routes)."""
 
@@ -47,13 +57,32 @@ class StateError(Exception):
 
 @dataclass
 class Login:
-    """A pseudonym: the login id (unique_id) and SIS ids, in the root account."""
+    """A pseudonym: the login id (unique_id) and SIS ids, in the root account.
+
+    ``workflow_state`` is active, suspended or deleted; ``authentication_provider_id`` None
+    is a login bound to no provider (Canvas guesses how it signs in: managed_password?)."""
 
     id: int
     user_id: int
     unique_id: str
     sis_user_id: str | None = None
     integration_id: str | None = None
+    workflow_state: str = "active"
+    authentication_provider_id: int | None = None
+
+    @property
+    def live(self) -> bool:
+        """Not deleted: an active or suspended login still holds its login id."""
+        return self.workflow_state != "deleted"
+
+
+@dataclass
+class Provider:
+    """An authentication provider of the root account (``canvas`` or an SSO type)."""
+
+    id: int
+    auth_type: str  # canvas, saml, cas, ldap, openid_connect, google...
+    position: int
     workflow_state: str = "active"
 
 
@@ -87,8 +116,9 @@ class User:
 
     @property
     def login(self) -> Login | None:
-        """The login Canvas shows (sis_pseudonym_for prefers one with a SIS id)."""
-        live = [p for p in self.logins if p.workflow_state == "active"]
+        """The login Canvas shows (SisPseudonym.for: deleted logins skipped, suspended ones
+        kept, one with a SIS id preferred)."""
+        live = [p for p in self.logins if p.live]
         with_sis = [p for p in live if p.sis_user_id is not None]
         candidates = with_sis or live
         return candidates[0] if candidates else None
@@ -150,7 +180,9 @@ class PairingCodeRecord:
 class SentEmail:
     user_id: int
     address: str
-    kind: str  # "confirm_registration", "pseudonym_registration", "pseudonym_registration_done"
+    # "confirm_registration", "pseudonym_registration", "pseudonym_registration_done",
+    # "confirm_email_communication_channel", "new_email_address_added"
+    kind: str
 
 
 @dataclass

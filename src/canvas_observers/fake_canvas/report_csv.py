@@ -143,7 +143,7 @@ def users_rows(state: FakeState, *, include_deleted: bool) -> list[list[Cell]]:
                 user.id,
                 login.sis_user_id,
                 login.integration_id,
-                None,  # authentication_provider_id: the fake's logins use Canvas's own
+                login.authentication_provider_id,
                 login.unique_id,
                 first,
                 last,

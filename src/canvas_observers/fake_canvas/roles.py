@@ -25,6 +25,7 @@ ACCOUNT_ADMIN: frozenset[str] = frozenset(
         "manage_user_observers",  # add, list and remove observer links
         "generate_observer_pairing_code",
         "read_reports",  # start and read account reports (the provisioning report)
+        "manage_account_settings",  # list the authentication providers
     }
 )
 """Every permission the fake knows: the built-in account admin role has them all."""

@@ -35,6 +35,7 @@ from canvas_observers.fake_canvas.web import (
     get,
     get_bool,
     get_str,
+    internal_error,
     not_found,
     paged_json,
 )
@@ -75,7 +76,7 @@ def login_json(login: Login, *, rights: frozenset[str]) -> dict[str, Any]:
         "user_id": login.user_id,
         "account_id": ROOT_ACCOUNT_ID,
         "unique_id": login.unique_id,
-        "authentication_provider_id": None,
+        "authentication_provider_id": login.authentication_provider_id,
         "workflow_state": login.workflow_state,
         "declared_user_type": None,
     }
@@ -100,10 +101,7 @@ def channel_json(user: User, channel: Channel) -> dict[str, Any]:
 # -- state changes (synchronous: see state.py) -------------------------------------------
 def change_unique_id(state: FakeState, user: User, login: Login, unique_id: str) -> None:
     """A login's new unique_id (the caller checked it is free)."""
-    if state.logins_by_unique_id.get(login.unique_id.lower()) is login:
-        del state.logins_by_unique_id[login.unique_id.lower()]
-    login.unique_id = unique_id
-    state.logins_by_unique_id[unique_id.lower()] = login
+    state.change_unique_id(login, unique_id)
     state._reindex(user)
 
 
@@ -181,12 +179,18 @@ async def update_login(call: Call) -> Response:
     sis_user_id = sis_user_id if sis_user_id and sis_user_id.strip() else None
     if sis_user_id is not None and len(sis_user_id) > MAX_SIS_ID_LENGTH:
         return _model_error("sis_user_id", "too_long", "is too long (maximum is 255 characters)")
+    provider = login.authentication_provider_id
     try:
         # One save: a taken login id is found first, then a taken SIS id (any other login,
         # deleted ones too), and either refusal changes nothing.
-        call.state.check_login(unique_id or login.unique_id, sis_user_id, reusing=login)
+        call.state.check_login(
+            unique_id or login.unique_id, sis_user_id, provider_id=provider, reusing=login
+        )
     except StateError as exc:
         return _model_error(exc.field, exc.kind, exc.message)
+    if unique_id is not None and call.state.family_clash(unique_id, provider, reusing=login):
+        # The normalisation trigger refuses the save after the validations passed.
+        return internal_error(call.state.new_id("error_report"))
     if unique_id is not None:
         change_unique_id(call.state, user, login, unique_id)
     if sis_sent:
@@ -225,8 +229,10 @@ async def list_channels(call: Call) -> Response:
 
 async def add_channel(call: Call) -> Response:
     """CommunicationChannelsController#create: the user, or `:manage_user_details`
-    (manage_user_logins); a channel with that path and type already → 400 `unique!`;
-    `skip_confirmation` makes it active (and sends nothing) for manage_students."""
+    (manage_user_logins); an address that is no email → 400 on `email`; a channel with that
+    path and type already → 400 `unique!`; `skip_confirmation` makes it active (and sends no
+    confirmation) for manage_students. Either way the user's existing primary address is told
+    that an address was added (the `new_email_address_added` notification)."""
     user = call.user("user_id")
     if user is None:
         return not_found()
@@ -241,14 +247,17 @@ async def add_channel(call: Call) -> Response:
     if kind != "email":
         return error(400, "the fake supports email channels only")
     if not is_email(address):
-        return _model_error("path", "invalid", "invalid")  # the fake's own answer
+        return _model_error("email", "invalid", "invalid")
     if any(c.address.lower() == address.lower() for c in user.channels):
         return _model_error("path", "unique!", "unique!")
     skip = get_bool(call.params, "skip_confirmation") and call.can("manage_students")
+    primary = user.email
     channel = call.state.add_channel(user, address, active=skip)
     call.state._reindex(user)
     if not skip:
         call.state.record_email(user.id, address, "confirm_email_communication_channel")
+    if primary is not None:
+        call.state.record_email(user.id, primary, "new_email_address_added")
     return JSONResponse(channel_json(user, channel))
 
 

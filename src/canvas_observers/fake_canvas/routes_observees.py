@@ -134,16 +134,19 @@ async def show_observer(call: Call) -> Response:
 
 
 async def delete_observee(call: Call) -> Response:
-    """UserObserveesController#destroy: soft-delete; no live link -> 404 (not idempotent)."""
+    """UserObserveesController#destroy: the caller's rights on the observer are checked first
+    (self_or_admin_permission_check, a before-action), then the student is looked up; the
+    links are soft-deleted (no live link -> 404, so not idempotent) and the answer is the
+    student with the links that are left: none (`observation_link_root_account_ids: []`)."""
     observer = call.user("user_id")
-    student = call.user("observee_id")
-    if observer is None or student is None:
+    if observer is None:
         return not_found()
     if not _allowed(call, observer):
         return call.forbidden()
-    if not call.state.unlink(observer.id, student.id):
+    student = call.user("observee_id")
+    if student is None or not call.state.unlink(observer.id, student.id):
         return not_found()
-    return JSONResponse(views.observee(student))
+    return JSONResponse(views.observee(student, root_account_ids=[]))
 
 
 ROUTES = [

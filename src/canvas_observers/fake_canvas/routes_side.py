@@ -96,6 +96,8 @@ async def config(request: Request) -> Response:
         fake.config.update(data)
     except (ValueError, TypeError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
+    if "sso" in data:  # the one knob that is the account's sign-in, not the server's
+        fake.state.set_sso(fake.config.sso)
     return JSONResponse(fake.config.public())
 
 

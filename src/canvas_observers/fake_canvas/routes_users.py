@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 
 from canvas_observers.fake_canvas import views
-from canvas_observers.fake_canvas.roles import search_fields
+from canvas_observers.fake_canvas.roles import ACCOUNT_ADMIN, search_fields
 from canvas_observers.fake_canvas.state import ACCOUNT_NAME, StateError, is_email
 from canvas_observers.fake_canvas.web import (
     ApiRoute,
@@ -16,6 +16,7 @@ from canvas_observers.fake_canvas.web import (
     get_bool,
     get_list,
     get_str,
+    internal_error,
     not_found,
     paged_json,
     resolve_account,
@@ -82,13 +83,25 @@ async def show_account(call: Call) -> Response:
 
 async def account_permissions(call: Call) -> Response:
     """AccountsController#permissions: the caller's rights by Canvas's names, ``{name: bool}``
-    (an unknown name is simply false); any account admin may ask."""
+    (an unknown name is simply false); with no names, every right of the account (the fake's
+    list: roles.ACCOUNT_ADMIN); any account admin may ask."""
     if resolve_account(call.path("account_id")) is None:
         return not_found()
     if not call.caller.is_admin:
         return call.forbidden()
-    names = get_list(call.params, "permissions")
+    names = get_list(call.params, "permissions") or sorted(ACCOUNT_ADMIN)
     return JSONResponse({name: call.can(name) for name in names})
+
+
+async def list_providers(call: Call) -> Response:
+    """AuthenticationProvidersController#index: the root account's `manage_account_settings`
+    right (require_root_account_management, 401/403 otherwise); the active providers by
+    position, as one unpaginated list."""
+    if resolve_account(call.path("account_id")) is None:
+        return not_found()
+    if not call.can("manage_account_settings"):
+        return call.forbidden()
+    return JSONResponse([views.provider(p) for p in call.state.active_providers()])
 
 
 async def list_users(call: Call) -> Response:
@@ -97,11 +110,10 @@ async def list_users(call: Call) -> Response:
         return not_found()
     if not call.can("read_roster"):
         return call.forbidden()
-    raw_term = get_str(call.params, "search_term")
-    if raw_term:
-        term = raw_term.strip()
-        if not term:
-            return JSONResponse([])  # blank after strip: an empty list, not an error
+    # `params[:search_term].present?`: a blank or spaces-only term is no search at all, and
+    # the users are listed unfiltered.
+    term = (get_str(call.params, "search_term") or "").strip()
+    if term:
         if len(term) < MIN_SEARCH_TERM_LENGTH:
             return JSONResponse(SEARCH_TERM_TOO_SHORT, status_code=400)
         users = call.state.search(term, search_fields(call.rights))
@@ -141,6 +153,15 @@ async def create_user(call: Call) -> Response:
     sis_user_id = (get_str(params, "pseudonym", "sis_user_id") or "").strip() or None
     if not call.can("manage_sis"):
         sis_user_id = None
+    # pseudonym[authentication_provider_id]: an id, or a type such as `canvas`, looked up with
+    # `authentication_providers.active.find` before any validation: unknown → 404.
+    provider_id = None
+    provider_ref = get_str(params, "pseudonym", "authentication_provider_id")
+    if provider_ref:
+        provider = call.state.find_provider(provider_ref)
+        if provider is None:
+            return not_found()
+        provider_id = provider.id
     # A login of a user who never finished registering is saved again, not "taken".
     reused = call.state.reusable_login(unique_id)
     pseudonym_error: PseudonymError | None = None
@@ -150,7 +171,7 @@ async def create_user(call: Call) -> Response:
         pseudonym_error = ("unique_id", "too_long", "is too long (maximum is 100 characters)")
     else:
         try:
-            call.state.check_login(unique_id, sis_user_id, reusing=reused)
+            call.state.check_login(unique_id, sis_user_id, provider_id=provider_id, reusing=reused)
         except StateError as exc:
             # Pseudonym#validate_unique_id ("taken") or #verify_unique_sis_user_id.
             pseudonym_error = (exc.field, exc.kind, exc.message)
@@ -171,6 +192,11 @@ async def create_user(call: Call) -> Response:
         bad_code = code is None
     if pseudonym_error is not None or bad_code:
         return _create_error(pseudonym_error, bad_code=bad_code, via_user=reused is None)
+    if call.state.family_clash(unique_id, provider_id, reusing=reused) is not None:
+        # Not "taken": the model's check is per provider, and the normalisation trigger
+        # refuses the save (an unbound login and a Canvas/CAS/SAML/LDAP-bound one with one
+        # normalised id); nothing is created.
+        return internal_error(call.state.new_id("error_report"))
     user = call.state.create_user(
         name,
         unique_id=unique_id,
@@ -180,6 +206,7 @@ async def create_user(call: Call) -> Response:
         email=email,
         skip_registration=get_bool(params, "user", "skip_registration"),
         password=bool(get_str(params, "pseudonym", "password")),
+        provider_id=provider_id,
     )
     if locale := get_str(params, "user", "locale"):
         user.locale = locale
@@ -220,6 +247,7 @@ async def delete_user(call: Call) -> Response:
 ROUTES = [
     ApiRoute("GET", "/api/v1/accounts/:id", show_account),
     ApiRoute("GET", "/api/v1/accounts/:account_id/permissions", account_permissions),
+    ApiRoute("GET", "/api/v1/accounts/:account_id/authentication_providers", list_providers),
     ApiRoute("GET", "/api/v1/accounts/:account_id/users", list_users),
     ApiRoute("POST", "/api/v1/accounts/:account_id/users", create_user),
     ApiRoute("DELETE", "/api/v1/accounts/:account_id/users/:user_id", delete_user),

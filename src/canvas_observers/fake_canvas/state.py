@@ -4,9 +4,12 @@ Everything here is synchronous on purpose: a route handler parses its request fi
 awaits), then checks and mutates the state without yielding, so concurrent requests on one
 event loop cannot interleave between a uniqueness check and the write that follows it.
 
-The rules mirror Canvas (see docs/canvas-behaviour.md): logins (pseudonyms) are unique
-case-insensitively among *active* logins; SIS ids exactly, including deleted logins (that is
-why Canvas has `enable_sis_reactivation`); pairing codes are 6 case-sensitive characters, valid
+The rules mirror Canvas (see docs/canvas-behaviour.md): a login id (pseudonym) is unique on its
+normalised form (records.login_key) among live (active and suspended) logins of the same
+authentication provider, and an unbound login also clashes with one bound to a Canvas, CAS,
+SAML or LDAP provider (the database trigger of db/migrate/20250417195912_normalize_pseudonyms.rb);
+SIS ids exactly, including deleted logins (that is why Canvas has `enable_sis_reactivation`);
+pairing codes are 6 case-sensitive characters, valid
 7 days, single use (app/models/observer_pairing_code.rb); links are soft-deleted and restored
 (UserObservationLink.create_or_restore). The indexes keep 100,000 users cheap.
 """
@@ -29,12 +32,14 @@ from canvas_observers.fake_canvas.records import (
     Login,
     ObservationLink,
     PairingCodeRecord,
+    Provider,
     SentEmail,
     StateError,
     StoredFile,
     User,
     is_email,
     iso,
+    login_key,
     sortable_from,
     utc_now,
 )
@@ -51,12 +56,14 @@ __all__ = [
     "Login",
     "ObservationLink",
     "PairingCodeRecord",
+    "Provider",
     "SentEmail",
     "StateError",
     "StoredFile",
     "User",
     "is_email",
     "iso",
+    "login_key",
     "sortable_from",
 ]
 
@@ -82,6 +89,10 @@ FOLLOWED_STATES = frozenset({"active", "invited", "creation_pending"})
 # app/controllers/users_controller.rb create_user: an active login of a user in one of these
 # states is completed by a create with that login instead of being "taken".
 UNFINISHED_USER_STATES = frozenset({"creation_pending", "pending_approval"})
+# The provider types whose logins the normalisation trigger compares with unbound logins: an
+# unbound login and one bound to a provider of these types cannot share a login id.
+UNBOUND_FAMILY = frozenset({"canvas", "cas", "saml", "ldap"})
+SSO_TYPE = "saml"  # the provider the fake's SSO knob adds
 
 
 SEARCH_FIELDS = frozenset({"login", "sis", "email"})
@@ -91,11 +102,9 @@ def _searchable(user: User, fields: frozenset[str]) -> list[str]:
     """The values a search may match for a caller allowed these identifier kinds."""
     values = [user.name]
     for login in user.logins:
-        if login.workflow_state != "active":
-            continue
-        if "login" in fields:
+        if "login" in fields and login.workflow_state == "active":
             values.append(login.unique_id)
-        if "sis" in fields:
+        if "sis" in fields and login.live:
             values += [login.sis_user_id or "", login.integration_id or ""]
     if "email" in fields:
         values += user.emails
@@ -113,8 +122,9 @@ class FakeState:
     ) -> None:
         self.clock = clock
         self.users: dict[int, User] = {}
-        self.logins_by_unique_id: dict[str, Login] = {}  # lower(unique_id), active logins only
+        self.logins_by_key: dict[str, list[Login]] = {}  # login_key -> live logins
         self.logins_by_sis_id: dict[str, Login] = {}  # exact, any login state (uniqueness)
+        self.providers: dict[int, Provider] = {}
         self.tokens: dict[str, int] = {}
         self.courses: dict[int, Course] = {}
         self.enrollments: dict[int, Enrollment] = {}
@@ -131,6 +141,7 @@ class FakeState:
         self._next_id: dict[str, int] = {}
         self._sorted: list[User] = []  # active users in sort order, kept by bisection
         self._sort_keys: list[tuple[str, int]] = []  # their sort keys, in step
+        self.canvas_provider_id = self.add_provider("canvas")  # every account starts with it
         self.admin_id = self.add_user("Fake Admin", login_id="admin", sortable_name="Admin, Fake")
         self.make_admin(self.admin_id)
         self.users[self.admin_id].workflow_state = "registered"
@@ -147,10 +158,13 @@ class FakeState:
         return self._new_id(kind)
 
     def _reindex(self, user: User) -> None:
+        """The search haystack: logins of active logins, SIS ids of live ones (UserSearch)."""
         fields = [user.name]
         for login in user.logins:
             if login.workflow_state == "active":
-                fields += [login.unique_id, login.sis_user_id or "", login.integration_id or ""]
+                fields.append(login.unique_id)
+            if login.live:
+                fields += [login.sis_user_id or "", login.integration_id or ""]
         fields += user.emails
         user.haystack = "\0".join(f.lower() for f in fields if f)
 
@@ -168,8 +182,10 @@ class FakeState:
         email: str | None = None,
         sortable_name: str | None = None,
         workflow_state: str = "pre_registered",
+        provider_id: int | None = None,
     ) -> int:
-        """Add a user (with a login when login_id is given); StateError on duplicates.
+        """Add a user (with a login when login_id is given, bound to ``provider_id``);
+        StateError on duplicates.
 
         `workflow_state` "creation_pending" or "pending_approval" makes a user who never
         finished registering (a create with their login completes them); use delete_user for
@@ -177,7 +193,7 @@ class FakeState:
         if workflow_state == "deleted":
             raise ValueError("add the user, then delete_user(user_id)")
         if login_id is not None:
-            self.check_login(login_id, sis_user_id)
+            self.check_login(login_id, sis_user_id, provider_id=provider_id)
         user_id = self._new_id("user")
         user = User(
             id=user_id,
@@ -193,44 +209,99 @@ class FakeState:
         self._sort_keys.insert(at, key)
         self._sorted.insert(at, user)
         if login_id is not None:
-            self._add_login(user, login_id, sis_user_id)
+            self._add_login(user, login_id, sis_user_id, provider_id)
         if email is not None:
             self.add_channel(user, email)
         self._reindex(user)
         return user_id
 
+    def _index_login(self, login: Login) -> None:
+        self.logins_by_key.setdefault(login_key(login.unique_id), []).append(login)
+
+    def _unindex_login(self, login: Login) -> None:
+        key = login_key(login.unique_id)
+        held = self.logins_by_key.get(key, [])
+        if login in held:
+            held.remove(login)
+        if not held:
+            self.logins_by_key.pop(key, None)
+
+    def live_logins(self, unique_id: str) -> list[Login]:
+        """The live logins (any provider) whose login id normalises like this one."""
+        return list(self.logins_by_key.get(login_key(unique_id), ()))
+
     def check_login(
-        self, unique_id: str, sis_user_id: str | None, *, reusing: Login | None = None
+        self,
+        unique_id: str,
+        sis_user_id: str | None,
+        *,
+        provider_id: int | None = None,
+        reusing: Login | None = None,
     ) -> None:
-        """StateError when the login could not be saved: the login id is taken (active logins,
-        any case) or the SIS id is (any login, deleted ones too: Pseudonym
-        #verify_unique_sis_user_id); `reusing` is the login being saved again, not a clash."""
-        taken = self.logins_by_unique_id.get(unique_id.lower())
-        if taken is not None and taken is not reusing:
-            raise StateError(
-                "unique_id",
-                "taken",
-                "ID already in use for this account and authentication provider",
-            )
+        """StateError when the login fails Canvas's model validation: the login id is taken
+        by a live (active or suspended) login of the same provider, compared normalised
+        (Pseudonym#validate_unique_id), or the SIS id is (any login, deleted ones too: Pseudonym
+        #verify_unique_sis_user_id); `reusing` is the login being saved again, not a clash.
+        A clash across providers is the database's (family_clash), found only at the save."""
+        for taken in self.live_logins(unique_id):
+            if taken is not reusing and taken.authentication_provider_id == provider_id:
+                raise StateError(
+                    "unique_id",
+                    "taken",
+                    "ID already in use for this account and authentication provider",
+                )
         holder = None if sis_user_id is None else self.logins_by_sis_id.get(sis_user_id)
         if holder is not None and holder is not reusing:
             raise StateError("sis_user_id", "taken", f'SIS ID "{sis_user_id}" is already in use')
 
+    def family_clash(
+        self, unique_id: str, provider_id: int | None, *, reusing: Login | None = None
+    ) -> Login | None:
+        """The live login the normalisation trigger refuses this one for: an unbound login
+        and one bound to a Canvas, CAS, SAML or LDAP provider with the same normalised id
+        (pseudonyms_before_insert_or_update_enforce_unique_across_auth_providers)."""
+        for other in self.live_logins(unique_id):
+            if other is reusing or other.authentication_provider_id == provider_id:
+                continue
+            if provider_id is None and self._in_unbound_family(other.authentication_provider_id):
+                return other
+            if other.authentication_provider_id is None and self._in_unbound_family(provider_id):
+                return other
+        return None
+
+    def _in_unbound_family(self, provider_id: int | None) -> bool:
+        provider = None if provider_id is None else self.providers.get(provider_id)
+        return provider is not None and provider.auth_type in UNBOUND_FAMILY
+
     def reusable_login(self, unique_id: str) -> Login | None:
         """The active login a create with this login id completes instead of refusing
         (users_controller.rb create_user: its user is creation_pending/pending_approval)."""
-        login = self.logins_by_unique_id.get(unique_id.lower())
-        if login is None or self.users[login.user_id].workflow_state not in UNFINISHED_USER_STATES:
-            return None
-        return login
+        for login in self.live_logins(unique_id):
+            state = self.users[login.user_id].workflow_state
+            if login.workflow_state == "active" and state in UNFINISHED_USER_STATES:
+                return login
+        return None
 
-    def _add_login(self, user: User, unique_id: str, sis_user_id: str | None) -> Login:
+    def _add_login(
+        self,
+        user: User,
+        unique_id: str,
+        sis_user_id: str | None,
+        provider_id: int | None = None,
+    ) -> Login:
         login = Login(self._new_id("login"), user.id, unique_id, sis_user_id)
+        login.authentication_provider_id = provider_id
         user.logins.append(login)
-        self.logins_by_unique_id[unique_id.lower()] = login
+        self._index_login(login)
         if sis_user_id is not None:
             self.logins_by_sis_id[sis_user_id] = login
         return login
+
+    def change_unique_id(self, login: Login, unique_id: str) -> None:
+        """A live login's new login id (the caller checked it is free; it reindexes the user)."""
+        self._unindex_login(login)
+        login.unique_id = unique_id
+        self._index_login(login)
 
     def set_sis_id(self, login: Login, sis_user_id: str | None) -> None:
         """Give a login another SIS id, or none; the caller checked it is free (check_login)
@@ -254,29 +325,110 @@ class FakeState:
         *,
         sis_user_id: str | None = None,
         integration_id: str | None = None,
+        provider_id: int | None = None,
     ) -> int:
-        """Give an active user another login (pseudonym) in the root account; StateError when
-        the login id or SIS id is taken (check_login). Returns the login's id."""
+        """Give an active user another login (pseudonym) in the root account, bound to
+        ``provider_id``; StateError when the login id or SIS id is taken (check_login, and
+        the provider-family clash of family_clash). Returns the login's id."""
         user = self.users[user_id]
         if not user.active:
             raise ValueError("a deleted user gets no new login")
-        self.check_login(unique_id, sis_user_id)
-        login = self._add_login(user, unique_id, sis_user_id)
+        self.check_login(unique_id, sis_user_id, provider_id=provider_id)
+        if self.family_clash(unique_id, provider_id) is not None:
+            raise StateError("unique_id", "taken", "ID already in use for another provider")
+        login = self._add_login(user, unique_id, sis_user_id, provider_id)
         login.integration_id = integration_id
         self._reindex(user)
         return login.id
 
-    def delete_login(self, login_id: int) -> None:
-        """Soft-delete one login (Pseudonym#destroy); its SIS id stays taken."""
+    def find_login(self, login_id: int) -> tuple[User, Login]:
+        """The user and login with this id (any state); KeyError when there is none."""
         for user in self.users.values():
             for login in user.logins:
                 if login.id == login_id:
-                    login.workflow_state = "deleted"
-                    if self.logins_by_unique_id.get(login.unique_id.lower()) is login:
-                        del self.logins_by_unique_id[login.unique_id.lower()]
-                    self._reindex(user)
-                    return
+                    return user, login
         raise KeyError(login_id)
+
+    def delete_login(self, login_id: int) -> None:
+        """Soft-delete one login (Pseudonym#destroy); its SIS id stays taken."""
+        user, login = self.find_login(login_id)
+        if login.live:
+            self._unindex_login(login)
+        login.workflow_state = "deleted"
+        self._reindex(user)
+
+    def suspend_login(self, login_id: int) -> None:
+        """Suspend a live login (an SIS import's ``status=suspended``): it cannot sign in, but
+        its login id stays taken, its SIS id still finds it, and its user's links stay."""
+        user, login = self.find_login(login_id)
+        if not login.live:
+            raise ValueError("a deleted login cannot be suspended")
+        login.workflow_state = "suspended"
+        self._reindex(user)
+
+    # -- authentication providers and passwords ----------------------------------------
+    def add_provider(self, auth_type: str) -> int:
+        """Add an authentication provider to the root account (last in position)."""
+        provider_id = self._new_id("provider")
+        position = 1 + sum(p.workflow_state == "active" for p in self.providers.values())
+        self.providers[provider_id] = Provider(provider_id, auth_type, position)
+        return provider_id
+
+    def delete_provider(self, provider_id: int) -> None:
+        """AuthenticationProvider#destroy: soft-deleted, and so are its logins."""
+        self.providers[provider_id].workflow_state = "deleted"
+        for user in self.users.values():
+            for login in user.logins:
+                if login.authentication_provider_id == provider_id and login.live:
+                    self.delete_login(login.id)
+
+    def active_providers(self) -> list[Provider]:
+        return sorted(
+            (p for p in self.providers.values() if p.workflow_state == "active"),
+            key=lambda p: p.position,
+        )
+
+    def set_sso(self, on: bool) -> None:
+        """Configure single sign-on (a SAML provider next to Canvas's own) or remove it."""
+        sso = [p for p in self.active_providers() if p.auth_type == SSO_TYPE]
+        if on and not sso:
+            self.add_provider(SSO_TYPE)
+        elif not on:
+            for provider in sso:
+                self.delete_provider(provider.id)
+
+    def find_provider(self, ref: str) -> Provider | None:
+        """`authentication_providers.active.find(ref)`: an id, or a provider type such as
+        ``canvas`` for the first active provider of that type (AuthenticationProvider
+        FindWithType); None where Canvas raises RecordNotFound."""
+        ref = ref.strip()
+        for provider in self.active_providers():
+            if str(provider.id) == ref or provider.auth_type == ref:
+                return provider
+        return None
+
+    def non_canvas_auth_configured(self) -> bool:
+        """Account#non_canvas_auth_configured?: an active provider that is not Canvas's."""
+        return any(p.auth_type != "canvas" for p in self.active_providers())
+
+    def managed_password(self, login: Login) -> bool:
+        """Pseudonym#managed_password?: bound to a provider, managed unless it is Canvas's;
+        unbound, managed when it has an SIS id and the account has any other sign-in."""
+        provider_id = login.authentication_provider_id
+        if provider_id is not None:
+            return self.providers[provider_id].auth_type != "canvas"
+        return login.sis_user_id is not None and self.non_canvas_auth_configured()
+
+    def reset_password(self, login_id: int) -> None:
+        """The login's owner sets a new password through Canvas's reset link; StateError for
+        a managed login (pseudonyms_controller.rb confirm_change_password refuses it)."""
+        _, login = self.find_login(login_id)
+        if not login.live or self.managed_password(login):
+            raise StateError(
+                "password",
+                "managed",
+                "Cannot change the password for that login, or login does not exist",
+            )
 
     def create_user(
         self,
@@ -289,11 +441,13 @@ class FakeState:
         email: str | None = None,
         skip_registration: bool = False,
         password: bool = False,
+        provider_id: int | None = None,
     ) -> User:
         """The POST /accounts/:id/users write, after check_login: a new user, login and channel,
         or the unfinished user owning that login completed (see _complete_user)."""
         reused = self.reusable_login(unique_id)
         if reused is not None:
+            reused.authentication_provider_id = provider_id
             return self._complete_user(
                 reused,
                 name,
@@ -311,6 +465,7 @@ class FakeState:
                 sis_user_id=sis_user_id,
                 email=email,
                 sortable_name=sortable_name,
+                provider_id=provider_id,
             )
         ]
         user.short_name = short_name or user.name
@@ -352,7 +507,7 @@ class FakeState:
             self._sorted.insert(at, user)
         if short_name is not None:
             user.short_name = short_name
-        login.unique_id = unique_id
+        self.change_unique_id(login, unique_id)
         self.set_sis_id(login, sis_user_id)
         login.integration_id = None
         if email is not None and email.lower() not in (e.lower() for e in user.emails):
@@ -370,9 +525,9 @@ class FakeState:
         at = bisect.bisect_left(self._sort_keys, user.sort_key())
         del self._sort_keys[at], self._sorted[at]
         for login in user.logins:
+            if login.live:
+                self._unindex_login(login)
             login.workflow_state = "deleted"
-            if self.logins_by_unique_id.get(login.unique_id.lower()) is login:
-                del self.logins_by_unique_id[login.unique_id.lower()]
         for enrollment_id in self.enrollments_by_user.get(user_id, []):
             self.enrollments[enrollment_id].state = "deleted"
         for other in list(self.observees_of.get(user_id, ())):
@@ -545,8 +700,13 @@ class FakeState:
 
     # -- lookups -----------------------------------------------------------------------
     def user_by_login(self, unique_id: str) -> User | None:
-        login = self.logins_by_unique_id.get(unique_id.lower())
-        return None if login is None else self.users[login.user_id]
+        """`sis_login_id:` (lib/api.rb): LOWER(unique_id) = LOWER(value) among the live logins
+        of the root account, whatever their provider; suspended ones match too."""
+        wanted = unique_id.lower()
+        for login in sorted(self.live_logins(unique_id), key=lambda p: p.id):
+            if login.unique_id.lower() == wanted:
+                return self.users[login.user_id]
+        return None
 
     def user_by_sis_id(self, sis_user_id: str) -> User | None:
         """lib/api.rb SIS_MAPPINGS["users"] joins User#pseudonym, which leaves deleted logins
@@ -557,9 +717,10 @@ class FakeState:
         return self.users[login.user_id]
 
     def user_by_integration_id(self, integration_id: str) -> User | None:
-        for login in self.logins_by_unique_id.values():
-            if login.integration_id == integration_id:
-                return self.users[login.user_id]
+        for held in self.logins_by_key.values():
+            for login in held:
+                if login.integration_id == integration_id:
+                    return self.users[login.user_id]
         return None
 
     def search(self, term: str, fields: frozenset[str] = SEARCH_FIELDS) -> list[User]:
@@ -588,6 +749,10 @@ class FakeState:
         """Everything, as JSON-ready data, for GET /__fake__/state."""
         return {
             "account": {"id": ROOT_ACCOUNT_ID, "name": ACCOUNT_NAME},
+            "authentication_providers": [
+                {"id": p.id, "auth_type": p.auth_type, "position": p.position}
+                for p in self.active_providers()
+            ],
             "users": [
                 {
                     "id": u.id,
@@ -605,6 +770,8 @@ class FakeState:
                             "sis_user_id": p.sis_user_id,
                             "integration_id": p.integration_id,
                             "workflow_state": p.workflow_state,
+                            "authentication_provider_id": p.authentication_provider_id,
+                            "managed_password": self.managed_password(p),
                         }
                         for p in u.logins
                     ],

@@ -10,6 +10,7 @@ from canvas_observers.fake_canvas.state import (
     Course,
     Enrollment,
     PairingCodeRecord,
+    Provider,
     User,
     iso,
 )
@@ -140,4 +141,13 @@ def enrollment(e: Enrollment) -> dict[str, Any]:
         "associated_user_id": e.associated_user_id,
         "root_account_id": ROOT_ACCOUNT_ID,
         "created_at": iso(e.created_at),
+    }
+
+
+def provider(record: Provider) -> dict[str, Any]:
+    """aac_json (lib/api/v1/authentication_provider.rb), the fields every type has."""
+    return {
+        "id": record.id,
+        "auth_type": record.auth_type,
+        "position": record.position,
     }

@@ -53,9 +53,12 @@ class FakeCanvas:
         self.apply_admin_role()
 
     def apply_admin_role(self) -> None:
-        """Give the built-in admin the role the config names (every permission by default)."""
+        """Give the built-in admin the role the config names (every permission by default),
+        and the account the sign-in the config names (SSO or Canvas's own only)."""
         if self.config.admin_permissions is not None:
             self.state.make_admin(self.state.admin_id, self.config.admin_permissions)
+        if self.config.sso:
+            self.state.set_sso(True)
 
 
 # -- params ------------------------------------------------------------------------------
@@ -199,6 +202,16 @@ def forbidden(config: FakeConfig) -> JSONResponse:
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message}]}, status_code=status)
+
+
+def internal_error(report_id: int) -> JSONResponse:
+    """rescue_action_in_api for an exception no action rescues (a database constraint the
+    model validations did not foresee): 500 with Canvas's generic body and an error report."""
+    body = {
+        "errors": [{"message": "An error occurred.", "error_code": "internal_server_error"}],
+        "error_report_id": report_id,
+    }
+    return JSONResponse(body, status_code=500)
 
 
 # -- pagination --------------------------------------------------------------------------

@@ -89,6 +89,9 @@ class Engine(GuardianSteps):
     # looked up first, whatever the template or the email (a known guardian never gets a
     # second account).
     guardians: dict[str, int] = field(default_factory=dict)
+    # The id of the provider new logins are bound to, when the preflight could read it: a
+    # login found after a lost create is this run's only if it is bound to it.
+    login_provider_id: int | None = None
     results: list[RowResult] = field(default_factory=list)
     lookups: CanvasView = field(init=False)
     stopped: RunAborted | None = field(default=None, init=False)
@@ -98,7 +101,11 @@ class Engine(GuardianSteps):
     _locks: dict[int, asyncio.Lock] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.lookups = self.view or Lookups(self.client, recorder=self.recorder)
+        self.lookups = self.view or Lookups(
+            self.client,
+            recorder=self.recorder,
+            confirm_logins=self.options.login_provider is not None,
+        )
 
     # --- the run ----------------------------------------------------------------------------
 

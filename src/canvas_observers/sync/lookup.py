@@ -68,11 +68,23 @@ class SnapshotView:
 
 
 class Lookups:
-    """The look-ups of one run, against one Canvas."""
+    """The look-ups of one run, against one Canvas.
 
-    def __init__(self, client: CanvasClient, *, recorder: RunRecorder = NO_RECORDER) -> None:
+    ``confirm_logins``: new logins are bound to an authentication provider, so Canvas's
+    "taken" cannot be relied on to reveal a login of another provider (its model checks one
+    provider at a time): a guardian the search does not find is confirmed absent with
+    ``sis_login_id:``, which matches a live login of any provider, suspended ones too."""
+
+    def __init__(
+        self,
+        client: CanvasClient,
+        *,
+        recorder: RunRecorder = NO_RECORDER,
+        confirm_logins: bool = False,
+    ) -> None:
         self.client = client
         self.recorder = recorder
+        self.confirm_logins = confirm_logins
         self._students: dict[str, asyncio.Task[Resolution]] = {}
 
     async def account(self, user_id: int) -> ObserverState | None:
@@ -99,7 +111,10 @@ class Lookups:
         never seen is most likely new, and one search shows that no account has that login or
         email (a 404 on the login route alone would not: the email may be on another login).
         ``need_id``: the account's id is wanted (a guardian id to remember), so the login route,
-        which does not give it, is skipped.
+        which does not give it, is skipped. Whichever way the account is found, the states of
+        its logins are not known (the ``login_id`` Canvas shows may be a suspended login, and
+        the search may have matched the email): they are read before a write to it (steps.py,
+        CheckLogins).
         """
         if sis_id is not None:
             try:
@@ -109,17 +124,24 @@ class Lookups:
             else:
                 observees = await self.client.list_observees(user.id)
                 return ObserverState(Found(user, by_sis_id=True), tuple(observees))
+        login_absent = False  # sis_login_id: said no live login has the email
         if not need_id and self._seen_before(email):
             try:
                 observees = await self.client.list_observees(f"sis_login_id:{email}")
             except NotFound:
-                pass
+                login_absent = True
             else:
                 return ObserverState(Missing(), tuple(observees), login_exists=True)
         resolution = resolve_observer(await self.client.search_users(email), email)
         if isinstance(resolution, Found):
             observees = await self.client.list_observees(resolution.user.id)
             return ObserverState(resolution, tuple(observees))
+        if isinstance(resolution, Missing) and self.confirm_logins and not login_absent:
+            # The search skips suspended logins: the login may still be there.
+            owner = await self.login_owner(email)
+            if owner is not None:
+                observees = await self.client.list_observees(owner.id)
+                return ObserverState(Found(owner), tuple(observees))
         return ObserverState(resolution)
 
     async def login_owner(self, login: str) -> CanvasUser | None:

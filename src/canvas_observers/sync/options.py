@@ -35,6 +35,11 @@ class SyncOptions:
     # whether an account found by it takes the roster's email and names.
     observer_id_template: str = "{email}"
     update_guardians: bool = False
+    # The authentication provider a new guardian login is bound to: "canvas" (Canvas's own
+    # sign-in, so a login with an SIS id keeps a password the guardian can set on an SSO
+    # account), a provider id, or None for no provider (Canvas then treats an SIS login on an
+    # account with single sign-on as managed: its owner can never set a password).
+    login_provider: str | None = "canvas"
 
 
 AUTO_REPORT_ROWS = 300

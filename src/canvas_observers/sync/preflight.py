@@ -10,8 +10,10 @@ never guesses from them; it asks Canvas for the token's rights by name
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from canvas_observers.canvas.models import AuthProvider
 
 PAIRING_RIGHT = "manage_user_observers"
 
@@ -59,4 +61,38 @@ def explain(gaps: list[Need]) -> str:
     return (
         "the token's admin role cannot see what exact matching needs, so existing guardians "
         "and pairings would look absent; nothing was written. Give the role " + "; ".join(parts)
+    )
+
+
+PROVIDERS_RIGHT = "manage_account_settings"
+
+
+def chosen_provider(choice: str, providers: Sequence[AuthProvider]) -> AuthProvider | None:
+    """The provider ``--login-provider`` names among the account's active ones, as Canvas
+    finds it for ``pseudonym[authentication_provider_id]``: an id, or a type such as
+    ``canvas`` for the first of that type (AuthenticationProvider's ``find``); None when the
+    account has none such, and a create would be a 404."""
+    for provider in providers:
+        if str(provider.id) == choice or provider.auth_type == choice:
+            return provider
+    return None
+
+
+def no_such_provider(choice: str, providers: Sequence[AuthProvider]) -> str:
+    """The stop reason when the chosen provider is not the account's."""
+    have = ", ".join(f"{p.id} ({p.auth_type})" for p in providers) or "none"
+    what = "no Canvas sign-in provider" if choice == "canvas" else f"no provider {choice!r}"
+    return (
+        f"the account has {what} to bind new guardian logins to (its providers: {have}); "
+        "nothing was written. Give --login-provider one of those ids, or none for logins "
+        "bound to no provider"
+    )
+
+
+def providers_unreadable(choice: str) -> str:
+    """The warning when the token may not list the providers: the run goes on."""
+    return (
+        f"the token may not list the account's authentication providers ({PROVIDERS_RIGHT}), "
+        f"so --login-provider {choice} is not checked before the run; a create Canvas refuses "
+        "for an unknown provider stops the run"
     )

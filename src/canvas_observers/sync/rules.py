@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.canvas.models import CanvasUser, Login
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
 
@@ -72,12 +72,17 @@ class ObserverState:
 
     ``login_exists`` is true when Canvas resolved ``sis_login_id:<email>`` (the account exists,
     its id may not be fetched yet); ``user`` is set once the account itself is known.
-    ``observees`` are the students currently linked (complete list).
+    ``observees`` are the students currently linked (complete list). ``logins_known``: the
+    states of the account's logins are known (a search matched an active login, a report
+    listed them, or they were read); ``suspended`` is then the login id of an account whose
+    every live login is suspended (it cannot sign in, but its login id stays taken).
     """
 
     resolution: Resolution
     observees: tuple[CanvasUser, ...] = ()
     login_exists: bool = False
+    logins_known: bool = False
+    suspended: str | None = None
 
     @property
     def exists(self) -> bool:
@@ -197,6 +202,26 @@ def contact_email_mismatch(user: CanvasUser, row: RosterRow) -> str:
     )
 
 
+def only_suspended(logins: Iterable[Login]) -> str | None:
+    """The login id of an account whose every live login is suspended (the logins list
+    leaves deleted ones out); None when one is active, or there is none."""
+    live = list(logins)
+    if not live or any(p.workflow_state != "suspended" for p in live):
+        return None
+    return live[0].unique_id
+
+
+def suspended_account(user: CanvasUser, login: str) -> Skip:
+    """The ``conflict`` of a row whose guardian account has only a suspended login."""
+    return Skip(
+        Outcome.CONFLICT,
+        f"the guardian's Canvas account {user.id} {user.name!r} has only a suspended login "
+        f"({login}): it cannot sign in, and Canvas keeps its login id taken, so no second "
+        "account is made; reactivate the login in Canvas (or give the guardian another email "
+        "in the SIS) and the next run pairs them",
+    )
+
+
 def self_pairing(student: CanvasUser, row: RosterRow) -> Skip:
     """The ``conflict`` of a row whose guardian account is the student's own account."""
     return Skip(
@@ -279,6 +304,8 @@ def plan_row(
         return Skip(Outcome.OBSERVER_MISMATCH, contact_email_mismatch(resolution.user, row))
     if any(u.id == student_user.id for u in observer.observees):
         return AlreadyPaired(student_user)
+    if observer.user is not None and observer.suspended is not None:
+        return suspended_account(observer.user, observer.suspended)
     return Pair(student_user, create_observer=not observer.exists, method=method)
 
 

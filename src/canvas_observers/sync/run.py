@@ -167,6 +167,7 @@ async def run_sync(
     try:
         await _check_token(client)
         await _check_rights(client, sis_ids=any(not row.student_is_login for row in roster.rows))
+        engine.login_provider_id = await _check_provider(client, options.login_provider)
         snapshot = await _read_whole(
             client,
             options,
@@ -511,11 +512,12 @@ async def read_canvas(
     interrupt: asyncio.Event | None = None,
 ) -> CanvasSnapshot:
     """Check the token, then read Canvas whole (users, links, enrollments) from one
-    provisioning report, for the audit; it writes nothing (starting the report is the one POST).
-    RunAborted, with the reason, when either cannot be done or ``interrupt`` is set."""
+    provisioning report, and its authentication providers when the token may list them, for
+    the audit; it writes nothing (starting the report is the one POST). RunAborted, with the
+    reason, when the token or the report cannot be had, or ``interrupt`` is set."""
     await _check_token(client)
     try:
-        return await read_snapshot(
+        snapshot = await read_snapshot(
             client,
             kinds=AUDIT_KINDS,
             wait_at_most=wait_at_most,
@@ -523,6 +525,8 @@ async def read_canvas(
             sleep=sleep,
             interrupt=interrupt,
         )
+        snapshot.providers = await read_providers(client)
+        return snapshot
     except WaitStopped as stop:
         raise RunAborted(_stopped_waiting(interrupt)) from stop
     except NotAllowed as error:
@@ -557,6 +561,39 @@ async def _check_rights(client: CanvasClient, *, sis_ids: bool) -> None:
     gaps = preflight.missing(rights, wanted)
     if gaps:
         raise RunAborted(preflight.explain(gaps))
+
+
+async def _check_provider(client: CanvasClient, choice: str | None) -> int | None:
+    """The id of the provider new logins are bound to, from the account's providers; the run
+    stops here when they show it missing. A token that may not list them (they need
+    manage_account_settings) gets one warning and the run goes on: a create Canvas then
+    refuses for the provider stops it (writes.py)."""
+    if choice is None:
+        return None
+    try:
+        providers = await client.list_authentication_providers()
+    except NotAllowed:
+        log.warning(preflight.providers_unreadable(choice))
+        return None
+    except ConfigurationError as error:
+        raise RunAborted(abort_reason(error), error) from error
+    except TransportError as error:
+        raise RunAborted(f"Canvas is unreachable: {error}", error) from error
+    except CanvasError as error:
+        raise RunAborted(f"Canvas did not answer as expected: {error}", error) from error
+    chosen = preflight.chosen_provider(choice, providers)
+    if chosen is None:
+        raise RunAborted(preflight.no_such_provider(choice, providers))
+    return chosen.id
+
+
+async def read_providers(client: CanvasClient) -> dict[int, str] | None:
+    """The account's authentication providers (id -> type) for the audit, or None when the
+    token may not list them."""
+    try:
+        return {p.id: p.auth_type for p in await client.list_authentication_providers()}
+    except NotAllowed:
+        return None
 
 
 async def _check_token(client: CanvasClient) -> None:

@@ -9,7 +9,9 @@ snapshot and the API give the same answers:
 * ``sis_login_id:`` matches a live login case-insensitively (``LOWER()``);
 * a guardian is found by the SIS id of their guardian id first, then by login, then by the
   account's email (a contact address, which the matching rules treat as weaker than a login);
-* a student id with ``@`` is matched by login, then by email, as the search fallback does.
+* a student id with ``@`` is matched by login, then by email, as the search fallback does;
+* a suspended login is a live one (it still finds its user, by SIS id and by login), and an
+  account whose every live login is suspended is named in ``suspended`` (it cannot sign in).
 
 The report lists a user once per login, so a user with two logins is one account with both.
 Its users and user_observers rows come in no set order (Canvas writes them without ORDER BY),
@@ -121,6 +123,12 @@ class CanvasSnapshot:
     enrolled: set[int] | None = None  # users with a live student enrollment; None: not read
     maybe_enrolled: set[int] = field(default_factory=set)  # only enrollments shown "deleted"
     rows_read: int = 0
+    # user -> a login of an account whose every live login is suspended (rare, so a dict)
+    suspended: dict[int, str] = field(default_factory=dict)
+    # user -> the authentication provider of the login shown for them, when it has one
+    login_providers: dict[int, int] = field(default_factory=dict)
+    # provider id -> type, when the caller could read them (the report does not say)
+    providers: dict[int, str] | None = None
 
     # -- look-ups, with Canvas's rules ------------------------------------------------------
     def _users(self, ids: Iterable[int]) -> list[CanvasUser]:
@@ -150,9 +158,14 @@ class CanvasSnapshot:
         else:
             resolution = resolve_observer(self._users(self.by_email.get(key)), email)
         if isinstance(resolution, Found):
-            linked = self._users(self.observees.get(resolution.user.id, ()))
-            return ObserverState(resolution, tuple(linked))
+            return self._state(resolution)
         return ObserverState(resolution)
+
+    def _state(self, found: Found) -> ObserverState:
+        """An account's state: whom it observes, and whether its logins are all suspended."""
+        uid = found.user.id
+        linked = tuple(self._users(self.observees.get(uid, ())))
+        return ObserverState(found, linked, logins_known=True, suspended=self.suspended.get(uid))
 
     def account(self, user_id: int) -> ObserverState | None:
         """A remembered guardian's account and the students it observes; None when the report
@@ -160,8 +173,7 @@ class CanvasSnapshot:
         user = self.users.get(user_id)
         if user is None:
             return None
-        linked = self._users(self.observees.get(user_id, ()))
-        return ObserverState(Found(user, by_sis_id=True), tuple(linked))
+        return self._state(Found(user, by_sis_id=True))
 
     def login_owner(self, login: str) -> CanvasUser | None:
         """The account whose live login this is (``sis_login_id:``'s rule), or None."""
@@ -271,16 +283,29 @@ def parse_snapshot(data: bytes, *, kinds: Collection[str] = ("users",)) -> Canva
 def _read_users(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) -> None:
     for row in rows:
         snapshot.rows_read += 1
-        if (row.get("status") or "").strip() == "deleted":
+        status = (row.get("status") or "").strip()
+        if status == "deleted":
             continue  # deleted logins never match a look-up
         user_id = int(row["canvas_user_id"])
         login = (row.get("login_id") or "").strip() or None
         sis = (row.get("user_id") or "").strip() or None
         email = (row.get("email") or "").strip() or None
         known = snapshot.users.get(user_id)
+        # Rows come by login, not by user: an account is suspended while every live row of
+        # it read so far is.
+        if status == "suspended":
+            if known is None:
+                snapshot.suspended[user_id] = login or ""
+        else:
+            snapshot.suspended.pop(user_id, None)
         if known is None or _shown_first(sis, login) < _shown_first(
             known.sis_user_id, known.login_id
         ):
+            provider = (row.get("authentication_provider_id") or "").strip()
+            if provider.isdigit():
+                snapshot.login_providers[user_id] = int(provider)
+            else:
+                snapshot.login_providers.pop(user_id, None)
             snapshot.users[user_id] = CanvasUser(
                 id=user_id,
                 name=(row.get("full_name") or "").strip()

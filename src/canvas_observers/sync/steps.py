@@ -10,10 +10,15 @@ step                 event                       next
 ===================  ==========================  ==============================================
 (start)              the student already linked  End already_paired
 FindStudent          Read                        rules.plan_row decides: End (a skip, already
-                                                 paired) | FetchAccount | the first try:
-                                                 GetCode (codes) or EnsureAccount (direct); in
-                                                 a dry run CheckEnrolled or RecordPrediction
-FetchAccount         Read                        rules.plan_row again: End | the first try
+                                                 paired) | FetchAccount | CheckLogins | the
+                                                 first try: GetCode (codes) or EnsureAccount
+                                                 (direct); in a dry run CheckEnrolled or
+                                                 RecordPrediction
+FetchAccount         Read                        rules.plan_row again: End | CheckLogins |
+                                                 the first try
+CheckLogins          Read                        rules.plan_row again: End (conflict for an
+                                                 account whose logins are all suspended) |
+                                                 the first try
 CheckEnrolled        Enrolled(no) / Enrolled     End not_enrolled / RecordPrediction (dry run)
 RecordPrediction     Recorded                    End would_create / would_pair
 GetCode              NotEnrolled / CodeMade      End not_enrolled / EnsureAccount
@@ -23,9 +28,13 @@ EnsureAccount        AccountFound                SendPairing, or End conflict wh
                      SisIdTaken                  FindSisHolder
                      Rejected                    try again | Raise on the last try
 FindAccount          AccountFound                SendPairing (or End conflict)
-                     NotThere                    try again | End failed on the last try
+                     Suspended                   End conflict: its logins are all suspended
+                     NotThere                    after "taken": End failed (a look-alike login
+                                                 id holds it); after a lost create: try again |
+                                                 End failed on the last try
                      Rejected                    try again | Raise on the last try
 FindSisHolder        AccountFound / Rejected     SendPairing (or End conflict) / as above
+                     Suspended                   End conflict
 SendPairing          Paired / AlreadyLinked      End created, paired or already_paired
                      Lost                        FindLink: looked up, never sent again
                      Refused                     End failed (this row only)
@@ -63,6 +72,7 @@ from canvas_observers.sync.rules import (
     not_enrolled,
     plan_row,
     self_pairing,
+    suspended_account,
 )
 
 WRITE_ATTEMPTS = 4
@@ -70,6 +80,15 @@ WRITE_ATTEMPTS = 4
 not done: a lost create whose login does not exist, a pairing absent from the observee list, a
 code Canvas refused as invalid (it expired between the two calls). With one write in ten lost
 or refused, four tries leave about one row in ten thousand undone for the next run."""
+
+
+LOOKALIKE_LOGIN = (
+    "Canvas says the guardian's email is taken as a login, but no login has it in this "
+    "spelling: another login is the same id once Canvas compares it normalised (letter case "
+    "folded, e.g. ß as ss; compatibility forms and spaces evened out); no account was made. "
+    "Find that login in Canvas: if it is this guardian's, change its login id to the roster's "
+    "email, else fix the email in the SIS"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +115,16 @@ class FindStudent:
 class FetchAccount:
     """The guardian's login exists but its account is not fetched: fetch it before any write
     (or a dry run's prediction), since it may be the student's own account."""
+
+    student: Resolution
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CheckLogins:
+    """The guardian's existing account would get a write, and whether it can sign in is not
+    known (it was not found by an active login): read its logins first, since an account
+    whose logins are all suspended is a conflict, never paired."""
 
     student: Resolution
     created: bool
@@ -183,6 +212,7 @@ class FindLink:
 Step = (
     FindStudent
     | FetchAccount
+    | CheckLogins
     | CheckEnrolled
     | RecordPrediction
     | GetCode
@@ -257,9 +287,11 @@ class CodeMade:
 
 @dataclass(frozen=True, slots=True)
 class AccountFound:
-    """The guardian's account is known (already, by login, by SIS id, or looked up)."""
+    """The guardian's account is known (already, by login, by SIS id, or looked up);
+    ``meanwhile``: found after a lost create, but made by someone else, not by it."""
 
     user: CanvasUser
+    meanwhile: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +311,14 @@ class SisIdTaken:
     """Canvas refused the create for the login's SIS id alone."""
 
     rejected: RequestRejected
+
+
+@dataclass(frozen=True, slots=True)
+class Suspended:
+    """The account found after "taken" or a lost create has only suspended logins."""
+
+    user: CanvasUser
+    login: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +365,7 @@ Event = (
     | AccountCreated
     | Taken
     | SisIdTaken
+    | Suspended
     | Lost
     | NotThere
     | Rejected
@@ -357,8 +398,15 @@ def transition(step: Step, event: Event, ctx: RowContext) -> Step | End | Raise:
                 and not predicted
             ):
                 return FetchAccount(student, created)
+            if _logins_unknown(action, account, predicted):
+                return CheckLogins(student, created)
             return _decided(ctx, action, student, created)
-        case FetchAccount(_, created), Read(student, account):
+        case FetchAccount(_, created), Read(student, account, predicted):
+            action = _decide(ctx, student, account)
+            if _logins_unknown(action, account, predicted):
+                return CheckLogins(student, created)
+            return _decided(ctx, action, student, created)
+        case CheckLogins(_, created), Read(student, account):
             return _decided(ctx, _decide(ctx, student, account), student, created)
         case CheckEnrolled(pair, created), Enrolled(yes):
             if not yes:
@@ -372,8 +420,9 @@ def transition(step: Step, event: Event, ctx: RowContext) -> Step | End | Raise:
             return EnsureAccount(student, code, attempt, created)
         case EnsureAccount() | FindSisHolder(), AccountFound(user):
             return _account_known(step, user, step.created, ctx)
-        case FindAccount(), AccountFound(user):
-            return _account_known(step, user, step.lost, ctx)  # a lost create that was done: ours
+        case FindAccount(), AccountFound(user, meanwhile):
+            # A lost create that was done is ours; one someone else's login answered is not.
+            return _account_known(step, user, step.lost and not meanwhile, ctx)
         case EnsureAccount(), AccountCreated(user):
             return _account_known(step, user, True, ctx)
         case EnsureAccount(student, code, attempt, created), Taken():
@@ -382,10 +431,19 @@ def transition(step: Step, event: Event, ctx: RowContext) -> Step | End | Raise:
             return FindAccount(student, code, attempt, created, lost=True)
         case EnsureAccount(student, code, attempt, created), SisIdTaken(rejected):
             return FindSisHolder(student, code, attempt, created, rejected)
+        case FindAccount(student, _, _, created) | FindSisHolder(student, _, _, created), Suspended(
+            user, login
+        ):
+            skip = suspended_account(user, login)
+            return End(skip.outcome, skip.detail, student=student, created=created)
         case EnsureAccount() | FindAccount() | FindSisHolder() | SendPairing(), Rejected(error):
             if step.attempt >= WRITE_ATTEMPTS:
                 return Raise(error, step.created)
             return try_again(step, ctx)
+        case FindAccount(student, _, _, created, lost=False), NotThere():
+            # "Taken", yet no login has this id in Canvas's LOWER() spelling: another login's
+            # id is the same once Canvas normalises it. Another try would be refused again.
+            return End(Outcome.FAILED, LOOKALIKE_LOGIN, student=student, created=created)
         case FindAccount(student, _, attempt, created), NotThere():
             if attempt >= WRITE_ATTEMPTS:
                 return End(
@@ -430,6 +488,17 @@ def first_try(
     if ctx.method == "code":
         return GetCode(student, attempt, created)
     return EnsureAccount(student, None, attempt, created)
+
+
+def _logins_unknown(action: RowAction, account: ObserverState, predicted: bool) -> bool:
+    """A pairing with an existing account whose logins' states are not known yet."""
+    return (
+        isinstance(action, Pair)
+        and not action.create_observer
+        and account.user is not None
+        and not account.logins_known
+        and not predicted
+    )
 
 
 def _decide(ctx: RowContext, student: Resolution, account: ObserverState) -> RowAction:

@@ -28,7 +28,7 @@ from canvas_observers.canvas.errors import (
     OutcomeUnknown,
     RequestRejected,
 )
-from canvas_observers.canvas.models import CanvasUser
+from canvas_observers.canvas.models import CanvasUser, Login
 from canvas_observers.core.clock import iso_timestamp
 from canvas_observers.core.outcomes import ActionRecord
 from canvas_observers.core.recorder import RunRecorder, UserKind
@@ -37,12 +37,18 @@ from canvas_observers.sync.identity import IdentityNote
 from canvas_observers.sync.lookup import CanvasView
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.preflight import PAIRING_RIGHT
-from canvas_observers.sync.rules import Found, ObserverState, can_get_pairing_code
+from canvas_observers.sync.rules import (
+    Found,
+    ObserverState,
+    can_get_pairing_code,
+    only_suspended,
+)
 from canvas_observers.sync.steps import (
     AccountCreated,
     AccountFound,
     AlreadyLinked,
     CheckEnrolled,
+    CheckLogins,
     CodeMade,
     Enrolled,
     EnsureAccount,
@@ -65,6 +71,7 @@ from canvas_observers.sync.steps import (
     SendPairing,
     SisIdTaken,
     Step,
+    Suspended,
     Taken,
 )
 from canvas_observers.sync.stopping import RunAborted
@@ -91,6 +98,7 @@ class StepExecutor:
     recorder: RunRecorder
     now: Callable[[], datetime]
     lookups: CanvasView
+    login_provider_id: int | None
     _links: set[tuple[int, int]]
     _locks: dict[int, asyncio.Lock]
 
@@ -139,6 +147,12 @@ class StepExecutor:
                 return Read(student, guardian.state, guardian.would_create)
             case FetchAccount(student):
                 self._known(guardian, await self.client.get_user_by_login(guardian.email))
+                return Read(student, guardian.state, guardian.would_create)
+            case CheckLogins(student):
+                user = guardian.state.user
+                logins = await self._logins(user) if user is not None else None
+                suspended = only_suspended(logins) if logins is not None else None
+                guardian.state = replace(guardian.state, logins_known=True, suspended=suspended)
                 return Read(student, guardian.state, guardian.would_create)
             case CheckEnrolled(pair):
                 return Enrolled(await self._can_get_code(pair.student))
@@ -210,6 +224,7 @@ class StepExecutor:
             user = await self.client.get_user_by_login(guardian.email)
             return AccountFound(self._known(guardian, user))
         code, student = step.code, step.student
+        provider = self.options.login_provider
         try:
             user = await self.client.create_user(
                 name=row.observer_name,
@@ -218,7 +233,18 @@ class StepExecutor:
                 send_registration=self.options.send_registration,
                 pairing_code=code.code if code is not None else None,
                 sis_user_id=guardian.sis_id,
+                authentication_provider=provider,
             )
+        except NotFound as missing:
+            if provider is None:
+                raise
+            # authentication_providers.active.find raised: no write can succeed this run.
+            raise RunAborted(
+                f"Canvas refused to create a guardian's account (line {row.line}): the account "
+                f"has no authentication provider {provider!r} to bind the login to; give "
+                "--login-provider the id of one it has, or none",
+                missing,
+            ) from missing
         except RequestRejected as rejected:
             if "taken" not in rejected.error_types():
                 raise
@@ -237,6 +263,7 @@ class StepExecutor:
         self._action("create_user", row, "ok", observer=user.id, student=linked, detail=detail)
         if code is not None:
             guardian.state = replace(guardian.state, observees=(*state.observees, student))
+        guardian.state = replace(guardian.state, logins_known=True)  # its one login: active
         return AccountCreated(self._known(guardian, user))
 
     async def _find_account(
@@ -246,9 +273,20 @@ class StepExecutor:
             user = await self.client.get_user_by_login(guardian.email)
         except NotFound:
             return NotThere()
+        logins = await self._logins(user)
+        suspended = only_suspended(logins) if logins is not None else None
         observees = await self.client.list_observees(user.id)
-        guardian.state = ObserverState(Found(user), tuple(observees))
+        guardian.state = ObserverState(
+            Found(user), tuple(observees), logins_known=True, suspended=suspended
+        )
         self._remember("observer", guardian.email.lower(), user.id)
+        if suspended is not None:
+            return Suspended(user, suspended)
+        if step.lost and not self._made_by_us(logins, guardian.email):
+            # The login is there, but not bound as this run binds it: someone else made it
+            # between the check and the create (Canvas answered that create with an error).
+            self._action("create_user", row, "failed", detail="login made meanwhile; using it")
+            return AccountFound(user, meanwhile=True)
         if step.lost:
             # A create with a code that did happen made the link too: the journal owns it.
             made_link = step.code is not None and any(
@@ -262,6 +300,29 @@ class StepExecutor:
                 student=step.student.id if made_link else None,
             )
         return AccountFound(user)
+
+    def _made_by_us(self, logins: list[Login] | None, email: str) -> bool:
+        """Whether the login with this email is bound as this run binds new logins (to the
+        chosen provider, or to any when its id is not known). Without a provider, or
+        without the logins, it cannot be told apart and counts as ours, as before."""
+        if self.options.login_provider is None or logins is None:
+            return True
+        key = email.strip().lower()
+        for login in logins:
+            if login.unique_id.strip().lower() != key:
+                continue
+            if self.login_provider_id is None:
+                return login.authentication_provider_id is not None
+            return login.authentication_provider_id == self.login_provider_id
+        return False
+
+    async def _logins(self, user: CanvasUser) -> list[Login] | None:
+        """The account's live logins; None when the token may not list them (the states stay
+        unknown, and Canvas judges the write)."""
+        try:
+            return await self.client.list_logins(user.id)
+        except NotAllowed:
+            return None
 
     async def _sis_id_holder(
         self, rejected: RequestRejected, row: RosterRow, guardian: GuardianAccount
@@ -280,9 +341,15 @@ class StepExecutor:
                 path=rejected.path,
                 status=rejected.status,
             ) from rejected
+        logins = await self._logins(user)
+        suspended = only_suspended(logins) if logins is not None else None
         observees = await self.client.list_observees(user.id)
-        guardian.state = ObserverState(Found(user, by_sis_id=True), tuple(observees))
+        guardian.state = ObserverState(
+            Found(user, by_sis_id=True), tuple(observees), logins_known=True, suspended=suspended
+        )
         self._remember("observer", guardian.email.lower(), user.id)
+        if suspended is not None:
+            return Suspended(user, suspended)
         return AccountFound(user)
 
     async def _send_pairing(
