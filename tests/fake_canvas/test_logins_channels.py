@@ -153,11 +153,12 @@ async def test_edit_login_to_a_taken_sis_id_is_canvas_400_and_saves_nothing(
 async def test_edit_login_without_a_known_field_or_login(
     fake: FakeCanvas, api: httpx.AsyncClient
 ) -> None:
-    """No recognised login[...] field: 400 with a null body; an unknown or deleted login: 404."""
+    """No recognised login[...] field: 400 "missing required parameter", as current Canvas
+    answers; an unknown or deleted login: 404."""
     uid = guardian(fake)
     login = fake.state.users[uid].logins[0].id
     empty = await api.put(f"/api/v1/accounts/self/logins/{login}", data={"login[color]": "red"})
-    assert (empty.status_code, empty.json()) == (400, None)
+    assert (empty.status_code, empty.json()) == (400, {"message": "missing required parameter"})
     missing = await api.put("/api/v1/accounts/self/logins/999", data={"login[unique_id]": "x@y.z"})
     assert missing.status_code == 404
 

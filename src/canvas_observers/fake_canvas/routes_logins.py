@@ -52,7 +52,7 @@ LOGIN_FIELDS = frozenset(
         "workflow_state",
         "declared_user_type",
     }
-)  # update_pseudonym_from_params: at least one of these, else 400 with a `null` body
+)  # update_pseudonym_from_params: at least one, else 400 "missing required parameter"
 RENAME_FIELDS = frozenset({"name", "short_name", "sortable_name"})  # need :rename
 DETAIL_FIELDS = frozenset({"time_zone", "locale", "event"})  # need :manage_user_details
 
@@ -164,7 +164,8 @@ async def update_login(call: Call) -> Response:
         return call.forbidden()
     fields = get(call.params, "login")
     if not isinstance(fields, dict) or not LOGIN_FIELDS & fields.keys():
-        return JSONResponse(None, status_code=400)  # render json: nil, status: :bad_request
+        # Current canvas-lms (docs/canvas-behaviour.md); older copies rendered a `null` body.
+        return JSONResponse({"message": "missing required parameter"}, status_code=400)
     if "sis_user_id" in fields and not call.can("manage_sis"):
         return call.forbidden()  # has_right_if_requests_change(:sis_user_id, :manage_sis)
     unique_id = get_str(call.params, "login", "unique_id")
