@@ -9,6 +9,9 @@ Canvas refuses) builds its client by hand, so the unusual part stays in sight.
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -100,3 +103,16 @@ def one_student_canvas(token: str) -> Iterator[tuple[FakeCanvasApp, str]]:
     )
     with running_server(app) as url:
         yield app, url
+
+
+def run_cli(*args: str, token: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``canvas-observers ARGS`` in a subprocess, as an admin runs it: the token in
+    CANVAS_TOKEN, a wide terminal (tables are not folded), ``env`` on top."""
+    return subprocess.run(
+        [sys.executable, "-m", "canvas_observers", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CANVAS_TOKEN": token, "COLUMNS": "250", **env},
+        timeout=120,
+        check=False,
+    )

@@ -5,9 +5,7 @@ nothing; `undo`; the do-not-pair list."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
-from tests.wiring import HEADER
+from tests.wiring import HEADER, run_cli
 
 TOKEN = "removals-test-token"
 KIDS = 20
@@ -50,15 +48,7 @@ def sync(tmp_path: Path, url: str, body: str, *extra: str) -> subprocess.Complet
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CANVAS_TOKEN": TOKEN}
-    return subprocess.run(
-        [sys.executable, "-m", "canvas_observers", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, token=TOKEN)
 
 
 def linked(app: FakeCanvasApp, sis: str, email: str) -> bool:

@@ -5,9 +5,7 @@ without --update-guardians), a truncated export, dated file names, and undo."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
-from tests.wiring import HEADER
+from tests.wiring import HEADER, run_cli
 
 TOKEN = "sources-test-token"
 KIDS = 40
@@ -47,34 +45,14 @@ def write(path: Path, body: str) -> Path:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CANVAS_TOKEN": TOKEN, "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "canvas_observers", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, token=TOKEN)
 
 
 def sync(
     tmp_path: Path, url: str, roster: Path, *extra: str, report: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    more = ("--report", str(tmp_path / report)) if report else ()
-    return cli(
-        "sync",
-        str(roster),
-        "--canvas-url",
-        url,
-        "--state",
-        str(tmp_path / "j.sqlite3"),
-        "--pairing",
-        "direct",
-        "--remove-ended",
-        *more,
-        *extra,
-    )
+    """A nightly sync with --remove-ended."""
+    return cli_sync(tmp_path, url, roster, "--remove-ended", *extra, report=report)
 
 
 def links(app: FakeCanvasApp) -> set[tuple[int, int]]:
