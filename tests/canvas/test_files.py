@@ -40,19 +40,63 @@ def test_hops_carry_the_token_only_on_the_canvas_origin() -> None:
     assert relative.with_token and relative.url.host == "school.instructure.com"
 
 
+CREDENTIALS = "a file URL with a user name or password is not fetched"
+
+
 @pytest.mark.parametrize(
-    "location",
-    ["http://store.example.com/9", "ftp://store.example.com/9", "https://u:p@store.example.com/9"],
+    ("location", "refusal"),
+    [
+        (
+            "http://store.example.com/9?Signature=S",
+            "refusing plain http:// to the file store store.example.com",
+        ),
+        ("ftp://store.example.com/9", "not an http(s) file URL: ftp://store.example.com"),
+        ("https://u:p@store.example.com/9", CREDENTIALS),
+        ("https://u@store.example.com/9", CREDENTIALS),  # a user name alone
+        ("https://:p@store.example.com/9", CREDENTIALS),  # a password alone
+    ],
 )
-def test_an_unsafe_file_store_is_refused(location: str) -> None:
-    """Plain http to a remote store, another scheme, credentials in the URL: refused."""
+def test_an_unsafe_file_store_is_refused(location: str, refusal: str) -> None:
+    """Plain http to a remote store, another scheme, credentials in the URL: refused, with the
+    reason and the host, never the query."""
     hop = first_hop(
         "https://school.instructure.com/files/9/download", canvas=CANVAS, allow_insecure=False
     )
-    with pytest.raises(UnsafeRequest):
+    with pytest.raises(UnsafeRequest) as caught:
         next_hop(hop, location, canvas=CANVAS, allow_insecure=False)
+    assert str(caught.value) == refusal
     loopback = next_hop(hop, "http://127.0.0.1:9/x", canvas=CANVAS, allow_insecure=False)
     assert not loopback.with_token
+
+
+def test_allow_insecure_lets_a_plain_http_store_through_still_without_the_token() -> None:
+    """``allow_insecure`` (as for an http:// Canvas) lifts the https rule for the file store,
+    on the first hop and after a redirect; the token still stays on the Canvas origin."""
+    canvas = ("http", "canvas.test", 80)
+    first = first_hop("http://store.example.com/9?Signature=S", canvas=canvas, allow_insecure=True)
+    assert not first.with_token
+    on_canvas = first_hop("http://canvas.test/files/9/download", canvas=canvas, allow_insecure=True)
+    assert on_canvas.with_token
+    store = next_hop(on_canvas, "http://store.example.com/9", canvas=canvas, allow_insecure=True)
+    assert not store.with_token
+    with pytest.raises(UnsafeRequest):
+        next_hop(on_canvas, "http://store.example.com/9", canvas=canvas, allow_insecure=False)
+
+
+@pytest.mark.parametrize("location", [None, ""])
+def test_a_redirect_without_a_location_is_an_error_naming_no_query(location: str | None) -> None:
+    """A 3xx with no Location header (or an empty one) stops the download; the error shows the
+    hop without its query."""
+    hop = first_hop(
+        "https://school.instructure.com/files/9/download?verifier=SECRET",
+        canvas=CANVAS,
+        allow_insecure=False,
+    )
+    with pytest.raises(CanvasError) as caught:
+        next_hop(hop, location, canvas=CANVAS, allow_insecure=False)
+    assert str(caught.value) == (
+        "a redirect without a Location header (GET https://school.instructure.com/files/9/download)"
+    )
 
 
 def client_on(handler: httpx.MockTransport) -> CanvasClient:
