@@ -219,6 +219,8 @@ def parse_snapshot(data: bytes) -> CanvasSnapshot:
                 _read_links(snapshot, rows)
             else:
                 _read_enrollments(snapshot, rows)
+    except SnapshotError:
+        raise  # already says what is wrong (it is a ValueError too)
     except (csv.Error, UnicodeDecodeError, ValueError, KeyError) as exc:
         raise SnapshotError(f"the report cannot be read: {type(exc).__name__}: {exc}") from exc
     if "users" not in seen:
