@@ -105,6 +105,7 @@ TARGETS = (
         "store/history.py",
         (
             "tests/store/test_sources.py",
+            "tests/store/test_journal.py",  # created_accounts and undone_by, through Journal
             "tests/sync/test_removals.py",
             "tests/audit/test_findings.py",
         ),
