@@ -323,7 +323,26 @@ def describe(target: Target, name: str, diff: str) -> tuple[int | None, str]:
         return None, change
     source = text.splitlines()
     hits = [n for n in range(span[0], span[1] + 1) if source[n - 1].strip() == removed[0].strip()]
-    return (hits[0] if len(hits) == 1 else None), change
+    if len(hits) < 2:
+        return (hits[0] if hits else None), change
+    guess = span[0] + _offset(lines)  # the diff counts from the function's first line
+    return min(hits, key=lambda n: abs(n - guess)), change
+
+
+HUNK = re.compile(r"^@@ -(?P<start>\d+)")
+
+
+def _offset(diff: list[str]) -> int:
+    """Lines from the function's first line to the first removed one, by the diff's hunk."""
+    offset = 0
+    for line in diff:
+        if hunk := HUNK.match(line):
+            offset = int(hunk["start"]) - 1
+        elif line.startswith("-") and not line.startswith("---"):
+            return offset
+        elif line.startswith(" "):
+            offset += 1
+    return offset
 
 
 # -- the summary ---------------------------------------------------------------------------
@@ -348,7 +367,36 @@ def summary(outcomes: list[Outcome]) -> str:
     return "\n".join([head, *rows]) + "\n"
 
 
+DOC = ROOT / "docs" / "testing.md"
+DOC_MODULE = re.compile(r"^#{2,4} (?P<name>\w+) \(")
+DOC_ROW = re.compile(r"^\| [^|]* \| `(?P<name>x[^`]+)` \| .* \| (?P<verdict>[^|]*[^|\s]) *\|$")
+
+
+STATUS = re.compile(r"^\((?:no tests|timeout|suspicious|skipped|not checked|segfault)\) ")
+
+
+def reviewed() -> dict[tuple[str, str], str]:
+    """(module, mutant) -> the verdict docs/testing.md gives it (its survivor tables)."""
+    verdicts: dict[tuple[str, str], str] = {}
+    module = ""
+    if not DOC.is_file():
+        return verdicts
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if heading := DOC_MODULE.match(line):
+            module = heading["name"]
+        elif row := DOC_ROW.match(line):
+            verdicts[(module, row["name"])] = STATUS.sub("", row["verdict"])
+    return verdicts
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def survivors(outcomes: list[Outcome]) -> str:
+    """Every mutant not killed, as docs/testing.md lists them: the line, the mutant, the change
+    and the verdict the doc gives it (``NOT REVIEWED`` when it gives none)."""
+    notes = reviewed()
     parts = []
     for o in outcomes:
         left = sorted(
@@ -356,11 +404,21 @@ def survivors(outcomes: list[Outcome]) -> str:
             key=lambda n: (n.rpartition("__mutmut_")[0], int(n.rpartition("_")[2])),
         )
         shown = diffs(WORK / o.target.name, left)
-        parts.append(f"## {o.target.name} ({o.target.path}): {len(left)} not killed\n")
+        parts += [
+            f"### {o.target.name} ({o.target.path}): {len(left)} not killed\n",
+            "| line | mutant | change | verdict |",
+            "|---|---|---|---|",
+        ]
         for name in left:
             line, change = describe(o.target, name, shown.get(name, ""))
-            where = f"{o.target.path}:{line}" if line else o.target.path
-            parts.append(f"### {where} `{name}`: {o.verdicts[name]}\n\n```\n{change}\n```\n")
+            short = name.rpartition(".")[2]
+            status = "" if o.verdicts[name] == "survived" else f"({o.verdicts[name]}) "
+            verdict = notes.get((o.target.name, short), "NOT REVIEWED")
+            changed = " → ".join(part for part in change.split("\n") if part)
+            parts.append(
+                f"| {line or ''} | `{short}` | `` {_cell(changed)} `` | {status}{_cell(verdict)} |"
+            )
+        parts.append("")
     return "\n".join(parts)
 
 
@@ -404,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     (WORK / "summary.md").write_text(f"{table}\nTotal: {total:.1f} min\n", encoding="utf-8")
     (WORK / "survivors.md").write_text(survivors(outcomes), encoding="utf-8")
     print(f"\n{table}\nTotal: {total:.1f} min; not killed: .mutmut/survivors.md")
+    notes = (WORK / "survivors.md").read_text(encoding="utf-8").count("NOT REVIEWED")
+    if notes:
+        print(f"mutate: {notes} mutant(s) not killed and not reviewed in docs/testing.md")
     low = [o.target.name for o in outcomes if o.killed_share < args.min_killed]
     if low:
         print(f"mutate: below {args.min_killed:g}% killed: {', '.join(low)}")
