@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from canvas_observers.canvas import CanvasClient, CanvasError, RetryPolicy, UnsafeRequest
-from canvas_observers.canvas.files import first_hop, next_hop
+from canvas_observers.canvas.files import MAX_REDIRECTS, first_hop, next_hop
 from canvas_observers.cli.common import UrlQueryRedactor
 
 CANVAS = ("https", "school.instructure.com", 443)
@@ -156,6 +156,58 @@ async def test_endless_redirects_and_store_errors_are_errors() -> None:
         await client_on(httpx.MockTransport(denied)).download("https://school.instructure.com/x")
     assert caught.value.status == 403
     assert "Signature" not in str(caught.value)
+
+
+@pytest.mark.parametrize("redirects", [MAX_REDIRECTS, MAX_REDIRECTS + 1])
+async def test_at_most_max_redirects_hops_are_followed(redirects: int) -> None:
+    """A chain of MAX_REDIRECTS redirects on Canvas is followed to the file, each hop with the
+    token (it stays on the origin); one more is an error naming the hop, never its query."""
+    seen: list[httpx.Request] = []
+
+    def chain(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) <= redirects:
+            return httpx.Response(302, headers={"Location": f"/files/9/hop{len(seen)}?v=SECRET"})
+        return httpx.Response(200, content=b"report")
+
+    client = client_on(httpx.MockTransport(chain))
+    if redirects == MAX_REDIRECTS:
+        assert await client.download("https://school.instructure.com/files/9/download") == (
+            b"report"
+        )
+        assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in seen)
+        return
+    with pytest.raises(CanvasError) as caught:
+        await client.download("https://school.instructure.com/files/9/download")
+    assert str(caught.value) == (
+        f"more than {MAX_REDIRECTS} redirects for a file "
+        f"(GET https://school.instructure.com/files/9/hop{MAX_REDIRECTS + 1})"
+    )
+    assert len(seen) == MAX_REDIRECTS + 1
+
+
+async def test_an_insecure_client_fetches_a_plain_http_store_without_the_token() -> None:
+    """A client allowed plain http (a test Canvas) may fetch from an http:// store, the file
+    URL Canvas gave or the one it redirects to, and the token still goes to Canvas only."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "canvas.test":
+            return httpx.Response(302, headers={"Location": "http://store.test/r.zip?Sig=S"})
+        return httpx.Response(200, content=b"zip")
+
+    client = CanvasClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+        base_url="http://canvas.test",
+        token=TOKEN,
+        allow_insecure=True,
+        retry=RetryPolicy.none(),
+    )
+    assert await client.download("http://canvas.test/files/9/download") == b"zip"
+    assert await client.download("http://store.test/r.zip?Sig=S") == b"zip"
+    assert [("authorization" in r.headers) for r in seen] == [True, False, False]
+    assert repr(client) == "CanvasClient(base_url='http://canvas.test', token=<redacted>)"
 
 
 def test_the_cli_log_filter_drops_url_queries() -> None:
