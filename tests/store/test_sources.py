@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.store import Journal
 from canvas_observers.store.history import ListedRow, names_source
@@ -182,6 +184,8 @@ def test_which_old_roster_strings_name_a_source() -> None:
     assert not names_source("guardians.csv", source="x", location="")  # no file to end with
     assert names_source("sis\\guardians.csv", source="x", location="D:\\srv\\sis\\guardians.csv")
     assert names_source("./guardians.csv", source="x", location="/srv/sis/guardians.csv")
+    # on a POSIX path a backslash is part of a file name, not a separator
+    assert not names_source("sis\\guardians.csv", source="x", location="/srv/sis/guardians.csv")
     assert not names_source(".", source="x", location="/srv/sis/guardians.csv")  # no file named
     assert not names_source(
         "/srv/sis/guardians.csv", source="x", location="/x/srv/sis/guardians.csv"
@@ -234,3 +238,36 @@ def test_another_sources_held_run_adds_the_links_of_its_last_whole_one(tmp_path:
         assert journal.other_listings(canvas_url=URL, source="A", before_run=later) == {
             "B": frozenset({(14, 4)})
         }
+
+
+def test_a_run_is_undone_by_its_first_complete_undo_run(tmp_path: Path) -> None:
+    """An undo run that did not complete does not count; the first complete one does."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        run = _run(journal, "a.csv", source="A")
+        _finish(journal, run)
+        assert journal.undone_by(run) is None
+        _run(journal, "undo", source="A", undoes=run)  # still running: not an undo yet
+        assert journal.undone_by(run) is None
+        first = _run(journal, "undo", source="A", undoes=run)
+        _finish(journal, first)
+        second = _run(journal, "undo", source="A", undoes=run)
+        _finish(journal, second)
+        assert journal.undone_by(run) == first
+        assert journal.undone_by(first) is None
+
+
+def test_a_listing_that_cannot_be_recorded_leaves_nothing_half_written(tmp_path: Path) -> None:
+    """A row the journal refuses (no student key) undoes the rows before it and the run's
+    mark; the error is the database's, and the journal takes the next write as usual."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        run = _run(journal, "a.csv", source="A")
+        good = ListedRow("S1", "g1@h.test", None, 11, 1)
+        bad = ListedRow(None, "g2@h.test", None, 12, 2)  # type: ignore[arg-type]
+        with pytest.raises(sqlite3.IntegrityError):
+            journal.record_listed(run, [good, bad])
+        _finish(journal, run)
+        later = _run(journal, "a.csv", source="A")
+        assert journal.previous_listing(canvas_url=URL, source="A", before_run=later) == []
+        journal.record_listed(later, [good])
+        _finish(journal, later)
+        assert journal.previous_listing(canvas_url=URL, source="A", before_run=later + 1) == [good]
