@@ -351,3 +351,26 @@ def test_the_held_and_pending_sentences() -> None:
         .sentence()
         .startswith("will be removed after 2 more runs without it")
     )
+
+
+def test_a_do_not_pair_entry_canvas_cannot_match_removes_nothing() -> None:
+    """A student Canvas does not have, or a guardian account with no link at all: nothing to
+    remove. A pair that is linked goes, named as the list names it."""
+    snap = snapshot({11: {1}})
+    excluded = {
+        ("S404", "g1@h.test"): "court order",
+        ("S1", "g2@h.test"): "",
+        ("S1", "g1@h.test"): "",
+    }
+    result = plan(snapshot=snap, owned=[], excluded=excluded)
+    assert result.removals == (
+        Removal(
+            11, 1, "on the do-not-pair list", "S1", "g1@h.test", excluded=True, cause="excluded"
+        ),
+    )
+
+
+def test_a_held_run_keeps_the_links_that_move_to_another_source() -> None:
+    history = [seen(5, 1, 3, valid=10), seen(4, 1, 3, valid=10)]
+    held = plan(history=history, valid_rows=2, listed=set(), others={B: {link(1)}})
+    assert held.held is not None and held.moves == ((link(1), B),)

@@ -183,6 +183,25 @@ def test_the_users_table_fills_names_and_prefers_the_login_with_an_sis_id() -> N
     assert parse_snapshot(users.encode("utf-8")).users[30].sis_user_id == "S-30"
 
 
+def test_the_smallest_tables_and_missing_columns() -> None:
+    """Tables with only the columns that name them are read; a user with no login has none,
+    and no name when the report gives none; a user's logins without SIS ids: the first shown;
+    two enrollments tables add up."""
+    users = "canvas_user_id,login_id\n40,first@s.test\n40,second@s.test\n41,\n"
+    links = "canvas_observer_id,canvas_student_id\n40,41\n"
+    bare = "canvas_course_id,canvas_user_id,role\n1,40,student\n"  # no status: not live
+    one = "canvas_course_id,canvas_user_id,role,status\n2,40,student,active\n"
+    two = "canvas_course_id,canvas_user_id,role,status\n3,41,student,active\n"
+    snap = parse_snapshot(
+        zipped(users=users, user_observers=links, enrollments=bare, one=one, two=two)
+    )
+    assert snap.users[40] == CanvasUser(40, "", login_id="first@s.test")
+    assert snap.users[41] == CanvasUser(41, "")
+    assert snap.observees == {40: {41}}
+    assert snap.enrolled == {40, 41}
+    assert "second@s.test" in snap.by_login and "s-100" not in snap.by_login
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -191,6 +210,7 @@ def test_the_users_table_fills_names_and_prefers_the_login_with_an_sis_id() -> N
         (b"a,b\n1,2\n", "report.csv: not a provisioning report table"),
         (zipped(other="a,b\n1,2\n"), "other.csv: not a provisioning report table"),
         (b"canvas_user_id,login_id\nten,x@y.test\n", "the report cannot be read: ValueError: "),
+        (b"PK\x03\x04 broken", "the report's zip cannot be read: "),
     ],
 )
 def test_a_refused_report_says_why(data: bytes, message: str) -> None:
