@@ -176,6 +176,10 @@ async def test_at_most_max_redirects_hops_are_followed(redirects: int) -> None:
             b"report"
         )
         assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in seen)
+        counts = client.counts
+        assert counts.requests == MAX_REDIRECTS + 1
+        assert counts.by_method == {"GET": MAX_REDIRECTS + 1}
+        assert counts.by_operation == {"report_file": MAX_REDIRECTS + 1}
         return
     with pytest.raises(CanvasError) as caught:
         await client.download("https://school.instructure.com/files/9/download")
@@ -208,6 +212,28 @@ async def test_an_insecure_client_fetches_a_plain_http_store_without_the_token()
     assert await client.download("http://store.test/r.zip?Sig=S") == b"zip"
     assert [("authorization" in r.headers) for r in seen] == [True, False, False]
     assert repr(client) == "CanvasClient(base_url='http://canvas.test', token=<redacted>)"
+
+
+async def test_the_download_follows_each_hop_itself_even_on_a_redirecting_http_client() -> None:
+    """An injected httpx client set to follow redirects does not follow them for a download:
+    each hop is the client's own, so the token's rule holds whatever the client was given."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "school.instructure.com":
+            return httpx.Response(302, headers={"Location": "https://store.example.com/r.zip"})
+        return httpx.Response(200, content=b"zip")
+
+    client = CanvasClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(answer), follow_redirects=True),
+        base_url="https://school.instructure.com",
+        token=TOKEN,
+        retry=RetryPolicy.none(),
+    )
+    assert await client.download("https://school.instructure.com/files/9/download") == b"zip"
+    assert [("authorization" in r.headers) for r in seen] == [True, False]
+    assert client.counts.by_operation == {"report_file": 1, "report_file_store": 1}
 
 
 def test_the_cli_log_filter_drops_url_queries() -> None:
