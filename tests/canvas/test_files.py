@@ -8,7 +8,13 @@ import logging
 import httpx
 import pytest
 
-from canvas_observers.canvas import CanvasClient, CanvasError, RetryPolicy, UnsafeRequest
+from canvas_observers.canvas import (
+    CanvasClient,
+    CanvasError,
+    RetryPolicy,
+    TransportError,
+    UnsafeRequest,
+)
 from canvas_observers.canvas.files import MAX_REDIRECTS, first_hop, next_hop
 from canvas_observers.cli.common import UrlQueryRedactor
 
@@ -234,6 +240,27 @@ async def test_the_download_follows_each_hop_itself_even_on_a_redirecting_http_c
     assert await client.download("https://school.instructure.com/files/9/download") == b"zip"
     assert [("authorization" in r.headers) for r in seen] == [True, False]
     assert client.counts.by_operation == {"report_file": 1, "report_file_store": 1}
+
+
+async def test_a_store_that_does_not_answer_is_a_transport_error_naming_no_query(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The file store drops the connection: a TransportError that shows the hop without its
+    query, counted as a transport error; each hop answered is logged the same way."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "school.instructure.com":
+            return httpx.Response(302, headers={"Location": "https://store.example.com/r?Sig=S"})
+        raise httpx.ConnectError("connection refused", request=request)
+
+    caplog.set_level(logging.DEBUG, logger="canvas_observers")
+    client = client_on(httpx.MockTransport(answer))
+    with pytest.raises(TransportError) as caught:
+        await client.download("https://school.instructure.com/files/9/download")
+    assert str(caught.value) == "no answer (ConnectError) (GET https://store.example.com/r)"
+    assert client.counts.transport_errors == 1
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("canvas_observers")]
+    assert "file GET https://school.instructure.com/files/9/download -> 302" in lines
 
 
 def test_the_cli_log_filter_drops_url_queries() -> None:
