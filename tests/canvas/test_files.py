@@ -11,6 +11,7 @@ import pytest
 from canvas_observers.canvas import (
     CanvasClient,
     CanvasError,
+    NotFound,
     RetryPolicy,
     TransportError,
     UnsafeRequest,
@@ -261,6 +262,81 @@ async def test_a_store_that_does_not_answer_is_a_transport_error_naming_no_query
     assert client.counts.transport_errors == 1
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("canvas_observers")]
     assert "file GET https://school.instructure.com/files/9/download -> 302" in lines
+
+
+def answers(*statuses: int) -> httpx.MockTransport:
+    """Canvas redirects to the store; the store answers these statuses in turn, then 200."""
+    left = list(statuses)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "school.instructure.com":
+            return httpx.Response(302, headers={"Location": "https://store.example.com/r?Sig=S"})
+        return httpx.Response(left.pop(0) if left else 200, content=b"zip")
+
+    return httpx.MockTransport(answer)
+
+
+def retrying(transport: httpx.MockTransport) -> CanvasClient:
+    return CanvasClient(
+        httpx.AsyncClient(transport=transport),
+        base_url="https://school.instructure.com",
+        token=TOKEN,
+        retry=RetryPolicy(attempts=2),
+    )
+
+
+@pytest.mark.usefixtures("no_retry_sleeps")
+@pytest.mark.parametrize(
+    ("statuses", "error"),
+    [
+        ((500,), None),  # a store's 5xx is retried like Canvas's own
+        ((503, 503), "the file store failed (GET https://store.example.com/r -> 503)"),
+        ((404,), "the file could not be fetched (GET https://store.example.com/r -> 404)"),
+        ((300,), "the file could not be fetched (GET https://store.example.com/r -> 300)"),
+    ],
+)
+async def test_what_the_file_store_answers(statuses: tuple[int, ...], error: str | None) -> None:
+    """A 5xx from the store is retried, then a ServerError; any other answer that is neither
+    a success nor a redirect is an error; both name the store's hop without its query."""
+    client = retrying(answers(*statuses))
+    if error is None:
+        assert await client.download("https://school.instructure.com/files/9") == b"zip"
+        assert client.counts.retries == 1
+        return
+    with pytest.raises(CanvasError) as caught:
+        await client.download("https://school.instructure.com/files/9")
+    assert str(caught.value) == error
+
+
+@pytest.mark.usefixtures("no_retry_sleeps")
+async def test_canvas_own_errors_on_a_file_url_are_its_usual_ones() -> None:
+    """On the Canvas origin a 503 is retried, and a 404 is Canvas's NotFound for that path
+    (never the query)."""
+    calls: list[int] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(503 if len(calls) == 1 else 200, content=b"csv")
+
+    assert (
+        await retrying(httpx.MockTransport(flaky)).download(
+            "https://school.instructure.com/files/9?verifier=V"
+        )
+        == b"csv"
+    )
+
+    def missing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            404, json={"errors": [{"message": "The specified resource does not exist."}]}
+        )
+
+    with pytest.raises(NotFound) as caught:
+        await retrying(httpx.MockTransport(missing)).download(
+            "https://school.instructure.com/files/9?verifier=V"
+        )
+    assert caught.value.status == 404
+    assert caught.value.method == "GET"
+    assert caught.value.path == "https://school.instructure.com/files/9"
 
 
 def test_the_cli_log_filter_drops_url_queries() -> None:
