@@ -43,3 +43,37 @@ async def test_a_user_repeated_across_pages_is_listed_once() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         canvas = CanvasClient(http, base_url=BASE, token="t0ken")
         assert [u.id for u in await canvas.list_observees(1)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("link", "error"),
+    [
+        (
+            "https://elsewhere.example.edu/api/v1/users/1/observees?page=2",
+            "pagination link leaves the Canvas origin; not followed "
+            "(GET /api/v1/users/1/observees?include%5B%5D=email&per_page=100)",
+        ),
+        (
+            "http://[::1/api/v1/users/1/observees?page=2",
+            "unreadable pagination link "
+            "(GET /api/v1/users/1/observees?include%5B%5D=email&per_page=100)",
+        ),
+    ],
+)
+async def test_a_next_link_off_the_origin_or_unreadable_is_refused(link: str, error: str) -> None:
+    """The error names the page the link was on (path and query, never the token), and no
+    request goes to the link."""
+    served: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        served.append(request.url)
+        return httpx.Response(
+            200, json=[{"id": 1, "name": "a"}], headers={"Link": f'<{link}>; rel="next"'}
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        canvas = CanvasClient(http, base_url=BASE, token="t0ken")
+        with pytest.raises(CanvasError) as caught:
+            await canvas.list_observees(1)
+    assert str(caught.value) == error
+    assert [url.host for url in served] == ["canvas.example.edu"]
