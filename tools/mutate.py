@@ -177,6 +177,11 @@ def mutmut_table(target: Target) -> str:
         f"pytest_add_cli_args = {json.dumps([*PYTEST_FLAGS, *deselected])}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(target.tests))}",
         "use_git_change_detection = false",
+        # mutmut stops a mutant after 2 x multiplier x (its tests' time + 1) CPU seconds; its
+        # default 15 lets a mutant that loops forever (a page count that never grows) hold a
+        # worker for an hour on a busy 2-core machine. 3 still leaves a survivor 6 times its
+        # tests' time.
+        "timeout_multiplier = 3.0",
         "",
     ]
     return "\n".join(lines)
