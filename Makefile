@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types pytest soak bench fake-canvas clean
+.PHONY: demo test lint types pytest soak bench fake-canvas mutate clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ demo: $(STAMP)
 test: lint types pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
+	$(BIN)/ruff check src tests $(wildcard benchmarks tools)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks tools)
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -34,8 +34,13 @@ soak: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
+# Mutation testing of the safety core (docs/testing.md): long, so niced, and never part of
+# `make test` or CI. `make mutate MODULES="rules files"` runs some modules only.
+mutate: $(STAMP)
+	nice -n 10 $(BIN)/python tools/mutate.py $(MODULES)
+
 fake-canvas: $(STAMP)
 	$(BIN)/canvas-observers fake-canvas --scenario demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .mutmut mutants

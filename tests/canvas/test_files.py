@@ -10,8 +10,15 @@ import zipfile
 import httpx
 import pytest
 
-from canvas_observers.canvas import CanvasClient, CanvasError, RetryPolicy, UnsafeRequest
-from canvas_observers.canvas.files import first_hop, next_hop
+from canvas_observers.canvas import (
+    CanvasClient,
+    CanvasError,
+    NotFound,
+    RetryPolicy,
+    TransportError,
+    UnsafeRequest,
+)
+from canvas_observers.canvas.files import MAX_REDIRECTS, first_hop, next_hop
 from canvas_observers.cli.common import UrlQueryRedactor
 
 CANVAS = ("https", "school.instructure.com", 443)
@@ -42,19 +49,63 @@ def test_hops_carry_the_token_only_on_the_canvas_origin() -> None:
     assert relative.with_token and relative.url.host == "school.instructure.com"
 
 
+CREDENTIALS = "a file URL with a user name or password is not fetched"
+
+
 @pytest.mark.parametrize(
-    "location",
-    ["http://store.example.com/9", "ftp://store.example.com/9", "https://u:p@store.example.com/9"],
+    ("location", "refusal"),
+    [
+        (
+            "http://store.example.com/9?Signature=S",
+            "refusing plain http:// to the file store store.example.com",
+        ),
+        ("ftp://store.example.com/9", "not an http(s) file URL: ftp://store.example.com"),
+        ("https://u:p@store.example.com/9", CREDENTIALS),
+        ("https://u@store.example.com/9", CREDENTIALS),  # a user name alone
+        ("https://:p@store.example.com/9", CREDENTIALS),  # a password alone
+    ],
 )
-def test_an_unsafe_file_store_is_refused(location: str) -> None:
-    """Plain http to a remote store, another scheme, credentials in the URL: refused."""
+def test_an_unsafe_file_store_is_refused(location: str, refusal: str) -> None:
+    """Plain http to a remote store, another scheme, credentials in the URL: refused, with the
+    reason and the host, never the query."""
     hop = first_hop(
         "https://school.instructure.com/files/9/download", canvas=CANVAS, allow_insecure=False
     )
-    with pytest.raises(UnsafeRequest):
+    with pytest.raises(UnsafeRequest) as caught:
         next_hop(hop, location, canvas=CANVAS, allow_insecure=False)
+    assert str(caught.value) == refusal
     loopback = next_hop(hop, "http://127.0.0.1:9/x", canvas=CANVAS, allow_insecure=False)
     assert not loopback.with_token
+
+
+def test_allow_insecure_lets_a_plain_http_store_through_still_without_the_token() -> None:
+    """``allow_insecure`` (as for an http:// Canvas) lifts the https rule for the file store,
+    on the first hop and after a redirect; the token still stays on the Canvas origin."""
+    canvas = ("http", "canvas.test", 80)
+    first = first_hop("http://store.example.com/9?Signature=S", canvas=canvas, allow_insecure=True)
+    assert not first.with_token
+    on_canvas = first_hop("http://canvas.test/files/9/download", canvas=canvas, allow_insecure=True)
+    assert on_canvas.with_token
+    store = next_hop(on_canvas, "http://store.example.com/9", canvas=canvas, allow_insecure=True)
+    assert not store.with_token
+    with pytest.raises(UnsafeRequest):
+        next_hop(on_canvas, "http://store.example.com/9", canvas=canvas, allow_insecure=False)
+
+
+@pytest.mark.parametrize("location", [None, ""])
+def test_a_redirect_without_a_location_is_an_error_naming_no_query(location: str | None) -> None:
+    """A 3xx with no Location header (or an empty one) stops the download; the error shows the
+    hop without its query."""
+    hop = first_hop(
+        "https://school.instructure.com/files/9/download?verifier=SECRET",
+        canvas=CANVAS,
+        allow_insecure=False,
+    )
+    with pytest.raises(CanvasError) as caught:
+        next_hop(hop, location, canvas=CANVAS, allow_insecure=False)
+    assert str(caught.value) == (
+        "a redirect without a Location header (GET https://school.instructure.com/files/9/download)"
+    )
 
 
 def client_on(handler: httpx.MockTransport) -> CanvasClient:
@@ -114,6 +165,180 @@ async def test_endless_redirects_and_store_errors_are_errors() -> None:
         await client_on(httpx.MockTransport(denied)).download("https://school.instructure.com/x")
     assert caught.value.status == 403
     assert "Signature" not in str(caught.value)
+
+
+@pytest.mark.parametrize("redirects", [MAX_REDIRECTS, MAX_REDIRECTS + 1])
+async def test_at_most_max_redirects_hops_are_followed(redirects: int) -> None:
+    """A chain of MAX_REDIRECTS redirects on Canvas is followed to the file, each hop with the
+    token (it stays on the origin); one more is an error naming the hop, never its query."""
+    seen: list[httpx.Request] = []
+
+    def chain(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) <= redirects:
+            return httpx.Response(302, headers={"Location": f"/files/9/hop{len(seen)}?v=SECRET"})
+        return httpx.Response(200, content=b"report")
+
+    client = client_on(httpx.MockTransport(chain))
+    if redirects == MAX_REDIRECTS:
+        assert await client.download("https://school.instructure.com/files/9/download") == (
+            b"report"
+        )
+        assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in seen)
+        counts = client.counts
+        assert counts.requests == MAX_REDIRECTS + 1
+        assert counts.by_method == {"GET": MAX_REDIRECTS + 1}
+        assert counts.by_operation == {"report_file": MAX_REDIRECTS + 1}
+        return
+    with pytest.raises(CanvasError) as caught:
+        await client.download("https://school.instructure.com/files/9/download")
+    assert str(caught.value) == (
+        f"more than {MAX_REDIRECTS} redirects for a file "
+        f"(GET https://school.instructure.com/files/9/hop{MAX_REDIRECTS + 1})"
+    )
+    assert len(seen) == MAX_REDIRECTS + 1
+
+
+async def test_an_insecure_client_fetches_a_plain_http_store_without_the_token() -> None:
+    """A client allowed plain http (a test Canvas) may fetch from an http:// store, the file
+    URL Canvas gave or the one it redirects to, and the token still goes to Canvas only."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "canvas.test":
+            return httpx.Response(302, headers={"Location": "http://store.test/r.zip?Sig=S"})
+        return httpx.Response(200, content=b"zip")
+
+    client = CanvasClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+        base_url="http://canvas.test",
+        token=TOKEN,
+        allow_insecure=True,
+        retry=RetryPolicy.none(),
+    )
+    assert await client.download("http://canvas.test/files/9/download") == b"zip"
+    assert await client.download("http://store.test/r.zip?Sig=S") == b"zip"
+    assert [("authorization" in r.headers) for r in seen] == [True, False, False]
+    assert repr(client) == "CanvasClient(base_url='http://canvas.test', token=<redacted>)"
+
+
+async def test_the_download_follows_each_hop_itself_even_on_a_redirecting_http_client() -> None:
+    """An injected httpx client set to follow redirects does not follow them for a download:
+    each hop is the client's own, so the token's rule holds whatever the client was given."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "school.instructure.com":
+            return httpx.Response(302, headers={"Location": "https://store.example.com/r.zip"})
+        return httpx.Response(200, content=b"zip")
+
+    client = CanvasClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(answer), follow_redirects=True),
+        base_url="https://school.instructure.com",
+        token=TOKEN,
+        retry=RetryPolicy.none(),
+    )
+    assert await client.download("https://school.instructure.com/files/9/download") == b"zip"
+    assert [("authorization" in r.headers) for r in seen] == [True, False]
+    assert client.counts.by_operation == {"report_file": 1, "report_file_store": 1}
+
+
+async def test_a_store_that_does_not_answer_is_a_transport_error_naming_no_query(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The file store drops the connection: a TransportError that shows the hop without its
+    query, counted as a transport error; each hop answered is logged the same way."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "school.instructure.com":
+            return httpx.Response(302, headers={"Location": "https://store.example.com/r?Sig=S"})
+        raise httpx.ConnectError("connection refused", request=request)
+
+    caplog.set_level(logging.DEBUG, logger="canvas_observers")
+    client = client_on(httpx.MockTransport(answer))
+    with pytest.raises(TransportError) as caught:
+        await client.download("https://school.instructure.com/files/9/download")
+    assert str(caught.value) == "no answer (ConnectError) (GET https://store.example.com/r)"
+    assert client.counts.transport_errors == 1
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("canvas_observers")]
+    assert "file GET https://school.instructure.com/files/9/download -> 302" in lines
+
+
+def answers(*statuses: int) -> httpx.MockTransport:
+    """Canvas redirects to the store; the store answers these statuses in turn, then 200."""
+    left = list(statuses)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "school.instructure.com":
+            return httpx.Response(302, headers={"Location": "https://store.example.com/r?Sig=S"})
+        return httpx.Response(left.pop(0) if left else 200, content=b"zip")
+
+    return httpx.MockTransport(answer)
+
+
+def retrying(transport: httpx.MockTransport) -> CanvasClient:
+    return CanvasClient(
+        httpx.AsyncClient(transport=transport),
+        base_url="https://school.instructure.com",
+        token=TOKEN,
+        retry=RetryPolicy(attempts=2),
+    )
+
+
+@pytest.mark.usefixtures("no_retry_sleeps")
+@pytest.mark.parametrize(
+    ("statuses", "error"),
+    [
+        ((500,), None),  # a store's 5xx is retried like Canvas's own
+        ((503, 503), "the file store failed (GET https://store.example.com/r -> 503)"),
+        ((404,), "the file could not be fetched (GET https://store.example.com/r -> 404)"),
+        ((300,), "the file could not be fetched (GET https://store.example.com/r -> 300)"),
+    ],
+)
+async def test_what_the_file_store_answers(statuses: tuple[int, ...], error: str | None) -> None:
+    """A 5xx from the store is retried, then a ServerError; any other answer that is neither
+    a success nor a redirect is an error; both name the store's hop without its query."""
+    client = retrying(answers(*statuses))
+    if error is None:
+        assert await client.download("https://school.instructure.com/files/9") == b"zip"
+        assert client.counts.retries == 1
+        return
+    with pytest.raises(CanvasError) as caught:
+        await client.download("https://school.instructure.com/files/9")
+    assert str(caught.value) == error
+
+
+@pytest.mark.usefixtures("no_retry_sleeps")
+async def test_canvas_own_errors_on_a_file_url_are_its_usual_ones() -> None:
+    """On the Canvas origin a 503 is retried, and a 404 is Canvas's NotFound for that path
+    (never the query)."""
+    calls: list[int] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(503 if len(calls) == 1 else 200, content=b"csv")
+
+    assert (
+        await retrying(httpx.MockTransport(flaky)).download(
+            "https://school.instructure.com/files/9?verifier=V"
+        )
+        == b"csv"
+    )
+
+    def missing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            404, json={"errors": [{"message": "The specified resource does not exist."}]}
+        )
+
+    with pytest.raises(NotFound) as caught:
+        await retrying(httpx.MockTransport(missing)).download(
+            "https://school.instructure.com/files/9?verifier=V"
+        )
+    assert caught.value.status == 404
+    assert caught.value.method == "GET"
+    assert caught.value.path == "https://school.instructure.com/files/9"
 
 
 def test_the_cli_log_filter_drops_url_queries() -> None:

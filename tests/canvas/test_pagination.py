@@ -7,7 +7,7 @@ import pytest
 
 from canvas_observers.canvas import client as client_module
 from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.canvas.errors import CanvasError
+from canvas_observers.canvas.errors import CanvasError, UnsafeRequest
 
 BASE = "https://canvas.example.edu"
 
@@ -25,9 +25,11 @@ async def test_endless_pagination_stops(monkeypatch: pytest.MonkeyPatch) -> None
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         canvas = CanvasClient(http, base_url=BASE, token="t0ken")
-        with pytest.raises(CanvasError, match="after 5 pages"):
+        with pytest.raises(CanvasError, match="after 5 pages") as caught:
             await canvas.list_observees(1)
     assert len(served) == 5
+    assert caught.value.method == "GET"
+    assert caught.value.path == "/api/v1/users/1/observees?page=6&per_page=100"
 
 
 async def test_a_user_repeated_across_pages_is_listed_once() -> None:
@@ -43,3 +45,79 @@ async def test_a_user_repeated_across_pages_is_listed_once() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         canvas = CanvasClient(http, base_url=BASE, token="t0ken")
         assert [u.id for u in await canvas.list_observees(1)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("link", "error"),
+    [
+        (
+            "https://elsewhere.example.edu/api/v1/users/1/observees?page=2",
+            "pagination link leaves the Canvas origin; not followed "
+            "(GET /api/v1/users/1/observees?include%5B%5D=email&per_page=100)",
+        ),
+        (
+            "http://[::1/api/v1/users/1/observees?page=2",
+            "unreadable pagination link "
+            "(GET /api/v1/users/1/observees?include%5B%5D=email&per_page=100)",
+        ),
+    ],
+)
+async def test_a_next_link_off_the_origin_or_unreadable_is_refused(link: str, error: str) -> None:
+    """The error names the page the link was on (path and query, never the token), and no
+    request goes to the link."""
+    served: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        served.append(request.url)
+        return httpx.Response(
+            200, json=[{"id": 1, "name": "a"}], headers={"Link": f'<{link}>; rel="next"'}
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        canvas = CanvasClient(http, base_url=BASE, token="t0ken")
+        with pytest.raises(CanvasError) as caught:
+            await canvas.list_observees(1)
+    assert str(caught.value) == error
+    assert [url.host for url in served] == ["canvas.example.edu"]
+
+
+async def test_a_next_link_back_to_a_page_already_read_ends_the_list() -> None:
+    """Page 2 links back to page 1: the list is what the two pages held, read once each."""
+    served: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = request.url.params.get("page", "1")
+        served.append(page)
+        if page == "1":
+            link = f'<{BASE}/api/v1/users/1/observees?page=2&per_page=100>; rel="next"'
+        else:
+            link = f'<{BASE}/api/v1/users/1/observees?page=1&per_page=100>; rel="next"'
+        return httpx.Response(200, json=[{"id": int(page), "name": page}], headers={"Link": link})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        canvas = CanvasClient(http, base_url=BASE, token="t0ken")
+        # the first request has no page parameter: its link back names page=1, a new URL
+        users = await canvas.list_observees(1)
+    assert sorted(u.id for u in users) == [1, 2]
+    assert served == ["1", "2", "1"]
+
+
+async def test_a_list_request_answered_without_a_list_of_objects_is_an_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[1, 2])
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        canvas = CanvasClient(http, base_url=BASE, token="t0ken")
+        with pytest.raises(CanvasError) as caught:
+            await canvas.list_observees(1)
+    assert str(caught.value) == (
+        "Canvas answered a list request without a JSON list "
+        "(GET /api/v1/users/1/observees?include%5B%5D=email&per_page=100)"
+    )
+
+
+async def test_plain_http_is_refused_unless_allowed_by_default() -> None:
+    """Without ``allow_insecure`` a client on a remote http:// Canvas is not made at all."""
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(UnsafeRequest):
+            CanvasClient(http, base_url="http://canvas.example.edu", token="t0ken")

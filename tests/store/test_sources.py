@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
 from canvas_observers.store import Journal
 from canvas_observers.store.history import ListedRow, names_source
@@ -179,3 +181,94 @@ def test_which_old_roster_strings_name_a_source() -> None:
         location="https://sis.example.org/ims/oneroster/v1p1",
     )
     assert not names_source("guardians.csv", source="x", location="https://sis/guardians.csv")
+    assert not names_source("https://sis/guardians.csv", source="x", location="/srv/guardians.csv")
+    assert not names_source("guardians.csv", source="x", location="")  # no file to end with
+    assert names_source("sis\\guardians.csv", source="x", location="D:\\srv\\sis\\guardians.csv")
+    assert names_source("./guardians.csv", source="x", location="/srv/sis/guardians.csv")
+    # on a POSIX path a backslash is part of a file name, not a separator
+    assert not names_source("sis\\guardians.csv", source="x", location="/srv/sis/guardians.csv")
+    assert not names_source(".", source="x", location="/srv/sis/guardians.csv")  # no file named
+    assert not names_source(
+        "/srv/sis/guardians.csv", source="x", location="/x/srv/sis/guardians.csv"
+    )
+
+
+def test_what_earlier_runs_of_a_source_were_read_back_whole(tmp_path: Path) -> None:
+    """Each earlier run as the removal rules see it: its valid rows (none recorded: 0), held or
+    not, a baseline or not, the links it listed (None: not recorded), and whether it read
+    Canvas whole or by look-ups only."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        old = _run(journal, "a.csv", source="A")
+        _finish(journal, old)
+        part = _run(journal, "a.csv", source="A", valid_rows=4)
+        journal.record_listed(part, [ListedRow("S1", "g1@h.test", None, 11, 1)], whole=False)
+        journal.mark_removals(part, baseline=True)
+        _finish(journal, part)
+        held = _run(journal, "a.csv", source="A", valid_rows=1)
+        journal.record_listed(held, [])
+        journal.mark_removals(held, held="truncated")
+        _finish(journal, held)
+        now = _run(journal, "a.csv", source="A")
+        runs = journal.source_runs(canvas_url=URL, source="A", before_run=now, limit=5)
+        assert [(r.run_id, r.valid_rows, r.held, r.baseline, r.listed, r.whole) for r in runs] == [
+            (held, 1, True, False, frozenset(), True),
+            (part, 4, False, True, frozenset({(11, 1)}), False),
+            (old, 0, False, False, None, False),
+        ]
+
+
+def test_another_sources_held_run_adds_the_links_of_its_last_whole_one(tmp_path: Path) -> None:
+    """B's latest run was held (a truncated export): the links of B's latest run that was not
+    held still count as B's, with the held run's own; once B runs whole again, only that."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        whole = _run(journal, "b.csv", source="B")
+        journal.record_listed(whole, [ListedRow("S2", "g2@h.test", None, 12, 2)])
+        _finish(journal, whole)
+        held = _run(journal, "b.csv", source="B")
+        journal.record_listed(held, [ListedRow("S3", "g3@h.test", None, 13, 3)])
+        journal.mark_removals(held, held="truncated")
+        _finish(journal, held)
+        now = _run(journal, "a.csv", source="A")
+        assert journal.other_listings(canvas_url=URL, source="A", before_run=now) == {
+            "B": frozenset({(12, 2), (13, 3)})
+        }
+        again = _run(journal, "b.csv", source="B")
+        journal.record_listed(again, [ListedRow("S4", "g4@h.test", None, 14, 4)])
+        _finish(journal, again)
+        later = _run(journal, "a.csv", source="A")
+        assert journal.other_listings(canvas_url=URL, source="A", before_run=later) == {
+            "B": frozenset({(14, 4)})
+        }
+
+
+def test_a_run_is_undone_by_its_first_complete_undo_run(tmp_path: Path) -> None:
+    """An undo run that did not complete does not count; the first complete one does."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        run = _run(journal, "a.csv", source="A")
+        _finish(journal, run)
+        assert journal.undone_by(run) is None
+        _run(journal, "undo", source="A", undoes=run)  # still running: not an undo yet
+        assert journal.undone_by(run) is None
+        first = _run(journal, "undo", source="A", undoes=run)
+        _finish(journal, first)
+        second = _run(journal, "undo", source="A", undoes=run)
+        _finish(journal, second)
+        assert journal.undone_by(run) == first
+        assert journal.undone_by(first) is None
+
+
+def test_a_listing_that_cannot_be_recorded_leaves_nothing_half_written(tmp_path: Path) -> None:
+    """A row the journal refuses (no student key) undoes the rows before it and the run's
+    mark; the error is the database's, and the journal takes the next write as usual."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        run = _run(journal, "a.csv", source="A")
+        good = ListedRow("S1", "g1@h.test", None, 11, 1)
+        bad = ListedRow(None, "g2@h.test", None, 12, 2)  # type: ignore[arg-type]
+        with pytest.raises(sqlite3.IntegrityError):
+            journal.record_listed(run, [good, bad])
+        _finish(journal, run)
+        later = _run(journal, "a.csv", source="A")
+        assert journal.latest_listing(canvas_url=URL, source="A", before_run=later) == []
+        journal.record_listed(later, [good])
+        _finish(journal, later)
+        assert journal.latest_listing(canvas_url=URL, source="A", before_run=later + 1) == [good]

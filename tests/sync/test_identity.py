@@ -7,10 +7,15 @@ from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.identity import (
+    IdentityChange,
+    IdentityNote,
     SisIdChange,
+    account_deleted,
     identity_change,
     predict,
     sis_id_change,
+    sis_id_changed,
+    sis_id_kept,
     updated,
     with_note,
 )
@@ -95,3 +100,75 @@ def test_a_login_takes_the_new_emails_sis_id_only_when_the_template_made_its_old
     assert change("{email}", "P-7") is None
     assert change("{email}", "OLD@home.test") is None  # SIS ids are exact
     assert change("{email}", None) is None
+
+
+def test_a_login_moving_to_its_own_email_keeps_its_sis_id() -> None:
+    """Nothing to rewrite when the new email is the login already (the same SIS id)."""
+    kept = sis_id_change(
+        "{email}",
+        guardian_id="7",
+        login="same@home.test",
+        login_sis_id="same@home.test",
+        new_email="same@home.test",
+    )
+    assert kept is None
+
+
+CHANGED = (
+    "the SIS's guardian 7 has the Canvas account 5, whose login is old@home.test, not "
+    "new@home.test; that account is used (no second account is made)"
+)
+
+
+def test_what_the_guardians_rows_say_about_their_account() -> None:
+    """The words each note gives an admin: the change found, what --update-guardians would do
+    or did, why it could not, and the SIS id kept or moved."""
+    change = identity_change(found("old@home.test", "Pat Kim"), row())
+    assert change == IdentityChange(
+        CanvasUser(id=5, name="Pat Kim", login_id="old@home.test"),
+        "7",
+        "new@home.test",
+        "old@home.test",
+        True,
+    )
+    assert predict(change, row(), update=False, owner=None) == IdentityNote(
+        Outcome.GUARDIAN_EMAIL_CHANGED,
+        f"{CHANGED}; sync --update-guardians changes its login to new@home.test",
+    )
+    assert predict(change, row(), update=True, owner=None) == IdentityNote(
+        Outcome.GUARDIAN_EMAIL_CHANGED,
+        f"{CHANGED}; --update-guardians would change the login to new@home.test and add it as "
+        "an email and set the name to 'Pat Lee'",
+    )
+    name_only = identity_change(found("new@home.test", "Pat Kim"), row())
+    assert predict(name_only, row(), update=True, owner=None) == IdentityNote(
+        None, "--update-guardians would set the name to 'Pat Lee'"
+    )
+    owner = CanvasUser(id=9, name="Someone")
+    assert predict(change, row(), update=True, owner=owner) == IdentityNote(
+        Outcome.CONFLICT,
+        f"{CHANGED}; its login was not changed: new@home.test is already the login of Canvas "
+        "user 9 'Someone'. Nothing about the guardian was changed; merge or fix the two "
+        "accounts in Canvas",
+    )
+    assert updated(["login a -> b", "name set"]) == IdentityNote(
+        Outcome.GUARDIAN_UPDATED, "guardian updated: login a -> b; name set", once=True
+    )
+    moved = SisIdChange("old@home.test", "new@home.test")
+    assert sis_id_changed(moved) == "SIS id old@home.test -> new@home.test"
+    assert sis_id_kept(moved, "taken") == (
+        "SIS id old@home.test kept: Canvas refused new@home.test (taken); a look-up by "
+        "old@home.test still finds this account, so change the login's SIS id in Canvas if the "
+        "old email may be given to someone else"
+    )
+
+
+def test_a_deleted_guardian_account_names_the_guardian_and_what_to_do() -> None:
+    assert account_deleted(row(), 5) == (
+        Outcome.GUARDIAN_ACCOUNT_DELETED,
+        "the SIS's guardian 7 had the Canvas account 5, which Canvas no longer has (deleted or "
+        "merged away); no new account was made. Restore the account in Canvas, or give the "
+        "guardian the account they should have (a merge, or one made by hand), then run "
+        "`canvas-observers forget-guardian 7`: the next sync finds the guardian again by SIS "
+        "id, login and email, and makes an account only when it finds none",
+    )

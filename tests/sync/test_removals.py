@@ -7,6 +7,8 @@ from __future__ import annotations
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.store.history import OwnedLink, SourceRun
 from canvas_observers.sync.removals import (
+    Pending,
+    Removal,
     RemovalPlan,
     default_max_removals,
     plan_removals,
@@ -221,3 +223,154 @@ def test_a_held_run_still_removes_what_the_do_not_pair_list_names() -> None:
     assert result.held is not None
     assert [(r.student_id, r.cause) for r in result.removals] == [(3, "excluded")]
     assert [(p.student_id, p.runs_left) for p in result.pending] == [(2, 0)]
+
+
+def test_the_grace_count_counts_each_absent_run_once_and_not_the_run_that_made_it() -> None:
+    """--grace-runs 3: one earlier absent run leaves one more to go; two, and it goes. The run
+    that made (or took over) the link does not count toward its absence."""
+    one = plan(listed=set(), owned=[owned(2)], grace_runs=3, history=[seen(6)])
+    assert [(p.student_id, p.runs_left) for p in one.pending] == [(2, 1)]
+    two = plan(listed=set(), owned=[owned(2)], grace_runs=3, history=[seen(6), seen(5)])
+    assert [r.student_id for r in two.removals] == [2]
+    made = plan(listed=set(), owned=[owned(2, run_id=5)], history=[seen(5)])
+    assert made.removals == ()
+    assert [(p.student_id, p.runs_left) for p in made.pending] == [(2, 1)]
+
+
+def test_a_link_canvas_no_longer_has_is_neither_removed_nor_pending() -> None:
+    """Guardian 12 has no link left in Canvas (and no entry at all): nothing to remove."""
+    result = plan(snapshot=snapshot({11: {1}}), owned=[owned(2)], listed=set(), history=[seen(5)])
+    assert result.removals == () and result.pending == ()
+
+
+def test_each_owned_link_is_judged_after_one_that_moves_ends_or_is_already_going() -> None:
+    """A link that moves to another source, one the SIS ended, one the do-not-pair list
+    removes: the links after them are still judged."""
+    moved = plan(owned=[owned(1), owned(2)], listed=set(), others={B: {link(1)}})
+    assert moved.moves == ((link(1), B),)
+    assert [p.student_id for p in moved.pending] == [2]
+    ended = plan(owned=[owned(1), owned(2)], listed=set(), ended={("S1", "g1@h.test"): "gone"})
+    assert [r.student_id for r in ended.removals] == [1]
+    assert [p.student_id for p in ended.pending] == [2]
+    going = plan(owned=[owned(1), owned(2)], listed=set(), excluded={("S1", "g1@h.test"): ""})
+    assert [(r.student_id, r.reason) for r in going.removals] == [(1, "on the do-not-pair list")]
+    assert [p.student_id for p in going.pending] == [2]
+
+
+def test_removals_and_pending_links_carry_the_rosters_names() -> None:
+    """What a removal or a pending link shows: the roster's student and email, the reason."""
+    gone = plan(history=[seen(5, 1, 3)], grace_runs=1)
+    assert gone.removals == (
+        Removal(12, 2, "absent from the roster for this run", "S2", "g2@h.test"),
+    )
+    ended = plan(ended={("S2", "g2@h.test"): "tobedeleted"})
+    assert ended.removals == (
+        Removal(12, 2, "the SIS ended it (tobedeleted)", "S2", "g2@h.test", cause="ended"),
+    )
+    history = [seen(5, 1, 3, valid=10), seen(4, 1, 3, valid=10)]
+    held = plan(history=history, valid_rows=2)
+    assert held.pending == (Pending(12, 2, "S2", "g2@h.test", 0),)
+    assert held.first_run is False
+
+
+def test_without_the_rosters_text_canvas_names_the_link() -> None:
+    """A link the journal has no roster text for: the student's SIS id, else login, else
+    name; the guardian's login, else email, else name; else the Canvas id."""
+    snap = snapshot({11: {1}, 12: {2}, 13: {3}, 14: {4}})
+    snap.users[3] = CanvasUser(id=3, name="Kid 3", login_id="kid3@s.test")
+    snap.users[13] = CanvasUser(id=13, name="G 3", email="g3@mail.test")
+    snap.users[4] = CanvasUser(id=4, name="Kid 4")
+    snap.users[14] = CanvasUser(id=14, name="G 4")
+    del snap.users[1], snap.users[11]
+    links = [OwnedLink(10 + i, i, "", "", run_id=1, source=A) for i in (1, 2, 3, 4)]
+    result = plan(snapshot=snap, owned=links, listed=set(), history=[seen(5)])
+    names = sorted((p.student_id, p.roster_student_id, p.roster_email) for p in result.removals)
+    assert names == [
+        (1, "Canvas user 1", "Canvas user 11"),
+        (2, "S2", "g2@h.test"),
+        (3, "kid3@s.test", "g3@mail.test"),
+        (4, "Kid 4", "G 4"),
+    ]
+
+
+def test_the_removal_limit_is_a_maximum_and_a_forced_run_says_what_it_forced() -> None:
+    """As many removals as --max-removals go; one more stops the run (its pending links and
+    moves kept); forced, the plan keeps the reason it was let through."""
+    at_limit = plan(owned=[owned(1), owned(2)], listed=set(), history=[seen(5)], max_removals=2)
+    assert len(at_limit.removals) == 2 and at_limit.stop is None and not at_limit.forced
+    over = plan(
+        owned=[owned(1), owned(2), owned(3)],
+        listed={link(3)},
+        history=[],
+        grace_runs=1,
+        max_removals=1,
+    )
+    expected = (
+        "2 links would be removed, more than --max-removals 1 (3 links are this roster's); "
+        "check the roster, then run again with --force-removals if they really ended"
+    )
+    assert over == RemovalPlan(stop=expected, first_run=True)
+    stopped = plan(
+        owned=[owned(1), owned(2), owned(3), owned(4)],
+        snapshot=snapshot({11: {1}, 12: {2}, 13: {3}, 14: {4}}),
+        listed=set(),
+        history=[seen(5, 3)],
+        others={B: {link(4)}},
+        max_removals=1,
+    )
+    assert stopped.stop is not None and stopped.removals == ()
+    assert [p.student_id for p in stopped.pending] == [3]
+    assert stopped.moves == ((link(4), B),)
+    assert stopped.first_run is False
+    forced = plan(
+        owned=[owned(1), owned(2)], listed=set(), history=[seen(5)], max_removals=1, force=True
+    )
+    assert forced.stop is not None and forced.stop.startswith("2 links would be removed")
+
+
+def test_the_held_and_pending_sentences() -> None:
+    """A held run says how many rows, against what median of how many runs; a pending link
+    says how many more runs."""
+    one = plan(history=[seen(5, 1, 3, valid=10)], valid_rows=8)
+    assert one.held == (
+        "the roster has 8 valid rows, fewer than 90% of the 10 of this roster's last run "
+        "(median): a truncated export must not unpair anyone, so no link was removed tonight "
+        "(pairings went on); check the export, or, if the roster really shrank, run with "
+        "--force-removals to make it the new baseline"
+    )
+    two = plan(history=[seen(5, 1, 3, valid=10), seen(4, 1, 3, valid=11)], valid_rows=8)
+    assert two.held is not None and "of the 10.5 of this roster's last 2 runs (median)" in (
+        two.held
+    )
+    assert Pending(12, 2, "S2", "g2@h.test", 1).sentence() == (
+        "will be removed after 1 more run without it: student S2, guardian g2@h.test "
+        "(Canvas ids 2/12)"
+    )
+    assert (
+        Pending(12, 2, "S2", "g2@h.test", 2)
+        .sentence()
+        .startswith("will be removed after 2 more runs without it")
+    )
+
+
+def test_a_do_not_pair_entry_canvas_cannot_match_removes_nothing() -> None:
+    """A student Canvas does not have, or a guardian account with no link at all: nothing to
+    remove. A pair that is linked goes, named as the list names it."""
+    snap = snapshot({11: {1}})
+    excluded = {
+        ("S404", "g1@h.test"): "court order",
+        ("S1", "g2@h.test"): "",
+        ("S1", "g1@h.test"): "",
+    }
+    result = plan(snapshot=snap, owned=[], excluded=excluded)
+    assert result.removals == (
+        Removal(
+            11, 1, "on the do-not-pair list", "S1", "g1@h.test", excluded=True, cause="excluded"
+        ),
+    )
+
+
+def test_a_held_run_keeps_the_links_that_move_to_another_source() -> None:
+    history = [seen(5, 1, 3, valid=10), seen(4, 1, 3, valid=10)]
+    held = plan(history=history, valid_rows=2, listed=set(), others={B: {link(1)}})
+    assert held.held is not None and held.moves == ((link(1), B),)

@@ -8,6 +8,7 @@ from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import RosterRow
 from canvas_observers.sync.rules import (
+    AlreadyPaired,
     Ambiguous,
     Found,
     Missing,
@@ -15,7 +16,10 @@ from canvas_observers.sync.rules import (
     Pair,
     Skip,
     can_get_pairing_code,
+    excluded_detail,
     linked_student,
+    matches_student_id,
+    not_enrolled,
     plan_row,
     resolve_observer,
     resolve_student,
@@ -111,6 +115,96 @@ def test_plan_row_skips(student: object, observer: ObserverState, outcome: Outco
     assert action.outcome is outcome
 
 
+def test_matches_student_id_by_login_or_email_else_by_sis_id() -> None:
+    """A login-style id matches the login or the email, case and spaces aside; any other id
+    matches the SIS id exactly, and an account without one never."""
+    kid = user(5, sis="S5", login="Kid@School.org", email="kid.mail@home.org")
+    assert matches_student_id(kid, " kid@school.ORG ")
+    assert matches_student_id(kid, "KID.MAIL@home.org")
+    assert not matches_student_id(kid, "other@school.org")
+    assert matches_student_id(kid, "S5")
+    assert not matches_student_id(kid, "s5")
+    assert not matches_student_id(user(7), "S5")
+
+
+CONTACT = CanvasUser(id=9, name="Sam Other", login_id="sam@other.org", email="pat@example.org")
+NO_LOGIN = CanvasUser(id=10, name="Sam Other", email="pat@example.org")
+MISMATCH = (
+    "pat@example.org is the contact email of Canvas user {id} 'Sam Other'{login}; the roster "
+    "names Pat Lee. Nothing was written: fix the email in the SIS, or the name in Canvas if it "
+    "is the same person (--trust-contact-email pairs by contact email whatever the name)"
+)
+
+
+@pytest.mark.parametrize(
+    ("the_row", "student", "observer", "detail"),
+    [
+        (row(), Missing(), ObserverState(Missing()), "no Canvas user has the SIS id '100'"),
+        (
+            row("Kid@School.org"),
+            Missing(),
+            ObserverState(Missing()),
+            "no Canvas user has the login or email 'Kid@School.org'",
+        ),
+        (
+            row(),
+            Ambiguous((S100, S1001)),
+            ObserverState(Missing()),
+            "2 Canvas users match '100' exactly (ids 1, 2)",
+        ),
+        (
+            row(),
+            Found(S100),
+            ObserverState(Ambiguous((user(40), user(41)))),
+            "2 Canvas users match 'pat@example.org' (ids 40, 41)",
+        ),
+        (
+            row("100", "S100@school.org"),
+            Found(S100),
+            ObserverState(Missing()),
+            "the guardian email 'S100@school.org' is the student's own login or email",
+        ),
+        (
+            row(),
+            Found(S100),
+            ObserverState(Found(S100)),
+            "the guardian email 'pat@example.org' leads to the student's own Canvas account (1); "
+            "a student cannot observe themself",
+        ),
+        (
+            row(),
+            Found(S100),
+            ObserverState(Found(CONTACT, by_contact_email=True)),
+            MISMATCH.format(id=9, login=", login sam@other.org"),
+        ),
+        (
+            row(),
+            Found(S100),
+            ObserverState(Found(NO_LOGIN, by_contact_email=True)),
+            MISMATCH.format(id=10, login=""),
+        ),
+    ],
+)
+def test_a_skipped_row_says_why_and_names_the_accounts(
+    the_row: RosterRow, student: object, observer: ObserverState, detail: str
+) -> None:
+    """The detail an admin reads for each skip: what was looked for, which accounts matched.
+    A contact email alone is not trusted unless asked (``trust_contact_email`` is off)."""
+    action = plan_row(the_row, student, observer, method="code")  # type: ignore[arg-type]
+    assert isinstance(action, Skip)
+    assert action.detail == detail
+
+
+def test_the_details_of_a_row_not_enrolled_and_of_an_excluded_pair() -> None:
+    assert not_enrolled() == Skip(
+        Outcome.NOT_ENROLLED,
+        "no live student enrollment, so Canvas gives no pairing code; the next run tries again "
+        "(--pairing direct needs no enrollment)",
+    )
+    assert excluded_detail("court order") == "on the do-not-pair list: court order; never linked"
+    assert excluded_detail("") == "on the do-not-pair list; never linked"
+
+
 def test_plan_row_conflict_when_guardian_is_the_student() -> None:
     """A guardian email that is the student's own login or email is a conflict, never a pair."""
     kid = user(50, sis="777", login="kid@school.org", email="kid@home.org")
@@ -133,9 +227,7 @@ def test_plan_row_pairs_and_creates() -> None:
         S100, create_observer=False, method="direct"
     )
     linked = ObserverState(Found(user(60)), (S100,))
-    assert plan_row(row(), Found(S100), linked, method="code").__class__.__name__ == (
-        "AlreadyPaired"
-    )
+    assert plan_row(row(), Found(S100), linked, method="code") == AlreadyPaired(S100)
 
 
 def test_can_get_pairing_code_mirrors_has_student_enrollment() -> None:
@@ -152,6 +244,7 @@ def test_can_get_pairing_code_mirrors_has_student_enrollment() -> None:
     assert not can_get_pairing_code([("StudentEnrollment", "rejected")])
     assert not can_get_pairing_code([("TeacherEnrollment", "active")])
     assert not can_get_pairing_code([])
+    assert can_get_pairing_code([("StudentViewEnrollment", "active")])  # the test student
 
 
 def test_roster_conflicts_email_used_as_student_and_guardian() -> None:
@@ -162,5 +255,9 @@ def test_roster_conflicts_email_used_as_student_and_guardian() -> None:
         RosterRow(4, "200", "pat2@home.test", "P", "L"),
     ]
     conflicts = roster_conflicts(rows)
-    assert set(conflicts) == {2, 3}
-    assert "both as a student's login and as a guardian's email" in conflicts[2]
+    assert conflicts == {
+        2: "'kid@home.test' is used in the roster both as a student's login and as a guardian's "
+        "email",
+        3: "'KID@home.test' is used in the roster both as a student's login and as a guardian's "
+        "email",
+    }

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.roster.model import RosterRow
-from canvas_observers.sync.rules import Ambiguous, Found, Missing
+from canvas_observers.sync.rules import Ambiguous, Found, Missing, ObserverState
 from canvas_observers.sync.snapshot import SnapshotError, parse_snapshot
 from canvas_observers.sync.whole import plan_run
 
@@ -96,6 +97,138 @@ def test_two_accounts_with_one_email_are_ambiguous() -> None:
     extra = '15,,,,x@else.test,X,Y,X Y,"Y, X",X Y,shared@home.test,active,false\n'
     snap = parse_snapshot((USERS + extra).encode())
     assert isinstance(snap.observer("shared@home.test").resolution, Ambiguous)
+
+
+GUARDIANS = (
+    "canvas_user_id,user_id,login_id,full_name,sortable_name,email,status\n"
+    "20,obs-G1,pat.new@home.test,Pat Parent,,,active\n"
+    "21,obs-G2,sam@home.test,Sam One,,,active\n"
+    "22,obs-G2,sam2@home.test,Sam Two,,,active\n"
+    "23,,kim@home.test,Kim Login,,,active\n"
+    "24,,other@home.test,Kim Contact,,kim@home.test,active\n"
+    "25,,kid@school.test,Kid Login,,,active\n"
+    "26,,x@school.test,Kid Mail,,Kid.Mail@School.test,active\n"
+)
+
+
+def test_a_guardian_is_found_by_the_sis_id_of_their_guardian_id_first() -> None:
+    """The account holding the guardian id's SIS id is theirs whatever its login; an SIS id two
+    accounts hold decides nothing (the login does); no SIS id given: the login, then the email.
+    A student with ``@`` is found by email when no login has it."""
+    snap = parse_snapshot(GUARDIANS.encode())
+    by_sis = snap.observer("pat.old@home.test", "obs-G1")
+    assert by_sis.resolution == Found(snap.users[20], by_sis_id=True)
+    shared_sis = snap.observer("kim@home.test", "obs-G2")
+    assert shared_sis.resolution == Found(snap.users[23])
+    assert snap.observer("nobody@home.test", "obs-G2").resolution == Missing()
+    assert snap.observer("kim@home.test").resolution == Found(snap.users[23])
+    assert snap.student("kid.mail@school.TEST") == Found(snap.users[26])
+    assert snap.student("kid@school.test") == Found(snap.users[25])
+
+
+def test_an_email_three_accounts_share_names_all_three() -> None:
+    """A key held by a third account adds it (the index keeps every holder)."""
+    extra = (
+        '15,,,,x@else.test,X,Y,X Y,"Y, X",X Y,shared@home.test,active,false\n'
+        '16,,,,z@else.test,Z,Y,Z Y,"Y, Z",Z Y,shared@home.test,active,false\n'
+    )
+    snap = parse_snapshot((USERS + extra).encode())
+    found = snap.observer("shared@home.test").resolution
+    assert isinstance(found, Ambiguous)
+    assert [u.id for u in found.users] == [13, 15, 16]
+    assert snap.accounts_with("shared@home.test") == {13, 15, 16}
+
+
+def test_a_remembered_account_and_a_logins_owner() -> None:
+    """``account`` gives a remembered guardian's account (found by id, as by SIS id) with the
+    students it observes, None once the report no longer has it; ``login_owner`` is the
+    account whose live login this is, case aside."""
+    snap = parse_snapshot(zipped(users=USERS, user_observers=LINKS))
+    remembered = snap.account(12)
+    assert remembered is not None
+    assert remembered.resolution == Found(snap.users[12], by_sis_id=True)
+    assert remembered.observees == (snap.users[10],)
+    assert snap.account(13) == ObserverState(
+        Found(snap.users[13], by_sis_id=True), (), logins_known=True
+    )
+    assert snap.account(14) is None  # its only login is deleted
+    assert snap.login_owner(" SECOND@school.test ") == snap.users[10]
+    assert snap.login_owner("shared@home.test") is None  # an email, not a login
+    assert snap.login_owner("gone@school.test") is None
+
+
+def test_the_users_table_fills_names_and_prefers_the_login_with_an_sis_id() -> None:
+    """No full name: first and last; no sortable name: None. A user's login with an SIS id is
+    the one shown, whichever row comes first; every row read is counted, deleted ones too.
+    A byte-order mark and a quoted line break are read as Canvas writes them."""
+    users = (
+        "\ufeffcanvas_user_id,user_id,login_id,first_name,last_name,full_name,sortable_name,"
+        "email,status\n"
+        "30,,first@school.test,Ana,Pérez,,,,active\n"
+        "30,S-30,second@school.test,Ana,Pérez,,,,active\n"
+        "30,,third@school.test,Ana,Pérez,,,,active\n"
+        '31,S-31,only@school.test,,,"Line\nBreak","Break, Line",,active\n'
+        "32,,gone@school.test,Gone,User,,,,deleted\n"
+    )
+    links = "canvas_observer_id,canvas_student_id,status\n30,31,active\n30,32,deleted\n"
+    enrollments = (
+        "canvas_course_id,canvas_user_id,role,base_role_type,status\n"
+        "1,31,learner,StudentEnrollment,active\n"
+        "1,30,student,,active\n"
+    )
+    snap = parse_snapshot(zipped(users=users, user_observers=links, enrollments=enrollments))
+    assert snap.users[30] == CanvasUser(
+        30, "Ana Pérez", sortable_name=None, sis_user_id="S-30", login_id="second@school.test"
+    )
+    assert snap.users[31].name == "Line\nBreak"
+    assert snap.users[31].sortable_name == "Break, Line"
+    assert snap.rows_read == 5 + 2 + 2
+    assert snap.enrolled == {30, 31}  # by base role type, else by role
+    assert parse_snapshot(users.encode("utf-8")).users[30].sis_user_id == "S-30"
+
+
+def test_the_smallest_tables_and_missing_columns() -> None:
+    """Tables with only the columns a report of them must have are read; a user with no login
+    has none,
+    and no name when the report gives none; a user's logins without SIS ids: the first shown;
+    two enrollments tables add up."""
+    users = (
+        "canvas_user_id,user_id,login_id,email,status\n40,,first@s.test,,active\n"
+        "40,,second@s.test,,active\n41,,,,active\n"
+    )
+    links = "canvas_observer_id,canvas_student_id,status\n40,41,active\n"
+    bare = "canvas_course_id,canvas_user_id,role,status\n1,40,student,inactive\n"  # not live
+    one = "canvas_course_id,canvas_user_id,role,status\n2,40,student,active\n"
+    two = "canvas_course_id,canvas_user_id,role,status\n3,41,student,active\n"
+    snap = parse_snapshot(
+        zipped(users=users, user_observers=links, enrollments=bare, one=one, two=two)
+    )
+    assert snap.users[40] == CanvasUser(40, "", login_id="first@s.test")
+    assert snap.users[41] == CanvasUser(41, "")
+    assert snap.observees == {40: {41}}
+    assert snap.enrolled == {40, 41}
+    assert "second@s.test" in snap.by_login and "s-100" not in snap.by_login
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "report.csv: not a provisioning report table"),
+        (zipped(user_observers=LINKS), "the report has no users table"),
+        (b"a,b\n1,2\n", "report.csv: not a provisioning report table"),
+        (zipped(other="a,b\n1,2\n"), "other.csv: not a provisioning report table"),
+        (
+            b"canvas_user_id,user_id,login_id,email,status\nten,,x@y.test,,active\n",
+            "the report cannot be read: ValueError: ",
+        ),
+        (b"PK\x03\x04 broken", "the report's zip cannot be read: "),
+    ],
+)
+def test_a_refused_report_says_why(data: bytes, message: str) -> None:
+    """The error names the table that is not a report's, once (not wrapped in another)."""
+    with pytest.raises(SnapshotError) as caught:
+        parse_snapshot(data)
+    assert str(caught.value).startswith(message)
 
 
 @pytest.mark.parametrize(

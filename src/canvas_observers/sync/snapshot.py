@@ -269,7 +269,7 @@ def parse_snapshot(data: bytes, *, kinds: Collection[str] = ("users",)) -> Canva
             else:
                 _read_enrollments(snapshot, rows)
     except SnapshotError:
-        raise
+        raise  # already says what is wrong (it is a ValueError too)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise SnapshotError(f"the report's zip is damaged: {exc}") from exc
     except (csv.Error, UnicodeDecodeError, ValueError, KeyError) as exc:
