@@ -38,6 +38,20 @@ class Mutant:
 
 MUTANTS = (
     Mutant(
+        "names_match accepts any shared word",
+        "sync/rules.py",
+        "    return wanted in {_name_tokens(user.name), _name_tokens(user.sortable_name)}",
+        "    return bool(wanted & (_name_tokens(user.name) | _name_tokens(user.sortable_name)))",
+        ("tests/sync/test_names_match.py",),
+    ),
+    Mutant(
+        "names_match accepts the last name only",
+        "sync/rules.py",
+        "    return wanted in {_name_tokens(user.name), _name_tokens(user.sortable_name)}",
+        "    return _name_tokens(row.observer_last_name) <= _name_tokens(user.name)",
+        ("tests/sync/test_names_match.py",),
+    ),
+    Mutant(
         "a link absent for one run is removed at once, whatever the grace",
         "sync/removals.py",
         "    return max(needed - absent, 0)",
