@@ -15,6 +15,7 @@ from canvas_observers.canvas import (
     CanvasError,
     NotFound,
     RetryPolicy,
+    ServerError,
     TransportError,
     UnsafeRequest,
 )
@@ -339,6 +340,24 @@ async def test_canvas_own_errors_on_a_file_url_are_its_usual_ones() -> None:
     assert caught.value.status == 404
     assert caught.value.method == "GET"
     assert caught.value.path == "https://school.instructure.com/files/9"
+
+    def down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    with pytest.raises(ServerError) as failed:
+        await retrying(httpx.MockTransport(down)).download("https://school.instructure.com/f/9")
+    assert failed.value.status == 503
+
+
+@pytest.mark.usefixtures("no_retry_sleeps")
+async def test_each_dropped_connection_is_counted() -> None:
+    def dropped(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection reset", request=request)
+
+    client = retrying(httpx.MockTransport(dropped))
+    with pytest.raises(TransportError):
+        await client.download("https://school.instructure.com/files/9")
+    assert client.counts.transport_errors == 2
 
 
 def test_the_cli_log_filter_drops_url_queries() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from canvas_observers.canvas import client as client_module
 from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.canvas.errors import CanvasError, UnsafeRequest
+from canvas_observers.canvas.errors import CanvasError, ConfigurationError, UnsafeRequest
 
 BASE = "https://canvas.example.edu"
 
@@ -121,3 +121,35 @@ async def test_plain_http_is_refused_unless_allowed_by_default() -> None:
     async with httpx.AsyncClient() as http:
         with pytest.raises(UnsafeRequest):
             CanvasClient(http, base_url="http://canvas.example.edu", token="t0ken")
+
+
+@pytest.mark.parametrize("token", ["", "   ", "S3CR\nET", "S3CR\r\nET"])
+async def test_an_empty_or_malformed_token_is_refused(token: str) -> None:
+    """Nothing to send, or a line break inside (it would split the header): refused, and
+    the error says it is the token (never showing it)."""
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ConfigurationError) as caught:
+            CanvasClient(http, base_url=BASE, token=token)
+    assert str(caught.value).startswith("the Canvas token ")
+    assert "S3CR" not in str(caught.value)
+
+
+async def test_the_token_and_timeout_that_are_accepted() -> None:
+    """Any letters make a token (an X too); a timeout must be above zero, a fraction is fine."""
+    async with httpx.AsyncClient() as http:
+        CanvasClient(http, base_url=BASE, token="tokenXX", timeout=0.5)
+        with pytest.raises(ValueError, match=r"^timeout must be positive$"):
+            CanvasClient(http, base_url=BASE, token="t0ken", timeout=0)
+
+
+async def test_a_canvas_under_a_path_gets_every_request_under_it() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json={"id": 1, "name": "Admin"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        canvas = CanvasClient(http, base_url=f"{BASE}/canvas/", token="t0ken")
+        await canvas.get_self()
+    assert seen == ["/canvas/api/v1/users/self"]
