@@ -151,6 +151,11 @@ async def run_sync(
     )
     for result in invalid_row_results(roster):
         engine.emit(result)
+    skip = _excluded_lines(roster, engine.excluded)  # rows on the do-not-pair list list nothing
+    keeps_listing = journal is not None and not options.dry_run
+    carried: list[ListedRow] = []  # per row text, the link its source last listed for it
+    if journal is not None and (options.remove_ended or keeps_listing):
+        carried = journal.carried_links(canvas_url=canvas_url, source=source)
     aborted: str | None = None
     canvas_state = "lookups"
     removal_plan = RemovalPlan()
@@ -179,9 +184,9 @@ async def run_sync(
         if snapshot is not None:
             engine.use_view(SnapshotView(snapshot))
             canvas_state = "report"
-        if snapshot is not None:
-            planned = _resolve(roster, snapshot, options, engine)
-        if options.remove_ended or engine.excluded:
+            if options.remove_ended or keeps_listing:
+                planned = _resolve(roster, snapshot, options, engine, skip=skip)
+        if options.remove_ended:
             removal_plan = _plan_removals(
                 roster,
                 snapshot,
@@ -192,6 +197,8 @@ async def run_sync(
                 source=source,
                 excluded=engine.excluded,
                 planned=planned,
+                carried=carried,
+                skip=skip,
             )
         await engine.run(roster.rows)
         await engine.remove(removal_plan.removals)
@@ -225,7 +232,7 @@ async def run_sync(
         removals_held=removal_plan.held or "",
         source=source,
     )
-    if journal is not None and not options.dry_run:
+    if journal is not None and keeps_listing:
         if removal_plan.held or removal_plan.baseline:
             journal.mark_removals(
                 run_id, held=removal_plan.held or "", baseline=removal_plan.baseline
@@ -234,13 +241,13 @@ async def run_sync(
             _record_listing(
                 journal,
                 roster,
-                engine,
                 results,
                 planned,
                 run_id,
                 canvas_url,
-                source,
                 removal_plan,
+                carried=carried,
+                skip=skip,
                 whole=canvas_state == "report",
             )
     if journal is not None:
@@ -294,13 +301,17 @@ def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:
 
 
 def _resolve(
-    roster: Roster, snapshot: CanvasSnapshot, options: SyncOptions, engine: Engine
+    roster: Roster,
+    snapshot: CanvasSnapshot,
+    options: SyncOptions,
+    engine: Engine,
+    *,
+    skip: Collection[int],
 ) -> dict[int, Link]:
     """Line -> the Canvas link each row resolves to in the snapshot (the same rules the engine
-    follows, guardians remembered by id included), decided before any write."""
-    rows = [
-        r for r in roster.rows if roster_pair(r.student_id, r.observer_email) not in engine.excluded
-    ]
+    follows, guardians remembered by id included), decided before any write; lines in ``skip``
+    (the do-not-pair list's) are left out."""
+    rows = [r for r in roster.rows if r.line not in skip]
     plan = plan_run(
         rows,
         snapshot,
@@ -328,29 +339,28 @@ def _plan_removals(
     source: str,
     excluded: Mapping[tuple[str, str], str],
     planned: Mapping[int, Link],
+    carried: Sequence[ListedRow],
+    skip: Collection[int],
 ) -> RemovalPlan:
-    """Which links this run removes, decided on Canvas accounts before any write. The removal
-    limit ends the run here, with nothing written; a truncated roster holds the removals and
-    lets the pairings go on."""
+    """Which links this ``--remove-ended`` run removes, decided on Canvas accounts before any
+    write. The removal limit ends the run here, with nothing written; a truncated roster holds
+    the removals and lets the pairings go on. (Without ``--remove-ended`` nothing is removed:
+    the do-not-pair list then only keeps its pairs from being linked.)"""
     if snapshot is None:
-        if not options.remove_ended:
-            return RemovalPlan()  # the do-not-pair list still keeps its pairs from being linked
         raise RunAborted(
             "--remove-ended needs Canvas read whole (its links, not only the roster's): use "
             "--canvas-state report or auto"
         )
     owned: list[OwnedLink] = []
     history: list[SourceRun] = []
-    previous: list[ListedRow] = []
     others: dict[str, frozenset[Link]] = {}
-    if journal is not None and options.remove_ended:
+    if journal is not None:
         owned = journal.owned_links(canvas_url=canvas_url)
         history = journal.source_runs(
             canvas_url=canvas_url, source=source, before_run=run_id, limit=HISTORY_RUNS
         )
-        previous = journal.carried_links(canvas_url=canvas_url, source=source)
         others = journal.other_listings(canvas_url=canvas_url, source=source, before_run=run_id)
-    listed = listing(roster.rows, [planned], previous, skip=_excluded_lines(roster, excluded))
+    listed = listing(roster.rows, [planned], carried, skip=skip)
     plan = plan_removals(
         snapshot=snapshot,
         source=source,
@@ -366,11 +376,10 @@ def _plan_removals(
         grace_runs=options.grace_runs,
         max_removals=options.max_removals,
         force=options.force_removals,
-        remove_ended=options.remove_ended,
     )
     if plan.stop is not None and not plan.forced:
         raise RunAborted(f"nothing was written or removed: {plan.stop}")
-    if options.remove_ended and plan.first_run:
+    if plan.first_run:
         log.info(
             "removal counting starts now for roster source %s: a link this tool made for it is "
             "removed once %s without it; if the SIS writes a new file name every night, give "
@@ -404,26 +413,20 @@ def _say_pending(engine: Engine, plan: RemovalPlan, options: SyncOptions, source
 def _record_listing(
     journal: Journal,
     roster: Roster,
-    engine: Engine,
     results: Sequence[RowResult],
     planned: Mapping[int, Link],
     run_id: int,
     canvas_url: str,
-    source: str,
     plan: RemovalPlan,
     *,
+    carried: Sequence[ListedRow],
+    skip: Collection[int],
     whole: bool,
 ) -> None:
     """Keep what this complete run's roster listed (for the next runs' absence counts and
     other sources' protection), and the links whose ownership moved to another source.
     ``whole``: Canvas was read whole, so every row that resolves was resolved."""
-    previous = journal.carried_links(canvas_url=canvas_url, source=source)
-    listed = listing(
-        roster.rows,
-        [planned, resolved_links(results)],
-        previous,
-        skip=_excluded_lines(roster, engine.excluded),
-    )
+    listed = listing(roster.rows, [planned, resolved_links(results)], carried, skip=skip)
     journal.record_listed(run_id, listed, whole=whole)
     for link, other in plan.moves:
         journal.move_owner(canvas_url=canvas_url, link=link, source=other, run_id=run_id)
