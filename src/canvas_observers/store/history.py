@@ -14,18 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 
-from canvas_observers.core.outcomes import Outcome
 from canvas_observers.roster.model import roster_pair
-
-NOT_ROSTER = frozenset(
-    {
-        Outcome.INVALID_ROW.value,
-        Outcome.REMOVED.value,
-        Outcome.WOULD_REMOVE.value,
-        Outcome.REMOVAL_PENDING.value,
-    }
-)
-"""Outcomes of report rows that are not valid roster rows (rejected rows, removals)."""
 
 Link = tuple[int, int]  # (observer's Canvas id, student's Canvas id)
 

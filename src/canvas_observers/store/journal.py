@@ -510,15 +510,6 @@ class Journal:
             self._conn, canvas_url=canvas_url, source=source, location=location
         )
 
-    def has_source(self, *, canvas_url: str, source: str) -> bool:
-        """Whether a real sync run of this source was recorded before."""
-        row = self._conn.execute(
-            "SELECT 1 FROM runs WHERE canvas_url = ? AND source = ? AND dry_run = 0"
-            " AND undoes IS NULL LIMIT 1",
-            (canvas_url, source),
-        ).fetchone()
-        return row is not None
-
     def known_guardians(self, *, canvas_url: str, source: str) -> dict[str, int]:
         """Guardian id -> the Canvas account this source's rows with that id resolved to."""
         return history.known_guardians(
