@@ -153,3 +153,64 @@ def test_a_removal_ends_ownership_and_a_later_pairing_owns_again(tmp_path: Path)
         write(journal, failed, "remove_link", "failed", (11, 1), line=0)
         finish(journal, failed)
         assert owned(journal) == {(11, 1): ("b", again)}
+
+
+def test_removing_a_link_the_tool_never_made_leaves_ownership_as_it_was(tmp_path: Path) -> None:
+    """A do-not-pair removal of a parent's own link is journaled like any removal: the tool's
+    links stay owned, and the parent's link never becomes one."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        run = start(journal)
+        write(journal, run, "pair_direct", "ok", (11, 1))
+        write(journal, run, "remove_link", "ok", (12, 2), line=0)
+        finish(journal, run)
+        assert owned(journal) == {(11, 1): ("nightly", run)}
+
+
+def test_an_owned_link_keeps_the_roster_text_that_named_it(tmp_path: Path) -> None:
+    """The student id and email of the row that made the link stay with it through a removal
+    and a restore by `undo` (a write with no row); a link no row ever named has none. Links
+    made by a run of a source carry no pre-source roster string."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        run = start(journal)
+        write(journal, run, "pair_direct", "ok", (11, 1), student_id="S1", email="pat@home.test")
+        finish(journal, run)
+        removal = start(journal)
+        write(journal, removal, "remove_link", "ok", (11, 1), line=0)
+        finish(journal, removal)
+        undo = journal.start_run(
+            canvas_url=URL,
+            settings={"undo": removal},
+            roster=f"undo of run {removal}",
+            dry_run=False,
+            started_at=T0,
+            source="nightly",
+            undoes=removal,
+        )
+        write(journal, undo, "pair_direct", "ok", (11, 1), line=0)
+        write(journal, undo, "pair_direct", "ok", (12, 2), line=0)
+        finish(journal, undo)
+        links = {x.link: x for x in journal.owned_links(canvas_url=URL)}
+        assert set(links) == {(11, 1), (12, 2)}
+        restored, unnamed = links[(11, 1)], links[(12, 2)]
+        assert (restored.roster_student_id, restored.roster_email) == ("S1", "pat@home.test")
+        assert (restored.source, restored.run_id, restored.legacy) == ("nightly", undo, "")
+        assert (unnamed.roster_student_id, unnamed.roster_email) == ("", "")
+
+
+def test_a_moved_link_keeps_its_roster_text_and_a_removal_still_ends_it(tmp_path: Path) -> None:
+    """A link whose ownership moved to another source keeps the row's student id and email;
+    removed later, it is no one's, move or not."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        run = start(journal, source="a")
+        write(journal, run, "pair_direct", "ok", (11, 1), student_id="S1", email="pat@home.test")
+        finish(journal, run)
+        later = start(journal, source="a")
+        journal.move_owner(canvas_url=URL, link=(11, 1), source="b", run_id=later)
+        finish(journal, later)
+        (moved,) = journal.owned_links(canvas_url=URL)
+        assert (moved.source, moved.run_id) == ("b", later)
+        assert (moved.roster_student_id, moved.roster_email) == ("S1", "pat@home.test")
+        removal = start(journal, source="b")
+        write(journal, removal, "remove_link", "ok", (11, 1), line=0)
+        finish(journal, removal)
+        assert owned(journal) == {}
