@@ -30,19 +30,26 @@ def results() -> list[RowResult]:
 
 
 class Tables(HTMLParser):
-    """The text of every cell, row by row, of each table by id; the group heads' text."""
+    """The text of every cell, row by row, of each table by id; the group heads' text; the
+    headings by id; any text in a table outside its cells."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
         self.groups: dict[str, list[str]] = {}
+        self.headings: dict[str, str] = {}
+        self.stray: list[str] = []
         self._table = ""
         self._cell: list[str] | None = None
         self._group = False
+        self._heading: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
-        if tag == "table":
+        if tag == "h2":
+            self._heading = attributes.get("id") or ""
+            self.headings[self._heading] = ""
+        elif tag == "table":
             self._table = attributes.get("id") or ""
             self.tables.setdefault(self._table, [])
         elif tag == "tr":
@@ -52,7 +59,11 @@ class Tables(HTMLParser):
             self._cell = []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
+        if tag == "h2":
+            self._heading = None
+        elif tag == "table":
+            self._table = ""
+        elif tag in ("td", "th") and self._cell is not None:
             text = "".join(self._cell)
             self.tables[self._table][-1].append(text)
             if self._group:
@@ -62,6 +73,10 @@ class Tables(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._cell is not None:
             self._cell.append(data)
+        elif self._heading is not None:
+            self.headings[self._heading] += data
+        elif self._table and data.strip():
+            self.stray.append(data)
 
 
 def page(rows: list[RowResult]) -> Tables:
@@ -82,7 +97,10 @@ def test_each_outcome_has_its_own_advice_and_its_real_count() -> None:
     run's rows of that outcome and that outcome's own advice (backquotes shown as code)."""
     rows = results()
     assert sorted(set(COUNTS.values())) == [0, 1, 2, 3]
-    advice = page(rows).tables["advice"]
+    parsed = page(rows)
+    assert parsed.headings["next"] == "What to do next"
+    assert parsed.stray == []
+    advice = parsed.tables["advice"]
     assert advice[0] == ["outcome", "rows here", "what to do"]
     assert advice[1:] == [
         [o.value, str(COUNTS[o]), WHAT_TO_DO[o].replace("`", "")] for o in Outcome
