@@ -121,6 +121,38 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        "a failed or lost pairing attempt counts as the tool's link",
+        "store/history.py",
+        "       AND a.result IN ('ok', 'recovered'))",
+        "       AND a.result IN ('ok', 'recovered', 'failed', 'unknown'))",
+        (
+            "tests/store/test_ownership.py",
+            "tests/sync/test_ownership_removals.py::"
+            "test_a_link_the_tool_failed_to_make_is_never_removed",
+        ),
+    ),
+    Mutant(
+        "the links made on another Canvas count as this Canvas's",
+        "store/history.py",
+        '        " WHERE u.canvas_url = ? AND u.dry_run = 0"\n        " AND a.canvas_observer_id',
+        '        " WHERE ? IS NOT NULL AND u.dry_run = 0"\n        " AND a.canvas_observer_id',
+        ("tests/store/test_ownership.py",),
+    ),
+    Mutant(
+        "the HTML report gives each outcome the advice of the one before it",
+        "report/html.py",
+        "_code(WHAT_TO_DO[o])",
+        "_code(list(WHAT_TO_DO.values())[list(Outcome).index(o) - 1])",
+        ("tests/report/test_html_counts.py",),
+    ),
+    Mutant(
+        "the HTML report counts no rows for any outcome",
+        "report/html.py",
+        '<td class="n">{counts.get(o, 0)}</td>',
+        '<td class="n">{0}</td>',
+        ("tests/report/test_html_counts.py",),
+    ),
+    Mutant(
         "the links a run made belong to no source",
         "store/history.py",
         "            source=source,\n            legacy=",

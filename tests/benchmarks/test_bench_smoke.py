@@ -6,13 +6,15 @@ CLI, the memory check) on 20 rows with no latency, and checks the bookkeeping, n
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -81,6 +83,106 @@ def test_article_sample_is_scaled_to_the_roster(result: dict[str, Any]) -> None:
     assert article["rows_measured"] == 5 and article["scaled"] is True
     assert sum(article["outcomes"].values()) == 5
     assert article["calls"] == sum(article["by_kind"].values())
+
+
+def test_article_writes_are_its_samples_writes_scaled(result: dict[str, Any]) -> None:
+    """The article's scaled writes are what its 5 sample rows wrote x 20 / 5: each sample row's
+    outcome says which writes it sent (article.py: a code for every row that got that far, an
+    account for a created one, a pairing for a paired or created one), and the scaled
+    creates, codes and pairings add up to the scaled writes."""
+    article = _by_name(result)["article"]
+    measured = article["outcomes"]
+    scale = article["rows"] / article["rows_measured"]
+    assert scale == 4 and "failed" not in measured
+    created, paired = measured.get("created", 0), measured.get("paired", 0)
+    codes = created + paired + measured.get("not_enrolled", 0)
+    assert created + paired > 0, "the sample wrote nothing: the relation would be vacuous"
+    kinds = article["by_kind"]
+    assert kinds["creates"] == created * scale
+    assert kinds["codes"] == codes * scale
+    assert kinds["pairings"] == (created + paired) * scale
+    assert kinds["other"] == 0
+    assert article["writes"] == (codes + created + (created + paired)) * scale
+    assert article["writes"] == kinds["creates"] + kinds["codes"] + kinds["pairings"]
+    assert article["calls"] == sum(kinds.values())
+    # The sample's own run time is part of its process's: scaled, at most 4 times that.
+    assert 0 < article["run_s"] <= article["process_s"] * scale
+
+
+class _Server:
+    """What run_article asks of a fake Canvas process: its URL, roster, stats and CPU."""
+
+    url = "http://127.0.0.1:9"
+
+    def __init__(self, roster: Path, stats: Sequence[dict[str, Any]]) -> None:
+        self.roster = roster
+        self._stats: Iterator[dict[str, Any]] = iter(stats)
+
+    def stats(self) -> dict[str, Any]:
+        return next(self._stats)
+
+    def cpu_seconds(self) -> float:
+        return 1.5
+
+
+def test_article_figures_are_the_measured_ones_times_rows_over_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sample of 5 rows of a 20-row roster, with known measurements (the sample's run time
+    from article.py, the calls from the fake's stats): every scaled figure is exactly the
+    measured one x 20 / 5, per-row figures divide that by 20, and what is not scaled (the
+    sample's outcomes, the process's own wall time) is as measured."""
+    bench = _load("bench")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("header\n" + "".join(f"row {i}\n" for i in range(20)), encoding="utf-8")
+    before = {"by_method": {"GET": 10}, "by_route": {"GET /api/v1/users/:id": 10}, "throttled": 1}
+    after = {
+        "by_method": {"GET": 40, "POST": 9},
+        "by_route": {
+            "GET /api/v1/users/:id": 40,
+            "POST /api/v1/accounts/:account_id/users": 2,
+            "POST /api/v1/users/:user_id/observer_pairing_codes": 4,
+            "POST /api/v1/users/:user_id/observees": 3,
+        },
+        "throttled": 3,
+    }
+    sample = {"rows_run": 5, "elapsed_s": 0.8, "outcomes": {"created": 2, "paired": 1,
+              "not_enrolled": 1, "failed": 1}, "errors": {}, "throttled": 2}  # fmt: skip
+
+    def measured_run(args: list[str], **_: Any) -> SimpleNamespace:
+        out = Path(args[args.index("--out") + 1])
+        out.write_text(json.dumps(sample), encoding="utf-8")
+        return SimpleNamespace(returncode=0, wall_s=2.5, peak_rss_mb=40.0, cpu_s=0.7, output="")
+
+    monkeypatch.setattr(bench, "run_measured", measured_run)
+    settings = argparse.Namespace(latency_ms=50.0, request_cost=0.05)
+    figures = bench.run_article(
+        _Server(roster, [before, after]), tmp_path, "serial", 5, settings, "article"
+    )
+    scale = 20 / 5
+    lookups, creates, codes, pairings, throttled = 30, 2, 4, 3, 2  # after - before
+    calls = lookups + creates + codes + pairings
+    assert (figures["rows"], figures["rows_measured"], figures["scaled"]) == (20, 5, True)
+    assert figures["run_s"] == pytest.approx(0.8 * scale)
+    assert figures["calls"] == calls * scale
+    assert figures["writes"] == (creates + codes + pairings) * scale
+    assert figures["throttled"] == throttled * scale
+    assert figures["failed_rows"] == 1 * scale
+    assert figures["by_kind"] == {
+        "lookups": lookups * scale,
+        "reports": 0,
+        "creates": creates * scale,
+        "codes": codes * scale,
+        "pairings": pairings * scale,
+        "other": 0,
+    }
+    assert figures["by_kind_per_row"]["lookups"] == pytest.approx(lookups * scale / 20)
+    assert figures["calls_per_row"] == pytest.approx(calls * scale / 20)
+    assert figures["requests_per_s"] == pytest.approx(
+        (calls + throttled) * scale / (0.8 * scale), abs=0.05
+    )
+    assert figures["outcomes"] == sample["outcomes"]  # the sample's own rows, not scaled
+    assert figures["process_s"] == 2.5
 
 
 def test_sync_calls_agree_with_the_sync_report(result: dict[str, Any]) -> None:
