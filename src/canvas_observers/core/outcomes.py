@@ -76,6 +76,10 @@ class RowResult:
     detail: str = ""
     canvas_student_id: int | None = None
     canvas_observer_id: int | None = None
+    # Who the row is about, as people read it: the student's name as Canvas gives it (empty
+    # when the student was not found) and the guardian's name as the roster gives it.
+    student_name: str = ""
+    guardian_name: str = ""
 
     def as_json(self) -> dict[str, object]:
         """The row as the report and `show --json` give it (docs/cli.md)."""
