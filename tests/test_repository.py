@@ -161,3 +161,20 @@ def test_the_checks_spare_look_alikes(example: str) -> None:
     text = example.replace("|", "")
     for pattern in (SIBLING, ISSUE, MACHINE_PATH, outside_docs):
         assert not pattern.search(text), (pattern.pattern, text)
+
+
+SAMPLE_FILES = (
+    "oneroster-mocker/users.csv",
+    "sds-v2.1-guardians/users.csv",
+    "sds-v2.1-guardians/relationships.csv",
+    "sds-v2.1-guardians/enrollments.csv",
+    "sds-v2.1-guardians/orgs.csv",
+    "sds-v2.1-guardians/roles.csv",
+)
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_the_published_samples_the_reader_tests_read_are_here(name: str) -> None:
+    """The OneRoster and SDS reader tests read these published exports; they never skip when
+    one is missing, and this names the file that went."""
+    assert (ROOT / SAMPLES / "samples" / name).is_file(), f"{SAMPLES}samples/{name} is missing"

@@ -16,7 +16,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 V11 = FIXTURES / "oneroster11"
 V12 = FIXTURES / "oneroster12"
 MOCKER = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "oneroster-mocker"
-needs_mocker = pytest.mark.skipif(not MOCKER.exists(), reason="shared samples not present")
 
 
 def links(roster: Roster) -> set[tuple[int, str, str]]:
@@ -36,7 +35,6 @@ def write_users(path: Path, text: str, *, bom: bool = False) -> Path:
 HEADER = "sourcedId,role,givenName,familyName,identifier,email,agentSourcedIds\n"
 
 
-@needs_mocker
 def test_mocker_sample_gives_every_link_once_per_email() -> None:
     """The synthetic district: 2,390 links, 5 collapsed because two parents share an email."""
     roster = read_source(MOCKER)
@@ -48,7 +46,6 @@ def test_mocker_sample_gives_every_link_once_per_email() -> None:
     assert all(r.source == "users.csv" for r in roster.rows)
 
 
-@needs_mocker
 def test_mocker_rows_point_at_the_parent_line_and_keep_apostrophes() -> None:
     """Rows carry the parent's users.csv line; emails with an apostrophe are accepted."""
     roster = read_source(MOCKER)
@@ -65,7 +62,6 @@ def test_mocker_rows_point_at_the_parent_line_and_keep_apostrophes() -> None:
     assert quoted and quoted <= {r.observer_email for r in roster.rows}
 
 
-@needs_mocker
 def test_mocker_small_ignores_roles_that_are_not_guardians() -> None:
     """The small sample's principal is neither guardian nor student: one parent, two kids."""
     roster = read_source(MOCKER / "small")

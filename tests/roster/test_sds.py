@@ -12,7 +12,6 @@ from canvas_observers.roster.model import RosterError
 from canvas_observers.roster.sources import read_source, read_source_detailed
 
 SDS = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "sds-v2.1-guardians"
-needs_sds = pytest.mark.skipif(not SDS.exists(), reason="shared samples not present")
 
 USERS = "sourcedId,username,givenName,familyName,email\n"
 RELS = "userSourcedId,relationshipUserSourcedId,relationshipRole\n"
@@ -24,7 +23,6 @@ def bundle(tmp_path: Path, users: str, rels: str) -> Path:
     return tmp_path
 
 
-@needs_sds
 def test_sample_default_roles_give_the_two_guardian_rows() -> None:
     """Microsoft's sample: 2 guardian relationships; the relative row is left out."""
     read = read_source_detailed(SDS)
@@ -42,7 +40,6 @@ def test_sample_default_roles_give_the_two_guardian_rows() -> None:
     }
 
 
-@needs_sds
 def test_sample_relative_counts_per_relationship_row() -> None:
     """With relative asked for, the adult who is guardian of one and relative of another
     gets both students."""
@@ -54,7 +51,6 @@ def test_sample_relative_counts_per_relationship_row() -> None:
     ]
 
 
-@needs_sds
 def test_sample_student_id_by_username() -> None:
     """--student-id-field username sends the student's username instead of sourcedId."""
     roster = read_source(SDS, student_id_field="username")
@@ -64,7 +60,6 @@ def test_sample_student_id_by_username() -> None:
     }
 
 
-@needs_sds
 def test_sample_zipped_reads_the_same(tmp_path: Path) -> None:
     """The sample as a .zip is detected as SDS and gives the same rows."""
     archive = tmp_path / "sds.zip"
@@ -136,7 +131,6 @@ def test_missing_relationship_column_is_unreadable(tmp_path: Path) -> None:
     )
 
 
-@needs_sds
 def test_missing_users_csv_is_unreadable(tmp_path: Path) -> None:
     """An SDS folder without users.csv stops naming users.csv."""
     shutil.copy(SDS / "relationships.csv", tmp_path / "relationships.csv")

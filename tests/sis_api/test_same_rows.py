@@ -68,7 +68,6 @@ async def test_preferred_names_and_legal_names_agree(
         assert ("Mimi" in {r.observer_first_name for r in got.roster.rows}) == prefer
 
 
-@pytest.mark.skipif(not MOCKER.exists(), reason="shared samples not present")
 async def test_public_sample_export_reads_the_same(tmp_path: Path) -> None:
     """A public faker-made 1.1 export (2,000 users) reads the same from the API, 1000 a page."""
     app = fake_api(MOCKER, "1.1")

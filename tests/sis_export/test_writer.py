@@ -150,7 +150,6 @@ def test_unreadable_source_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(not SDS.exists(), reason="shared samples not present")
 def test_sds_sample_export(tmp_path: Path) -> None:
     """Microsoft's SDS sample exports its two guardians with their sourcedIds."""
     export_sis(SDS, tmp_path / "out", observer_id_template="P{sourcedId}")
