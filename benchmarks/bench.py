@@ -505,6 +505,44 @@ def print_table(data: dict[str, Any], console: Console) -> None:
         console.print(f"  {mark}  {t['target']}: {t['measured']}")
 
 
+MARKDOWN_COLUMNS = (
+    "contender", "run s", "report wait s", "calls", "/row", "lookups", "reports", "creates",
+    "codes", "pairings", "writes", "throttled", "failed rows", "RSS MB", "req/s", "bound s",
+    "of bound",
+)  # fmt: skip
+
+
+def _per_row(value: float) -> str:
+    """A per-row figure as docs/performance.md prints it: 0, else 2 decimals, else 3."""
+    if value == 0:
+        return "0"
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.3f}"
+
+
+def markdown_table(data: dict[str, Any]) -> str:
+    """The contenders of a results file as the Markdown table of docs/performance.md, so the
+    page's "Latest table" is made from the file it names, never copied by hand."""
+    lines = [
+        "| " + " | ".join(MARKDOWN_COLUMNS) + " |",
+        "|" + "---|" * len(MARKDOWN_COLUMNS),
+    ]
+    for c in data["contenders"]:
+        k = c["by_kind_per_row"]
+        label = c["label"] + (f" (scaled from {c['rows_measured']} rows)" if c["scaled"] else "")
+        wait = c.get("report_wait_s")
+        failed = str(c["failed_rows"])
+        cells = (
+            label, f"{c['run_s']:.1f}", "–" if wait is None else f"{wait:.1f}", str(c["calls"]),
+            _per_row(c["calls_per_row"]), _per_row(k["lookups"]), _per_row(k.get("reports", 0)),
+            _per_row(k["creates"]), _per_row(k["codes"]), _per_row(k["pairings"]),
+            str(c["writes"]), f"{c['throttled']} ({c['throttled_pct']:.0f}%)",
+            f"**{failed}**" if c["failed_rows"] else failed, f"{c['peak_rss_mb']:.0f}",
+            f"{c['requests_per_s']:.0f}", f"{c['bound_s']:.1f}", f"{c['bound_share_pct']:.0f}%",
+        )  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="canvas-observers benchmark")
     p.add_argument("--rows", type=int, default=1000, help="roster rows (up to 100,000)")
@@ -529,6 +567,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--probe-requests", type=int, default=2000, help="0: skip the server probe")
     p.add_argument("--memory-rows", type=int, default=100_000, help="0: skip the memory check")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="RESULTS",
+        help="print a results file's table as docs/performance.md shows it, and run nothing",
+    )
     args = p.parse_args(argv)
     if not 1 <= args.rows <= 100_000:
         p.error("--rows must be 1..100000")
@@ -541,6 +585,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
+    if settings.markdown is not None:
+        print(markdown_table(json.loads(settings.markdown.read_text(encoding="utf-8"))))
+        return
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # the table is wide; logs and CI are not 80 columns
