@@ -182,6 +182,10 @@ def test_which_old_roster_strings_name_a_source() -> None:
     )
     assert not names_source("guardians.csv", source="x", location="https://sis/guardians.csv")
     assert not names_source("https://sis/guardians.csv", source="x", location="/srv/guardians.csv")
+    # a URL is never a file's tail, even where a path's parts would end with its own
+    assert not names_source(
+        "https://x/g.csv", source="/a/https:/x/g.csv", location="/a/https:/x/g.csv"
+    )
     assert not names_source("guardians.csv", source="x", location="")  # no file to end with
     assert names_source("sis\\guardians.csv", source="x", location="D:\\srv\\sis\\guardians.csv")
     assert names_source("./guardians.csv", source="x", location="/srv/sis/guardians.csv")
@@ -272,3 +276,48 @@ def test_a_listing_that_cannot_be_recorded_leaves_nothing_half_written(tmp_path:
         journal.record_listed(later, [good])
         _finish(journal, later)
         assert journal.latest_listing(canvas_url=URL, source="A", before_run=later + 1) == [good]
+
+
+def test_a_run_without_a_source_records_its_listing_but_no_row_memory(tmp_path: Path) -> None:
+    """A run with no source (a journal's runs from before sources) has no source to remember a
+    row text's link under: its listing is kept, the per-row memory is not written."""
+    path = tmp_path / "j.sqlite3"
+    with Journal.open(path) as journal:
+        run = _run(journal, "old.csv", keep_source=True)
+        assert journal.get_run(run).source is None  # type: ignore[union-attr]
+        journal.record_listed(run, [ListedRow("S1", "g1@h.test", None, 11, 1)])
+        _finish(journal, run)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM listed").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM last_listed").fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def test_an_adoption_refused_halfway_changes_no_run(tmp_path: Path) -> None:
+    """adopt_legacy moves a legacy roster's undo runs, then its runs, in one transaction: when
+    the second update is refused, the first is rolled back, the database's own error comes
+    out, and the journal takes the next write."""
+    path = tmp_path / "j.sqlite3"
+    with Journal.open(path) as journal:
+        first = _run(journal, "guardians.csv", keep_source=True)
+        _finish(journal, first)
+        undo = _run(journal, "undo of run 1", undoes=first, keep_source=True)
+        _finish(journal, undo)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "CREATE TRIGGER refuse BEFORE UPDATE OF source ON runs WHEN OLD.undoes IS NULL"
+        " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    conn.close()
+    with Journal.open(path) as journal:
+        with pytest.raises(sqlite3.IntegrityError, match="refused"):
+            journal.adopt_legacy(
+                canvas_url=URL, source="/srv/guardians.csv", location="/srv/guardians.csv"
+            )
+        assert journal.get_run(undo).source is None  # type: ignore[union-attr]
+        assert journal.get_run(first).source is None  # type: ignore[union-attr]
+        later = _run(journal, "guardians.csv", source="/srv/guardians.csv")
+        _finish(journal, later)
+        assert journal.get_run(later).state == "complete"  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ from canvas_observers.sync.rules import (
     resolve_observer,
     resolve_student,
     roster_conflicts,
+    suspended_account,
 )
 
 
@@ -261,3 +262,16 @@ def test_roster_conflicts_email_used_as_student_and_guardian() -> None:
         3: "'KID@home.test' is used in the roster both as a student's login and as a guardian's "
         "email",
     }
+
+
+def test_a_guardian_with_only_a_suspended_login_is_told_what_to_do_in_full() -> None:
+    """The conflict's detail is what the admin reads: the account, the login, why nothing is
+    made, and the two ways out, word for word."""
+    skip = suspended_account(CanvasUser(41, "Pat Lee"), "pat@home.test")
+    assert skip.outcome is Outcome.CONFLICT
+    assert skip.detail == (
+        "the guardian's Canvas account 41 'Pat Lee' has only a suspended login "
+        "(pat@home.test): it cannot sign in, and Canvas keeps its login id taken, so no second "
+        "account is made; reactivate the login in Canvas (or give the guardian another email "
+        "in the SIS) and the next run pairs them"
+    )
