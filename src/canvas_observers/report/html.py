@@ -144,7 +144,7 @@ def _groups(rows: Sequence[RowResult], outcomes: Sequence[Outcome]) -> list[_Gro
     ]
 
 
-def _user_link(canvas_url: str) -> str | None:
+def user_link(canvas_url: str) -> str | None:
     """``<canvas>/users/`` for an http(s) Canvas; None for anything else (no javascript: link)."""
     scheme = urlsplit(canvas_url).scheme.lower()
     return f"{canvas_url.rstrip('/')}/users/" if scheme in ("http", "https") else None
@@ -222,7 +222,7 @@ def html_report(
         done_count_text=plural(len(done_rows), "row"),
         removal_groups=_groups(removals, sorted(_REMOVALS)),
         candidates=removal_candidates,
-        user_url=_user_link(canvas_url),
+        user_url=user_link(canvas_url),
         outcomes=[
             {
                 "code": o.value,

@@ -138,3 +138,22 @@ def local_time(text: str, zone: tzinfo, *, with_day: bool = True) -> str:
     abbreviation = here.tzname() or ""
     day = f"{here:%A} {here.day} {here:%B %Y}, " if with_day else ""
     return f"{day}{clock} {abbreviation}".strip()
+
+
+def coverage_sentence(students: int, observed: int, with_guardian: int, without: int) -> str:
+    """The coverage audit in one sentence: "Of 362 students, 320 have a parent observing them
+    in Canvas; 30 have a guardian in the SIS but no observer, and 12 have neither." """
+    if not students:
+        return "Canvas has no student to audit: no roster student was found and none is enrolled."
+    have = "has" if observed == 1 else "have"
+    text = f"Of {plural(students, 'student')}, {observed} {have} a parent observing them in Canvas"
+    if not with_guardian and not without:
+        return text + "."
+    parts = []
+    if with_guardian:
+        verb = "has" if with_guardian == 1 else "have"
+        parts.append(f"{with_guardian} {verb} a guardian in the SIS but no observer")
+    if without:
+        verb = "has" if without == 1 else "have"
+        parts.append(f"{without} {verb} neither a guardian in the SIS nor an observer")
+    return f"{text}; {' and '.join(parts)}."
