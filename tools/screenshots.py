@@ -44,7 +44,9 @@ WIDTHS = (1280, 390)
 
 async def _pages(folder: Path) -> tuple[Path, Path]:
     """The demo district synced once (its report page), then audited (its audit page)."""
-    app = create_app(FakeConfig(throttle=False, time_zone="America/Chicago", report_seconds=0.0), scenario="demo")
+    app = create_app(
+        FakeConfig(throttle=False, time_zone="America/Chicago", report_seconds=0.0), scenario="demo"
+    )
     roster_path = folder / "demo-roster.csv"
     roster_path.write_text(app.fake.demo_roster or "", encoding="utf-8")
     roster = SourceOptions().read(roster_path)

@@ -33,8 +33,8 @@ def results() -> list[RowResult]:
 
 class Tables(HTMLParser):
     """The text of every cell, row by row, of each table by id; the group heads' text by table
-    (the head and the what-to-do, apart); the headings by id (a summary by its details' id); the code names in
-    each cell; any text in a table outside its cells."""
+    (the head and the what-to-do, apart); the headings by id (a summary by its details' id);
+    the code names in each cell; any text in a table outside its cells."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -135,9 +135,10 @@ def test_each_outcome_has_its_own_advice_and_its_real_count() -> None:
     assert parsed.stray == []
     advice = parsed.tables["advice"]
     assert advice[0] == ["outcome", "rows here", "what to do"]
-    assert [[code[0], *line[1:]] for code, line in zip(parsed.codes["advice"][1:], advice[1:])] == [
-        [o.value, str(COUNTS[o]), WHAT_TO_DO[o].replace("`", "")] for o in Outcome
-    ]
+    assert [
+        [code[0], *line[1:]]
+        for code, line in zip(parsed.codes["advice"][1:], advice[1:], strict=True)
+    ] == [[o.value, str(COUNTS[o]), WHAT_TO_DO[o].replace("`", "")] for o in Outcome]
     assert [line[0] for line in advice[1:]] == [f"{OUTCOME_WORDS[o]} {o.value}" for o in Outcome]
 
 
@@ -151,7 +152,7 @@ def test_the_counts_follow_the_rows_given() -> None:
     parsed = page(rows)
     counts = {
         code[0]: line[1]
-        for code, line in zip(parsed.codes["advice"][1:], parsed.tables["advice"][1:])
+        for code, line in zip(parsed.codes["advice"][1:], parsed.tables["advice"][1:], strict=True)
     }
     assert counts["failed"] == "2" and counts["paired"] == "1"
     assert {value for name, value in counts.items() if name not in ("failed", "paired")} == {"0"}
@@ -181,7 +182,8 @@ def test_each_group_of_rows_says_how_many_it_holds_and_what_to_do() -> None:
         ]
         assert sorted(parsed.groups[table]) == sorted(expected), table
         heads = {
-            head.split(":")[0]: todo for head, todo in zip(parsed.groups[table], parsed.todo[table])
+            head.split(":")[0]: todo
+            for head, todo in zip(parsed.groups[table], parsed.todo[table], strict=True)
         }
         assert heads == {OUTCOME_WORDS[o]: WHAT_TO_DO[o].replace("`", "") for o in counted}
         listed_rows = [row for row in parsed.tables[table] if len(row) == 4]

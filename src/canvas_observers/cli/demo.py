@@ -19,7 +19,6 @@ from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import RunResult
 
-
 DEMO_TIME_ZONE = "America/Chicago"  # the sample district's Canvas account zone
 
 

@@ -114,9 +114,7 @@ def _time_zone(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 def time_zone_option(help: str) -> Callable[[F], F]:
     """``--time-zone ZONE`` (settings key ``time_zone``): the zone a page gives times in."""
-    return click.option(
-        "--time-zone", metavar="ZONE", callback=_time_zone, default=None, help=help
-    )
+    return click.option("--time-zone", metavar="ZONE", callback=_time_zone, default=None, help=help)
 
 
 # -- outcomes and guardian ids ----------------------------------------------------------------

@@ -11,8 +11,8 @@ import logging
 import os
 import signal
 import sys
-from datetime import datetime
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import click

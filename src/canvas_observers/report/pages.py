@@ -30,7 +30,8 @@ FILTER_SCRIPT = "filter.js"
 
 def code(text: str) -> Markup:
     """Escape ``text`` and show its backquoted words as code."""
-    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+    # Safe: the text is escaped first; only the <code> tags added here are markup.
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))  # noqa: S704
 
 
 @cache
@@ -74,9 +75,7 @@ def render_page(template: str, *, script: str = "", **context: Any) -> str:
     the policy that allows exactly those two."""
     style = asset(STYLE)
     code_text = asset(script) if script else ""
-    return environment().get_template(template).render(
-        style=Markup(style),
-        script=Markup(code_text),
-        csp=content_security_policy(style, code_text),
-        **context,
-    )
+    # The package's own stylesheet and script (their hashes are the CSP's), never data.
+    own = {"style": Markup(style), "script": Markup(code_text)}  # noqa: S704
+    page = environment().get_template(template)
+    return page.render(**own, csp=content_security_policy(style, code_text), **context)

@@ -108,7 +108,10 @@ def duration_words(seconds: float | None) -> str:
     if hours:
         parts = [plural(hours, "hour"), plural(minutes, "minute") if minutes else ""]
     else:
-        parts = [plural(minutes, "minute") if minutes else "", plural(secs, "second") if secs else ""]
+        parts = [
+            plural(minutes, "minute") if minutes else "",
+            plural(secs, "second") if secs else "",
+        ]
     return " ".join(part for part in parts if part)
 
 
