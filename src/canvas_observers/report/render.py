@@ -25,6 +25,7 @@ from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.core.timezone import TimeZoneChoice
 from canvas_observers.report.html import Facts, RunFacts, html_report, info_facts, info_run_facts
 from canvas_observers.report.summary import RunInfo, needs_attention, totals
+from canvas_observers.report.words import lead_sentence
 from canvas_observers.roster.model import RemovalCandidate
 
 ROW_FIELDS = (
@@ -157,6 +158,7 @@ def render_summary(
     if info.state != "complete":
         title.append(f" ({info.state})", style="bold red")
     console.print(title, style="bold")
+    console.print(Text(lead_sentence(totals(results), dry_run=info.dry_run)))
     counts = Table(show_footer=True)
     counts.add_column("outcome", footer="total")
     counts.add_column("rows", justify="right", footer=str(len(results)))
