@@ -141,15 +141,15 @@ MUTANTS = (
     Mutant(
         "the HTML report gives each outcome the advice of the one before it",
         "report/html.py",
-        "_code(WHAT_TO_DO[o])",
-        "_code(list(WHAT_TO_DO.values())[list(Outcome).index(o) - 1])",
+        '"advice": WHAT_TO_DO[o],',
+        '"advice": list(WHAT_TO_DO.values())[list(Outcome).index(o) - 1],',
         ("tests/report/test_html_counts.py",),
     ),
     Mutant(
         "the HTML report counts no rows for any outcome",
         "report/html.py",
-        '<td class="n">{counts.get(o, 0)}</td>',
-        '<td class="n">{0}</td>',
+        '"count": counts.get(o, 0),',
+        '"count": 0,',
         ("tests/report/test_html_counts.py",),
     ),
     Mutant(

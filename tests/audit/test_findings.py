@@ -105,6 +105,8 @@ def test_totals_count_every_kind() -> None:
     """Counts of the roster, Canvas and each section, and unlisted links by who made them."""
     totals = audit(ROWS, district(), owned=OWNED, created=CREATED).totals
     assert totals == {
+        "students": 6,  # the roster's found in Canvas (1-4) and the enrolled ones (5, 6)
+        "students_observed": 3,  # 1, 2 and 5
         "roster_students": 6,
         "roster_students_found": 4,
         "sis_guardians": 6,
@@ -121,6 +123,21 @@ def test_totals_count_every_kind() -> None:
         "unlisted_by_sis_import": 1,
         "unlisted_by_person_or_parent": 1,
     }
+    # Every student is observed, or unobserved with or without a guardian: the audit's picture.
+    unobserved = totals["unobserved_with_guardian"] + totals["unobserved_without_guardian"]
+    assert totals["students_observed"] + unobserved == totals["students"]
+
+
+def test_findings_name_the_people_canvas_names() -> None:
+    """The page's names: a student's and an observer's as Canvas gives them (none for a
+    student Canvas does not have); the JSON fields stay FINDING_FIELDS."""
+    result = audit(ROWS, district(), owned=OWNED, created=CREATED)
+    unlisted = {(f.student_name, f.observer_name) for f in result.unlisted_observers}
+    assert unlisted == {("Kid 1", "G 3"), ("Kid 2", "G 5"), ("Kid 5", "G 6")}
+    assert [f.student_name for f in result.unobserved_with_guardian] == ["Kid 3", "Kid 4"]
+    assert [f.student_name for f in result.students_not_found] == ["", ""]
+    assert [f.observer_name for f in result.idle_accounts] == ["G 4"]
+    assert "student_name" not in result.unlisted_observers[0].as_json()
 
 
 def test_a_guardian_found_by_contact_email_counts_as_listed() -> None:

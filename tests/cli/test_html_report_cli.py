@@ -99,3 +99,52 @@ def test_report_name_must_pick_a_format(canvas: str, tmp_path: Path) -> None:
     """An unknown extension is refused before the run, naming .html among the choices."""
     result = sync(tmp_path, canvas, "--report", str(tmp_path / "run.txt"))
     assert result.returncode == 2 and ".json, .csv or .html" in result.stderr
+
+
+def test_times_are_in_the_canvas_accounts_zone_and_show_renders_the_same(
+    canvas: str, tmp_path: Path
+) -> None:
+    """No --time-zone: the page's times are in the account's default_time_zone (the fake's is
+    Canvas's own default, America/Denver), kept with the run, so `show --html` later gives the
+    same times; --time-zone (an IANA or a Rails name) wins for either."""
+    report = tmp_path / "run.html"
+    sync(tmp_path, canvas, "--report", str(report))
+    page = report.read_text(encoding="utf-8")
+    assert "Times are America/Denver, from Canvas." in page
+    state = str(tmp_path / "j.sqlite3")
+    out = tmp_path / "past.html"
+    assert cli("show", "1", "--state", state, "--html", str(out)).returncode == 0
+    shown = out.read_text(encoding="utf-8")
+    assert "Times are America/Denver, from Canvas." in shown
+    when = page.split('<p class="when" id="when">', 1)[1].split(" and took", 1)[0]
+    assert when in shown and ("MDT" in when or "MST" in when)
+    result = cli(
+        "show",
+        "1",
+        "--state",
+        state,
+        "--html",
+        str(out),
+        "--time-zone",
+        "Eastern Time (US & Canada)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Times are America/New_York, set for this tool." in out.read_text(encoding="utf-8")
+    sync(tmp_path, canvas, "--report", str(report), "--time-zone", "Europe/Paris")
+    assert "Times are Europe/Paris, set for this tool." in report.read_text(encoding="utf-8")
+
+
+def test_a_time_zone_that_is_none_is_one_error_naming_the_setting(
+    canvas: str, tmp_path: Path
+) -> None:
+    """A bad --time-zone, or time_zone in a settings file: exit 2 before anything is done,
+    naming the flag or the file and key, and what a zone looks like."""
+    result = sync(tmp_path, canvas, "--time-zone", "Mars/Olympus")
+    assert result.returncode == 2 and "--time-zone" in result.stderr
+    assert "'Mars/Olympus' is not a time zone: give an IANA name" in result.stderr
+    settings = tmp_path / "sync.toml"
+    settings.write_text('time_zone = "Central Time"\n', encoding="utf-8")
+    result = sync(tmp_path, canvas, "--config", str(settings))
+    assert result.returncode == 2, result.stderr
+    assert f"{settings}: time_zone: 'Central Time' is not a time zone" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "j.sqlite3").exists()

@@ -3,6 +3,7 @@ the per-outcome advice that docs/cli.md repeats word for word."""
 
 from __future__ import annotations
 
+import html
 import re
 import stat
 from html.parser import HTMLParser
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from canvas_observers.core.outcomes import Outcome, RowResult
+from canvas_observers.core.timezone import FROM_CANVAS, chosen
 from canvas_observers.report import RunInfo, write_report
 from canvas_observers.report.advice import WHAT_TO_DO
+from canvas_observers.report.pages import sha256
 from canvas_observers.roster.model import RemovalCandidate
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
@@ -109,8 +112,9 @@ def test_self_contained_and_locked_down(tmp_path: Path) -> None:
 
 
 def test_summary_rows_order_and_canvas_links(tmp_path: Path) -> None:
-    """The summary has the run's facts; rows needing attention come first; removals have their
-    own section; Canvas ids link to the user pages."""
+    """The internals hold the run's facts; rows needing attention come first, the others in
+    their own (folded) table after them; removals have their own section; Canvas ids link to
+    the user pages."""
     text, parsed = page(tmp_path)
     words = "".join(parsed.text)
     for fact in ("stopped because", "Canvas refused the token <401>", "6 read, 1 rejected"):
@@ -120,9 +124,9 @@ def test_summary_rows_order_and_canvas_links(tmp_path: Path) -> None:
     assert [r["data-outcome"] for r in parsed.rows["row-table"]] == [
         "student_not_found",
         "failed",
-        "created",
-        "already_paired",
     ]
+    assert [r["data-outcome"] for r in parsed.rows["done-table"]] == ["created", "already_paired"]
+    assert text.index('id="row-table"') < text.index('id="done-table"')
     assert [r["data-outcome"] for r in parsed.rows["removal-table"]] == ["removed"]
     assert "gone@example.org" in words and "tobedeleted" in words
     assert 'href="https://school.instructure.com/users/201"' in text
@@ -143,7 +147,7 @@ def test_owner_only(tmp_path: Path) -> None:
 
 
 def test_every_outcome_has_advice_and_the_page_shows_it(tmp_path: Path) -> None:
-    """WHAT_TO_DO covers every outcome, and the page's "what to do next" table holds it."""
+    """WHAT_TO_DO covers every outcome, and the page's table of every outcome holds it."""
     assert list(WHAT_TO_DO) == list(Outcome)
     _, parsed = page(tmp_path)
     words = "".join(parsed.text)
@@ -163,3 +167,119 @@ def test_the_extension_picks_html(tmp_path: Path, name: str) -> None:
     """.html and .htm names write the page."""
     write_report(tmp_path / name, INFO, RESULTS)
     assert (tmp_path / name).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+NAMED = [
+    RowResult(
+        2, "S1", "jane@example.org", Outcome.CREATED, "", 101, 201, "Ada Lovelace", "Jane Lovelace"
+    ),
+    RowResult(3, "S2", "bob@example.org", Outcome.STUDENT_NOT_FOUND, "no exact match for 'S2'"),
+    RowResult(4, "S3", "kim@example.org", Outcome.STUDENT_NOT_FOUND, "no exact match for 'S3'"),
+    RowResult(5, "S5", "lee@example.org", Outcome.NOT_ENROLLED, "", 105, 205, "Lee Park", ""),
+]
+
+
+def named_page(tmp_path: Path, zone: str = "America/Chicago") -> str:
+    path = tmp_path / "named.html"
+    write_report(path, INFO, NAMED, time_zone=chosen(zone, FROM_CANVAS))
+    return path.read_text(encoding="utf-8")
+
+
+def test_the_page_opens_with_a_sentence_and_local_time(tmp_path: Path) -> None:
+    """The first paragraph is the run in a sentence; times are in the zone given, said so; the
+    run's UTC timestamps, run id and API calls are only in the folded internals."""
+    text = named_page(tmp_path)
+    lead = re.search(r'<p class="lead" id="lead">(.*?)</p>', text)
+    assert lead is not None
+    assert lead.group(1) == (
+        "1 parent was given a Canvas account; 3 rows need your attention, "
+        "1 of them will fix itself once the student is enrolled."
+    )
+    # 02:00 UTC on 1 September is 9 PM the evening before in Chicago (CDT, UTC-5).
+    assert "Saturday 31 August 2024, 9:00 PM CDT" in text
+    assert "took 1 minute 30 seconds" in text
+    assert "Times are America/Chicago, from Canvas." in text
+    internals = text.split('<details id="internals">', 1)[1]
+    assert "2024-09-01T02:00:00+00:00" in internals
+    assert "2024-09-01T02:00:00" not in text.split('<details id="internals">', 1)[0]
+    assert "15 (get_user 12, pair_code 3)" in internals
+    assert '<details id="internals" open' not in text
+
+
+def test_rows_name_the_student_and_the_guardian(tmp_path: Path) -> None:
+    """A row with names shows them above the ids and the Canvas links; one without (an old
+    journal, a student not found) shows its ids alone, as the row's name."""
+    text = named_page(tmp_path)
+    assert '<span class="name">Ada Lovelace</span><span class="sub">S1</span>' in text
+    assert (
+        '<span class="name">Jane Lovelace</span><span class="sub">jane@example.org</span>' in text
+    )
+    assert 'href="https://school.instructure.com/users/101"' in text
+    assert (
+        '<span class="name">S2</span>' in text
+        and '<span class="name">bob@example.org</span>' in text
+    )
+    assert '<span class="name">lee@example.org</span>' in text  # no guardian name for S5
+
+
+def test_attention_groups_by_outcome_with_advice_once(tmp_path: Path) -> None:
+    """Each outcome needing attention is one group, in words with its code name small beside,
+    its row count, and what to do said once at its head; rows a person must fix come before
+    rows that fix themselves."""
+    text = named_page(tmp_path)
+    attention = text.split('id="row-table"', 1)[1].split("</table>", 1)[0]
+    heads = re.findall(r'<span class="head">(.*?): <span class="count">(.*?)</span>', attention)
+    assert heads == [("Student not found", "2 rows"), ("Student not enrolled yet", "1 row")]
+    words = html.unescape(re.sub(r"<[^>]+>", "", attention))
+    for outcome in (Outcome.STUDENT_NOT_FOUND, Outcome.NOT_ENROLLED):
+        assert words.count(WHAT_TO_DO[outcome].replace("`", "")) == 1
+    assert "<code>@</code>" in attention  # backquoted words shown as code
+    assert '<code class="code"' in attention and ">student_not_found</code>" in attention
+
+
+def test_the_chart_is_inline_svg_with_words_and_counts(tmp_path: Path) -> None:
+    """The outcome chart is an SVG image with a title for screen readers and a text label and
+    count per outcome (readable printed); the page still has one script and no external asset."""
+    text = named_page(tmp_path)
+    svg = text.split("<svg", 1)[1].split("</svg>", 1)[0]
+    assert 'role="img"' in svg
+    assert '<title id="chart-title">4 rows by outcome: Student not found 2;' in svg
+    for words, count in (("Student not found", 2), ("Account created and paired", 1)):
+        assert f">{words}</text>" in svg
+        assert re.search(rf'<text [^>]*font-weight="bold">{count}</text>', svg)
+
+
+def test_the_policy_allows_exactly_the_inline_style_and_script(tmp_path: Path) -> None:
+    """The CSP's hashes are those of the page's own <style> and <script> text, and nothing else
+    is allowed: any other (injected) script or style would be refused by the browser."""
+    text = named_page(tmp_path)
+    style = text.split("<style>", 1)[1].split("</style>", 1)[0]
+    script = text.split("<script>", 1)[1].split("</script>", 1)[0]
+    csp = html.unescape(re.search(r'Content-Security-Policy" content="([^"]+)"', text)[1])  # type: ignore[index]
+    assert csp == (
+        "default-src 'none'; "
+        f"style-src 'sha256-{sha256(style)}'; script-src 'sha256-{sha256(script)}'; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    assert "style=" not in text.split("</style>", 1)[1]  # no style attribute: CSP would refuse it
+
+
+def test_outcome_filter_names_outcomes_in_words_and_keeps_the_code_value(tmp_path: Path) -> None:
+    """The menu shows words; its values stay the code names that #outcome= and docs use."""
+    text = named_page(tmp_path)
+    assert '<option value="student_not_found">Student not found</option>' in text
+    assert '<option value="attention">needing attention</option>' in text
+
+
+def test_a_dry_run_says_would(tmp_path: Path) -> None:
+    """A dry run's sentence and heading say what would happen."""
+    path = tmp_path / "dry.html"
+    rows = [RowResult(2, "S1", "a@example.org", Outcome.WOULD_PAIR, "", 1, 2)]
+    info = RunInfo(**{**INFO.as_json(), "dry_run": True, "state": "complete"})  # type: ignore[arg-type]
+    write_report(path, info, rows)
+    text = path.read_text(encoding="utf-8")
+    assert (
+        "1 parent would be paired with their existing account; no row needs your attention." in text
+    )
+    assert "<h1>Dry run (nothing written) of " in text
+    assert "Times are UTC" in text  # no zone given

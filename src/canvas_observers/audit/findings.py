@@ -69,6 +69,10 @@ class Finding:
     canvas_observer_id: int | None = None
     made_by: str = ""
     detail: str = ""
+    # The people's names as Canvas gives them, for the HTML page ('' when unknown); the JSON
+    # and CSV reports keep FINDING_FIELDS.
+    student_name: str = ""
+    observer_name: str = ""
 
     def as_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in FINDING_FIELDS}
@@ -165,6 +169,10 @@ def shown(user: CanvasUser | None) -> str:
     return user.login_id or user.email or user.name
 
 
+def _name(user: CanvasUser | None) -> str:
+    return user.name if user is not None else ""
+
+
 def _student_key(user: CanvasUser | None) -> str:
     if user is None:
         return ""
@@ -243,6 +251,7 @@ def audit(
             uid,
             observer=", ".join(listed_emails[uid]),
             detail=_why_unobserved(snapshot, uid, listed_emails[uid]),
+            student_name=_name(snapshot.users.get(uid)),
         )
         for uid, student_id in roster_name.items()
         if not canvas.observed(uid)
@@ -254,6 +263,7 @@ def audit(
             uid,
             detail="the SIS lists no guardian for this student: record one there, if they "
             "should have one",
+            student_name=_name(snapshot.users.get(uid)),
         )
         for uid in sorted(snapshot.enrolled or ())
         if uid not in roster_name and not canvas.observed(uid)
@@ -267,6 +277,8 @@ def audit(
             observer,
             canvas.made_by(observer, kid),
             _why_unlisted(listed_emails.get(kid), canvas.owned.get((observer, kid))),
+            student_name=_name(snapshot.users.get(kid)),
+            observer_name=_name(snapshot.users.get(observer)),
         )
         for kid, observer in sorted(
             (kid, observer) for observer, kids in snapshot.observees.items() for kid in kids
@@ -279,7 +291,10 @@ def audit(
         for account in created
         if account.observer_id in snapshot.users and not snapshot.observees.get(account.observer_id)
     ]
+    population = set(roster_name) | set(snapshot.enrolled or ())
     counts = {
+        "students": len(population),
+        "students_observed": sum(canvas.observed(uid) for uid in population),
         "roster_students": len(roster),
         "roster_students_found": sum(s.canvas_id is not None for s in roster.values()),
         "sis_guardians": sum(len(s.guardians) for s in students),
@@ -328,6 +343,7 @@ def _managed(snapshot: CanvasSnapshot, created: Iterable[CreatedAccount]) -> lis
                 observer=shown(user),
                 canvas_observer_id=uid,
                 made_by=BY_TOOL if uid in made else "",
+                observer_name=user.name,
                 detail=f"Canvas manages this login's password ({why}): the guardian can "
                 "neither set nor reset one in Canvas and signs in only through the district's "
                 "single sign-on; if they have no account there, bind the login to the Canvas "
@@ -416,4 +432,5 @@ def _idle(account: CreatedAccount, user: CanvasUser, roster_emails: set[str]) ->
         canvas_observer_id=account.observer_id,
         made_by=BY_TOOL,
         detail=f"created in run {account.run_id}; {todo}",
+        observer_name=user.name,
     )

@@ -1,8 +1,11 @@
-"""The coverage audit's renderers: a terminal summary (rich) and the JSON / CSV report.
+"""The coverage audit's renderers: a terminal summary (rich) and the JSON / CSV / HTML report.
 
 The files are written as the sync's report is (``render.write_report_text``: owner-only, atomic),
 and CSV cells go through the same formula guard (``core.files.csv_safe``). The JSON report holds
 every section as a list, the CSV one row per finding (the per-student listing is JSON only).
+The HTML page (``report/templates/audit.html.j2``, built like the run report's) opens with the
+coverage in a sentence and a chart (students observed, with an SIS guardian but no observer,
+with neither), then each section's list with the people's names, in the district's time.
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ from rich.text import Text
 
 from canvas_observers.audit.findings import FINDING_FIELDS, SECTIONS, Audit
 from canvas_observers.core.files import csv_safe
+from canvas_observers.core.timezone import TimeZoneChoice
+from canvas_observers.report.html import UTC_CHOICE, user_link
+from canvas_observers.report.pages import render_page
 from canvas_observers.report.render import write_report_text
+from canvas_observers.report.words import coverage_sentence, local_time, plural
 
 TITLES = {
     "students_not_found": "Roster students not found in Canvas",
@@ -73,16 +80,91 @@ def audit_csv(audit: Audit) -> str:
     return out.getvalue()
 
 
-def write_audit(path: Path, audit: Audit, about: Mapping[str, object]) -> None:
-    """Write the audit as JSON or CSV, by ``path``'s extension; ValueError for another."""
+AUDIT_SUFFIXES = frozenset({".json", ".csv", ".html", ".htm"})
+"""The names an audit report may end in; the extension picks the format."""
+
+_INTERNALS = (
+    ("generated_at", "made at (UTC)"),
+    ("canvas_url", "Canvas"),
+    ("roster", "roster"),
+    ("journal", "journal read"),
+    ("rows_rejected", "roster rows rejected"),
+)
+
+
+def audit_html(
+    audit: Audit, about: Mapping[str, object], time_zone: TimeZoneChoice | None = None
+) -> str:
+    """The audit as one self-contained page (no script: nothing on it moves)."""
+    zone = time_zone or UTC_CHOICE
+    totals = audit.totals
+    students, observed = totals.get("students", 0), totals.get("students_observed", 0)
+    with_guardian = totals["unobserved_with_guardian"]
+    without = totals["unobserved_without_guardian"]
+    bars = [
+        ("Observed by a parent", observed, "done"),
+        ("A guardian in the SIS, no observer", with_guardian, "attention"),
+        ("No guardian in the SIS, no observer", without, "waiting"),
+    ]
+    generated = str(about.get("generated_at", ""))
+    canvas_url = str(about.get("canvas_url", ""))
+    when = f"Made {local_time(generated, zone.zone)}. " if generated else ""
+    roster = str(about.get("roster", ""))
+    when += f"Roster: {roster}. " if roster else ""
+    when += f"Times are {zone.stated}."
+    sections = [
+        {
+            "name": name,
+            "title": TITLES[name],
+            "findings": audit.section(name),
+            "observer_heading": "Account"
+            if name in ("idle_accounts", "managed_logins")
+            else "Observer"
+            if name == "unlisted_observers"
+            else "SIS guardians",
+        }
+        for name, _kind in SECTIONS
+        if audit.section(name)
+    ]
+    facts = [(label, str(about[key])) for key, label in _INTERNALS if str(about.get(key, ""))]
+    facts += [(name.replace("_", " "), str(count)) for name, count in totals.items()]
+    return render_page(
+        "audit.html.j2",
+        title="canvas-observers coverage audit",
+        heading=f"Coverage audit of {local_time(generated, zone.zone)}"
+        if generated
+        else "Coverage audit",
+        canvas_url=canvas_url,
+        sentence=coverage_sentence(students, observed, with_guardian, without),
+        when=when,
+        bars=bars,
+        chart_label=f"{plural(students, 'student')}: "
+        + "; ".join(f"{words} {count}" for words, count, _ in bars),
+        sections=sections,
+        user_url=user_link(canvas_url),
+        zone=zone.stated,
+        facts=facts,
+    )
+
+
+def write_audit(
+    path: Path,
+    audit: Audit,
+    about: Mapping[str, object],
+    *,
+    time_zone: TimeZoneChoice | None = None,
+) -> None:
+    """Write the audit as JSON, CSV or HTML, by ``path``'s extension; ValueError for another."""
     suffix = path.suffix.lower()
     if suffix == ".json":
         text = json.dumps(audit_json(audit, about), ensure_ascii=False, indent=2) + "\n"
     elif suffix == ".csv":
         text = audit_csv(audit)
+    elif suffix in (".html", ".htm"):
+        text = audit_html(audit, about, time_zone)
     else:
         raise ValueError(
-            f"cannot write a report to {str(path)!r}: the name must end in .json or .csv"
+            f"cannot write a report to {str(path)!r}: the name must end in .json, .csv or .html"
         )
     write_report_text(path, text)
 

@@ -164,6 +164,12 @@ class CanvasClient:
         data = self._object(await self._one(request), request)
         return {name: data.get(name) is True for name in names}
 
+    async def account_time_zone(self) -> str:
+        """The account's ``default_time_zone`` (an IANA name), '' when Canvas gives none."""
+        request = protocol.get_account()
+        zone = self._object(await self._one(request), request).get("default_time_zone")
+        return zone.strip() if isinstance(zone, str) else ""
+
     async def search_users(self, term: str, *, account: str = "self") -> list[CanvasUser]:
         """Every page of a substring search (`100` also finds `1001`): callers keep exact hits."""
         return await self._users(

@@ -203,6 +203,13 @@ def account_permissions(names: Sequence[str], *, account: str | int = "self") ->
     )
 
 
+def get_account(account: str | int = "self") -> Request:
+    # GET /api/v1/accounts/:id (AccountsController#show): the caller needs :read on the
+    # account (an account admin has it; 401/403 otherwise); the answer's default_time_zone is
+    # the account's zone as an IANA name (Api::V1::Account#account_json, tzinfo.name).
+    return _request("get_account", "GET", f"/accounts/{object_ref(account)}")
+
+
 PROVISIONING_KINDS: Final = ("users", "user_observers", "enrollments")
 
 

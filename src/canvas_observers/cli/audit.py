@@ -31,6 +31,7 @@ from canvas_observers.cli.options import (
     report_timeout_option,
     source_options,
     state_option,
+    time_zone_option,
 )
 from canvas_observers.cli.roster_input import (
     ApiSource,
@@ -46,8 +47,10 @@ from canvas_observers.cli.wiring import (
     canvas_client,
     check_report_path,
     install_stop_signals,
+    time_zone_for,
 )
 from canvas_observers.core.clock import iso_timestamp, utc_now
+from canvas_observers.core.timezone import TimeZoneChoice
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.history import CreatedAccount, OwnedLink
 from canvas_observers.store.journal import Journal, default_state_path
@@ -97,8 +100,12 @@ def _journal_knowledge(
     "Default: the one of this Canvas under ~/.local/state/canvas-observers/."
 )
 @report_option(
-    "Also write the full audit to PATH: .json (every section) or .csv (one row per "
-    "finding), readable only by you."
+    "Also write the full audit to PATH: .json (every section), .csv (one row per "
+    "finding) or .html (one page to share), readable only by you."
+)
+@time_zone_option(
+    "The time zone of the HTML report's times, e.g. America/Chicago. Default: the Canvas "
+    "account's time zone, else this computer's."
 )
 @report_timeout_option
 @source_options
@@ -109,6 +116,7 @@ def audit(
     token_file: Path | None,
     state_path: Path | None,
     report_path: Path | None,
+    time_zone: str | None,
     report_timeout: float,
     source: SourceOptions,
     api: ApiSource | None,
@@ -139,7 +147,7 @@ def audit(
     known = _journal_knowledge(state, canvas_url)
     console = Console()
 
-    async def main() -> CanvasSnapshot:
+    async def main() -> tuple[CanvasSnapshot, TimeZoneChoice | None]:
         interrupt = StopRequest()
         install_stop_signals(interrupt, doing="writing nothing")
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
@@ -148,15 +156,25 @@ def audit(
             )
             bar, on_report = _report_progress(console)
             with bar:
-                return await read_canvas(
+                snapshot = await read_canvas(
                     client,
                     wait_at_most=report_timeout,
                     on_report=on_report,
                     interrupt=interrupt,
                 )
+            zone = None
+            if report_path is not None and report_path.suffix.lower() in (".html", ".htm"):
+                zone = await time_zone_for(
+                    time_zone,
+                    http,
+                    base_url=canvas_url,
+                    token=token,
+                    allow_insecure=allow_insecure_http,
+                )
+            return snapshot, zone
 
     try:
-        snapshot = asyncio.run(main())
+        snapshot, zone = asyncio.run(main())
     except RunAborted as stop:
         raise Stopped(f"the audit stopped: {stop.reason}") from stop
     except KeyboardInterrupt:
@@ -172,7 +190,7 @@ def audit(
     }
     if report_path is not None:
         try:
-            write_audit(report_path, result, about)
+            write_audit(report_path, result, about, time_zone=zone)
         except OSError as error:
             raise Stopped(
                 f"cannot write the report {report_path}: {error.strerror or error}"

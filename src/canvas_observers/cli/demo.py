@@ -12,11 +12,14 @@ from rich.console import Console
 from canvas_observers.canvas.protocol import WRITE_OPERATIONS
 from canvas_observers.cli.common import Command, setup_logging
 from canvas_observers.cli.exits import EXIT_OK, EXIT_STOPPED
-from canvas_observers.cli.wiring import finish, run_with_progress
+from canvas_observers.cli.wiring import finish, run_with_progress, time_zone_for
+from canvas_observers.report.render import write_report
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import RunResult
+
+DEMO_TIME_ZONE = "America/Chicago"  # the sample district's Canvas account zone
 
 
 @click.command(cls=Command)
@@ -53,7 +56,7 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
     setup_logging("warning", None)
     console = Console()
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = FakeConfig(latency_ms=latency_ms)
+    config = FakeConfig(latency_ms=latency_ms, time_zone=DEMO_TIME_ZONE)
     app = create_app(config, scenario="demo")
     fake = app.fake
     roster_path = out_dir / "demo-roster.csv"
@@ -70,9 +73,12 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
         f"pairing method: {options.method}."
     )
 
-    async def once(report_name: str) -> tuple[RunResult, int]:
+    async def once(report_name: str, page: str = "") -> tuple[RunResult, int]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
+            zone = await time_zone_for(
+                None, http, base_url=base_url, token=config.admin_token, allow_insecure=False
+            )
             with Journal.open(state) as journal:
                 report = await run_with_progress(
                     roster,
@@ -82,7 +88,12 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
                     options=options,
                     journal=journal,
                     allow_insecure=False,
-                    settings={"pairing": options.method, "demo": True},
+                    settings={
+                        "pairing": options.method,
+                        "demo": True,
+                        "time_zone": zone.key,
+                        "time_zone_from": zone.source,
+                    },
                     console=console,
                 )
         finish(
@@ -91,12 +102,15 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
             report_path=out_dir / report_name,
             state_path=state,
             max_attention_rows=8,
+            time_zone=zone,
         )
+        if page:  # the page to share: what `sync --report run.html` writes
+            write_report(out_dir / page, report.info, report.results, time_zone=zone)
         calls = report.info.api_calls
         return report, sum(n for op, n in calls.items() if op in WRITE_OPERATIONS)
 
     console.rule("First run")
-    first, writes1 = asyncio.run(once("report-first-run.json"))
+    first, writes1 = asyncio.run(once("report-first-run.json", "report-first-run.html"))
     console.print(
         f"Write requests sent to Canvas: {writes1} (Canvas read by {first.info.canvas_state})"
     )
@@ -114,7 +128,8 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
         f"{sum(first.info.api_calls.values()) / rows:.2f}, second run "
         f"{sum(second.info.api_calls.values()) / rows:.2f}. The second run sent {writes2} "
         "writes: everything that was right stayed as it was.\n"
-        f"Reports: {out_dir / 'report-first-run.json'}, {out_dir / 'report-second-run.json'}\n"
+        f"Reports: {out_dir / 'report-first-run.json'}, {out_dir / 'report-second-run.json'}; "
+        f"the first run's page to share: {out_dir / 'report-first-run.html'}\n"
         f"Past runs: canvas-observers runs --state {state}\n"
         f"One run in detail: canvas-observers show {second.info.run_id} --state {state}"
     )

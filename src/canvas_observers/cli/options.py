@@ -18,6 +18,7 @@ import click
 
 from canvas_observers.canvas.net import is_loopback
 from canvas_observers.core.outcomes import Outcome
+from canvas_observers.core.timezone import zone_named
 from canvas_observers.roster.columns import parse_delimiter, parse_mapping
 from canvas_observers.roster.sources import FORMATS, SourceOptions
 from canvas_observers.sis_export import ExportError, check_template
@@ -98,6 +99,22 @@ report_timeout_option = click.option(
     metavar="SECONDS",
     help="How long to wait for Canvas's provisioning report (a queued job) before giving up on it.",
 )
+
+
+def _time_zone(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--time-zone``: an IANA or Rails zone name, checked here; None when not given."""
+    if value is None or not value.strip():
+        return None
+    try:
+        zone_named(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--time-zone") from None
+    return value.strip()
+
+
+def time_zone_option(help: str) -> Callable[[F], F]:
+    """``--time-zone ZONE`` (settings key ``time_zone``): the zone a page gives times in."""
+    return click.option("--time-zone", metavar="ZONE", callback=_time_zone, default=None, help=help)
 
 
 # -- outcomes and guardian ids ----------------------------------------------------------------

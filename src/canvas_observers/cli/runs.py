@@ -26,9 +26,12 @@ from canvas_observers.cli.options import (
     canvas_url_option,
     outcomes_option,
     state_option,
+    time_zone_option,
 )
+from canvas_observers.cli.wiring import computer_time_zone
 from canvas_observers.core.outcomes import Outcome, RowResult
-from canvas_observers.report.html import api_calls_text
+from canvas_observers.core.timezone import FROM_RUN, FROM_SETTING, TimeZoneChoice, chosen
+from canvas_observers.report.html import RunFacts, api_calls_text
 from canvas_observers.report.render import write_html_report
 from canvas_observers.store import (
     Journal,
@@ -226,7 +229,12 @@ def _triage(totals: Mapping[str, int], *, held: bool = False) -> tuple[str, str,
     default=None,
     metavar="FILE",
     help="Write the run as one self-contained HTML page to FILE (readable only by you) to "
-    "share: summary, rows needing attention first, a filter by outcome, what to do next.",
+    "share: the run in a sentence, rows needing attention first with what to do, a filter by "
+    "outcome. Times are in the zone kept with the run (see --time-zone).",
+)
+@time_zone_option(
+    "The time zone of the HTML page's times. Default: the one kept with the run (the sync's "
+    "--time-zone, else its Canvas account's), else this computer's."
 )
 def show(
     run_id: int,
@@ -237,6 +245,7 @@ def show(
     max_rows: int,
     as_json: bool,
     html_path: Path | None,
+    time_zone: str | None,
 ) -> None:
     """Show one run (RUN is its id from `canvas-observers runs`): settings, rows, actions."""
     path = _journal_path(state_path, canvas_url)
@@ -259,7 +268,7 @@ def show(
         actions = [a for a in actions if a.line in lines]
 
     if html_path is not None:
-        _write_html(html_path, run, rows)
+        _write_html(html_path, run, rows, _page_zone(time_zone, run))
         return
     if as_json:
         document = {
@@ -331,7 +340,23 @@ def _cut_note(total: int, max_rows: int) -> Text | None:
     )
 
 
-def _write_html(path: Path, run: RunRecord, rows: list[RowResult]) -> None:
+def _page_zone(given: str | None, run: RunRecord) -> TimeZoneChoice:
+    """``--time-zone``, else the zone kept with the run (and where it came from), else this
+    computer's (a run made before zones were kept)."""
+    if given:
+        return chosen(given, FROM_SETTING)
+    kept = run.settings.get("time_zone")
+    if isinstance(kept, str) and kept:
+        try:
+            return chosen(kept, str(run.settings.get("time_zone_from") or FROM_RUN))
+        except ValueError:
+            pass  # a zone this computer's tz database does not know
+    return computer_time_zone()
+
+
+def _write_html(path: Path, run: RunRecord, rows: list[RowResult], zone: TimeZoneChoice) -> None:
+    started = datetime.fromisoformat(run.started_at.replace("Z", "+00:00"))
+    ended = run.ended_at and datetime.fromisoformat(run.ended_at.replace("Z", "+00:00"))
     try:
         write_html_report(
             path,
@@ -340,6 +365,17 @@ def _write_html(path: Path, run: RunRecord, rows: list[RowResult]) -> None:
             facts=_html_facts(run),
             totals=run.totals,
             results=rows,
+            run=RunFacts(
+                dry_run=run.dry_run,
+                state=run.state,
+                stop_reason=run.stop_reason
+                or ("the run did not finish" if run.state in ("interrupted", "failed") else ""),
+                removals_held=run.held,
+                roster=run.roster,
+                started_at=run.started_at,
+                duration_s=(ended - started).total_seconds() if ended else None,
+            ),
+            time_zone=zone,
         )
     except OSError as exc:
         raise Stopped(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -362,8 +398,8 @@ def _html_facts(run: RunRecord) -> list[tuple[str, str]]:
         ("dry run", "yes (nothing written)" if run.dry_run else "no"),
         ("pairing", str(run.settings.get("pairing", ""))),
         ("Canvas read", f"{read} (--canvas-state {mode})" if mode else read),
-        ("started", run.started_at),
-        ("ended", run.ended_at or "—"),
+        ("started (UTC)", run.started_at),
+        ("ended (UTC)", run.ended_at or "—"),
         ("duration", _duration(run.started_at, run.ended_at)),
         ("API calls", api_calls_text(calls)),
         ("throttled answers, retries", f"{throttled}, {retries}"),

@@ -32,6 +32,7 @@ from canvas_observers.cli.options import (
     report_timeout_option,
     source_options,
     state_option,
+    time_zone_option,
 )
 from canvas_observers.cli.roster_input import (
     ApiSource,
@@ -49,8 +50,10 @@ from canvas_observers.cli.wiring import (
     install_stop_signals,
     open_journal,
     run_with_progress,
+    time_zone_for,
 )
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
+from canvas_observers.core.timezone import TimeZoneChoice
 from canvas_observers.roster.exclude import read_exclusions
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, default_state_path
@@ -103,6 +106,10 @@ def login_provider(value: str | None) -> str | None:
 )
 @state_option(
     "The SQLite journal of runs. Default: one per Canvas under ~/.local/state/canvas-observers/."
+)
+@time_zone_option(
+    "The time zone of the HTML report's times, e.g. America/Chicago. Default: the Canvas "
+    "account's time zone, else this computer's. Kept with the run for `show --html`."
 )
 @click.option(
     "--no-registration-email",
@@ -247,6 +254,7 @@ def sync(
     concurrency: int,
     report_path: Path | None,
     state_path: Path | None,
+    time_zone: str | None,
     no_registration_email: bool,
     trust_contact_email: bool,
     canvas_state: str,
@@ -335,11 +343,23 @@ def sync(
             **read.settings(),
         }
         console = PipeConsole()
+        zones: list[TimeZoneChoice] = []
 
         async def main(journal: Journal) -> RunResult:
             interrupt = StopRequest()
             install_stop_signals(interrupt)
             async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
+                zone = await time_zone_for(
+                    time_zone,
+                    http,
+                    base_url=canvas_url,
+                    token=token,
+                    allow_insecure=allow_insecure_http,
+                )
+                zones.append(zone)
+                # Kept with the run, so `show --html` later gives the same times.
+                settings["time_zone"] = zone.key
+                settings["time_zone_from"] = zone.source
                 return await run_with_progress(
                     data,
                     http=http,
@@ -374,4 +394,5 @@ def sync(
         fail_on={Outcome(name) for name in fail_on} if fail_on else DEFAULT_FAIL_ON,
         notify_url=notify_url,
         quiet=quiet,
+        time_zone=zones[0] if zones else None,
     )

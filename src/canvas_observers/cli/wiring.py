@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -18,11 +20,19 @@ import httpx
 from rich.console import Console
 
 from canvas_observers.canvas.client import CanvasClient
-from canvas_observers.canvas.errors import ConfigurationError
+from canvas_observers.canvas.errors import CanvasError, ConfigurationError
+from canvas_observers.canvas.retry import RetryPolicy
 from canvas_observers.cli.common import echo_error, ensure_folder, silence_broken_pipe
 from canvas_observers.cli.exits import Stopped, run_exit_code
 from canvas_observers.cli.nightly import notify, progress_sink
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
+from canvas_observers.core.timezone import (
+    FROM_CANVAS,
+    FROM_COMPUTER,
+    FROM_SETTING,
+    TimeZoneChoice,
+    chosen,
+)
 from canvas_observers.report.notify import payload
 from canvas_observers.report.render import REPORT_SUFFIXES, render_summary, write_report
 from canvas_observers.roster.model import RemovalCandidate, Roster
@@ -58,6 +68,55 @@ def canvas_client(
         )
     except ConfigurationError as error:
         raise Stopped(error.message) from error
+
+
+def computer_time_zone() -> TimeZoneChoice:
+    """This computer's zone: ``TZ``, else the zone ``/etc/localtime`` links to, else the
+    local offset as the system gives it (a name-less zone, on Windows)."""
+    names = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        names.append(os.readlink("/etc/localtime").partition("zoneinfo/")[2])
+    for name in names:
+        if name:
+            with contextlib.suppress(ValueError):
+                return chosen(name, FROM_COMPUTER)
+    local = datetime.now().astimezone().tzinfo
+    assert local is not None  # astimezone() always gives an aware time
+    return TimeZoneChoice(local, local.tzname(None) or "local time", FROM_COMPUTER)
+
+
+async def time_zone_for(
+    given: str | None,
+    http: httpx.AsyncClient,
+    *,
+    base_url: str,
+    token: str,
+    allow_insecure: bool,
+) -> TimeZoneChoice:
+    """The zone a run's pages give times in: ``--time-zone`` (or the settings file's
+    ``time_zone``), else the Canvas account's ``default_time_zone``, else this computer's.
+
+    Canvas is asked once, on a client of its own, so the run's API call counts are the sync's
+    alone; any failure (no right to read the account, Canvas unreachable) only means the
+    next rule is used: the run itself says what is wrong with Canvas.
+    """
+    if given:
+        return chosen(given, FROM_SETTING)
+    try:
+        client = CanvasClient(
+            http,
+            base_url=base_url,
+            token=token,
+            allow_insecure=allow_insecure,
+            retry=RetryPolicy(attempts=1, timeout=10.0),
+            timeout=10.0,
+        )
+        name = await client.account_time_zone()
+        if name:
+            return chosen(name, FROM_CANVAS)
+    except (CanvasError, ValueError) as error:
+        log.debug("the account's time zone could not be read: %s", error)
+    return computer_time_zone()
 
 
 async def run_with_progress(
@@ -110,6 +169,7 @@ def finish(
     fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
     notify_url: str | None = None,
     quiet: bool = False,
+    time_zone: TimeZoneChoice | None = None,
 ) -> int:
     """Write the report, print the summary and where the journal is; return the exit code.
 
@@ -118,7 +178,11 @@ def finish(
     """
     if report_path is not None:
         write_report(
-            report_path, report.info, report.results, removal_candidates=removal_candidates
+            report_path,
+            report.info,
+            report.results,
+            removal_candidates=removal_candidates,
+            time_zone=time_zone,
         )
     reached = any(r.outcome is not Outcome.INVALID_ROW for r in report.results)
     try:

@@ -39,6 +39,9 @@ class FakeConfig:
     # Where report downloads redirect to (the signed-URL files store). In-process the app
     # answers this host too; the real server sets it to its second loopback port.
     files_origin: str = "http://127.0.0.2:8901"
+    # The account's default_time_zone (GET /accounts/self): Canvas's own default for an account
+    # whose admins never set one (Account: time_zone_attribute default "America/Denver").
+    time_zone: str = "America/Denver"
     # Leaky bucket (app/middleware/request_throttle.rb defaults)
     hwm: float = 600.0
     up_front_cost: float = 50.0
@@ -57,6 +60,7 @@ class FakeConfig:
         "report_shuffle",
         "files_behind_login",
         "sso",
+        "time_zone",
         "hwm",
         "up_front_cost",
         "outflow",

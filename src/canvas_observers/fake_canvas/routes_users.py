@@ -74,11 +74,13 @@ def _create_error(
 
 
 async def show_account(call: Call) -> Response:
+    """AccountsController#show: :read on the account (any account admin here, 401/403 for
+    others); default_time_zone is the IANA name of the account's zone (config.time_zone)."""
     if resolve_account(call.path("id")) is None:
         return not_found()
     if not call.caller.is_admin:
         return call.forbidden()
-    return JSONResponse(views.account(ACCOUNT_NAME))
+    return JSONResponse(views.account(ACCOUNT_NAME, call.config.time_zone))
 
 
 async def account_permissions(call: Call) -> Response:

@@ -104,7 +104,7 @@ def pairing_code(record: PairingCodeRecord) -> dict[str, Any]:
     }
 
 
-def account(name: str) -> dict[str, Any]:
+def account(name: str, time_zone: str = "America/Denver") -> dict[str, Any]:
     return {
         "id": ROOT_ACCOUNT_ID,
         "name": name,
@@ -112,7 +112,7 @@ def account(name: str) -> dict[str, Any]:
         "parent_account_id": None,
         "root_account_id": None,
         "workflow_state": "active",
-        "default_time_zone": "Etc/UTC",
+        "default_time_zone": time_zone,
         "sis_account_id": None,
         "integration_id": None,
     }

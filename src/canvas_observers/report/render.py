@@ -22,8 +22,10 @@ from rich.text import Text
 
 from canvas_observers.core.files import csv_safe, write_private
 from canvas_observers.core.outcomes import Outcome, RowResult
-from canvas_observers.report.html import Facts, html_report, info_facts
+from canvas_observers.core.timezone import TimeZoneChoice
+from canvas_observers.report.html import Facts, RunFacts, html_report, info_facts, info_run_facts
 from canvas_observers.report.summary import RunInfo, needs_attention, totals
+from canvas_observers.report.words import lead_sentence
 from canvas_observers.roster.model import RemovalCandidate
 
 ROW_FIELDS = (
@@ -48,9 +50,11 @@ def write_report(
     results: Sequence[RowResult],
     *,
     removal_candidates: Sequence[RemovalCandidate] = (),
+    time_zone: TimeZoneChoice | None = None,
 ) -> None:
     """Write the report as JSON, CSV or HTML, chosen by ``path``'s extension; ValueError
-    otherwise.
+    otherwise. ``time_zone``: the zone of the HTML page's times (the JSON and CSV reports
+    keep UTC timestamps).
 
     Removal candidates (links the SIS marks as ending) are the JSON report's
     ``removal_candidates``, the CSV report's last rows (outcome ``removal_candidate``, the
@@ -62,14 +66,17 @@ def write_report(
             f"cannot write a report to {str(path)!r}: the name must end in .json, .csv or .html"
         )
     if kind == "html":
+        counts = totals(results)
         write_html_report(
             path,
             title=f"canvas-observers {'dry run' if info.dry_run else 'run'} {info.run_id or ''}",
             canvas_url=info.canvas_url,
             facts=info_facts(info),
-            totals=totals(results),
+            totals=counts,
             results=results,
             removal_candidates=removal_candidates,
+            run=info_run_facts(info),
+            time_zone=time_zone,
         )
         return
     text = (
@@ -94,6 +101,8 @@ def write_html_report(
     totals: dict[str, int],
     results: Sequence[RowResult],
     removal_candidates: Sequence[RemovalCandidate] = (),
+    run: RunFacts | None = None,
+    time_zone: TimeZoneChoice | None = None,
 ) -> None:
     """Write the self-contained HTML page (``html.py``) atomically, owner-only, as any report."""
     page = html_report(
@@ -103,6 +112,8 @@ def write_html_report(
         totals=totals,
         results=results,
         removal_candidates=removal_candidates,
+        run=run,
+        zone=time_zone,
     )
     write_private(path, page)
 
@@ -147,6 +158,7 @@ def render_summary(
     if info.state != "complete":
         title.append(f" ({info.state})", style="bold red")
     console.print(title, style="bold")
+    console.print(Text(lead_sentence(totals(results), dry_run=info.dry_run)))
     counts = Table(show_footer=True)
     counts.add_column("outcome", footer="total")
     counts.add_column("rows", justify="right", footer=str(len(results)))
