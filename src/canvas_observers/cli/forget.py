@@ -52,7 +52,7 @@ def forget_guardian(
     state = state_path or default_state_path(canvas_url)
     if not state.exists():
         raise Stopped(f"no journal at {state}: no guardian is remembered")
-    with run_lock(state), open_journal(state) as journal:
+    with run_lock(canvas_url, state, "forget-guardian"), open_journal(state) as journal:
         known = journal.guardian_sources(canvas_url=canvas_url, guardian_id=guardian_id)
         if source_name is not None:
             sources = [source_name] if source_name in known else []

@@ -22,7 +22,7 @@ from canvas_observers.cli.common import (
 )
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped
-from canvas_observers.cli.lock import run_lock
+from canvas_observers.cli.lock import run_lock, warn_other_journals
 from canvas_observers.cli.nightly import check_notify_url
 from canvas_observers.cli.options import (
     canvas_options,
@@ -291,7 +291,8 @@ def sync(
         ensure_folder("--state", state_path)
     state = state_path or default_state_path(canvas_url)
     # The lock comes first: a second cron run stops before it reads the SIS (or the roster).
-    with run_lock(state):
+    with run_lock(canvas_url, state, "sync"):
+        warn_other_journals(canvas_url, state, new=not state.exists())
         read = read_roster(
             roster, source, api=api, secret=secret, snapshots=snapshot_folder(state), quiet=quiet
         )

@@ -55,7 +55,7 @@ def undo(
             new_run, results = await undo_removals(client, journal, run_id, canvas_url=canvas_url)
             return new_run, results
 
-    with run_lock(state), open_journal(state) as journal:
+    with run_lock(canvas_url, state, "undo"), open_journal(state) as journal:
         try:
             new_run, results = asyncio.run(main(journal))
         except RunAborted as stop:
