@@ -19,6 +19,7 @@ from canvas_observers.cli.common import (
     ensure_folder,
     read_token,
     setup_logging,
+    token_file_to_use,
 )
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped
@@ -281,7 +282,7 @@ def sync(
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
     check_one_source(roster, api)
-    token = read_token(token_file)
+    token = read_token(token_file_to_use(token_file))
     secret = read_client_secret(api)
     secrets = (token, secret.reveal()) if secret is not None else (token,)
     setup_logging(log_level, log_file, secrets=secrets, quiet=quiet)
