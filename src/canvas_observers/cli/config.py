@@ -321,8 +321,8 @@ def check(ctx: click.Context, file: Path, command_name: str, flags: tuple[str, .
     you would give them (`config check sync.toml -- --pairing code`). The token is shown
     only as set or not; its file is checked.
 
-    Exit codes: 0 all is well; 1 a warning (a token file others can read); 2 the file or the
-    settings are wrong (said in one line each).
+    Exit codes: 0 all is well; 1 a warning (no Canvas URL or token here, a token file others
+    can read); 2 the file or the settings are wrong (said in one line each).
     """
     commands = _commands(ctx)
     command = commands[command_name]
@@ -351,9 +351,7 @@ def check(ctx: click.Context, file: Path, command_name: str, flags: tuple[str, .
         url, token = canvas_origins(resolved)
         click.echo(f"  {'token':<24} {_token_line(resolved, token, problems, warnings)}")
         if not resolved.params.get("canvas_url"):
-            problems.append(
-                "no Canvas URL: set canvas_url in the file, CANVAS_URL, or --canvas-url"
-            )
+            warnings.append("no Canvas: set canvas_url in the file, or CANVAS_URL, or --canvas-url")
         split = canvas_split(url, token)
         if split:
             problems.append(split)
@@ -396,9 +394,9 @@ def _token_line(ctx: click.Context, token: Origin, problems: list[str], warnings
     the token: only whether it is there and who may read it)."""
     if token.kind == "environment":
         return f"set (from {token})"
-    if token.kind == "default":
-        problems.append(
-            "no Canvas token: set CANVAS_TOKEN, or token_file in the file, or pass --token-file"
+    if token.kind == "default":  # CANVAS_TOKEN may be set where the command runs
+        warnings.append(
+            "no Canvas token: set token_file in the file, or CANVAS_TOKEN, or pass --token-file"
         )
         return "not set"
     path: Path = ctx.params["token_file"]
