@@ -14,6 +14,16 @@ from canvas_observers.fake_canvas import FakeCanvas, FakeCanvasApp, FakeConfig, 
 BASE_URL = "http://127.0.0.1"
 
 
+@pytest.fixture(autouse=True)
+def private_state_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test its own user state folder (XDG_STATE_HOME, inherited by subprocesses): the
+    run locks, the journal registry and the default journals never touch the real one, and
+    no test sees another's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def no_retry_sleeps() -> Iterator[None]:
     """stamina's test mode for one test: retry backoffs (and Retry-After waits) are zero and

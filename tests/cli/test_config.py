@@ -105,7 +105,7 @@ BAD = [
     ),
     pytest.param(
         "remove_ende = true\n",
-        "remove_ende: not an option of `canvas-observers sync` (did you mean remove-ended?)",
+        "remove_ende: no command has this option (did you mean remove-ended?)",
         id="unknown-key",
     ),
     pytest.param(
@@ -121,10 +121,10 @@ BAD = [
         'fail-on = ["failed", "bogus"]\n', "fail-on: unknown outcome bogus", id="bad-callback"
     ),
     pytest.param(
-        'out = "x"\n',
-        "out: not an option of `canvas-observers sync` (it is one of "
-        "`canvas-observers export-sis`)",
-        id="other-command",
+        "[audit]\nremove-ended = true\n",
+        "[audit] remove-ended: not an option of `canvas-observers audit` (it is one of "
+        "`canvas-observers sync`: put it above the tables)",
+        id="other-command-table",
     ),
     pytest.param("pairing = \n", "not valid TOML", id="not-toml"),
 ]
@@ -151,34 +151,47 @@ def test_a_wrong_file_is_one_error_naming_file_and_key(
 
 
 def test_config_check_says_what_a_file_sets(tmp_path: Path) -> None:
-    """A good file: exit 0 and one line per option it sets, paths made absolute."""
+    """A good file: exit 0 and one line per option, with its value and where it came from
+    (paths made absolute), the token only as set, from the token file the file names."""
     folder = settings_folder(tmp_path, "https://school.instructure.com", "remove-ended = true\n")
-    result = run("config", "check", str(folder / "sync.toml"))
+    config = folder / "sync.toml"
+    result = invoke(["config", "check", str(config)], env={"COLUMNS": "200", "CANVAS_URL": ""})
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [
-        f"{folder / 'sync.toml'} is valid; it sets, for `canvas-observers sync`:",
-        "  --canvas-url https://school.instructure.com",
-        f"  --token-file {folder / 'token'}",
-        "  --pairing direct",
-        f"  --report {folder / 'reports' / 'last.json'}",
-        f"  --state {folder / 'journal.sqlite3'}",
-        "  --concurrency 2",
-        "  --remove-ended",
-    ]
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{config} is valid. The settings of `canvas-observers sync` with it:"
+    for line in [
+        f"  --canvas-url             https://school.instructure.com  (settings file {config})",
+        f"  --pairing                direct  (settings file {config})",
+        f"  --report                 {folder / 'reports' / 'last.json'}  (settings file {config})",
+        f"  --state                  {folder / 'journal.sqlite3'}  (settings file {config})",
+        f"  --concurrency            2  (settings file {config})",
+        f"  --remove-ended           on  (settings file {config})",
+        "  --dry-run                off  (default)",
+        "  --grace-runs             2  (default)",
+        f"  token                    set (from token_file in the settings file {config}: "
+        f"{folder / 'token'})",
+    ]:
+        assert line in lines
+    assert TOKEN not in result.output
 
 
 def test_audit_takes_a_settings_file_too(tmp_path: Path) -> None:
-    """`audit` reads --config like `sync`; a sync-only key is refused for it."""
+    """`audit` reads --config like `sync`; a sync-only key is not used by it (and said so)."""
     good = tmp_path / "audit.toml"
-    good.write_text('report-timeout = 60\ncanvas_url = "https://school.instructure.com"\n')
-    checked = run("config", "check", str(good), "--command", "audit")
+    good.write_text(
+        'report-timeout = 60\ncanvas_url = "https://school.instructure.com"\nremove-ended = true\n'
+    )
+    checked = invoke(
+        ["config", "check", str(good), "--command", "audit"],
+        env={
+            "COLUMNS": "200",
+            "CANVAS_URL": "https://school.instructure.com",
+            "CANVAS_TOKEN": TOKEN,
+        },
+    )
     assert checked.exit_code == 0, checked.output
-    assert "  --report-timeout 60" in checked.stdout.splitlines()
-    wrong = tmp_path / "wrong.toml"
-    wrong.write_text("remove-ended = true\n")
-    refused = run("config", "check", str(wrong), "--command", "audit")
-    assert refused.exit_code == 2
-    assert "remove-ended" in refused.output
+    assert f"  --report-timeout         60.0  (settings file {good})" in checked.stdout
+    assert "Not used by `canvas-observers audit`: remove-ended" in checked.stdout
 
 
 def test_the_oneroster_api_settings_go_in_a_file(tmp_path: Path) -> None:
@@ -192,9 +205,15 @@ def test_the_oneroster_api_settings_go_in_a_file(tmp_path: Path) -> None:
         'token-url = "https://sis.example.org/oauth2/token"\n'
     )
     checked = run("config", "check", str(config))
-    assert checked.exit_code == 0, checked.output
-    assert "  --token-url https://sis.example.org/oauth2/token" in checked.stdout.splitlines()
-    assert f"  --client-secret-file {tmp_path / 'sis-secret'}" in checked.stdout.splitlines()
+    assert checked.exit_code == 1, checked.output  # no Canvas named here: a warning
+    assert (
+        f"  --token-url              https://sis.example.org/oauth2/token  (settings file {config})"
+        in checked.stdout.splitlines()
+    )
+    assert (
+        f"  --client-secret-file     {tmp_path / 'sis-secret'}  (settings file {config})"
+        in checked.stdout.splitlines()
+    )
     config.write_text('client-secret = "s3cret"\n')
     refused = run("config", "check", str(config))
     assert refused.exit_code == 2 and "s3cret" not in refused.output

@@ -129,7 +129,8 @@ def test_one_journal_per_canvas_whatever_the_spelling(
     for spelling in (f"http://localhost:{port}/", f"http://LocalHost:{port}"):
         result = cli(tmp_path, "sync", str(path), "--canvas-url", spelling)
         assert result.returncode == 0, result.stderr
-    journals = sorted(p.name for p in (tmp_path / "state" / "canvas-observers").iterdir())
+    folder = tmp_path / "state" / "canvas-observers"
+    journals = sorted(p.name for p in folder.glob("*.sqlite3"))
     assert journals == [f"localhost_{port}.sqlite3"]
     runs = cli(tmp_path, "runs", "--canvas-url", f"HTTP://localhost:{port}/")
     assert runs.returncode == 0, runs.stderr

@@ -21,7 +21,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from canvas_observers.audit.findings import audit as run_audit
 from canvas_observers.audit.render import render_audit, write_audit
-from canvas_observers.cli.common import Command, canvas_url_or_exit, read_token, setup_logging
+from canvas_observers.cli.common import (
+    Command,
+    canvas_url_or_exit,
+    read_token,
+    setup_logging,
+    token_file_to_use,
+)
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import EXIT_OK, Stopped
 from canvas_observers.cli.nightly import ReportSink, report_log_lines
@@ -137,7 +143,7 @@ def audit(
     # Checked before the SIS is read: a wrong Canvas URL must not cost a whole roster fetch.
     canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
     check_report_path(report_path)
-    token = read_token(token_file)
+    token = read_token(token_file_to_use(token_file))
     secret = read_client_secret(api)
     setup_logging("info", None, secrets=(token, secret.reveal()) if secret else (token,))
     state = state_path or default_state_path(canvas_url)

@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import click
 import httpx
@@ -212,6 +212,121 @@ def _usable(token: str, where: str) -> str:
         raise click.UsageError(f"{where} {problem}")
     _not_in_settings(token)
     return token
+
+
+class Origin(NamedTuple):
+    """Where a setting came from: ``kind`` is flag, environment, file or default; ``name``
+    the flag, variable or key; ``path`` the settings file for ``file``."""
+
+    kind: str
+    name: str
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "flag":
+            return f"{self.name} on the command line"
+        if self.kind == "environment":
+            return f"the environment variable {self.name}"
+        if self.kind == "file":
+            return f"{self.name} in the settings file {self.path}"
+        return "the default"
+
+    def short(self) -> str:
+        """For `config check`'s list: ``settings file /etc/x.toml`` and the like."""
+        if self.kind == "flag":
+            return "command line"
+        if self.kind == "environment":
+            return f"environment variable {self.name}"
+        if self.kind == "file":
+            key = f", {self.name}" if self.name.startswith("[") else ""
+            return f"settings file {self.path}{key}"
+        return "default"
+
+
+def settings_file(ctx: click.Context) -> Path | None:
+    """The ``--config`` file of this command, if it has one."""
+    found = ctx.meta.get(SETTINGS_VALUES)
+    return found[0] if found is not None else None
+
+
+def origin(ctx: click.Context, name: str, flag: str, key: str, envvar: str = "") -> Origin:
+    """Where parameter ``name`` (``flag`` on the command line, ``key`` in a settings file,
+    ``envvar`` in the environment) got its value."""
+    source = ctx.get_parameter_source(name)
+    if source is click.core.ParameterSource.COMMANDLINE:
+        return Origin("flag", flag)
+    if source is click.core.ParameterSource.ENVIRONMENT:
+        return Origin("environment", envvar)
+    if source is click.core.ParameterSource.DEFAULT_MAP:
+        return Origin("file", key, settings_file(ctx))
+    return Origin("default", "")
+
+
+def canvas_origins(ctx: click.Context) -> tuple[Origin, Origin]:
+    """Where the Canvas URL and the token come from. Each is taken from the command line
+    first, then the environment, then the settings file: ``CANVAS_TOKEN`` wins over a
+    ``token_file`` of the settings file as ``CANVAS_URL`` wins over its ``canvas_url``."""
+    url = origin(ctx, "canvas_url", "--canvas-url", "canvas_url", "CANVAS_URL")
+    token = origin(ctx, "token_file", "--token-file", "token_file")
+    if token.kind != "flag" and os.environ.get("CANVAS_TOKEN", "").strip():
+        token = Origin("environment", "CANVAS_TOKEN")
+    return url, token
+
+
+def canvas_split(url: Origin, token: Origin) -> str | None:
+    """Why a Canvas URL and a token from two places must not be used together, or None.
+
+    Flags are deliberate and combine with either source; but a URL from the environment with
+    a token from a settings file (or the other way round) is most often a leftover ``export``
+    that would send the file's token to another Canvas, or a stale token sent in place of the
+    file's. The message names both sources, never the token.
+    """
+    if {url.kind, token.kind} != {"environment", "file"}:
+        return None
+    from_env, other_env = (
+        ("CANVAS_URL", "CANVAS_TOKEN")
+        if url.kind == "environment"
+        else ("CANVAS_TOKEN", "CANVAS_URL")
+    )
+    return (
+        f"the Canvas URL comes from {url} but its token from {token}: nothing was sent. "
+        f"Give both from one place: unset {from_env} so that the settings file gives both "
+        f"(canvas_url and token_file), or set {other_env} too so that the environment gives "
+        "both, or name one on the command line (--canvas-url URL or --token-file PATH)"
+    )
+
+
+def token_file_to_use(token_file: Path | None) -> Path | None:
+    """The token file to read (None: ``CANVAS_TOKEN``), after refusing a Canvas URL and token
+    from two places (``canvas_split``). When the environment overrides the settings file's
+    Canvas URL or token file, one line on stderr says so."""
+    ctx = click.get_current_context()
+    url, token = canvas_origins(ctx)
+    problem = canvas_split(url, token)
+    if problem:
+        raise click.UsageError(problem)
+    path = settings_file(ctx)
+    if path is not None:
+        overridden = [
+            f"{env} instead of {key}"
+            for env, key, used in (
+                ("CANVAS_URL", "canvas_url", url),
+                ("CANVAS_TOKEN", "token_file", token),
+            )
+            if used.kind == "environment" and _sets(ctx, key)
+        ]
+        if overridden:
+            click.echo(
+                f"note: using {' and '.join(overridden)} of the settings file {path} "
+                "(the environment wins over the settings file)",
+                err=True,
+            )
+    return None if token.kind == "environment" else token_file
+
+
+def _sets(ctx: click.Context, name: str) -> bool:
+    """Whether the settings file sets parameter ``name`` for this command."""
+    return name in (ctx.default_map or {})
 
 
 def canvas_url_or_exit(canvas_url: str | None, *, allow_insecure: bool) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from canvas_observers.cli.common import Command, canvas_url_or_exit
+from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.lock import run_lock
 from canvas_observers.cli.options import canvas_url_option, state_option
@@ -17,6 +18,7 @@ from canvas_observers.store.journal import default_state_path
 
 @click.command("forget-guardian", cls=Command)
 @click.argument("guardian_id", metavar="ID")
+@config_option
 @canvas_url_option("Canvas base URL whose journal to change (env: CANVAS_URL).")
 @state_option("The SQLite journal. Default: the one of this Canvas.")
 @click.option(
@@ -52,7 +54,7 @@ def forget_guardian(
     state = state_path or default_state_path(canvas_url)
     if not state.exists():
         raise Stopped(f"no journal at {state}: no guardian is remembered")
-    with run_lock(state), open_journal(state) as journal:
+    with run_lock(canvas_url, state, "forget-guardian"), open_journal(state) as journal:
         known = journal.guardian_sources(canvas_url=canvas_url, guardian_id=guardian_id)
         if source_name is not None:
             sources = [source_name] if source_name in known else []

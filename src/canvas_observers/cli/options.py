@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
+from click.core import ParameterSource
 
 from canvas_observers.canvas.net import is_loopback
 from canvas_observers.core.outcomes import Outcome
@@ -182,10 +183,16 @@ def _encoding(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 
 
 def _column(
-    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[tuple[str, str], ...]:
+    """``--column`` flags add to the settings file's ``[column]`` table rather than replace it
+    (a flag for a column the file maps wins): a one-off header fix keeps the file's others."""
     try:
-        return tuple(parse_mapping(values).items())
+        mapping = parse_mapping(values)
+        from_file = (ctx.default_map or {}).get(param.name or "")
+        if from_file and ctx.get_parameter_source(param.name or "") is ParameterSource.COMMANDLINE:
+            mapping = {**parse_mapping(from_file), **mapping}
+        return tuple(mapping.items())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -242,7 +249,8 @@ _SOURCE_FLAGS = (
         callback=_column,
         help="Four-column CSV: the file's own header for a roster column, e.g. "
         "--column 'student_id=Student ID' --column 'observer_email=Parent Email' (repeat "
-        "per column). OneRoster and SDS ignore it.",
+        "per column; guardian_id too). Adds to a settings file's [column] table. OneRoster "
+        "and SDS ignore it.",
     ),
     click.option(
         "--delimiter",

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from canvas_observers.cli.common import Command
+from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.options import (
     OUTCOME_NAMES,
@@ -129,6 +130,7 @@ def _ids(student: int | None, observer: int | None) -> Text:
 
 
 @click.command(cls=Command)
+@config_option
 @_state_option
 @_canvas_url_option
 @click.option(
@@ -200,6 +202,7 @@ def _triage(totals: Mapping[str, int], *, held: bool = False) -> tuple[str, str,
 
 @click.command(cls=Command)
 @click.argument("run_id", metavar="RUN", type=int)
+@config_option
 @_state_option
 @_canvas_url_option
 @outcomes_option(

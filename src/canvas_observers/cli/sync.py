@@ -19,10 +19,11 @@ from canvas_observers.cli.common import (
     ensure_folder,
     read_token,
     setup_logging,
+    token_file_to_use,
 )
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped
-from canvas_observers.cli.lock import run_lock
+from canvas_observers.cli.lock import run_lock, warn_other_journals
 from canvas_observers.cli.nightly import check_notify_url
 from canvas_observers.cli.options import (
     canvas_options,
@@ -289,7 +290,7 @@ def sync(
     if not canvas_url:
         raise click.UsageError("no Canvas: pass --canvas-url URL or set CANVAS_URL")
     check_one_source(roster, api)
-    token = read_token(token_file)
+    token = read_token(token_file_to_use(token_file))
     secret = read_client_secret(api)
     secrets = (token, secret.reveal()) if secret is not None else (token,)
     setup_logging(log_level, log_file, secrets=secrets, quiet=quiet)
@@ -299,7 +300,8 @@ def sync(
         ensure_folder("--state", state_path)
     state = state_path or default_state_path(canvas_url)
     # The lock comes first: a second cron run stops before it reads the SIS (or the roster).
-    with run_lock(state):
+    with run_lock(canvas_url, state, "sync"):
+        warn_other_journals(canvas_url, state, new=not state.exists())
         read = read_roster(
             roster, source, api=api, secret=secret, snapshots=snapshot_folder(state), quiet=quiet
         )

@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from canvas_observers.cli.common import Command, canvas_url_or_exit, read_token
+from canvas_observers.cli.common import (
+    Command,
+    canvas_url_or_exit,
+    read_token,
+    token_file_to_use,
+)
+from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped, attention_exit_code
 from canvas_observers.cli.lock import run_lock
 from canvas_observers.cli.options import canvas_options, state_option
@@ -24,6 +30,7 @@ from canvas_observers.sync.undo import undo_removals
 
 @click.command("undo", cls=Command)
 @click.argument("run_id", metavar="RUN", type=int)
+@config_option
 @canvas_options
 @state_option("The SQLite journal. Default: the one of this Canvas.")
 def undo(
@@ -42,7 +49,7 @@ def undo(
     Exit codes: 0 every link restored; 1 some could not be; 2 nothing was done.
     """
     canvas_url = canvas_url_or_exit(canvas_url, allow_insecure=allow_insecure_http)
-    token = read_token(token_file)
+    token = read_token(token_file_to_use(token_file))
     state = state_path or default_state_path(canvas_url)
     if not state.exists():
         raise Stopped(f"no journal at {state}: nothing to undo")
@@ -55,7 +62,7 @@ def undo(
             new_run, results = await undo_removals(client, journal, run_id, canvas_url=canvas_url)
             return new_run, results
 
-    with run_lock(state), open_journal(state) as journal:
+    with run_lock(canvas_url, state, "undo"), open_journal(state) as journal:
         try:
             new_run, results = asyncio.run(main(journal))
         except RunAborted as stop:

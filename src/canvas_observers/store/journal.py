@@ -107,6 +107,12 @@ class RunRecord:
     valid_rows: int | None = None
 
 
+def state_folder() -> Path:
+    """The user's state folder (``~/.local/state/canvas-observers`` on Linux): the default
+    journals, the run locks and the registry of journals per Canvas live here."""
+    return Path(user_state_dir("canvas-observers", appauthor=False))
+
+
 def default_state_path(canvas_url: str) -> Path:
     """The journal for one Canvas: ``<user state dir>/<host>[_<port>].sqlite3``.
 
@@ -124,8 +130,7 @@ def default_state_path(canvas_url: str) -> Path:
     # Keep the name portable (no ':' on Windows, no path separators anywhere).
     safe = "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in name)
     safe = safe.lstrip(".") or "_"
-    base = user_state_dir("canvas-observers", appauthor=False)
-    return Path(base) / f"{safe}.sqlite3"
+    return state_folder() / f"{safe}.sqlite3"
 
 
 def effective_state(
