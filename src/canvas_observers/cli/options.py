@@ -235,6 +235,12 @@ _SOURCE_FLAGS = (
         help="Four-column CSV: the separator, ',' or ';' or a tab ('\\t' or tab). OneRoster "
         "and SDS ignore it.",
     ),
+    click.option(
+        "--sheet",
+        metavar="NAME",
+        default=None,
+        help="Excel roster (.xlsx): the sheet to read. Default: the first sheet.",
+    ),
 )
 
 
@@ -251,6 +257,7 @@ def source_options(command: F) -> F:
             encoding=kwargs.pop("encoding"),
             columns=kwargs.pop("columns"),
             delimiter=kwargs.pop("delimiter"),
+            sheet=kwargs.pop("sheet"),
         )
         return command(*args, **kwargs)
 

@@ -158,14 +158,14 @@ def _sniff(head: bytes, codec: str, source: str) -> None:
         return
     if head.startswith(b"PK\x03\x04"):
         raise RosterError(
-            "the file is a zip archive, probably an Excel workbook (.xlsx), not a CSV; "
-            'open it and save it as "CSV UTF-8 (Comma delimited)"',
+            "the file is a zip archive, but neither an Excel workbook (.xlsx) nor a OneRoster "
+            "or SDS export (it holds no users.csv); check that you picked the roster export",
             source=source,
         )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise RosterError(
-            "the file is an old Excel workbook (.xls), not a CSV; "
-            'open it and save it as "CSV UTF-8 (Comma delimited)"',
+            "the file is an old Excel workbook (.xls), which cannot be read directly; open it "
+            'in Excel and save it as "Excel Workbook (.xlsx)" or "CSV UTF-8 (Comma delimited)"',
             source=source,
         )
     sample = head[:8192]

@@ -163,8 +163,7 @@ def garbled(field: str, value: str, intended: str) -> str:
     """Why a name showing mojibake is refused: what it probably says, and what to do."""
     return (
         f"{field} {show(value)} looks garbled (mojibake), probably {show(intended)}: correct "
-        "it in the SIS; if every accented name in the file looks like this, the file was read "
-        "with the wrong --encoding"
+        "it in the SIS (when every accented name looks like this, check --encoding)"
     )
 
 
