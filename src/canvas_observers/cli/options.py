@@ -313,10 +313,11 @@ def run_number(journal: Journal, run: int | str, path: Path) -> int:
 # -- the fakes' listening address ---------------------------------------------------------------
 
 
-def listen_options(*, port: int, risk: str) -> Callable[[F], F]:
+def listen_options(*, port: int, risk: str, lowest: int = 1) -> Callable[[F], F]:
     """``--host``, ``--allow-remote`` and ``--port`` for a fake server. A host that is not
     loopback is refused unless ``--allow-remote`` is given, saying ``risk`` (why exposing the
-    fake is dangerous); the command receives ``host`` and ``port`` only."""
+    fake is dangerous); the command receives ``host`` and ``port`` only. ``lowest=0`` lets
+    ``--port 0`` ask for a free port."""
 
     def decorate(command: F) -> F:
         @functools.wraps(command)
@@ -339,7 +340,10 @@ def listen_options(*, port: int, risk: str) -> Callable[[F], F]:
                 help=f"Allow a non-loopback --host: {risk}; expose it only on a network you trust.",
             ),
             click.option(
-                "--port", default=port, type=click.IntRange(1, 65535), help="Port to listen on."
+                "--port",
+                default=port,
+                type=click.IntRange(lowest, 65535),
+                help="Port to listen on" + (" (0: a free one)." if lowest == 0 else "."),
             ),
         )
         return apply_flags(cast(F, wrapper), flags)
