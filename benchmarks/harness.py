@@ -4,15 +4,15 @@ fake's request counters turned into call kinds. Used by ``bench.py``; not part o
 
 from __future__ import annotations
 
+import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ KINDS: Mapping[str, str] = {
     "PUT /api/v1/users/:user_id/observees/:observee_id": "pairings",
 }
 
+LISTENING = "listening: "  # the fake's machine-readable line (cli/fake.py LISTENING_PREFIX)
 KIND_NAMES = ("lookups", "reports", "creates", "codes", "pairings", "other")
 REPORT_START = "POST /api/v1/accounts/:account_id/reports/"
 
@@ -48,21 +49,6 @@ def cli_command(*args: str) -> list[str]:
     if script.exists():
         return [str(script), *args]
     return [sys.executable, "-m", "canvas_observers", *args]
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free now, all different (each socket is held until all are picked)."""
-    with ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            s = stack.enter_context(socket.socket())
-            s.bind(("127.0.0.1", 0))
-            ports.append(int(s.getsockname()[1]))
-        return ports
 
 
 def kind_of(route: str) -> str:
@@ -161,53 +147,49 @@ def fake_server(
 ) -> Iterator[FakeServer]:
     """Start a fresh fake Canvas with the seeded district on a free port; stop it after.
 
-    Its files origin (report downloads) gets a free port of its own too: the fake's default,
-    port + 1, may be taken (by another fake, or anything else). ``report_seconds``: the fake's
-    ``--report-seconds`` (None: the fake's default)."""
+    It is started on ``--port 0`` and asked which ports it got (its ``listening:`` line), so no
+    guessed port can be taken meanwhile; its files origin (report downloads) gets a free port
+    of its own. ``report_seconds``: the fake's ``--report-seconds`` (None: the fake's
+    default)."""
     roster = workdir / f"{name}-roster.csv"
     log = workdir / f"{name}.log"
-    for _attempt in range(3):  # a free port can be taken between the probe and the bind
-        port, files_port = free_ports(2)
-        args = [
-            *cli_command("fake-canvas"),
-            *("--port", str(port), "--files-port", str(files_port)),
-            *("--scenario", "generated", "--rows", str(rows)),
-            *("--seed", str(seed), "--roster-out", str(roster)),
-            *("--latency-ms", str(latency_ms), "--request-cost", str(request_cost)),
-            "--throttle" if throttle else "--no-throttle",
-        ]
-        if report_seconds is not None:
-            args += ["--report-seconds", str(report_seconds)]
-        with log.open("wb") as out:
-            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-        server = FakeServer(f"http://127.0.0.1:{port}", roster, process, log)
-        try:
-            if _wait_ready(server, timeout=60.0 + rows / 1000):
-                break
-        except BaseException:
-            _stop(server)
-            raise
+    args = [
+        *cli_command("fake-canvas"),
+        *("--port", "0"),
+        *("--scenario", "generated", "--rows", str(rows)),
+        *("--seed", str(seed), "--roster-out", str(roster)),
+        *("--latency-ms", str(latency_ms), "--request-cost", str(request_cost)),
+        "--throttle" if throttle else "--no-throttle",
+    ]
+    if report_seconds is not None:
+        args += ["--report-seconds", str(report_seconds)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    server = FakeServer("", roster, process, log)
+    try:
+        url = _listening_url(log, process, timeout=60.0 + rows / 1000)
+    except BaseException:
         _stop(server)
-    else:
+        raise
+    if url is None:
+        _stop(server)
         raise RuntimeError(f"the fake Canvas did not start; see {log}")
+    server = replace(server, url=url)
     try:
         yield server
     finally:
         _stop(server)
 
 
-def _wait_ready(server: FakeServer, *, timeout: float) -> bool:
+def _listening_url(log: Path, process: subprocess.Popen[bytes], *, timeout: float) -> str | None:
+    """The fake's URL from the line it prints once its ports are bound and listening."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            return False
-        try:
-            if server.http.get(f"{server.url}/__fake__/stats", timeout=1.0).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
+    while time.monotonic() < deadline and process.poll() is None:
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith(LISTENING):
+                return str(json.loads(line.removeprefix(LISTENING))["url"])
         time.sleep(0.1)
-    return False
+    return None
 
 
 def _stop(server: FakeServer) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -12,7 +16,41 @@ from click.testing import CliRunner
 from canvas_observers.cli import fake as fake_cli
 from canvas_observers.cli import main
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
-from canvas_observers.fake_canvas.server import bind, running_server, serve
+from canvas_observers.fake_canvas.server import bind, port_of, running_server, serve
+from tests.reliability.conftest import LISTENING, fake_listening
+
+
+@dataclass
+class Served:
+    """What the command handed to uvicorn: the app, the host and the two ports it bound."""
+
+    app: FakeCanvasApp
+    host: str
+    port: int
+    files_port: int
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[Served]:
+    """Stand in for serving (``serve_on``): record what would be served, release the ports."""
+    calls: list[Served] = []
+
+    def record(app: FakeCanvasApp, host: str, canvas: socket.socket, files: socket.socket) -> None:
+        calls.append(Served(app, host, port_of(canvas), port_of(files)))
+        canvas.close()
+        files.close()
+
+    monkeypatch.setattr(fake_cli, "serve_on", record)
+    return calls
+
+
+def listening(output: str) -> dict[str, object]:
+    """The command's machine-readable line: the URLs and ports it listens on."""
+    assert fake_cli.LISTENING_PREFIX == LISTENING  # what the tests that start it look for
+    (line,) = [x for x in output.splitlines() if x.startswith(LISTENING)]
+    found: dict[str, object] = json.loads(line.removeprefix(LISTENING))
+    return found
+
 
 OPTIONS = (
     "--host",
@@ -63,56 +101,46 @@ def test_help_lists_every_option() -> None:
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])  # noqa: S104
-def test_refuses_a_non_loopback_host(host: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refuses_a_non_loopback_host(host: str, served: list[Served]) -> None:
     """A non-loopback --host is a usage error (exit 2) naming --allow-remote; nothing serves."""
-    served: list[object] = []
-    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: served.append(kw))
     result = CliRunner().invoke(main, ["fake-canvas", "--host", host])
     assert result.exit_code == 2
     assert "--allow-remote" in result.output
     assert served == []
 
 
-def test_allow_remote_lets_a_non_loopback_host_through(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_allow_remote_lets_a_non_loopback_host_through(served: list[Served]) -> None:
     """With --allow-remote the command serves on the host asked for."""
-    served: list[dict[str, object]] = []
-    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: served.append(kw))
-    args = ["fake-canvas", "--host", "0.0.0.0", "--allow-remote"]  # noqa: S104
+    args = ["fake-canvas", "--host", "0.0.0.0", "--allow-remote", "--port", "0"]  # noqa: S104
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert served == [{"host": "0.0.0.0", "port": 8900, "files_port": 8901}]  # noqa: S104
+    (call,) = served
+    assert call.host == "0.0.0.0"  # noqa: S104
+    assert listening(result.output)["port"] == call.port != 0
 
 
-def test_demo_start_writes_roster_and_maps_flags(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_demo_start_writes_roster_and_maps_flags(tmp_path: Path, served: list[Served]) -> None:
     """`--scenario demo` writes the roster and prints how to sync; every flag reaches the app."""
-    apps: list[FakeCanvasApp] = []
-    served: list[dict[str, object]] = []
-
-    def fake_serve(app: FakeCanvasApp, **kw: object) -> None:
-        apps.append(app)
-        served.append(kw)
-
-    monkeypatch.setattr(fake_cli, "serve", fake_serve)
+    port, files_port = free_ports()
     roster = tmp_path / "roster.csv"
     args = [
-        "fake-canvas", "--port", "9123", "--admin-token", "s3cret", "--latency-ms", "5",
+        "fake-canvas", "--port", str(port), "--admin-token", "s3cret", "--latency-ms", "5",
         "--no-throttle", "--throttle-status", "403", "--request-cost", "0.5",
         "--fault-rate", "0.1", "--lost-response-rate", "0.2", "--seed", "42",
         "--forbidden-status", "403", "--scenario", "demo", "--roster-out", str(roster),
-        "--report-seconds", "0.5", "--files-port", "9200",
+        "--report-seconds", "0.5", "--files-port", str(files_port),
     ]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "http://127.0.0.1:9123" in result.output
+    assert f"http://127.0.0.1:{port}" in result.output
     assert "s3cret" in result.output
     assert str(roster.resolve()) in result.output
     assert (
-        f"CANVAS_URL=http://127.0.0.1:9123 CANVAS_TOKEN=s3cret canvas-observers sync {roster}"
+        f"CANVAS_URL=http://127.0.0.1:{port} CANVAS_TOKEN=s3cret canvas-observers sync {roster}"
         in (result.output)
     )
-    (app,) = apps
+    (call,) = served
+    app = call.app
     assert roster.read_text(encoding="utf-8") == app.fake.demo_roster
     config = app.fake.config
     assert (config.admin_token, config.latency_ms, config.throttle) == ("s3cret", 5.0, False)
@@ -123,32 +151,35 @@ def test_demo_start_writes_roster_and_maps_flags(
         403,
     )
     assert config.report_seconds == 0.5
-    assert served == [{"host": "127.0.0.1", "port": 9123, "files_port": 9200}]
-    assert "http://127.0.0.1:9200" in result.output
+    assert (call.host, call.port, call.files_port) == ("127.0.0.1", port, files_port)
+    assert f"http://127.0.0.1:{files_port}" in result.output
+    assert listening(result.output) == {
+        "url": f"http://127.0.0.1:{port}",
+        "files_url": f"http://127.0.0.1:{files_port}",
+        "port": port,
+        "files_port": files_port,
+    }
 
 
-def test_empty_scenario_writes_no_roster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_scenario_writes_no_roster(tmp_path: Path, served: list[Served]) -> None:
     """The default empty scenario serves an empty district and writes no file."""
-    apps: list[FakeCanvasApp] = []
-    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: apps.append(app))
     roster = tmp_path / "roster.csv"
-    result = CliRunner().invoke(main, ["fake-canvas", "--roster-out", str(roster)])
+    result = CliRunner().invoke(main, ["fake-canvas", "--port", "0", "--roster-out", str(roster)])
     assert result.exit_code == 0, result.output
     assert not roster.exists()
     assert "fake-admin-token" in result.output
-    assert len(apps[0].fake.state.users) == 1  # only the admin
+    assert len(served[0].app.fake.state.users) == 1  # only the admin
 
 
 def test_generated_scenario_serves_the_seeded_district(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, served: list[Served]
 ) -> None:
     """`--scenario generated --rows N --seed S` serves the district whose roster it writes."""
-    apps: list[FakeCanvasApp] = []
-    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: apps.append(app))
     rosters = []
     for name, seed in (("a.csv", 3), ("b.csv", 3), ("c.csv", 4)):
         roster = tmp_path / name
-        args = ["fake-canvas", "--scenario", "generated", "--rows", "30", "--seed", str(seed)]
+        args = ["fake-canvas", "--port", "0", "--scenario", "generated", "--rows", "30"]
+        args += ["--seed", str(seed)]
         result = CliRunner().invoke(main, [*args, "--roster-out", str(roster)])
         assert result.exit_code == 0, result.output
         assert "Generated (30 rows, seed" in result.output
@@ -157,11 +188,11 @@ def test_generated_scenario_serves_the_seeded_district(
     lines = rosters[0].splitlines()
     assert lines[0] == "student_id,observer_email,observer_first_name,observer_last_name"
     assert len(lines) == 31
-    state = apps[0].fake.state
+    state = served[0].app.fake.state
     sis_ids = set(state.logins_by_sis_id)
     known = [line.split(",")[0] for line in lines[1:] if line.split(",")[0] in sis_ids]
     assert len(known) >= 25  # all but the few rows broken on purpose name a served student
-    assert apps[0].fake.config.seed == 3
+    assert served[0].app.fake.config.seed == 3
 
 
 def test_rows_is_bounded() -> None:
@@ -173,31 +204,88 @@ def test_rows_is_bounded() -> None:
         assert result.exit_code == 2, result.output
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["--port", "65535"], ["--port", "9000", "--files-port", "9000"]],
-)
-def test_files_port_needs_a_port_of_its_own(
-    args: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """--files-port defaults to --port + 1 and must differ from it (usage error, exit 2)."""
-    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: None)
-    result = CliRunner().invoke(main, ["fake-canvas", *args])
+def free_ports() -> tuple[int, int]:
+    """Two ports free now (for a test that gives --port and --files-port itself)."""
+    with socket.socket() as one, socket.socket() as two:
+        one.bind(("127.0.0.1", 0))
+        two.bind(("127.0.0.1", 0))
+        return port_of(one), port_of(two)
+
+
+def test_files_port_needs_a_port_of_its_own(served: list[Served]) -> None:
+    """--files-port must differ from --port (usage error, exit 2); nothing is served."""
+    result = CliRunner().invoke(main, ["fake-canvas", "--port", "9000", "--files-port", "9000"])
     assert result.exit_code == 2
     assert "--files-port" in result.output
+    assert served == []
 
 
-def test_a_taken_port_is_a_clean_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When a port cannot be bound the command says so (exit 1), without a traceback."""
+def test_the_files_origin_gets_a_free_port_whatever_port_plus_one_holds(
+    served: list[Served],
+) -> None:
+    """--port P with P + 1 taken: the files origin gets another, free port (no "P + 1" guess),
+    and the machine-readable line says which; --port 65535 works too."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        taken = port_of(holder)
+        result = CliRunner().invoke(main, ["fake-canvas", "--port", str(taken - 1)])
+        if result.exit_code == 1 and "Address already in use" in result.output:
+            pytest.skip(f"port {taken - 1} is in use by something else")  # P itself: not ours
+        assert result.exit_code == 0, result.output
+        assert served[-1].port == taken - 1
+        assert served[-1].files_port not in (taken, taken - 1)
+        assert listening(result.output)["files_port"] == served[-1].files_port
+    finally:
+        holder.close()
 
-    def taken(app: object, **kw: object) -> None:
-        raise OSError(98, "Address already in use")
 
-    monkeypatch.setattr(fake_cli, "serve", taken)
-    result = CliRunner().invoke(main, ["fake-canvas", "--port", "9300"])
-    assert result.exit_code == 1
-    assert "cannot listen on 127.0.0.1 ports 9300 and 9301" in result.output
-    assert "Traceback" not in result.output
+def test_port_0_serves_on_the_ports_it_prints(tmp_path: Path) -> None:
+    """`fake-canvas --port 0` as a subprocess: the machine-readable line gives both ports, and
+    the fake answers there (the API on one, the side door too)."""
+    out = tmp_path / "out.txt"
+    with out.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "canvas_observers", "fake-canvas", "--port", "0"],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+        )
+    try:
+        found = fake_listening(out, process)
+        assert found["url"] == f"http://127.0.0.1:{found['port']}"
+        assert found["files_url"] == f"http://127.0.0.1:{found['files_port']}"
+        assert found["port"] != found["files_port"]
+        stats = httpx.get(f"{found['url']}/__fake__/stats", timeout=10)
+        assert stats.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_taken_port_is_one_error_line(tmp_path: Path) -> None:
+    """The real command on a port something listens on: exit 1 and only the error, naming the
+    host and port (no traceback, no half-printed start-up)."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        taken = port_of(holder)
+        for args in (["--port", str(taken)], ["--port", "0", "--files-port", str(taken)]):
+            result = subprocess.run(
+                [sys.executable, "-m", "canvas_observers", "fake-canvas", *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode == 1
+            assert result.stdout == ""
+            assert result.stderr == (
+                f"Error: cannot listen on 127.0.0.1 port {taken}: Address already in use\n"
+            )
+    finally:
+        holder.close()
 
 
 def test_serve_refuses_a_taken_canvas_or_files_port() -> None:

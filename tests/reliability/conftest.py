@@ -4,6 +4,8 @@ and checks of the fake Canvas's final state (duplicates, unasked links) from its
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -147,6 +149,8 @@ def cli_command() -> list[str]:
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on now: a Canvas URL that is refused. (A fake Canvas is
+    started on --port 0 and asked for its ports instead: ``start_fake_canvas``.)"""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -169,30 +173,41 @@ class FakeProcess:
                 self.process.wait()
 
 
+LISTENING = "listening: "  # the fake's machine-readable line (cli/fake.py LISTENING_PREFIX)
+
+
+def fake_listening(out: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The URLs and ports a `fake-canvas --port 0` subprocess printed on the line that starts
+    with LISTENING, its stdout going to the file ``out`` (it binds before printing)."""
+    deadline = time.monotonic() + 120  # a hung start-up fails the test instead of hanging it
+    while process.poll() is None and time.monotonic() < deadline:
+        for line in out.read_text(encoding="utf-8").splitlines():
+            if line.startswith(LISTENING):
+                found: dict[str, Any] = json.loads(line.removeprefix(LISTENING))
+                return found
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.05)
+    stderr = process.stderr.read() if process.stderr and process.poll() is not None else b""
+    raise RuntimeError(f"fake-canvas gave no ports: {stderr!r}")
+
+
 def start_fake_canvas(args: list[str], cwd: Path) -> FakeProcess:
-    """Start `fake-canvas ARGS` and wait until its side door answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*cli_command(), "fake-canvas", "--port", str(port), *args],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    fake = FakeProcess(process, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"fake-canvas exited: {process.stderr.read() if process.stderr else ''!r}"
-            )
-        try:
-            httpx.get(f"{fake.base_url}/__fake__/stats", timeout=1.0)
-        except httpx.TransportError:
-            time.sleep(0.05)
-        else:
-            return fake
-    fake.stop()
-    raise RuntimeError("fake-canvas did not start")
+    """Start `fake-canvas --port 0 ARGS` and read the ports it got from its listening line
+    (asking the fake, rather than guessing a free port that something may take meanwhile)."""
+    out = cwd / "fake-canvas.out"
+    with out.open("wb") as sink:
+        process = subprocess.Popen(
+            [*cli_command(), "fake-canvas", "--port", "0", *args],
+            cwd=cwd,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+        )
+    try:
+        found = fake_listening(out, process)
+    except BaseException:
+        FakeProcess(process, "").stop()
+        raise
+    return FakeProcess(process, str(found["url"]))
 
 
 def cli_env(base_url: str, token: str) -> dict[str, str]:

@@ -128,14 +128,16 @@ FATAL_CASES = [
     ),
     pytest.param(
         b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml",
-        "roster.csv: the file is a zip archive, probably an Excel workbook (.xlsx), not a CSV; "
-        'open it and save it as "CSV UTF-8 (Comma delimited)"',
-        id="xlsx",
+        "roster.csv: the file is a zip archive, but neither an Excel workbook (.xlsx) nor a "
+        "OneRoster or SDS export (it holds no users.csv); check that you picked the roster "
+        "export",
+        id="zip-not-a-workbook",
     ),
     pytest.param(
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00\x00\x00",
-        "roster.csv: the file is an old Excel workbook (.xls), not a CSV; "
-        'open it and save it as "CSV UTF-8 (Comma delimited)"',
+        "roster.csv: the file is an old Excel workbook (.xls), which cannot be read directly; "
+        'open it in Excel and save it as "Excel Workbook (.xlsx)" or "CSV UTF-8 (Comma '
+        'delimited)"',
         id="xls",
     ),
     pytest.param(

@@ -42,8 +42,14 @@ def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
 
 def check_base_url(base_url: str, *, allow_insecure: bool = False) -> httpx.URL:
     """Parse the Canvas URL; refuse what would expose the token (UnsafeRequest)."""
+    given = base_url.strip()
+    if given and "://" not in given and not given.startswith("/"):
+        # A bare host ("school.instructure.com", as the browser's address bar shows it).
+        raise ConfigurationError(
+            f"the Canvas URL {given!r} has no scheme; use https://{given.rstrip('/')}"
+        )
     try:
-        url = httpx.URL(base_url.strip())
+        url = httpx.URL(given)
     except httpx.InvalidURL as exc:
         raise ConfigurationError(f"not a URL: {base_url!r}") from exc
     if url.scheme not in ("http", "https") or not url.host:

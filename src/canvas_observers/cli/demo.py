@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
+import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -20,6 +24,8 @@ from canvas_observers.sync.options import SyncOptions
 from canvas_observers.sync.run import RunResult
 
 DEMO_TIME_ZONE = "America/Chicago"  # the sample district's Canvas account zone
+PAST_RUNS = "Past runs: "
+LAST_RUN = "The last run in detail: "
 
 
 @click.command(cls=Command)
@@ -129,8 +135,29 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
         f"{sum(second.info.api_calls.values()) / rows:.2f}. The second run sent {writes2} "
         "writes: everything that was right stayed as it was.\n"
         f"Reports: {out_dir / 'report-first-run.json'}, {out_dir / 'report-second-run.json'}; "
-        f"the first run's page to share: {out_dir / 'report-first-run.html'}\n"
-        f"Past runs: canvas-observers runs --state {state}\n"
-        f"One run in detail: canvas-observers show {second.info.run_id} --state {state}"
+        f"the first run's page to share: {out_dir / 'report-first-run.html'}"
     )
+    # Printed plainly (no rich markup or wrapping), so they can be copied and run as they are.
+    command, journal = this_command(), shlex.quote(str(state))
+    click.echo(f"{PAST_RUNS}{command} runs --state {journal}")
+    click.echo(f"{LAST_RUN}{command} show last --state {journal}")
     return EXIT_OK
+
+
+def this_command() -> str:
+    """How to run this very command from the current folder, as the shell should be given it:
+    ``canvas-observers`` when that is on PATH (and is this one), else the script's path
+    (``.venv/bin/canvas-observers`` after ``make demo``), else ``python -m canvas_observers``."""
+    script = Path(sys.executable).with_name("canvas-observers")
+    on_path = shutil.which("canvas-observers")
+    if on_path is not None and (not script.exists() or Path(on_path).samefile(script)):
+        return "canvas-observers"
+    if script.exists():
+        try:
+            shown = os.path.relpath(script)
+        except ValueError:  # another drive, on Windows
+            shown = str(script)
+        if not shown.startswith(".."):
+            return shlex.quote(shown if os.sep in shown else f".{os.sep}{shown}")
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m canvas_observers"

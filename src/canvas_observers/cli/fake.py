@@ -3,6 +3,7 @@ tests and for benchmarks. A thin shell: flags -> FakeConfig -> create_app -> ser
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -14,10 +15,12 @@ from canvas_observers.fake_canvas.app import create_app
 from canvas_observers.fake_canvas.config import DEFAULT_ADMIN_TOKEN, FakeConfig
 from canvas_observers.fake_canvas.roles import ACCOUNT_ADMIN, parse_permissions
 from canvas_observers.fake_canvas.scenarios import generate_district
-from canvas_observers.fake_canvas.server import serve, url_of
+from canvas_observers.fake_canvas.server import bind_pair, port_of, serve_on, url_of
 from canvas_observers.fake_canvas.state import FakeState
 
 MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
+LISTENING_PREFIX = "listening: "
+"""Starts the line that gives the ports as JSON: {"url", "files_url", "port", "files_port"}."""
 
 
 @click.command(
@@ -27,16 +30,17 @@ MAX_GENERATED_ROWS = 100_000  # the benchmark's largest district
 )
 @listen_options(
     port=8900,
+    lowest=0,
     risk="the fake Canvas has a well-known admin token and an unauthenticated side door "
     "(/__fake__/) that can rewrite its whole district, so anyone who can reach it owns it",
 )
 @click.option(
     "--files-port",
     default=None,
-    type=click.IntRange(1, 65535),
+    type=click.IntRange(0, 65535),
     metavar="N",
     help="Port of the files origin that report downloads redirect to (Canvas's file store "
-    "is another host); default: --port + 1.",
+    "is another host); default: a free port, printed at start.",
 )
 @click.option(
     "--admin-token",
@@ -170,11 +174,7 @@ def fake_canvas(
     """Serve the fake Canvas (a Canvas-faithful in-memory server) until Ctrl-C."""
     if not admin_token:
         raise click.UsageError("--admin-token must not be empty.")
-    if files_port is None:
-        if port == 65535:
-            raise click.UsageError("--port 65535 leaves no room for --files-port; give one.")
-        files_port = port + 1
-    if files_port == port:
+    if files_port and files_port == port:
         raise click.UsageError("--files-port must differ from --port.")
     permissions = None
     if admin_permissions is not None:
@@ -182,6 +182,11 @@ def fake_canvas(
             permissions = parse_permissions(admin_permissions.split(","))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--admin-permissions") from None
+    try:
+        canvas_sock, files_sock = bind_pair(host.strip("[]"), port, files_port)
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+    port, files_port = port_of(canvas_sock), port_of(files_sock)
     config = FakeConfig(
         admin_token=admin_token,
         latency_ms=latency_ms,
@@ -209,7 +214,14 @@ def fake_canvas(
     click.echo(f"Files origin (report downloads) at {url_of(host, files_port)}")
     click.echo(f"Admin token: {admin_token}")
     if roster_text is not None:
-        roster_out.write_text(roster_text, encoding="utf-8")
+        try:
+            roster_out.write_text(roster_text, encoding="utf-8")
+        except OSError as exc:
+            canvas_sock.close()
+            files_sock.close()
+            raise click.ClickException(
+                f"cannot write --roster-out {roster_out}: {exc.strerror or exc}"
+            ) from None
         label = "Demo" if scenario == "demo" else f"Generated ({rows} rows, seed {seed})"
         click.echo(f"{label} roster written to {roster_out.resolve()}")
         click.echo("Try:")
@@ -217,10 +229,9 @@ def fake_canvas(
             f"  CANVAS_URL={url} CANVAS_TOKEN={shlex.quote(admin_token)} "
             f"canvas-observers sync {shlex.quote(str(roster_out))}"
         )
+    # One line for scripts and tests that start the fake on --port 0: the ports it got.
+    files_url = url_of(host, files_port)
+    listening = {"url": url, "files_url": files_url, "port": port, "files_port": files_port}
+    click.echo(f"{LISTENING_PREFIX}{json.dumps(listening)}")
     click.echo("Press Ctrl-C to stop.")
-    try:
-        serve(app, host=host.strip("[]"), port=port, files_port=files_port)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host} ports {port} and {files_port}: {exc}"
-        ) from None
+    serve_on(app, host.strip("[]"), canvas_sock, files_sock)

@@ -18,11 +18,13 @@ import click
 from click.core import ParameterSource
 
 from canvas_observers.canvas.net import is_loopback
+from canvas_observers.cli.exits import Stopped
 from canvas_observers.core.outcomes import Outcome
 from canvas_observers.core.timezone import zone_named
 from canvas_observers.roster.columns import parse_delimiter, parse_mapping
 from canvas_observers.roster.sources import FORMATS, SourceOptions
 from canvas_observers.sis_export import ExportError, check_template
+from canvas_observers.store.journal import Journal
 
 F = TypeVar("F", bound=Callable[..., Any])
 OUTCOME_NAMES = [o.value for o in Outcome]
@@ -260,6 +262,12 @@ _SOURCE_FLAGS = (
         help="Four-column CSV: the separator, ',' or ';' or a tab ('\\t' or tab). OneRoster "
         "and SDS ignore it.",
     ),
+    click.option(
+        "--sheet",
+        metavar="NAME",
+        default=None,
+        help="Excel roster (.xlsx): the sheet to read. Default: the first sheet.",
+    ),
 )
 
 
@@ -276,19 +284,65 @@ def source_options(command: F) -> F:
             encoding=kwargs.pop("encoding"),
             columns=kwargs.pop("columns"),
             delimiter=kwargs.pop("delimiter"),
+            sheet=kwargs.pop("sheet"),
         )
         return command(*args, **kwargs)
 
     return apply_flags(cast(F, wrapper), _SOURCE_FLAGS)
 
 
+# -- a run of the journal ------------------------------------------------------------------------
+
+LAST_RUN = "last"
+
+
+class RunParam(click.ParamType[int | str, Any]):
+    """``RUN``: a run's id from `canvas-observers runs`, or ``last`` for the latest run."""
+
+    name = "run"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | str:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text.lower() == LAST_RUN:
+            return LAST_RUN
+        try:
+            return int(text)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a run: give its number from `canvas-observers runs`, or last",
+                param,
+                ctx,
+            )
+
+
+def run_argument(command: F) -> F:
+    """The ``RUN`` argument (``run_id``: an int, or ``LAST_RUN``); ``run_number`` resolves it."""
+    return click.argument("run_id", metavar="RUN", type=RunParam())(command)
+
+
+def run_number(journal: Journal, run: int | str, path: Path) -> int:
+    """The id ``RUN`` names: itself, or for ``last`` the journal's latest run; ``Stopped`` when
+    the journal has no run at all."""
+    if isinstance(run, int):
+        return run
+    latest = journal.list_runs(limit=1)
+    if not latest:
+        raise Stopped(f"no run recorded yet in {path}, so there is no last run")
+    return latest[0].id
+
+
 # -- the fakes' listening address ---------------------------------------------------------------
 
 
-def listen_options(*, port: int, risk: str) -> Callable[[F], F]:
+def listen_options(*, port: int, risk: str, lowest: int = 1) -> Callable[[F], F]:
     """``--host``, ``--allow-remote`` and ``--port`` for a fake server. A host that is not
     loopback is refused unless ``--allow-remote`` is given, saying ``risk`` (why exposing the
-    fake is dangerous); the command receives ``host`` and ``port`` only."""
+    fake is dangerous); the command receives ``host`` and ``port`` only. ``lowest=0`` lets
+    ``--port 0`` ask for a free port."""
 
     def decorate(command: F) -> F:
         @functools.wraps(command)
@@ -311,7 +365,10 @@ def listen_options(*, port: int, risk: str) -> Callable[[F], F]:
                 help=f"Allow a non-loopback --host: {risk}; expose it only on a network you trust.",
             ),
             click.option(
-                "--port", default=port, type=click.IntRange(1, 65535), help="Port to listen on."
+                "--port",
+                default=port,
+                type=click.IntRange(lowest, 65535),
+                help="Port to listen on" + (" (0: a free one)." if lowest == 0 else "."),
             ),
         )
         return apply_flags(cast(F, wrapper), flags)

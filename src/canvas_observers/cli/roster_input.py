@@ -36,7 +36,7 @@ from canvas_observers.roster.model import Roster
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.sis_api import ApiConfig, FetchResult, Secret, fetch_bundle
 from canvas_observers.sis_api import read_client_secret as read_secret_file
-from canvas_observers.sis_api.config import CLIENT_AUTH, VERSIONS
+from canvas_observers.sis_api.config import CLIENT_AUTH, VERSIONS, service_root
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("canvas_observers")
@@ -158,6 +158,13 @@ def api_options(command: F) -> F:
             if not client_id or secret_file is None:
                 raise click.UsageError(
                     "--oneroster-api needs --client-id ID and --client-secret-file FILE"
+                )
+            url, cut = service_root(url)
+            if cut is not None:
+                click.echo(
+                    f"note: --oneroster-api goes on to {cut!r}; reading the whole roster from "
+                    f"the service root {url}",
+                    err=True,
                 )
             kwargs["api"] = ApiSource(
                 url, client_id, secret_file, token_url, version, client_auth or "basic", scope

@@ -26,6 +26,8 @@ from canvas_observers.cli.options import (
     OUTCOME_NAMES,
     canvas_url_option,
     outcomes_option,
+    run_argument,
+    run_number,
     state_option,
     time_zone_option,
 )
@@ -201,7 +203,7 @@ def _triage(totals: Mapping[str, int], *, held: bool = False) -> tuple[str, str,
 
 
 @click.command(cls=Command)
-@click.argument("run_id", metavar="RUN", type=int)
+@run_argument
 @config_option
 @_state_option
 @_canvas_url_option
@@ -240,7 +242,7 @@ def _triage(totals: Mapping[str, int], *, held: bool = False) -> tuple[str, str,
     "--time-zone, else its Canvas account's), else this computer's."
 )
 def show(
-    run_id: int,
+    run_id: int | str,
     state_path: Path | None,
     canvas_url: str | None,
     outcomes: tuple[str, ...],
@@ -250,11 +252,13 @@ def show(
     html_path: Path | None,
     time_zone: str | None,
 ) -> None:
-    """Show one run (RUN is its id from `canvas-observers runs`): settings, rows, actions."""
+    """Show one run (RUN is its id from `canvas-observers runs`, or last for the latest):
+    settings, rows, actions."""
     path = _journal_path(state_path, canvas_url)
     if not path.exists():
         raise Stopped(f"no journal at {path}")
     with _reading(path) as journal:
+        run_id = run_number(journal, run_id, path)
         run = journal.get_run(run_id)
         if run is None:
             raise Stopped(f"no run {run_id} in {path}")

@@ -20,7 +20,13 @@ from canvas_observers.cli.common import (
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped, attention_exit_code
 from canvas_observers.cli.lock import run_lock
-from canvas_observers.cli.options import canvas_options, state_option
+from canvas_observers.cli.options import (
+    LAST_RUN,
+    canvas_options,
+    run_argument,
+    run_number,
+    state_option,
+)
 from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, open_journal
 from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.store.journal import Journal, default_state_path
@@ -29,19 +35,20 @@ from canvas_observers.sync.undo import undo_removals
 
 
 @click.command("undo", cls=Command)
-@click.argument("run_id", metavar="RUN", type=int)
+@run_argument
 @config_option
 @canvas_options
 @state_option("The SQLite journal. Default: the one of this Canvas.")
 def undo(
-    run_id: int,
+    run_id: int | str,
     canvas_url: str | None,
     token_file: Path | None,
     state_path: Path | None,
     allow_insecure_http: bool,
 ) -> int:
     """Put back the links run RUN removed for the SIS's sake (with the admin PUT), and report
-    each, with whether a later sync would remove it again.
+    each, with whether a later sync would remove it again. RUN is its id from
+    `canvas-observers runs`, or last for the latest run.
 
     Links removed for the do-not-pair list are never put back (listed as excluded). Refused
     for a run that removed nothing undo may restore, or that was undone already. The restored
@@ -54,7 +61,7 @@ def undo(
     if not state.exists():
         raise Stopped(f"no journal at {state}: nothing to undo")
 
-    async def main(journal: Journal) -> tuple[int, list[RowResult]]:
+    async def main(journal: Journal, run_id: int) -> tuple[int, list[RowResult]]:
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
             client = canvas_client(
                 http, base_url=canvas_url, token=token, allow_insecure=allow_insecure_http
@@ -63,11 +70,14 @@ def undo(
             return new_run, results
 
     with run_lock(canvas_url, state, "undo"), open_journal(state) as journal:
+        number = run_number(journal, run_id, state)
+        if run_id == LAST_RUN:
+            click.echo(f"The last run is run {number}.", err=True)
         try:
-            new_run, results = asyncio.run(main(journal))
+            new_run, results = asyncio.run(main(journal, number))
         except RunAborted as stop:
             raise Stopped(f"the undo stopped: {stop.reason}") from stop
-    table = Table(title=f"Undo of run {run_id} (journal run {new_run})")
+    table = Table(title=f"Undo of run {number} (journal run {new_run})")
     for column in ("student", "guardian", "canvas ids\nstudent/observer", "outcome", "detail"):
         table.add_column(column, overflow="fold")
     failed = 0

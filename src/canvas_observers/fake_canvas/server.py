@@ -3,7 +3,8 @@ background thread on a free loopback port for tests (`running_server`).
 
 Both listen on two sockets: the Canvas port, and a second port for the files origin (where
 report downloads redirect to, `FakeConfig.files_origin`), which they point at that port. One
-uvicorn server serves both; the app tells them apart by the Host header."""
+uvicorn server serves both; the app tells them apart by the Host header. The files origin's
+port is a free one unless given: a fixed "Canvas port + 1" could be taken by anything."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp
 
 from canvas_observers.fake_canvas.operating import DroppedConnection
 
+_BACKLOG = 2048  # uvicorn's default
 _STARTUP_TIMEOUT = 10.0  # seconds for uvicorn to bind; generous for a loaded 2-core machine
 
 
@@ -77,13 +79,48 @@ def serve(
     app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8900, files_port: int | None = None
 ) -> None:
     """Serve `app` until interrupted (Ctrl-C) on `port`, and the files origin on `files_port`
-    (default: port + 1); uvicorn logs warnings and errors only. OSError when a port is taken."""
-    canvas_sock = bind(host, port)
+    (default: a free port); uvicorn logs warnings and errors only. OSError when a port is
+    taken."""
+    canvas_sock, files_sock = bind_pair(host, port, files_port)
+    serve_on(app, host, canvas_sock, files_sock)
+
+
+def bind_pair(host: str, port: int, files_port: int | None) -> tuple[socket.socket, socket.socket]:
+    """The Canvas socket on `port` and the files origin's on `files_port` (None or 0: a free
+    port, as is `port` 0), both listening already: a client that connects once the ports are
+    printed waits in the backlog until uvicorn runs, instead of being refused. OSError, naming
+    the port, when one cannot be bound."""
+    canvas_sock = _bind_port(host, port)
     try:
-        files_sock = bind(host, port + 1 if files_port is None else files_port)
+        files_sock = _bind_port(host, files_port or 0)
     except OSError:
         canvas_sock.close()
         raise
+    for sock in (canvas_sock, files_sock):
+        sock.listen(_BACKLOG)
+    return canvas_sock, files_sock
+
+
+def _bind_port(host: str, port: int) -> socket.socket:
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        raise PortTaken(host, port, exc.strerror or str(exc)) from exc
+
+
+class PortTaken(OSError):
+    """A port the fake was told to listen on cannot be bound (in use, or not allowed)."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {host} port {port}: {reason}")
+        self.host, self.port, self.reason = host, port, reason
+
+
+def serve_on(
+    app: ASGIApp, host: str, canvas_sock: socket.socket, files_sock: socket.socket
+) -> None:
+    """Serve `app` on two bound sockets (``bind_pair``) until interrupted, the second as its
+    files origin; closes them at the end."""
     _point_files_origin(app, host, files_sock)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
@@ -93,6 +130,11 @@ def serve(
     finally:
         canvas_sock.close()
         files_sock.close()
+
+
+def port_of(sock: socket.socket) -> int:
+    """The port a bound socket listens on (the kernel's pick for port 0)."""
+    return int(sock.getsockname()[1])
 
 
 @contextmanager

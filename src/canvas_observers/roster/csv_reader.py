@@ -40,7 +40,7 @@ import codecs
 import csv
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import BinaryIO
 
 from canvas_observers.roster.columns import COLUMNS_HINT, resolve
@@ -57,6 +57,7 @@ from canvas_observers.roster.validate import (
     check_name,
     check_student_id,
     normalise_email,
+    show,
 )
 
 MAX_NAME_NOTES = 3  # per row: list this many other spellings, then summarise
@@ -81,12 +82,44 @@ def read_roster(
     read as a roster at all.
     """
     codec = _codec_name(encoding, source)
-    lines = _text_lines(fp, codec, source)
+    decoding = _Decoding(codec, source)
+    lines = decoding.lines(fp)
     header_line, header, records = _records(lines, source, delimiter)
+    return roster_from_records(
+        header_line,
+        header,
+        records,
+        source=source,
+        columns=columns,
+        delimiter=delimiter,
+        finished=decoding.check,
+    )
+
+
+def roster_from_records(
+    header_line: int,
+    header: list[str],
+    records: Iterable[tuple[int, list[str] | str]],
+    *,
+    source: str,
+    columns: Mapping[str, str] | None = None,
+    delimiter: str = ",",
+    finished: Callable[[], None] | None = None,
+) -> Roster:
+    """The roster of a header and its records, (line, fields) or (line, why the row is
+    broken): what the CSV reader and the spreadsheet reader (``xlsx_reader``) share, so both
+    give the same rows, problems and messages. ``finished`` runs after the last record (the
+    CSV's whole-file encoding verdict)."""
+    text = ",".join(header)
+    if bad := _ESCAPED.search(text):
+        column = bad.start() + 1  # the header's own text, as a CSV line without quotes
+        raise not_utf8_file(header_line, column, ord(bad.group()) - 0xDC00, b"", source)
     index = resolve(header, line=header_line, source=source, mapping=columns, delimiter=delimiter)
     reader = _Reader(index, source)
     for line, fields in records:
         reader.add(line, fields)
+    if finished is not None:
+        finished()
     if reader.seen == 0:
         raise RosterError(
             "the file has a header but no data rows; nothing to do. "
@@ -125,14 +158,14 @@ def _sniff(head: bytes, codec: str, source: str) -> None:
         return
     if head.startswith(b"PK\x03\x04"):
         raise RosterError(
-            "the file is a zip archive, probably an Excel workbook (.xlsx), not a CSV; "
-            'open it and save it as "CSV UTF-8 (Comma delimited)"',
+            "the file is a zip archive, but neither an Excel workbook (.xlsx) nor a OneRoster "
+            "or SDS export (it holds no users.csv); check that you picked the roster export",
             source=source,
         )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise RosterError(
-            "the file is an old Excel workbook (.xls), not a CSV; "
-            'open it and save it as "CSV UTF-8 (Comma delimited)"',
+            "the file is an old Excel workbook (.xls), which cannot be read directly; open it "
+            'in Excel and save it as "Excel Workbook (.xlsx)" or "CSV UTF-8 (Comma delimited)"',
             source=source,
         )
     sample = head[:8192]
@@ -158,39 +191,125 @@ def _sniff(head: bytes, codec: str, source: str) -> None:
         )
 
 
-def _text_lines(fp: BinaryIO, codec: str, source: str) -> Iterator[str]:
-    """Decode ``fp`` chunk by chunk and yield lines with their endings (CRLF, LF or CR)."""
-    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
-    lines_done = 0
-    buf = ""
-    first = True
-    while True:
-        chunk = fp.read(_CHUNK)
-        if first:
-            if not chunk:
-                raise RosterError(_empty_message(), source=source)
-            _sniff(chunk, codec, source)
-            first = False
-        final = not chunk
-        # The carried-over text holds no line end (but maybe a final CR), so scan only the new
-        # text: a file with very long lines stays linear instead of quadratic.
-        scan = max(len(buf) - 1, 0)
-        try:
-            buf += decoder.decode(chunk, final=final)
-        except UnicodeDecodeError as err:
-            raise _decode_error(err, codec, lines_done + buf.count("\n"), source) from None
-        pos = 0
-        for match in _NEWLINE.finditer(buf, scan):
-            if not final and match.end() == len(buf) and match.group() == "\r":
-                break  # a CR at the end of a chunk may be the first half of a CRLF
-            yield buf[pos : match.end()]
-            pos = match.end()
-            lines_done += 1
-        buf = buf[pos:]
-        if final:
-            if buf:
-                yield buf
+class _Decoding:
+    """Decodes the file chunk by chunk into lines, and judges its encoding at the end.
+
+    Under UTF-8 a byte that does not decode is kept as a lone surrogate (``surrogateescape``)
+    instead of stopping at once, because what to say depends on the whole file: one that is
+    UTF-8 nowhere (no valid non-ASCII character at all) is an 8-bit export, refused at the end
+    with the ``--encoding`` to pass (``check``); one that is UTF-8 except a few lines (an SIS
+    whose older records were typed in another encoding) has those lines reported as bad rows
+    (``_Reader.add``), since re-reading it as cp1252 would garble every other line.
+    """
+
+    def __init__(self, codec: str, source: str) -> None:
+        self.codec = codec
+        self.source = source
+        self.errors = "surrogateescape" if codec == "utf-8-sig" else "strict"
+        self.first_bad: tuple[int, int, int] | None = None  # (line, column, byte)
+        self.bytes_seen = bytearray()  # the undecodable bytes (up to 4 KiB), for the guess
+        self.saw_utf8 = False
+
+    def lines(self, fp: BinaryIO) -> Iterator[str]:
+        """Decode ``fp`` and yield lines with their endings (CRLF, LF or CR)."""
+        decoder = codecs.getincrementaldecoder(self.codec)(errors=self.errors)
+        lines_done = 0
+        buf = ""
+        first = True
+        while True:
+            chunk = fp.read(_CHUNK)
+            if first:
+                if not chunk:
+                    raise RosterError(_empty_message(), source=self.source)
+                _sniff(chunk, self.codec, self.source)
+                first = False
+            final = not chunk
+            # The carried-over text holds no line end (but maybe a final CR), so scan only the
+            # new text: a file with very long lines stays linear instead of quadratic.
+            scan = max(len(buf) - 1, 0)
+            try:
+                buf += decoder.decode(chunk, final=final)
+            except UnicodeDecodeError as err:
+                lines_before = lines_done + buf.count("\n")
+                raise _decode_error(err, self.codec, lines_before, self.source) from None
+            pos = 0
+            for match in _NEWLINE.finditer(buf, scan):
+                if not final and match.end() == len(buf) and match.group() == "\r":
+                    break  # a CR at the end of a chunk may be the first half of a CRLF
+                lines_done += 1
+                yield self._seen(buf[pos : match.end()], lines_done)
+                pos = match.end()
+            buf = buf[pos:]
+            if final:
+                if buf:
+                    yield self._seen(buf, lines_done + 1)
+                return
+
+    def _seen(self, line: str, number: int) -> str:
+        if self.errors == "strict":
+            return line
+        if not self.saw_utf8 and _VALID_NON_ASCII.search(line):
+            self.saw_utf8 = True
+        bad = _ESCAPED.search(line)
+        if bad is not None:
+            if self.first_bad is None:
+                self.first_bad = (number, bad.start() + 1, ord(bad.group()) - 0xDC00)
+            if len(self.bytes_seen) < 4096:
+                self.bytes_seen += escaped_bytes(line)
+        return line
+
+    def check(self) -> None:
+        """After the last line: a file with undecodable bytes and no UTF-8 at all is refused
+        whole, naming its first bad byte and the ``--encoding`` to pass."""
+        if self.first_bad is None or self.saw_utf8:
             return
+        line, column, byte = self.first_bad
+        raise not_utf8_file(line, column, byte, bytes(self.bytes_seen), self.source)
+
+
+def not_utf8_file(line: int, column: int, byte: int, seen: bytes, source: str) -> RosterError:
+    """The whole file is refused: it (or its header) is not UTF-8."""
+    return RosterError(
+        f"the file is not UTF-8: byte 0x{byte:02X} at column {column} cannot be decoded; "
+        f'save it as UTF-8 ("CSV UTF-8") or pass --encoding {eight_bit_guess(seen)}',
+        source=source,
+        line=line,
+    )
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")  # an undecodable byte, kept by surrogateescape
+_VALID_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff\ufeff]")
+
+
+def escaped_bytes(text: str) -> bytes:
+    """The undecodable bytes ``surrogateescape`` kept in ``text``."""
+    return bytes(ord(ch) - 0xDC00 for ch in _ESCAPED.findall(text))
+
+
+def not_utf8(fields: Mapping[str, str]) -> str:
+    """Why a row whose ``fields`` (column -> value) hold undecodable bytes is refused, with
+    what each probably says."""
+    said = []
+    for field, value in fields.items():
+        raw = value.strip().encode("utf-8", "surrogateescape")
+        guess = eight_bit_guess(raw)
+        said.append(
+            f"{field} has byte 0x{escaped_bytes(value)[0]:02X} "
+            f"(in {guess}: {show(raw.decode(guess, errors='replace'))})"
+        )
+    return (
+        f"this line is not UTF-8 like the rest of the file: {', '.join(said)}; correct it in "
+        'the SIS, or retype it and save the file as "CSV UTF-8", then run again'
+    )
+
+
+def readable(value: str) -> str:
+    """``value`` with any undecodable byte read as its likely 8-bit letter, for messages and
+    reports (a lone surrogate cannot be written as UTF-8)."""
+    if not _ESCAPED.search(value):
+        return value
+    raw = value.encode("utf-8", "surrogateescape")
+    return raw.decode(eight_bit_guess(raw), errors="replace")
 
 
 def _decode_error(
@@ -201,10 +320,7 @@ def _decode_error(
     column = err.start - (data.rfind(b"\n") + 1) + 1
     bad = err.object[err.start : err.end]
     name = "UTF-8" if codec == "utf-8-sig" else codec
-    guess = eight_bit_guess(err.object)
-    hint = f'save it as UTF-8 ("CSV UTF-8") or pass --encoding {guess}'
-    if codec != "utf-8-sig":
-        hint = 'check the --encoding value, or save the file as UTF-8 ("CSV UTF-8")'
+    hint = 'check the --encoding value, or save the file as UTF-8 ("CSV UTF-8")'
     return RosterError(
         f"the file is not {name}: byte 0x{bad[0]:02X} at column {column} cannot be decoded; {hint}",
         source=source,
@@ -299,6 +415,18 @@ class _Reader:
             self.problems.append(RowProblem(line=line, reason=reason, source=self.source))
             return
         raw = {c: fields[i] if i < len(fields) else "" for c, i in self.columns.items()}
+        if garbled := [c for c, value in raw.items() if _ESCAPED.search(value)]:
+            self.problems.append(
+                RowProblem(
+                    line=line,
+                    reason=not_utf8({c: raw[c] for c in garbled}),
+                    student_id=readable(raw["student_id"].strip()),
+                    observer_email=normalise_email(readable(raw["observer_email"])),
+                    source=self.source,
+                    field=garbled[0],
+                )
+            )
+            return
         student_id = raw["student_id"].strip()
         email = normalise_email(raw["observer_email"])
         reasons: list[tuple[str, str]] = []

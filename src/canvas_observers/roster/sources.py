@@ -25,6 +25,7 @@ from canvas_observers.roster.csv_reader import read_roster
 from canvas_observers.roster.model import Roster, RosterError
 from canvas_observers.roster.oneroster import read_oneroster
 from canvas_observers.roster.sds import read_sds
+from canvas_observers.roster.xlsx_reader import is_workbook, read_workbook
 
 FORMATS = ("csv", "oneroster", "sds")
 DEFAULT_GUARDIAN_ROLES: tuple[str, ...] = ("parent", "guardian")
@@ -77,12 +78,14 @@ def read_source_detailed(
     columns: Mapping[str, str] | None = None,
     delimiter: str = ",",
     own: bool = False,
+    sheet: str | None = None,
 ) -> SourceRead:
     """Like ``read_source``, also returning the format and the guardians' sourcedIds.
 
     ``columns`` and ``delimiter`` (``--column``, ``--delimiter``) apply to the four-column
-    CSV only: OneRoster and SDS files have fixed headers and commas. ``own``: the bundle is
-    one this tool wrote (``Bundle.own``).
+    CSV only: OneRoster and SDS files have fixed headers and commas. A four-column roster may
+    also be an Excel workbook (``xlsx_reader``), its sheet ``sheet`` (default: the first).
+    ``own``: the bundle is one this tool wrote (``Bundle.own``).
     """
     fmt = (format or detect_format(path)).lower()
     if fmt not in FORMATS:
@@ -96,6 +99,14 @@ def read_source_detailed(
                 "is a folder with neither users.csv (OneRoster) nor relationships.csv (SDS); "
                 "give the roster CSV file, or the folder of a OneRoster or SDS export",
                 source=str(path),
+            )
+        if is_workbook(path):
+            roster = read_workbook(path, source=path.name, sheet=sheet, columns=columns)
+            return SourceRead(roster, "csv")
+        if sheet is not None:
+            raise RosterError(
+                f"--sheet {sheet!r} is for an Excel workbook (.xlsx); this is a CSV file",
+                source=path.name,
             )
         try:
             with path.open("rb") as fp:
@@ -173,6 +184,7 @@ class SourceOptions:
     columns: tuple[tuple[str, str], ...] = ()  # (roster column, the file's header)
     delimiter: str = ","
     own_snapshot: bool = False  # the tool's own OneRoster API snapshot (Bundle.own)
+    sheet: str | None = None  # an Excel roster's sheet (default: the first)
 
     def read_detailed(self, path: Path) -> SourceRead:
         return read_source_detailed(
@@ -185,6 +197,7 @@ class SourceOptions:
             columns=dict(self.columns),
             delimiter=self.delimiter,
             own=self.own_snapshot,
+            sheet=self.sheet,
         )
 
     def read(self, path: Path) -> Roster:

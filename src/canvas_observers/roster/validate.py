@@ -13,11 +13,19 @@ returns why a value is refused (the text that reaches the report) or None.
   characters, and at most 255 characters.
 * Names are trimmed and inner whitespace runs collapse to one space; control characters and
   names longer than 255 characters are refused (Canvas's ``maximum_string_length``).
+* A name that shows mojibake (``ZoÃ« MÃ¼ller``: UTF-8 read somewhere as cp1252) is refused,
+  naming the likely intended text: an account created with it would greet the parent by a
+  garbled name, in every email Canvas sends, until someone renames it by hand. ``mojibake``
+  asks ftfy (which knows the many ways text gets garbled, and leaves real names alone), and
+  also applies the plain rule ftfy is careful about: re-encoding as cp1252 gives valid UTF-8
+  that differs (``Ã…se`` is ``Åse``; no real name is spelled with those letter pairs).
 """
 
 from __future__ import annotations
 
 import re
+
+import ftfy
 
 MAX_NAME_LENGTH = 255  # Canvas ActiveRecord maximum_string_length (users.name, sortable_name)
 MAX_LOGIN_LENGTH = 100  # Canvas Pseudonym unique_id maximum (app/models/pseudonym.rb)
@@ -126,7 +134,37 @@ def check_name(value: str, field: str) -> tuple[str, str | None]:
         return "", (
             f"{field} is {len(name)} characters long; Canvas allows at most {MAX_NAME_LENGTH}"
         )
+    if (intended := mojibake(name)) is not None:
+        return "", garbled(field, name, intended)
     return name, None
+
+
+def mojibake(text: str) -> str | None:
+    """The text ``text`` was probably meant to be, when it shows mojibake; None otherwise.
+
+    ASCII text is never garbled, so it costs nothing; the cp1252 rule is applied until it
+    stops changing the text (a name garbled twice: ``ZoÃƒÂ«``).
+    """
+    if text.isascii():
+        return None
+    fixed = ftfy.fix_encoding(text)
+    for _ in range(3):
+        try:
+            again = fixed.encode("cp1252").decode("utf-8")
+        except UnicodeError:
+            break
+        if again == fixed:
+            break
+        fixed = again
+    return fixed if fixed != text else None
+
+
+def garbled(field: str, value: str, intended: str) -> str:
+    """Why a name showing mojibake is refused: what it probably says, and what to do."""
+    return (
+        f"{field} {show(value)} looks garbled (mojibake), probably {show(intended)}: correct "
+        "it in the SIS (when every accented name looks like this, check --encoding)"
+    )
 
 
 def guardian_problem(email: str, names: tuple[str, str], sourced_id: str) -> tuple[str, str] | None:
@@ -144,6 +182,11 @@ def guardian_problem(email: str, names: tuple[str, str], sourced_id: str) -> tup
             return column, f"has no {column}"
         if _NAME_CONTROL.search(value) or len(value) > MAX_NAME_LENGTH:
             return column, f"has an unusable {column} (control characters or too long)"
+        if (intended := mojibake(value)) is not None:
+            return column, (
+                f"has a garbled {column} {show(value)} (mojibake), probably {show(intended)}: "
+                "correct it in the SIS"
+            )
     return None
 
 

@@ -90,6 +90,26 @@ def _parse(url: str, what: str, *, allow_insecure: bool) -> httpx.URL:
     return parsed
 
 
+def service_root(url: str) -> tuple[str, str | None]:
+    """``url`` cut back to its service root when it goes on to a collection or record (a
+    ``.../v1p1/users`` copied from the provider's API docs), and what was cut (``users``);
+    ``(url, None)`` when there is nothing to cut or it is no URL (``resolve`` says why)."""
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL:
+        return url, None
+    path = parsed.path
+    for root in VERSION_PATHS.values():
+        at = path.lower().find(root + "/")
+        if at < 0:
+            continue
+        end = at + len(root)
+        rest = path[end:].strip("/")
+        if rest:
+            return str(parsed.copy_with(path=path[:end])), rest
+    return url, None
+
+
 def version_of_path(path: str) -> str | None:
     """``1.1`` or ``1.2`` when the path ends with that version's service root, else None."""
     clean = path.rstrip("/").lower()
