@@ -251,8 +251,7 @@ def notify(url: str, body: dict[str, object], *, deadline: float | None = None) 
         problem = f"answered HTTP {status} {_reason(status)}".rstrip()
     log.warning(
         "the run summary was not delivered to the --notify-url webhook at %s: it %s. Check "
-        "that the webhook still exists (in Slack or Teams) and that this machine can reach %s; "
-        "`canvas-observers runs` has the run either way.",
+        "that the webhook still exists (in Slack or Teams) and that this machine can reach %s.",
         host,
         problem,
         host,

@@ -54,8 +54,8 @@ def payload(
     held = scrub(info.removals_held)
     attention = sum(r.outcome in fail_on for r in rows)
     not_reached = sum(r.outcome is Outcome.NOT_PROCESSED for r in rows)
-    run = f"run {info.run_id}" if info.run_id else "the run"
     kind = "dry run" if info.dry_run else "run"
+    run = f"{kind} {info.run_id}" if info.run_id else f"the {kind}"
     when = local_time(info.ended_at, zone)
     look = f"`{show}`" if show else f"`canvas-observers show {info.run_id or 'RUN'}`"
     if reason:
@@ -67,14 +67,14 @@ def payload(
             f"command again by hand to check. The rows so far: {look}."
         )
     elif held:
-        said = f"canvas-observers {kind} {run} on {host} ended at {when}, removals held: {held}."
+        said = f"canvas-observers {run} on {host} ended at {when}, removals held: {held}."
         first = (
             "What to do first: check tonight's SIS export (a roster much shorter than usual "
             f"holds removals); the run's rows: {look}."
         )
     else:
         said = (
-            f"canvas-observers {kind} {run} on {host} ended at {when}: {attention} "
+            f"canvas-observers {run} on {host} ended at {when}: {attention} "
             f"{'row needs' if attention == 1 else 'rows need'} a person."
         )
         listed = f"`{show} --needs-attention`" if show else look
