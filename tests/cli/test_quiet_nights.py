@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -149,16 +150,16 @@ def test_runs_and_show_count_what_the_runs_fail_on_counted(canvas: str, tmp_path
     assert check_column(runs, 1) == "0"
     assert check_column(runs, 2) == "1"
 
-    def shown(run: str, *flags: str) -> dict[str, object]:
+    def shown(run: str, *flags: str) -> Any:
         return json.loads(cli("show", run, "--state", state, "--json", *flags).stdout)
 
     first = shown("1", "--needs-attention")
-    assert first["rows"] == [] and first["run"]["fail_on"] == ["failed"]  # type: ignore[index]
+    assert first["rows"] == [] and first["run"]["fail_on"] == ["failed"]
     listed = shown("1", "--outcome", "not_enrolled")["rows"]
-    assert [r["outcome"] for r in listed] == ["not_enrolled"]  # type: ignore[attr-defined]
+    assert [r["outcome"] for r in listed] == ["not_enrolled"]
     second = shown("2", "--needs-attention")
-    assert [r["outcome"] for r in second["rows"]] == ["student_not_found"]  # type: ignore[attr-defined]
-    assert second["run"]["fail_on"] == sorted(o.value for o in DEFAULT_FAIL_ON)  # type: ignore[index]
+    assert [r["outcome"] for r in second["rows"]] == ["student_not_found"]
+    assert second["run"]["fail_on"] == sorted(o.value for o in DEFAULT_FAIL_ON)
 
 
 def test_a_run_recorded_before_fail_on_was_kept_counts_the_default_set(
