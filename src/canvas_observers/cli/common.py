@@ -143,7 +143,11 @@ def setup_logging(
         root.removeHandler(handler)
     root.setLevel(logging.DEBUG if level == "debug" else logging.INFO)
     redactor = Redactor(*secrets)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Local time with its offset from UTC (``2026-09-01 02:14:05-0400``): the person reading a
+    # night's log thinks in the school's time, and a log moved to another machine stays exact.
+    fmt = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z"
+    )
     handlers: list[logging.Handler] = []
     if console:
         stream = logging.StreamHandler(sys.stderr)
