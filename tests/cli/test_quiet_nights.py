@@ -30,6 +30,9 @@ from canvas_observers.cli.lock import run_lock
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
+from canvas_observers.fake_oneroster import FakeOneRosterConfig, write_sample
+from canvas_observers.fake_oneroster import create_app as create_oneroster
+from canvas_observers.fake_oneroster.server import running_server as running_oneroster
 from tests.wiring import HEADER
 
 TOKEN = "quiet-nights-token-7c1f"
@@ -307,3 +310,43 @@ def test_the_webhook_is_told_when_a_run_cannot_start(
     assert "gone.csv: no such file" in gone and "tonight's SIS export ran" in gone
     assert "the file is empty" in blank and "tonight's SIS export ran" in blank
     assert all(body["exit_code"] == 2 and body["state"] == "not_started" for body in received)
+
+
+def test_the_webhook_is_told_when_the_sis_refuses_the_run(
+    canvas: str, tmp_path: Path, hook: tuple[str, list[dict[str, object]]]
+) -> None:
+    """The SIS's OneRoster API refuses the client secret: the run cannot start, and the
+    webhook's text says so and to check the API's credentials; the secret is never sent."""
+    url, received = hook
+    config = FakeOneRosterConfig(version="1.1", client_id="district-q", client_secret="right-1")
+    bundle = write_sample(tmp_path / "bundle", "1.1")
+    wrong = tmp_path / "secret"
+    wrong.write_text("wrong-secret-5b\n", encoding="utf-8")
+    wrong.chmod(0o600)
+    with running_oneroster(create_oneroster(config, bundle)) as sis:
+        result = cli(
+            "sync", "--oneroster-api", f"{sis}/ims/oneroster/v1p1", "--client-id", "district-q",
+            "--client-secret-file", str(wrong), "--canvas-url", canvas,
+            "--state", str(tmp_path / "j.sqlite3"), "--notify-url", f"{url}/ok",
+        )  # fmt: skip
+    assert result.returncode == 2
+    (body,) = received
+    text = str(body["text"])
+    assert text.startswith("canvas-observers could not start its run on 127.0.0.1 at ")
+    assert "district-q" in text and "wrong-secret-5b" not in json.dumps(body)
+    assert "What to do first: check that the SIS's OneRoster API answers" in text
+
+
+def test_the_webhook_says_why_a_run_stopped(
+    canvas: str, tmp_path: Path, hook: tuple[str, list[dict[str, object]]]
+) -> None:
+    """A run Canvas stops (the token refused): exit 2, and the text gives the reason and what
+    to do first; the token is never in it."""
+    url, received = hook
+    result = sync(tmp_path, canvas, PAIRED, "--notify-url", f"{url}/ok", token="wrong-token-9")
+    assert result.returncode == 2
+    (body,) = received
+    said, to_do, _counts = str(body["text"]).splitlines()
+    assert re.match(r"canvas-observers stopped run 1 on 127\.0\.0\.1 at .*: Canvas refused", said)
+    assert to_do.startswith("What to do first: fix what stopped it")
+    assert "wrong-token-9" not in json.dumps(body)
