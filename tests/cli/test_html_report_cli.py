@@ -83,7 +83,9 @@ def test_show_html_writes_the_page_of_a_past_run(canvas: str, tmp_path: Path) ->
     assert HOSTILE not in page
     cli("show", "1", "--state", state, "--html", str(out), "--needs-attention")
     page = out.read_text(encoding="utf-8")
-    assert 'data-outcome="created"' not in page and 'data-outcome="not_enrolled"' in page
+    # The run's --fail-on (the default) counts student_not_found, not not_enrolled.
+    assert 'data-outcome="created"' not in page and 'data-outcome="not_enrolled"' not in page
+    assert 'data-outcome="student_not_found"' in page
 
 
 def test_show_html_to_a_missing_folder_is_one_line(canvas: str, tmp_path: Path) -> None:

@@ -112,7 +112,8 @@ def test_show_and_runs_say_why_a_run_stopped(
 def test_show_filters_by_several_outcomes_and_needs_attention(
     canvas: tuple[FakeCanvasApp, str], tmp_path: Path
 ) -> None:
-    """--outcome takes several values; --needs-attention keeps every row a human must act on."""
+    """--outcome takes several values and lists any outcome; --needs-attention keeps the rows
+    the run's --fail-on counted (here the default: not_enrolled cures itself, so not it)."""
     _, url = canvas
     sync(tmp_path, url)
     state = str(tmp_path / "j.sqlite3")
@@ -121,7 +122,7 @@ def test_show_filters_by_several_outcomes_and_needs_attention(
     )
     assert sorted(r["outcome"] for r in both["rows"]) == ["created", "not_enrolled"]
     attention = json.loads(cli("show", "1", "--state", state, "--json", "--needs-attention").stdout)
-    assert sorted(r["outcome"] for r in attention["rows"]) == ["not_enrolled", "student_not_found"]
+    assert sorted(r["outcome"] for r in attention["rows"]) == ["student_not_found"]
     assert cli("show", "1", "--state", state, "--outcome", "bogus").returncode == 2
 
 
@@ -166,7 +167,7 @@ def test_notify_url_gets_a_summary_without_personal_data(
         assert sync(tmp_path, url, "--notify-url", f"{hook_url}/hook", body=body).returncode == 0
     assert len(received) == 1
     sent = json.dumps(received[0])
-    assert received[0]["exit_code"] == 1 and "some rows need a human" in str(received[0]["text"])
+    assert received[0]["exit_code"] == 1 and "1 row needs a person" in str(received[0]["text"])
     assert "@" not in sent and TOKEN not in sent
     refused = sync(tmp_path, url, "--notify-url", "http://example.com/hook")
     assert refused.returncode == 2 and "https" in refused.stderr

@@ -205,6 +205,8 @@ def test_ctrl_c_stops_gracefully_and_reports_every_row(tmp_path: Path) -> None:
                 str(tmp_path / "j"),
                 "--report",
                 str(report),
+                "--log-file",
+                str(tmp_path / "sync.log"),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -223,8 +225,13 @@ def test_ctrl_c_stops_gracefully_and_reports_every_row(tmp_path: Path) -> None:
     assert "Traceback" not in stdout + stderr
     rows = json.loads(report.read_text())["rows"]
     assert len({r["line"] for r in rows}) == len(rows)
-    not_processed = [r for r in rows if r["detail"].startswith("not processed")]
+    not_processed = [r for r in rows if r["outcome"] == "not_processed"]
     assert not_processed, "the run stopped before the end, and says which rows it left"
+    assert all(r["detail"].startswith("the run stopped: interrupted") for r in not_processed)
+    assert not [r for r in rows if r["outcome"] == "failed" and "interrupted" in r["detail"]]
+    log = (tmp_path / "sync.log").read_text()  # one line for them all, not a warning each
+    assert f"{len(not_processed)} roster rows were not processed: the run stopped" in log
+    assert ": not_processed:" not in log
     runs = run_cli("runs", "--state", str(tmp_path / "j"))
     assert "stopped" in runs.stdout
 

@@ -9,6 +9,7 @@ import os
 import stat
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -278,7 +279,7 @@ def test_unknown_extension_is_a_clear_error(tmp_path: Path, name: str) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def render(results: list[RowResult], info: RunInfo = INFO, **kwargs: int) -> str:
+def render(results: list[RowResult], info: RunInfo = INFO, **kwargs: Any) -> str:
     console = Console(record=True, width=120, file=io.StringIO())
     render_summary(console, info, results, **kwargs)
     return console.export_text()

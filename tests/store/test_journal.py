@@ -14,7 +14,7 @@ from typing import cast
 import pytest
 
 import canvas_observers
-from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, ActionRecord, Outcome, RowResult
 from canvas_observers.core.recorder import UserKind
 from canvas_observers.store import Journal, JournalError, NotAJournal, default_state_path
 from canvas_observers.store.journal import effective_state
@@ -144,6 +144,27 @@ def test_run_round_trip(journal: Journal) -> None:
     assert (run.pid, run.host) == (os.getpid(), socket.gethostname())
     assert journal.run_rows(run_id) == rows
     assert journal.run_actions(run_id) == actions
+
+
+def test_a_run_keeps_its_fail_on_set(journal: Journal) -> None:
+    """The outcomes a run's --fail-on counted read back as written; a run recorded before the
+    journal kept them (NULL) gets the default set; a name this version does not know (a newer
+    version's outcome) is left out rather than failing the read."""
+    chosen = _start(journal, fail_on={Outcome.FAILED, Outcome.NOT_ENROLLED})
+    default = _start(journal)
+    older = _start(journal)
+    newer = _start(journal, fail_on={Outcome.FAILED})
+    journal._conn.execute("UPDATE runs SET fail_on = NULL WHERE id = ?", (older,))
+    journal._conn.execute(
+        'UPDATE runs SET fail_on = \'["failed", "from_the_future"]\' WHERE id = ?', (newer,)
+    )
+    fail_on = {run.id: run.fail_on for run in journal.list_runs()}
+    assert fail_on[chosen] == {Outcome.FAILED, Outcome.NOT_ENROLLED}
+    assert fail_on[default] == fail_on[older] == DEFAULT_FAIL_ON
+    assert fail_on[newer] == {Outcome.FAILED}
+    run = journal.get_run(chosen)
+    assert run is not None and run.needs_attention(Outcome.NOT_ENROLLED)
+    assert not run.needs_attention(Outcome.STUDENT_NOT_FOUND)
 
 
 def test_rows_and_actions_belong_to_their_run(journal: Journal) -> None:

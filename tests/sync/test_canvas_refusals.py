@@ -53,9 +53,11 @@ async def test_a_stop_mid_run_still_gives_every_row_one_outcome(
         )
         assert report.aborted is not None and "token" in report.aborted
         assert sorted(r.line for r in report.results) == [r.line for r in rows]
-        stopped = [r for r in report.results if r.outcome.value == "failed"]
+        stopped = [r for r in report.results if r.outcome.value in ("failed", "not_processed")]
         assert stopped, "rows after the stop are reported, not dropped"
         assert all("the run stopped: Canvas refused the token" in r.detail for r in stopped)
+        # Rows the stop kept the run from reaching are not_processed: nothing was tried.
+        assert any(r.outcome.value == "not_processed" for r in stopped)
         assert report.info.run_id is not None
         assert len(journal.run_rows(report.info.run_id)) == 12
 

@@ -67,6 +67,62 @@ class UrlQueryRedactor(logging.Filter):
         return True
 
 
+class HeldLines(logging.Handler):
+    """``--quiet``'s stderr: warnings and errors are held until the command's exit code is
+    known, then printed when it is not 0 and dropped when it is (cron mails whatever a job
+    prints, so a night that needs nobody prints nothing; the log file keeps every line).
+
+    After ``settle`` the handler passes records straight on (or keeps dropping them), so a
+    line logged after the summary, like a webhook that failed, still follows the rule. At
+    most ``limit`` lines are held; the rest are counted and pointed to the log file."""
+
+    def __init__(self, target: logging.Handler, *, limit: int = 200) -> None:
+        super().__init__(target.level)
+        self.target = target
+        self.limit = limit
+        self.held: list[logging.LogRecord] = []
+        self.more = 0
+        self.settled: bool | None = None  # None: held; True: printing; False: dropping
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.settled is None:
+            if len(self.held) < self.limit:
+                self.held.append(record)
+            else:
+                self.more += 1
+        elif self.settled:
+            self.target.handle(record)
+
+    def settle(self, show: bool) -> None:
+        """Print the held lines (``show``) or drop them; later lines go the same way."""
+        if self.settled is not None:
+            return
+        self.settled = show
+        if show:
+            for record in self.held:
+                self.target.handle(record)
+            if self.more:
+                self.target.handle(
+                    logging.makeLogRecord(
+                        {
+                            "name": "canvas_observers",
+                            "levelno": logging.WARNING,
+                            "levelname": "WARNING",
+                            "msg": f"and {self.more} more warnings: see the log file",
+                        }
+                    )
+                )
+        self.held.clear()
+
+
+def settle_held_lines(exit_code: int) -> None:
+    """Once a command's exit code is known: print ``--quiet``'s held warnings if it is not
+    0, drop them if it is (HeldLines). Nothing to do without ``--quiet``."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, HeldLines):
+            handler.settle(exit_code != 0)
+
+
 RUN_LOG = "canvas_observers.run"
 """The logger of the run log: what a morning-after admin reads in ``--log-file``."""
 
@@ -79,14 +135,19 @@ def setup_logging(
     console: bool = True,
     quiet: bool = False,
 ) -> None:
-    """Log to stderr (only warnings and errors if ``quiet``) and to a file for cron; the token
-    is redacted from every record."""
+    """Log to stderr and to a file for cron; the token is redacted from every record.
+    ``quiet``: stderr gets only warnings and errors, held until the exit code is known
+    (HeldLines: none at all on exit 0)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.setLevel(logging.DEBUG if level == "debug" else logging.INFO)
     redactor = Redactor(*secrets)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Local time with its offset from UTC (``2026-09-01 02:14:05-0400``): the person reading a
+    # night's log thinks in the school's time, and a log moved to another machine stays exact.
+    fmt = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z"
+    )
     handlers: list[logging.Handler] = []
     if console:
         stream = logging.StreamHandler(sys.stderr)
@@ -95,7 +156,7 @@ def setup_logging(
         # The run log's lines (start, rows needing a human, totals, end) are for the log file:
         # the terminal gets the same as the summary table.
         stream.addFilter(lambda record: not record.name.startswith(RUN_LOG))
-        handlers.append(stream)
+        handlers.append(HeldLines(stream) if quiet else stream)
     if log_file is not None:
         file_handler = _log_file_handler(log_file)
         file_handler.setLevel(getattr(logging, level.upper()))
@@ -393,8 +454,13 @@ class Command(click.Command):
         except CanvasObserversError as error:
             if logging.getLogger().handlers:
                 logging.getLogger(RUN_LOG).error("stopped: %s", error)
+            settle_held_lines(EXIT_STOPPED)
             echo_error(str(error))
             ctx.exit(EXIT_STOPPED)
+        except click.ClickException:
+            settle_held_lines(EXIT_STOPPED)  # a usage error found while running: exit 2
+            raise
+        settle_held_lines(result if isinstance(result, int) else 0)
         if isinstance(result, int):
             ctx.exit(result)
         return result

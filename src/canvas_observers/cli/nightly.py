@@ -3,12 +3,15 @@ summary posted to a webhook (--notify-url)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import click
@@ -25,7 +28,13 @@ from rich.progress import (
 
 from canvas_observers.canvas.models import AccountReport
 from canvas_observers.canvas.net import is_loopback
-from canvas_observers.core.outcomes import RowResult
+from canvas_observers.cli.lock import LockHeld
+from canvas_observers.core.errors import CanvasObserversError
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
+from canvas_observers.report.notify import not_started_payload
+from canvas_observers.roster.model import RosterError
+from canvas_observers.sis_api.errors import SisApiError
+from canvas_observers.store.journal import JournalError
 
 log = logging.getLogger("canvas_observers")
 
@@ -33,12 +42,17 @@ ReportSink = Callable[[AccountReport], None]
 
 
 def progress_sink(
-    total: int, console: Console, *, dry_run: bool = False, quiet: bool = False
+    total: int,
+    console: Console,
+    *,
+    dry_run: bool = False,
+    quiet: bool = False,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
 ) -> tuple[AbstractContextManager[Any], Callable[[RowResult], None], ReportSink]:
     """Progress of the Canvas report and of the rows, with the rows needing attention so far
-    and an ETA: bars on a terminal; plain log lines otherwise (cron, pipes): the report's
-    status when it changes, the rows every ~10%. A dry run says "planning"; ``quiet`` shows
-    nothing (``--quiet``: problems and the summary only)."""
+    (outcomes in ``fail_on``) and an ETA: bars on a terminal; plain log lines otherwise (cron,
+    pipes): the report's status when it changes, the rows every ~10%. A dry run says
+    "planning"; ``quiet`` shows nothing (``--quiet``: only what a person needs, at the end)."""
     if quiet:
         return nullcontext(), lambda _result: None, lambda _report: None
     attention = 0
@@ -64,7 +78,7 @@ def progress_sink(
 
         def advance(result: RowResult) -> None:
             nonlocal attention
-            attention += not result.outcome.is_success
+            attention += result.outcome in fail_on
             progress.update(task, advance=1, description=f"{verb} ({attention} need attention)")
 
         return progress, advance, on_report
@@ -76,7 +90,7 @@ def progress_sink(
     def tick(result: RowResult) -> None:
         nonlocal done, attention
         done += 1
-        attention += not result.outcome.is_success
+        attention += result.outcome in fail_on
         if not first:
             first.append(time.monotonic())
         if done % step == 0 or done == total:
@@ -164,12 +178,108 @@ def _valid_host(host: str) -> bool:
     return True
 
 
-def notify(url: str, body: dict[str, object]) -> None:
-    """POST the summary; a webhook that fails is logged, never fatal (the exit code stays)."""
+@contextmanager
+def not_started(notify_url: str | None, canvas_url: str) -> Iterator[None]:
+    """Tell the webhook when what this block does stops the run before it starts (the lock
+    held, no roster, the SIS's API down, the journal unusable), with what to do first; the
+    error then goes on to the command (one line, exit 2)."""
     try:
-        response = httpx.post(url, json=body, timeout=10.0, follow_redirects=False)
-        response.raise_for_status()
+        yield
+    except (CanvasObserversError, click.ClickException) as error:
+        if notify_url is not None:
+            problem = error.message if isinstance(error, click.ClickException) else str(error)
+            body = not_started_payload(
+                canvas_url=canvas_url,
+                problem=problem,
+                to_do=not_started_advice(error),
+                at=datetime.now(UTC),
+            )
+            notify(notify_url, body)
+        raise
+
+
+def not_started_advice(error: Exception) -> str:
+    """What to do first about what kept a run from starting, in a sentence."""
+    if isinstance(error, LockHeld):
+        return (
+            "check whether the run named above is still working (a large roster) or hangs; "
+            "stop a hung one, then run again by hand to check."
+        )
+    if isinstance(error, SisApiError):
+        return (
+            "check that the SIS's OneRoster API answers and that its client id and secret "
+            "still work, then run again by hand to check."
+        )
+    if isinstance(error, RosterError | click.ClickException):
+        return (
+            "check that tonight's SIS export ran and wrote the whole roster where the run "
+            "reads it (the error names the file and line), then run again by hand to check."
+        )
+    if isinstance(error, JournalError):
+        return (
+            "check the journal file named above (the disk, its permissions), then run again "
+            "by hand to check."
+        )
+    return "fix what the error says, then run the same command again by hand to check."
+
+
+NOTIFY_DEADLINE = 15.0
+"""Seconds the webhook's POST may take in all (connect, send, every read of the answer): a
+receiver that answers a byte at a time must not hold the night's run. Tests shorten it."""
+
+
+def notify(url: str, body: dict[str, object], *, deadline: float | None = None) -> bool:
+    """POST the summary within one overall deadline; True when the receiver took it.
+
+    A webhook that fails is logged, never fatal (the exit code stays). The warning names the
+    webhook's host and what went wrong (the status code, no answer in time, no connection),
+    never the rest of its URL: a Slack or Teams webhook's path is a credential, and the
+    warning lands in cron mail and the log file.
+    """
+    limit = NOTIFY_DEADLINE if deadline is None else deadline
+    host = httpx.URL(url).host
+    try:
+        status = asyncio.run(_post(url, body, limit))
+    except TimeoutError:
+        problem = f"timed out: no complete answer within {limit:g} s, so it was given up"
     except httpx.HTTPError as error:
-        log.warning("the --notify-url webhook failed: %s", type(error).__name__)
+        problem = f"could not be reached ({_transport_problem(error)})"
     else:
-        log.info("run summary sent to the --notify-url webhook")
+        if 200 <= status < 300:
+            log.info("run summary sent to the --notify-url webhook at %s", host)
+            return True
+        problem = f"answered HTTP {status} {_reason(status)}".rstrip()
+    log.warning(
+        "the run summary was not delivered to the --notify-url webhook at %s: it %s. Check "
+        "that the webhook still exists (in Slack or Teams) and that this machine can reach %s.",
+        host,
+        problem,
+        host,
+    )
+    return False
+
+
+async def _post(url: str, body: dict[str, object], deadline: float) -> int:
+    """The status of the POST of ``body`` to ``url``, all of it within ``deadline`` seconds
+    (TimeoutError otherwise); httpx's own timeouts are per read, which a slow receiver
+    resets with every byte."""
+    async with asyncio.timeout(deadline):
+        async with httpx.AsyncClient(timeout=deadline, follow_redirects=False) as http:
+            response = await http.post(url, json=body)
+            return response.status_code
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _transport_problem(error: httpx.HTTPError) -> str:
+    """What went wrong in words without the URL (httpx's messages may carry it)."""
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(error, httpx.ConnectError):
+        return "the connection was refused or the name did not resolve"
+    return type(error).__name__

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -168,7 +168,7 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
     table.add_column("check", justify="right", no_wrap=True)
     table.add_column("why it stopped or held", overflow="fold", min_width=10)
     for run in records:
-        new, ok, attention = _triage(run.totals, held=bool(run.held))
+        new, ok, attention = _triage(run.totals, run.fail_on, held=bool(run.held))
         why = run.stop_reason or (f"removals held: {run.held}" if run.held else "")
         table.add_row(
             Text(str(run.id)),
@@ -184,21 +184,25 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
         )
     table.caption = (
         "started in UTC · new: created or paired (or would be) · ok: already paired · "
-        "check: rows that need a human (see `canvas-observers show RUN`)"
+        "check: rows that need a human, as the run's --fail-on counted them (see "
+        "`canvas-observers show RUN --needs-attention`)"
     )
     Console().print(table)
 
 
-def _triage(totals: Mapping[str, int], *, held: bool = False) -> tuple[str, str, str]:
-    """(new, ok, attention) counts of a run's outcomes; dashes for a run without totals. A run
-    whose removals were held counts as one more item needing attention."""
+def _triage(
+    totals: Mapping[str, int], fail_on: Collection[Outcome], *, held: bool = False
+) -> tuple[str, str, str]:
+    """(new, ok, attention) counts of a run's outcomes; dashes for a run without totals. The
+    attention count is the rows whose outcome the run's ``--fail-on`` counted (what its exit
+    code counted); a run whose removals were held counts as one more item."""
     if not totals:
         return "—", "—", "1" if held else "—"
     made = ("created", "paired", "guardian_updated", "would_create", "would_pair")
     new = sum(totals.get(k, 0) for k in made)
     ok = totals.get("already_paired", 0)
-    fine = {o.value for o in Outcome if o.is_success}
-    attention = sum(v for k, v in totals.items() if k not in fine) + int(held)
+    counted = {o.value for o in fail_on}
+    attention = sum(v for k, v in totals.items() if k in counted) + int(held)
     return str(new), str(ok), str(attention)
 
 
@@ -216,7 +220,8 @@ def _triage(totals: Mapping[str, int], *, held: bool = False) -> tuple[str, str,
 @click.option(
     "--needs-attention",
     is_flag=True,
-    help="Only rows a human must act on (every outcome that is not a success).",
+    help="Only rows a human must act on: those whose outcome the run's --fail-on counted "
+    "(the default set for a run that gave none). --outcome lists any outcome.",
 )
 @click.option(
     "--max-rows",
@@ -269,7 +274,7 @@ def show(
         rows = [
             r
             for r in rows
-            if r.outcome.value in wanted or (needs_attention and not r.outcome.is_success)
+            if r.outcome.value in wanted or (needs_attention and run.needs_attention(r.outcome))
         ]
         lines = {r.line for r in rows}
         actions = [a for a in actions if a.line in lines]
@@ -414,6 +419,11 @@ def _html_facts(run: RunRecord) -> list[tuple[str, str]]:
     return [(label, value) for label, value in facts if value]
 
 
+def _counted(run: RunRecord) -> dict[str, int]:
+    """The run's totals of the outcomes its --fail-on counted as needing attention."""
+    return {k: v for k, v in run.totals.items() if k in {o.value for o in run.fail_on}}
+
+
 def _run_json(run: RunRecord) -> dict[str, object]:
     return {
         "id": run.id,
@@ -431,6 +441,7 @@ def _run_json(run: RunRecord) -> dict[str, object]:
         "stop_reason": run.stop_reason,
         "source": run.source,
         "removals_held": run.held,
+        "fail_on": sorted(o.value for o in run.fail_on),
     }
 
 
@@ -458,5 +469,6 @@ def _header(run: RunRecord) -> Table:
     )
     grid.add_row("settings", Text(settings or "—"))
     grid.add_row("totals", Text(_summarise(run.totals)))
+    grid.add_row("needs attention", Text(_summarise(_counted(run)) + " (as its --fail-on counts)"))
     grid.add_row("API calls", Text(_summarise(run.api_calls, order=())))
     return grid

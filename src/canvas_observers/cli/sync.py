@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import cast
@@ -24,7 +25,7 @@ from canvas_observers.cli.common import (
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.lock import run_lock, warn_other_journals
-from canvas_observers.cli.nightly import check_notify_url
+from canvas_observers.cli.nightly import check_notify_url, not_started
 from canvas_observers.cli.options import (
     canvas_options,
     observer_id_template_option,
@@ -299,12 +300,24 @@ def sync(
     if state_path is not None:
         ensure_folder("--state", state_path)
     state = state_path or default_state_path(canvas_url)
+    fail_set = frozenset(Outcome(name) for name in fail_on) if fail_on else DEFAULT_FAIL_ON
     # The lock comes first: a second cron run stops before it reads the SIS (or the roster).
-    with run_lock(canvas_url, state, "sync"):
-        warn_other_journals(canvas_url, state, new=not state.exists())
-        read = read_roster(
-            roster, source, api=api, secret=secret, snapshots=snapshot_folder(state), quiet=quiet
-        )
+    # What stops the run before it starts (the lock held, no roster, the SIS's API down, the
+    # journal) reaches the webhook too: a night without a run needs a person as much.
+    with contextlib.ExitStack() as held:
+        with not_started(notify_url, canvas_url):
+            held.enter_context(run_lock(canvas_url, state, "sync"))
+            warn_other_journals(canvas_url, state, new=not state.exists())
+            read = read_roster(
+                roster,
+                source,
+                api=api,
+                secret=secret,
+                snapshots=snapshot_folder(state),
+                quiet=quiet,
+            )
+            excluded = read_exclusions(exclude_path) if exclude_path is not None else {}
+            journal = held.enter_context(open_journal(state))
         data = read.roster
         location = str(roster.resolve()) if roster is not None else data.source
         run_source = source_name.strip() if source_name and source_name.strip() else location
@@ -324,7 +337,6 @@ def sync(
             update_guardians=update_guardians,
             login_provider=login_provider,
         )
-        excluded = read_exclusions(exclude_path) if exclude_path is not None else {}
         settings: dict[str, object] = {
             "pairing": options.method,
             "dry_run": dry_run,
@@ -377,23 +389,23 @@ def sync(
                     quiet=quiet,
                     source=run_source,
                     location=location,
+                    fail_on=fail_set,
                 )
 
-        with open_journal(state) as journal:
-            try:
-                report = asyncio.run(main(journal))
-            except KeyboardInterrupt:
-                raise Stopped(
-                    "quit at once (second Ctrl-C); `canvas-observers runs` shows this run as "
-                    "interrupted, and the next run picks up where it left off"
-                ) from None
+        try:
+            report = asyncio.run(main(journal))
+        except KeyboardInterrupt:
+            raise Stopped(
+                "quit at once (second Ctrl-C); `canvas-observers runs` shows this run as "
+                "interrupted, and the next run picks up where it left off"
+            ) from None
     return finish(
         report,
         console=console,
         report_path=report_path,
         state_path=state,
         removal_candidates=data.removal_candidates,
-        fail_on={Outcome(name) for name in fail_on} if fail_on else DEFAULT_FAIL_ON,
+        fail_on=fail_set,
         notify_url=notify_url,
         quiet=quiet,
         time_zone=zones[0] if zones else None,

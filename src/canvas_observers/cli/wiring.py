@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Collection, Sequence
@@ -18,11 +19,18 @@ from pathlib import Path
 import click
 import httpx
 from rich.console import Console
+from rich.text import Text
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import CanvasError, ConfigurationError
 from canvas_observers.canvas.retry import RetryPolicy
-from canvas_observers.cli.common import echo_error, ensure_folder, silence_broken_pipe
+from canvas_observers.cli.common import (
+    SETTINGS_VALUES,
+    echo_error,
+    ensure_folder,
+    settle_held_lines,
+    silence_broken_pipe,
+)
 from canvas_observers.cli.exits import Stopped, run_exit_code
 from canvas_observers.cli.nightly import notify, progress_sink
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
@@ -34,7 +42,12 @@ from canvas_observers.core.timezone import (
     chosen,
 )
 from canvas_observers.report.notify import payload
-from canvas_observers.report.render import REPORT_SUFFIXES, render_summary, write_report
+from canvas_observers.report.render import (
+    REPORT_SUFFIXES,
+    render_attention,
+    render_summary,
+    write_report,
+)
 from canvas_observers.roster.model import RemovalCandidate, Roster
 from canvas_observers.store.journal import Journal, JournalError
 from canvas_observers.sync.options import SyncOptions
@@ -135,11 +148,17 @@ async def run_with_progress(
     quiet: bool = False,
     source: str | None = None,
     location: str = "",
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
 ) -> RunResult:
-    """Build the client on ``http`` and run the sync with a progress display (none if quiet)."""
+    """Build the client on ``http`` and run the sync with a progress display (none if quiet);
+    ``fail_on`` is what the run counts as needing attention (kept with it in the journal)."""
     client = canvas_client(http, base_url=base_url, token=token, allow_insecure=allow_insecure)
     bar, tick, on_report = progress_sink(
-        len(roster.rows) + len(roster.problems), console, dry_run=options.dry_run, quiet=quiet
+        len(roster.rows) + len(roster.problems),
+        console,
+        dry_run=options.dry_run,
+        quiet=quiet,
+        fail_on=fail_on,
     )
     with bar:
         return await run_sync(
@@ -155,6 +174,7 @@ async def run_with_progress(
             excluded=excluded,
             source=source,
             location=location,
+            fail_on=fail_on,
         )
 
 
@@ -175,6 +195,9 @@ def finish(
 
     The report comes first, so a closed terminal or pipe cannot lose it. A run that stopped
     before reaching any row (token refused, Canvas unreachable) prints only its one error line.
+    ``quiet`` (cron): a run that exits 0 prints nothing at all; one that does not prints only
+    what a person needs: the summary's attention part, the command to see the run, the held
+    warnings (common.HeldLines) and the error.
     """
     if report_path is not None:
         write_report(
@@ -184,11 +207,28 @@ def finish(
             removal_candidates=removal_candidates,
             time_zone=time_zone,
         )
+    code = run_exit_code(report, fail_on)
     reached = any(r.outcome is not Outcome.INVALID_ROW for r in report.results)
+    show = show_command(report.info.run_id, state_path)
     try:
-        if report.aborted is None or reached:
+        if quiet:
+            if code != 0 and (report.aborted is None or reached):
+                render_attention(
+                    console,
+                    report.info,
+                    report.results,
+                    max_attention_rows=max_attention_rows,
+                    fail_on=fail_on,
+                )
+                if show:
+                    console.print(Text.assemble(("See the run: ", "dim"), show))
+        elif report.aborted is None or reached:
             render_summary(
-                console, report.info, report.results, max_attention_rows=max_attention_rows
+                console,
+                report.info,
+                report.results,
+                max_attention_rows=max_attention_rows,
+                fail_on=fail_on,
             )
             if removal_candidates:
                 console.print(
@@ -196,18 +236,39 @@ def finish(
                     "(tobedeleted, inactive or disabled): listed in the report as removal "
                     "candidates; nothing was removed."
                 )
-            if report_path is not None and not quiet:
+            if report_path is not None:
                 console.print(f"Report written to {report_path}")
-            if state_path is not None and not quiet:
+            if state_path is not None:
                 console.print(f"Journal: {state_path} (run {report.info.run_id})")
     except BrokenPipeError:  # `sync ... | head`: the summary is optional, the exit code is not
         silence_broken_pipe(sys.stdout)
+    settle_held_lines(code)
     if report.aborted is not None:
         echo_error(f"the run stopped: {report.aborted}")
-    code = run_exit_code(report, fail_on)
     if notify_url is not None and code != 0:
-        notify(notify_url, payload(report.info, report.results, exit_code=code))
+        body = payload(report.info, report.results, exit_code=code, fail_on=fail_on, show=show)
+        notify(notify_url, body)
     return code
+
+
+def show_command(run_id: int | None, state_path: Path | None) -> str:
+    """``canvas-observers show RUN --state PATH [--config FILE]``, quoted for a shell: the
+    command that shows this run as printed, from cron mail or a webhook message (whose reader
+    is not in the run's folder, nor has its settings file's defaults). "" without a run."""
+    if run_id is None or state_path is None:
+        return ""
+    words = ["canvas-observers", "show", str(run_id), "--state", str(state_path.absolute())]
+    settings = settings_file()
+    if settings is not None:
+        words += ["--config", str(settings.absolute())]
+    return shlex.join(words)
+
+
+def settings_file() -> Path | None:
+    """The ``--config`` file the running command read its settings from, if any."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get(SETTINGS_VALUES) if ctx is not None else None
+    return Path(found[0]) if found is not None else None
 
 
 def check_report_path(report_path: Path | None) -> None:

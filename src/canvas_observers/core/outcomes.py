@@ -27,6 +27,9 @@ class Outcome(StrEnum):
     # created (a second account for a known guardian never is); `forget-guardian` clears it.
     GUARDIAN_ACCOUNT_DELETED = "guardian_account_deleted"
     FAILED = "failed"
+    # The run stopped (a safety stop, Ctrl-C or SIGTERM, Canvas gone) before reaching the row:
+    # nothing was tried; the next run takes it. What needs a person is the stop itself.
+    NOT_PROCESSED = "not_processed"
     WOULD_CREATE = "would_create"  # dry run
     WOULD_PAIR = "would_pair"  # dry run
     EXCLUDED = "excluded"  # the do-not-pair list names this pair: never linked
@@ -61,8 +64,15 @@ EXPECTED = frozenset({Outcome.NOT_ENROLLED})
 """Outcomes that need no action tonight: every district has students with no enrollment yet,
 and a later run pairs them by itself (``excluded`` is a success already)."""
 
-DEFAULT_FAIL_ON = frozenset(o for o in Outcome if not o.is_success and o not in EXPECTED)
-"""The outcomes that make a finished run exit 1 unless ``--fail-on`` says otherwise."""
+NOT_REACHED = frozenset({Outcome.NOT_PROCESSED})
+"""Outcomes only a stopped run gives: the stop is what needs a person (it exits 2 whatever
+``--fail-on`` says), not each row it did not reach, which the next run takes by itself."""
+
+DEFAULT_FAIL_ON = frozenset(
+    o for o in Outcome if not o.is_success and o not in EXPECTED and o not in NOT_REACHED
+)
+"""The outcomes that make a finished run exit 1 unless ``--fail-on`` says otherwise, and what
+the run's summary, `runs` and `show --needs-attention` count as needing attention."""
 
 
 @dataclass(frozen=True, slots=True)

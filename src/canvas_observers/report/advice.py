@@ -41,6 +41,9 @@ WHAT_TO_DO: dict[Outcome, str] = {
     "`canvas-observers forget-guardian ID` with the guardian id the detail names.",
     Outcome.FAILED: "Read the detail (Canvas's answer); the next run retries the row. When "
     "it fails night after night, look at that account in Canvas.",
+    Outcome.NOT_PROCESSED: "Fix what stopped the run (the summary's error, or `stopped "
+    "because` in `canvas-observers show RUN`); the next run takes these rows, nothing was "
+    "tried for them.",
     Outcome.WOULD_CREATE: "Nothing: a dry run; a real run creates the account and pairs it.",
     Outcome.WOULD_PAIR: "Nothing: a dry run; a real run pairs them.",
     Outcome.EXCLUDED: "Nothing: the pair is on the `--exclude` do-not-pair list and is "

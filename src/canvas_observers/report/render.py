@@ -13,7 +13,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from canvas_observers.core.files import csv_safe, write_private
-from canvas_observers.core.outcomes import Outcome, RowResult
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
 from canvas_observers.core.timezone import TimeZoneChoice
 from canvas_observers.report.html import Facts, RunFacts, html_report, info_facts, info_run_facts
 from canvas_observers.report.summary import RunInfo, needs_attention, totals
@@ -148,8 +148,10 @@ def render_summary(
     results: Sequence[RowResult],
     *,
     max_attention_rows: int = 20,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
 ) -> None:
-    """Print the run summary: totals by outcome, API calls by kind, and rows needing a human.
+    """Print the run summary: totals by outcome, API calls by kind, and rows needing a human
+    (``render_attention``).
 
     Every value that comes from the roster or Canvas goes in as ``Text``, so ``[bold]`` in an
     email prints literally instead of being read as rich markup.
@@ -196,11 +198,34 @@ def render_summary(
     pending = [r for r in results if r.outcome is Outcome.REMOVAL_PENDING]
     for r in pending[:max_attention_rows]:
         console.print(Text(f"Removal pending: {r.detail}"))
+    render_attention(console, info, results, max_attention_rows=max_attention_rows, fail_on=fail_on)
+
+
+def render_attention(
+    console: Console,
+    info: RunInfo,
+    results: Sequence[RowResult],
+    *,
+    max_attention_rows: int = 20,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
+) -> None:
+    """The part of the summary a person must act on: held removals, the rows whose outcome is
+    in ``fail_on`` (the run's ``--fail-on``), and how many rows a stop left unprocessed. All
+    that ``--quiet`` prints of the summary, when a run needs a person."""
     if info.removals_held:
         console.print(Text(f"Removals held: {info.removals_held}", style="bold yellow"))
-    attention = needs_attention(results)
+    not_reached = sum(r.outcome is Outcome.NOT_PROCESSED for r in results)
+    if not_reached:
+        console.print(
+            Text(
+                f"{not_reached} rows were not processed: the run stopped before reaching them; "
+                "the next run takes them.",
+                style="yellow",
+            )
+        )
+    attention = needs_attention(results, fail_on)
     if not attention:
-        if not info.removals_held:
+        if not info.removals_held and not info.stop_reason:
             console.print(Text("No rows need attention.", style="green"))
         return
     table = Table(title=f"Rows that need attention ({len(attention)})")

@@ -6,10 +6,10 @@ No I/O here; ``render.py`` turns these into a terminal table, a JSON or a CSV re
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 
-from canvas_observers.core.outcomes import Outcome, RowResult
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
 
 
 def totals(results: Iterable[RowResult]) -> dict[str, int]:
@@ -18,9 +18,13 @@ def totals(results: Iterable[RowResult]) -> dict[str, int]:
     return {outcome.value: counts.get(outcome, 0) for outcome in Outcome}
 
 
-def needs_attention(results: Iterable[RowResult]) -> list[RowResult]:
-    """The rows a human must look at (every outcome that is not a success), by line."""
-    return sorted((r for r in results if not r.outcome.is_success), key=lambda r: r.line)
+def needs_attention(
+    results: Iterable[RowResult], fail_on: Collection[Outcome] = DEFAULT_FAIL_ON
+) -> list[RowResult]:
+    """The rows a person must look at, by line: those whose outcome is in the run's
+    ``--fail-on`` set, the one meaning of "needs attention" (exit code, summary, `runs`,
+    `show --needs-attention`)."""
+    return sorted((r for r in results if r.outcome in fail_on), key=lambda r: r.line)
 
 
 @dataclass(frozen=True, slots=True)

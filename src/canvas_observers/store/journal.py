@@ -32,7 +32,7 @@ import socket
 import sqlite3
 import stat
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ from platformdirs import user_state_dir
 
 from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.core.files import private_folder
-from canvas_observers.core.outcomes import ActionRecord, Outcome, RowResult
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, ActionRecord, Outcome, RowResult
 from canvas_observers.core.recorder import UserKind
 from canvas_observers.store import history
 from canvas_observers.store.history import (
@@ -105,6 +105,13 @@ class RunRecord:
     undoes: int | None = None  # for an `undo` run, the run it undid
     held: str = ""  # why its removals were held (a truncated roster), '' when not
     valid_rows: int | None = None
+    # The outcomes its --fail-on counted as needing attention; runs recorded before the
+    # journal kept them get the default set.
+    fail_on: frozenset[Outcome] = DEFAULT_FAIL_ON
+
+    def needs_attention(self, outcome: Outcome) -> bool:
+        """Whether a row of this run with ``outcome`` needs a person, as the run counted it."""
+        return outcome in self.fail_on
 
 
 def state_folder() -> Path:
@@ -302,11 +309,13 @@ class Journal:
         undoes: int | None = None,
         valid_rows: int | None = None,
         keep_source: bool = False,
+        fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
     ) -> int:
         """Record a new run in state "running" and return its id. ``source`` names the roster
         source it belongs to (the roster string when not given, unless ``keep_source``: then
         None stays None, a run of no source yet, as runs from before sources are); ``undoes``
-        makes it an `undo` run of that run.
+        makes it an `undo` run of that run; ``fail_on`` is what the run counts as needing
+        attention (its ``--fail-on``).
 
         Raises ``ValueError`` if any settings key (at any depth) contains "token".
         """
@@ -314,7 +323,7 @@ class Journal:
         settings_json = json.dumps(dict(settings), sort_keys=True, default=_json_default)
         cur = self._conn.execute(
             "INSERT INTO runs (canvas_url, roster, dry_run, started_at, settings, pid, host,"
-            " source, undoes, valid_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " source, undoes, valid_rows, fail_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 canvas_url,
                 roster,
@@ -326,6 +335,7 @@ class Journal:
                 roster if source is None and not keep_source else source,
                 undoes,
                 valid_rows,
+                json.dumps(sorted(outcome.value for outcome in fail_on)),
             ),
         )
         run_id = cur.lastrowid
@@ -389,7 +399,7 @@ class Journal:
         (run_id, url, roster, dry, started, ended, stored, settings, totals, calls, pid, host) = (
             row[:12]
         )
-        stop_reason, source, undoes, held, valid_rows = row[12:17]
+        stop_reason, source, undoes, held, valid_rows, fail_on = row[12:18]
         state = effective_state(
             stored=stored,
             ended_at=ended,
@@ -416,6 +426,7 @@ class Journal:
             undoes=undoes,
             held=held,
             valid_rows=valid_rows,
+            fail_on=_fail_on(fail_on),
         )
 
     # -- a run's rows and actions, read back -------------------------------------------------
@@ -644,5 +655,14 @@ class RunJournal:
 
 _RUN_SELECT = (
     "SELECT id, canvas_url, roster, dry_run, started_at, ended_at, state, settings, totals,"
-    " api_calls, pid, host, stop_reason, source, undoes, held, valid_rows FROM runs"
+    " api_calls, pid, host, stop_reason, source, undoes, held, valid_rows, fail_on FROM runs"
 )
+
+
+def _fail_on(stored: str | None) -> frozenset[Outcome]:
+    """A run's stored --fail-on set; the default for a run recorded before it was kept. A name
+    this version does not know (a newer version's outcome) is left out."""
+    if stored is None:
+        return DEFAULT_FAIL_ON
+    known = {outcome.value for outcome in Outcome}
+    return frozenset(Outcome(name) for name in json.loads(stored) if name in known)

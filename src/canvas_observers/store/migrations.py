@@ -174,6 +174,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        "0005_runs_fail_on",
+        # The outcomes the run's --fail-on counted (a JSON list of names): what `runs` and
+        # `show --needs-attention` count as needing attention for that run. NULL for runs
+        # recorded before: they fall back to the default set (core.outcomes.DEFAULT_FAIL_ON).
+        ("ALTER TABLE runs ADD COLUMN fail_on TEXT",),
+    ),
 )
 
 _CREATE_MIGRATIONS_TABLE = (

@@ -323,11 +323,10 @@ class Engine(GuardianSteps):
         return f"the run stopped: {stop.reason}"
 
     def _not_processed(self, rows: Sequence[RosterRow]) -> None:
+        """Rows the stopped run never reached: nothing was tried for them (not ``failed``)."""
         reason = self.stopped.reason if self.stopped is not None else "unknown reason"
         for row in rows:
-            self.emit(
-                self._result(row, Outcome.FAILED, f"not processed, the run stopped: {reason}")
-            )
+            self.emit(self._result(row, Outcome.NOT_PROCESSED, f"the run stopped: {reason}"))
 
     # --- one row ---------------------------------------------------------------------------
 

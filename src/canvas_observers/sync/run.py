@@ -91,8 +91,13 @@ async def run_sync(
     excluded: Mapping[tuple[str, str], str] | None = None,
     source: str | None = None,
     location: str = "",
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
 ) -> RunResult:
     """Run the sync for a roster that has been read and validated.
+
+    ``fail_on`` is the run's meaning of "needs attention" (``--fail-on``): it is kept with the
+    run in the journal, so `runs` and `show` count what the run's exit code counted, and the
+    run log warns about those rows only.
 
     ``source`` names the roster source the run belongs to (``--source``; by default the
     roster's own name); ``location`` is where the roster was read (its resolved path or the
@@ -129,6 +134,7 @@ async def run_sync(
             started_at=iso_timestamp(started),
             source=source,
             valid_rows=len(roster.rows),
+            fail_on=fail_on,
         )
         recorder = journal.for_run(run_id, canvas_url=canvas_url)
         guardians = journal.known_guardians(canvas_url=canvas_url, source=source)
@@ -259,14 +265,21 @@ async def run_sync(
             api_calls={**info.api_calls, "throttled": info.throttled, "retries": info.retries},
             stop_reason=info.stop_reason,
         )
-    _log_outcome(info, results)
+    _log_outcome(info, results, fail_on)
     return RunResult(info=info, results=results, aborted=aborted, held=removal_plan.held)
 
 
-def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:
-    """The run log's end: one line per row a human must act on, the totals, why it stopped."""
+def _log_outcome(
+    info: RunInfo, results: tuple[RowResult, ...], fail_on: Collection[Outcome]
+) -> None:
+    """The run log's end: a warning for each row a person must act on (``fail_on``), an info
+    line for the others that are not done yet, one line for the rows a stop kept the run from
+    reaching (however many), the totals, and why it stopped."""
+    not_reached = 0
     for r in results:
-        if r.outcome in (Outcome.REMOVED, Outcome.WOULD_REMOVE, Outcome.REMOVAL_PENDING):
+        if r.outcome is Outcome.NOT_PROCESSED:
+            not_reached += 1
+        elif r.outcome in (Outcome.REMOVED, Outcome.WOULD_REMOVE, Outcome.REMOVAL_PENDING):
             run_log.info(
                 "%s: student %s, guardian %s (Canvas ids %s/%s): %s",
                 r.outcome.value,
@@ -277,7 +290,8 @@ def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:
                 r.detail,
             )
         elif not r.outcome.is_success:
-            run_log.warning(
+            run_log.log(
+                logging.WARNING if r.outcome in fail_on else logging.INFO,
                 "line %d: student %s, guardian %s: %s: %s",
                 r.line,
                 r.student_id,
@@ -285,6 +299,12 @@ def _log_outcome(info: RunInfo, results: tuple[RowResult, ...]) -> None:
                 r.outcome.value,
                 r.detail,
             )
+    if not_reached:
+        run_log.warning(
+            "%d roster rows were not processed: the run stopped before reaching them "
+            "(outcome not_processed); the next run takes them once the stop is fixed",
+            not_reached,
+        )
     counts = ", ".join(f"{k} {v}" for k, v in totals(results).items() if v)
     run_log.info("totals: %s", counts or "no rows")
     if info.removals_held:
