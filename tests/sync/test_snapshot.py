@@ -187,6 +187,24 @@ def test_the_users_table_fills_names_and_prefers_the_login_with_an_sis_id() -> N
     assert parse_snapshot(users.encode("utf-8")).users[30].sis_user_id == "S-30"
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["zip", "csv"])
+def test_a_quoted_carriage_return_and_line_feed_is_kept(packed: bool) -> None:
+    """A quoted field holding \\r\\n (a name pasted from Windows) keeps both characters, in a
+    zip's CSV and in a single CSV alike, and the rows end with \\r\\n as a Windows file's do:
+    the csv module reads line ends itself, so the text is opened without translating them."""
+    users = (
+        "canvas_user_id,user_id,login_id,full_name,sortable_name,email,status\r\n"
+        '50,S-50,cr@school.test,"Carriage\r\nReturn","Return,\rCarriage",,active\r\n'
+        "51,S-51,next@school.test,Next Row,,,active\r\n"
+    )
+    data = zipped(users=users) if packed else users.encode("utf-8")
+    snap = parse_snapshot(data)
+    assert snap.users[50].name == "Carriage\r\nReturn"
+    assert snap.users[50].sortable_name == "Return,\rCarriage"
+    assert snap.users[51].name == "Next Row"
+    assert snap.rows_read == 2
+
+
 def test_the_smallest_tables_and_missing_columns() -> None:
     """Tables with only the columns a report of them must have are read; a user with no login
     has none,
