@@ -19,7 +19,8 @@ from canvas_observers.canvas import (
     TransportError,
     UnsafeRequest,
 )
-from canvas_observers.canvas.files import MAX_REDIRECTS, first_hop, next_hop
+from canvas_observers.canvas.errors import FileBehindLogin
+from canvas_observers.canvas.files import BEHIND_LOGIN, MAX_REDIRECTS, first_hop, next_hop
 from canvas_observers.cli.common import UrlQueryRedactor
 
 CANVAS = ("https", "school.instructure.com", 443)
@@ -446,3 +447,40 @@ async def test_a_file_hops_retry_after_is_the_wait_asked_for(
         assert caught.value.status == 503
     assert sent.count(host) == (2 if retried else 1)
     assert client.counts.retries == (1 if retried else 0)
+
+
+@pytest.mark.parametrize(
+    ("canvas", "store", "shown", "status"),
+    [
+        # Canvas sends the download to its own login page: the hop that did is named.
+        (
+            httpx.Response(302, headers={"Location": "/login/canvas"}),
+            None,
+            "https://school.instructure.com/files/9/download",
+            302,
+        ),
+        # The store answers a web page by its content type alone (a body not opening as HTML).
+        (
+            httpx.Response(302, headers={"Location": "https://store.example.com/r?Sig=S"}),
+            httpx.Response(
+                200, headers={"Content-Type": "text/html; charset=utf-8"}, content=b"Sign in"
+            ),
+            "https://store.example.com/r",
+            200,
+        ),
+    ],
+)
+async def test_a_file_behind_the_login_page_is_said_so(
+    canvas: httpx.Response, store: httpx.Response | None, shown: str, status: int
+) -> None:
+    """FileBehindLogin, with what to do, the hop (never its query) and Canvas's status."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return canvas if request.url.host == "school.instructure.com" else store or canvas
+
+    with pytest.raises(FileBehindLogin) as caught:
+        await client_on(httpx.MockTransport(answer)).download(
+            "https://school.instructure.com/files/9/download?verifier=V"
+        )
+    assert (caught.value.method, caught.value.path, caught.value.status) == ("GET", shown, status)
+    assert str(caught.value) == f"{BEHIND_LOGIN} (GET {shown} -> {status})"
