@@ -46,15 +46,12 @@ PYTEST_FLAGS = ("-m", "not soak", "-p", "no:cacheprovider")
 
 
 @dataclass(frozen=True)
-class Target:
-    """One module: the file mutated, the test files run against it, and, when only part of the
-    file is in scope, the functions (``name`` or ``Class.method``) whose mutants are run."""
+class Part:
+    """One file a module's run mutates, and, when only part of it is in scope, the functions
+    (``name`` or ``Class.method``) whose mutants are run."""
 
-    name: str
     source: str  # relative to src/canvas_observers
-    tests: tuple[str, ...]  # relative to the repository root
     functions: tuple[str, ...] = ()  # empty: every function of the file
-    deselect: tuple[str, ...] = ()  # test ids that cannot pass inside mutmut (say why)
 
     @property
     def path(self) -> str:
@@ -69,6 +66,43 @@ class Target:
         if not self.functions:
             return [f"{self.module}.*"]
         return [f"{self.module}.{_mangled(f)}__mutmut_*" for f in self.functions]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One module: the file mutated (and ``also`` others, for a rule that spans files), the
+    test files run against it, and the functions in scope (see ``Part``)."""
+
+    name: str
+    source: str  # relative to src/canvas_observers
+    tests: tuple[str, ...]  # relative to the repository root
+    functions: tuple[str, ...] = ()  # empty: every function of the file
+    deselect: tuple[str, ...] = ()  # test ids that cannot pass inside mutmut (say why)
+    also: tuple[Part, ...] = ()  # more files mutated in the same run, with the same tests
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return (Part(self.source, self.functions), *self.also)
+
+    @property
+    def path(self) -> str:
+        return self.parts[0].path
+
+    @property
+    def paths(self) -> str:
+        """The files mutated, as the summary and the survivor tables name them."""
+        return ", ".join(part.path for part in self.parts)
+
+    def patterns(self) -> list[str]:
+        """mutmut's names for the mutants in scope (globs)."""
+        return [pattern for part in self.parts for pattern in part.patterns()]
+
+    def part_of(self, mutant: str) -> Part:
+        """The file a mutant (``canvas_observers.x.y.x_name__mutmut_N``) is in."""
+        for part in self.parts:
+            if mutant.startswith(f"{part.module}."):
+                return part
+        return self.parts[0]
 
 
 def _mangled(function: str) -> str:
@@ -155,13 +189,24 @@ TARGETS = (
     Target(
         "files", "canvas/files.py", ("tests/canvas/test_files.py", "tests/canvas/test_client.py")
     ),
-    # report/advice.py is one constant (WHAT_TO_DO), and mutmut changes code inside functions
-    # only: what is mutated is the code that puts that advice on the report, beside each outcome.
+    # report/advice.py (WHAT_TO_DO) and report/words.py's OUTCOME_WORDS are constants, and
+    # mutmut changes code inside functions only; the page's text is jinja2 templates, which it
+    # does not read at all. What is mutated is the Python that puts each outcome's advice,
+    # count and words on the page: html_report and the groups it builds (html.py), the filter
+    # that shows `code` in advice (pages.py), and the counts said in words (words.py).
     Target(
         "advice",
         "report/html.py",
-        ("tests/report/test_html.py", "tests/report/test_html_counts.py"),
-        functions=("_advice_table", "_code"),
+        (
+            "tests/report/test_html.py",
+            "tests/report/test_html_counts.py",
+            "tests/report/test_words.py",
+        ),
+        functions=("html_report", "_groups", "_tone", "_attention_order"),
+        also=(
+            Part("report/pages.py", ("code",)),
+            Part("report/words.py", ("plural", "_count", "lead_sentence")),
+        ),
     ),
 )
 
@@ -177,7 +222,7 @@ def mutmut_table(target: Target) -> str:
         "[tool.mutmut]",
         'source_paths = ["src"]',
         'also_copy = ["docs"]',
-        f"only_mutate = {json.dumps([target.path])}",
+        f"only_mutate = {json.dumps([part.path for part in target.parts])}",
         f"pytest_add_cli_args = {json.dumps([*PYTEST_FLAGS, *deselected])}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(target.tests))}",
         "use_git_change_detection = false",
@@ -330,7 +375,7 @@ def describe(target: Target, name: str, diff: str) -> tuple[int | None, str]:
     if match is None or not removed:
         return None, change
     function = f"{match['owner']}.{match['name']}" if match["owner"] else match["name"]
-    text = (ROOT / target.path).read_text(encoding="utf-8")
+    text = (ROOT / target.part_of(name).path).read_text(encoding="utf-8")
     span = _function_lines(text).get(function)
     if span is None:
         return None, change
@@ -373,7 +418,8 @@ def summary(outcomes: list[Outcome]) -> str:
         c = o.counts
         other = len(o.verdicts) - c["killed"] - c["survived"] - c["timeout"]
         rows.append(
-            f"| {o.target.name} | {o.target.source} | {len(o.verdicts)} | {c['killed']} "
+            f"| {o.target.name} | {', '.join(p.source for p in o.target.parts)} "
+            f"| {len(o.verdicts)} | {c['killed']} "
             f"| {c['survived']} | {c['timeout']} | {other} | {o.killed_share:.1f} "
             f"| {o.seconds / 60:.1f} min |"
         )
@@ -418,7 +464,7 @@ def survivors(outcomes: list[Outcome]) -> str:
         )
         shown = diffs(WORK / o.target.name, left)
         parts += [
-            f"### {o.target.name} ({o.target.path}): {len(left)} not killed\n",
+            f"### {o.target.name} ({o.target.paths}): {len(left)} not killed\n",
             "| line | mutant | change | verdict |",
             "|---|---|---|---|",
         ]
@@ -447,8 +493,11 @@ def main(argv: list[str] | None = None) -> int:
     by_name = {t.name: t for t in TARGETS}
     if args.list:
         for t in TARGETS:
-            scope = ", ".join(t.functions) if t.functions else "every function"
-            print(f"{t.name}: {t.path} ({scope})\n  " + "\n  ".join(t.tests))
+            files = "; ".join(
+                f"{p.path} ({', '.join(p.functions) if p.functions else 'every function'})"
+                for p in t.parts
+            )
+            print(f"{t.name}: {files}\n  " + "\n  ".join(t.tests))
         return 0
     unknown = [m for m in args.modules if m not in by_name]
     if unknown:
@@ -460,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.report_only:
             outcomes.append(last_outcome(target))
             continue
-        print(f"mutate: {target.name} ({target.path}) ...", flush=True)
+        print(f"mutate: {target.name} ({target.paths}) ...", flush=True)
         outcome = run_target(target)
         c = outcome.counts
         print(

@@ -19,7 +19,8 @@ from canvas_observers.canvas import (
     TransportError,
     UnsafeRequest,
 )
-from canvas_observers.canvas.files import MAX_REDIRECTS, first_hop, next_hop
+from canvas_observers.canvas.errors import FileBehindLogin
+from canvas_observers.canvas.files import BEHIND_LOGIN, MAX_REDIRECTS, first_hop, next_hop
 from canvas_observers.cli.common import UrlQueryRedactor
 
 CANVAS = ("https", "school.instructure.com", 443)
@@ -409,3 +410,77 @@ async def test_a_downloaded_file_that_echoes_the_token_is_redacted(zipped: bool)
         )
         assert TOKEN.encode() not in text
         assert b"5,pat@x.test,Pat [REDACTED]\n" in text
+
+
+@pytest.mark.usefixtures("no_retry_sleeps")
+@pytest.mark.parametrize("host", ["school.instructure.com", "store.example.com"])
+@pytest.mark.parametrize(("retry_after", "retried"), [("5", True), ("3600", False)])
+async def test_a_file_hops_retry_after_is_the_wait_asked_for(
+    host: str, retry_after: str, retried: bool
+) -> None:
+    """A 503 with Retry-After, from Canvas's file URL or from the store, is waited for as it
+    asks: a wait that fits the request's time budget (30 s here) is retried, and one that
+    would outlast it (an hour, capped at a minute, still past the budget) gives up at once
+    with the 503, as the rest of the client does. (Retries sleep no time in tests; what is
+    asked for decides whether a retry is made at all.)"""
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.host)
+        if request.url.host != host:  # Canvas, sending the download to the store
+            return httpx.Response(302, headers={"Location": "https://store.example.com/r?Sig=S"})
+        if sent.count(host) == 1:
+            return httpx.Response(503, headers={"Retry-After": retry_after})
+        return httpx.Response(200, content=b"zip")
+
+    client = CanvasClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+        base_url="https://school.instructure.com",
+        token=TOKEN,
+        retry=RetryPolicy(attempts=3, timeout=30.0),
+    )
+    if retried:
+        assert await client.download("https://school.instructure.com/files/9") == b"zip"
+    else:
+        with pytest.raises(ServerError) as caught:
+            await client.download("https://school.instructure.com/files/9")
+        assert caught.value.status == 503
+    assert sent.count(host) == (2 if retried else 1)
+    assert client.counts.retries == (1 if retried else 0)
+
+
+@pytest.mark.parametrize(
+    ("canvas", "store", "shown", "status"),
+    [
+        # Canvas sends the download to its own login page: the hop that did is named.
+        (
+            httpx.Response(302, headers={"Location": "/login/canvas"}),
+            None,
+            "https://school.instructure.com/files/9/download",
+            302,
+        ),
+        # The store answers a web page by its content type alone (a body not opening as HTML).
+        (
+            httpx.Response(302, headers={"Location": "https://store.example.com/r?Sig=S"}),
+            httpx.Response(
+                200, headers={"Content-Type": "text/html; charset=utf-8"}, content=b"Sign in"
+            ),
+            "https://store.example.com/r",
+            200,
+        ),
+    ],
+)
+async def test_a_file_behind_the_login_page_is_said_so(
+    canvas: httpx.Response, store: httpx.Response | None, shown: str, status: int
+) -> None:
+    """FileBehindLogin, with what to do, the hop (never its query) and Canvas's status."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return canvas if request.url.host == "school.instructure.com" else store or canvas
+
+    with pytest.raises(FileBehindLogin) as caught:
+        await client_on(httpx.MockTransport(answer)).download(
+            "https://school.instructure.com/files/9/download?verifier=V"
+        )
+    assert (caught.value.method, caught.value.path, caught.value.status) == ("GET", shown, status)
+    assert str(caught.value) == f"{BEHIND_LOGIN} (GET {shown} -> {status})"

@@ -187,6 +187,24 @@ def test_the_users_table_fills_names_and_prefers_the_login_with_an_sis_id() -> N
     assert parse_snapshot(users.encode("utf-8")).users[30].sis_user_id == "S-30"
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["zip", "csv"])
+def test_a_quoted_carriage_return_and_line_feed_is_kept(packed: bool) -> None:
+    """A quoted field holding \\r\\n (a name pasted from Windows) keeps both characters, in a
+    zip's CSV and in a single CSV alike, and the rows end with \\r\\n as a Windows file's do:
+    the csv module reads line ends itself, so the text is opened without translating them."""
+    users = (
+        "canvas_user_id,user_id,login_id,full_name,sortable_name,email,status\r\n"
+        '50,S-50,cr@school.test,"Carriage\r\nReturn","Return,\rCarriage",,active\r\n'
+        "51,S-51,next@school.test,Next Row,,,active\r\n"
+    )
+    data = zipped(users=users) if packed else users.encode("utf-8")
+    snap = parse_snapshot(data)
+    assert snap.users[50].name == "Carriage\r\nReturn"
+    assert snap.users[50].sortable_name == "Return,\rCarriage"
+    assert snap.users[51].name == "Next Row"
+    assert snap.rows_read == 2
+
+
 def test_the_smallest_tables_and_missing_columns() -> None:
     """Tables with only the columns a report of them must have are read; a user with no login
     has none,
@@ -222,10 +240,23 @@ def test_the_smallest_tables_and_missing_columns() -> None:
             "the report cannot be read: ValueError: ",
         ),
         (b"PK\x03\x04 broken", "the report's zip cannot be read: "),
+        (
+            zipped(users="canvas_user_id,login_id\n1,a@x.test\n"),
+            "users.csv: the report's users table has no user_id, email, status column",
+        ),
+        (
+            zipped(users=USERS, user_observers="canvas_observer_id,canvas_student_id\n12,10\n"),
+            "user_observers.csv: the report's user_observers table has no status column",
+        ),
+        (
+            zipped(users=USERS, enrollments="canvas_course_id,canvas_user_id,role\n1,10,student\n"),
+            "enrollments.csv: the report's enrollments table has no status column",
+        ),
     ],
 )
 def test_a_refused_report_says_why(data: bytes, message: str) -> None:
-    """The error names the table that is not a report's, once (not wrapped in another)."""
+    """The error names the table that is not a report's, once (not wrapped in another); a
+    table with just the columns that tell its kind is that kind, short of the others it needs."""
     with pytest.raises(SnapshotError) as caught:
         parse_snapshot(data)
     assert str(caught.value).startswith(message)
@@ -423,3 +454,33 @@ def test_suspended_logins_and_login_providers_are_kept() -> None:
     assert state.user is not None and state.user.id == 20
     assert state.logins_known and state.suspended == "sus@home.test"
     assert snapshot.observer("both@home.test").suspended is None
+
+
+def test_the_login_an_account_is_shown_by_does_not_depend_on_the_rows_order() -> None:
+    """Of a user's live logins the account is shown by one with an SIS id, the smallest SIS
+    id, then the smallest login without regard to case, then with it: in whichever order the
+    rows come. The login provider is that login's, and none when that login has none."""
+    head = "canvas_user_id,user_id,authentication_provider_id,login_id,full_name,email,status\n"
+    rows = [
+        "60,S-2,,a2@home.test,Ann,,active",
+        "60,S-1,,z1@home.test,Ann,,active",  # the smallest SIS id, not the smallest login
+        "61,,,Bob@home.test,Bo,,active",
+        "61,,,amy@home.test,Bo,,active",  # smallest without regard to case
+        "62,,,patb@home.test,Pat,,active",
+        "62,,,pat_b@home.test,Pat,,active",  # "_" sorts before lower-case letters only
+        "63,,,cy@home.test,Cy,,active",
+        "63,,,Cy@home.test,Cy,,active",  # the same but for case: the upper-case one
+        "64,,3,old@home.test,Di,,active",
+        "64,S-64,,new@home.test,Di,,active",  # shown, and has no provider
+    ]
+    shown = {
+        60: ("S-1", "z1@home.test"),
+        61: (None, "amy@home.test"),
+        62: (None, "pat_b@home.test"),
+        63: (None, "Cy@home.test"),
+        64: ("S-64", "new@home.test"),
+    }
+    for order in (rows, rows[::-1]):
+        snap = parse_snapshot((head + "\n".join(order) + "\n").encode())
+        assert {u: (snap.users[u].sis_user_id, snap.users[u].login_id) for u in shown} == shown
+        assert snap.login_providers == {}
