@@ -120,7 +120,9 @@ def finish(
         write_report(
             report_path, report.info, report.results, removal_candidates=removal_candidates
         )
-    reached = any(r.outcome is not Outcome.INVALID_ROW for r in report.results)
+    # The reader's rows (invalid, no email) are reported whether or not Canvas was reached.
+    roster_only = (Outcome.INVALID_ROW, Outcome.NO_EMAIL)
+    reached = any(r.outcome not in roster_only for r in report.results)
     try:
         if report.aborted is None or reached:
             render_summary(

@@ -174,6 +174,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        "0005_rows_names",
+        (
+            # Who a row was about, as people read it: the student's name as Canvas gave it and
+            # the guardian's as the roster did ('' in rows recorded before, or not known).
+            "ALTER TABLE rows ADD COLUMN student_name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE rows ADD COLUMN guardian_name TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )
 
 _CREATE_MIGRATIONS_TABLE = (
