@@ -184,7 +184,9 @@ def test_a_journal_from_before_names_still_reads(tmp_path: Path) -> None:
     )
     conn.close()
     with Journal.open(path) as journal:
-        assert journal.run_rows(1) == [RowResult(2, "S1", "pat@home.test", Outcome.PAIRED, "", 1, 11)]
+        assert journal.run_rows(1) == [
+            RowResult(2, "S1", "pat@home.test", Outcome.PAIRED, "", 1, 11)
+        ]
         run_id = _start(journal)
         named = RowResult(2, "S1", "pat@home.test", Outcome.ALREADY_PAIRED, "", 1, 11, "Sam", "Pat")
         journal.for_run(run_id, canvas_url=URL).record_row(named, at=T1)

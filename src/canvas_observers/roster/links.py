@@ -211,10 +211,14 @@ class _Assembler:
         g, s = link.guardian, link.student
         email = normalise_email(g.record.get("email"))
         names = guardian_names(g, prefer_preferred_names=self.prefer)
-        if (trouble := guardian_problem(email, names, g.sourced_id)) and not email:
-            if not check_id(g.sourced_id, "sourcedId") and not guardian_names_problem(names):
-                self._no_email(link, names)
-                return
+        trouble = guardian_problem(email, names, g.sourced_id)
+        if (
+            not email
+            and not check_id(g.sourced_id, "sourcedId")
+            and not guardian_names_problem(names)
+        ):
+            self._no_email(link, names)
+            return
         if trouble:
             column, why = trouble
             self._report_once(
@@ -313,8 +317,9 @@ def assemble(
 
     A guardian without a usable email or name, or a student without a usable id, is reported
     once and their links skipped, except a usable guardian with no email at all: each of their
-    links is a ``no_email`` problem naming them and the student; links touching an ending user become removal candidates;
-    duplicate (student, email) pairs collapse into the first, as in the four-column reader.
+    links is a ``no_email`` problem naming them and the student (none for an ending link);
+    links touching an ending user become removal candidates; duplicate (student, email) pairs
+    collapse into the first, as in the four-column reader.
     """
     assembler = _Assembler(pick_student_id, prefer_preferred_names, users_source)
     for link in sorted(links, key=lambda k: (k.line, k.student.line)):
