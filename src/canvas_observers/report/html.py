@@ -27,7 +27,7 @@ Facts = Sequence[tuple[str, str]]
 
 _REMOVALS = frozenset({Outcome.REMOVED, Outcome.WOULD_REMOVE})
 _ATTENTION = "attention"  # the filter value for every outcome that is not a success
-_COLUMNS = ("line", "student id", "guardian email", "outcome", "detail", "Canvas student")
+_COLUMNS = ("line", "student", "guardian", "outcome", "detail", "Canvas student")
 _CANVAS_READ = {
     "report": "whole, by one provisioning report",
     "lookups": "row by row (look-ups)",
@@ -227,7 +227,7 @@ def _row(r: RowResult, user: str | None) -> str:
     css = "" if r.outcome.is_success else ' class="attention"'
     return (
         f'<tr data-outcome="{outcome}"{css}><td class="n">{r.line}</td>'
-        f"<td>{escape(r.student_id)}</td><td>{escape(r.observer_email)}</td>"
+        f"<td>{escape(r.student_label)}</td><td>{escape(r.guardian_label)}</td>"
         f'<td class="outcome">{outcome}</td><td class="detail">{escape(r.detail)}</td>'
         f"{_id_cell(r.canvas_student_id, user)}{_id_cell(r.canvas_observer_id, user)}</tr>"
     )
