@@ -194,6 +194,7 @@ class _Assembler:
             self.problems.append(problem)
 
     def add_student_problem(self, s: Person, student_id: str) -> None:
+        """A student whose id is missing or unusable, reported once (their links skipped)."""
         why = "has no student id" if not student_id else f"has an unusable id {student_id!r}"
         self._report_once(
             "s",
@@ -211,15 +212,11 @@ class _Assembler:
         g, s = link.guardian, link.student
         email = normalise_email(g.record.get("email"))
         names = guardian_names(g, prefer_preferred_names=self.prefer)
-        trouble = guardian_problem(email, names, g.sourced_id)
-        if (
-            not email
-            and not check_id(g.sourced_id, "sourcedId")
-            and not guardian_names_problem(names)
-        ):
+        usable = not check_id(g.sourced_id, "sourcedId") and not guardian_names_problem(names)
+        if not email and usable:
             self._no_email(link, names)
             return
-        if trouble:
+        if trouble := guardian_problem(email, names, g.sourced_id):
             column, why = trouble
             self._report_once(
                 "g",
