@@ -159,6 +159,20 @@ MUTANTS = (
         "            source=None,\n            legacy=",
         ("tests/store/test_sources.py",),
     ),
+    Mutant(
+        "a guardian with no email makes every night exit 1",
+        "core/outcomes.py",
+        "EXPECTED = frozenset({Outcome.NOT_ENROLLED, Outcome.NO_EMAIL})",
+        "EXPECTED = frozenset({Outcome.NOT_ENROLLED})",
+        ("tests/sync/test_names_in_results.py",),
+    ),
+    Mutant(
+        "a removal names the guardian by Canvas's account, not as the roster named them",
+        "sync/removals.py",
+        "        link.guardian_name or _canvas_name(snapshot, link.observer_id),",
+        "        _canvas_name(snapshot, link.observer_id),",
+        ("tests/sync/test_removals.py",),
+    ),
 )
 
 

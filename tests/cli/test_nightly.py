@@ -71,16 +71,18 @@ def sync(
 def test_the_log_file_tells_the_whole_run(
     canvas: tuple[FakeCanvasApp, str], tmp_path: Path
 ) -> None:
-    """Start, each row needing a human, totals and the end are in --log-file, not on stderr."""
+    """Start, each row paired or needing a human (naming the guardian and the student),
+    totals and the end are in --log-file, not on stderr."""
     _, url = canvas
     result = sync(tmp_path, url)
     log = (tmp_path / "sync.log").read_text()
     assert "run 1 started: roster" in log and "pairing code" in log
-    assert "line 4: student ZZZ, guardian kim@home.test: student_not_found" in log
-    assert "line 3: student 300, guardian sam@home.test: not_enrolled" in log
+    assert "line 2: Pat Lee (pat@home.test) paired with Kid (100) (account created)" in log
+    assert "line 4: guardian Kim Lee (kim@home.test), student ZZZ: student_not_found" in log
+    assert "line 3: guardian Sam Lee (sam@home.test), student Kid 3 (300): not_enrolled" in log
     assert "totals: created 1" in log
     assert "run 1 ended: complete" in log
-    assert "line 4: student ZZZ" not in result.stderr
+    assert "student ZZZ" not in result.stderr
 
 
 def test_a_refused_token_is_in_the_log_file(

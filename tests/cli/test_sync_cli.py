@@ -99,6 +99,50 @@ def test_rows_needing_attention_exit_1(server: tuple[FakeCanvasApp, str], tmp_pa
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_guardian_with_no_email_exits_0_and_every_row_names_people(
+    server: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """A guardian the SIS has no email for is no_email, not invalid_row: the run exits 0, the
+    summary and the log name the guardian; the JSON report and `show --json` name the student
+    as Canvas does and the guardian as the roster does; `--fail-on no_email` makes it exit 1."""
+    app, url = server
+    path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n1001,,Ana,Ng\n")
+    state, report, log = tmp_path / "j.sqlite3", tmp_path / "r.json", tmp_path / "sync.log"
+    result = sync_cli(path, url, state, "--report", str(report), "--log-file", str(log))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no_email" in result.stdout and "Ana Ng (no email)" in result.stdout
+    rows = json.loads(report.read_text())["rows"]
+    named = [(r["outcome"], r["student_id"], r["student_name"], r["guardian_name"]) for r in rows]
+    assert named == [("created", "100", "Kid 100", "Pat Lee"), ("no_email", "1001", "", "Ana Ng")]
+    assert rows[1]["observer_email"] == ""
+    text = log.read_text()
+    assert "Pat Lee (pat@home.test) paired with Kid 100 (100) (account created)" in text
+    assert "guardian Ana Ng (no email), student 1001: no_email" in text
+    shown = run_cli("show", "1", "--state", str(state), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [r for r in json.loads(shown.stdout)["rows"]] == rows
+    table = run_cli("show", "1", "--state", str(state), env={"COLUMNS": "250"})
+    assert "Kid 100 (100)" in table.stdout and "Pat Lee (pat@home.test)" in table.stdout
+    strict = sync_cli(path, url, state, "--fail-on", "no_email")
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert app.fake.state.user_by_login("pat@home.test") is not None
+
+
+def test_a_malformed_email_is_still_an_invalid_row(
+    server: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """An email that is given but unusable is a fault of the row: invalid_row, exit 1."""
+    _app, url = server
+    path = roster(tmp_path, "100,pat@home.test,Pat,Lee\n1001,ana@,Ana,Ng\n")
+    result = sync_cli(path, url, tmp_path / "j", "--report", str(tmp_path / "r.json"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert [(r["outcome"], r["guardian_name"]) for r in rows] == [
+        ("created", "Pat Lee"),
+        ("invalid_row", "Ana Ng"),
+    ]
+
+
 def test_dry_run_writes_nothing(server: tuple[FakeCanvasApp, str], tmp_path: Path) -> None:
     """--dry-run reports would_create and sends no write to Canvas."""
     app, url = server

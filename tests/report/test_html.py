@@ -40,7 +40,9 @@ INFO = RunInfo(
 HOSTILE = "<script>window.pwned = 1</script>"
 RESULTS = [
     RowResult(2, HOSTILE, "jane@example.org", Outcome.CREATED, "", 101, 201),
-    RowResult(3, "S2", "bob@example.org", Outcome.ALREADY_PAIRED, "", 102, 202),
+    RowResult(
+        3, "S2", "bob@example.org", Outcome.ALREADY_PAIRED, "", 102, 202, "<i>Sol</i>", "Bob <Ng>"
+    ),
     RowResult(4, "S4", "amy@example.org", Outcome.STUDENT_NOT_FOUND, "no exact match for 'S4'"),
     RowResult(9, "S9", "x@example.org", Outcome.FAILED, '502 <img src=x onerror="alert(1)">', 109),
     RowResult(0, "S7", "old@example.org", Outcome.REMOVED, "the SIS ended it", 107, 207),
@@ -81,7 +83,8 @@ def page(tmp_path: Path, **changes: object) -> tuple[str, Page]:
 
 
 def test_values_are_escaped_and_stay_text(tmp_path: Path) -> None:
-    """A <script> in a student id, HTML in a detail or the roster name: text, never markup;
+    """A <script> in a student id, HTML in a detail, a person's name or the roster name: text,
+    never markup;
     the only script is the page's own inline one."""
     text, parsed = page(tmp_path)
     assert HOSTILE not in text
@@ -89,6 +92,8 @@ def test_values_are_escaped_and_stay_text(tmp_path: Path) -> None:
     assert HOSTILE in parsed.text
     assert '502 <img src=x onerror="alert(1)">' in parsed.text
     assert "<b>roster</b>.csv" in parsed.text
+    assert "<i>Sol</i> (S2)" in parsed.text and "Bob <Ng> (bob@example.org)" in parsed.text
+    assert not any(tag == "i" for tag, _ in parsed.tags)
     assert [tag for tag, _ in parsed.tags].count("script") == 1
     assert not any(tag == "img" for tag, _ in parsed.tags)
 

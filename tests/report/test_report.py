@@ -42,7 +42,7 @@ INFO = RunInfo(
 )
 
 RESULTS = [
-    RowResult(2, "S1", "jane@example.org", Outcome.CREATED, "", 101, 201),
+    RowResult(2, "S1", "jane@example.org", Outcome.CREATED, "", 101, 201, "Sam Doe", "Jane Doe"),
     RowResult(3, "S2", "bob@example.org", Outcome.ALREADY_PAIRED, "", 102, 202),
     RowResult(9, "S9", "x@example.org", Outcome.FAILED, "502 Bad Gateway after 5 attempts", 109),
     RowResult(4, "100", "amy@example.org", Outcome.STUDENT_NOT_FOUND, "no exact match for '100'"),
@@ -137,8 +137,11 @@ def test_json_report_shape(tmp_path: Path) -> None:
         "detail": "",
         "canvas_student_id": 101,
         "canvas_observer_id": 201,
+        "student_name": "Sam Doe",
+        "guardian_name": "Jane Doe",
     }
     assert data["rows"][3]["canvas_observer_id"] is None
+    assert data["rows"][3]["student_name"] == data["rows"][3]["guardian_name"] == ""
 
 
 def test_json_keeps_hostile_values_verbatim(tmp_path: Path) -> None:
@@ -172,6 +175,8 @@ def test_csv_report_columns_and_values(tmp_path: Path) -> None:
         "detail": "",
         "canvas_student_id": "101",
         "canvas_observer_id": "201",
+        "student_name": "Sam Doe",
+        "guardian_name": "Jane Doe",
     }
     assert rows[3]["canvas_student_id"] == ""
     assert rows[3]["detail"] == "no exact match for '100'"
@@ -181,10 +186,10 @@ def test_csv_report_columns_and_values(tmp_path: Path) -> None:
 def test_csv_formula_cells_are_escaped(tmp_path: Path, value: str) -> None:
     """A cell starting with = + - @ tab or CR is written with a leading ' in every column."""
     path = tmp_path / "out.csv"
-    row = RowResult(2, value, value, Outcome.INVALID_ROW, value)
+    row = RowResult(2, value, value, Outcome.INVALID_ROW, value, None, None, value, value)
     write_report(path, INFO, [row])
     (got,) = read_csv(path)
-    for field in ("student_id", "observer_email", "detail"):
+    for field in ("student_id", "observer_email", "detail", "student_name", "guardian_name"):
         assert got[field] == "'" + value
     assert got["outcome"] == "invalid_row"
 
@@ -221,6 +226,8 @@ def test_csv_lists_removal_candidates_after_the_rows(tmp_path: Path) -> None:
         "detail": "tobedeleted",
         "canvas_student_id": "",
         "canvas_observer_id": "",
+        "student_name": "",
+        "guardian_name": "",
     }
     last = rows[-1]
     assert (last["student_id"], last["observer_email"], last["detail"]) == (
@@ -313,6 +320,32 @@ def test_summary_escapes_markup_in_values() -> None:
     assert "[link=x]y[/link]" in text
     assert "https://[blink]evil" in text
     assert "[i]r.csv" in text
+
+
+def test_summary_names_people_and_escapes_control_characters() -> None:
+    """An attention row names the student and guardian ("Sam Lee (S1)"); a no_email row names
+    the guardian with "no email"; an escape or control character in a name or detail (Canvas
+    names are anyone's text) is shown escaped, never sent to the terminal."""
+    rows = [
+        RowResult(
+            2,
+            "S1",
+            "pat@home.test",
+            Outcome.FAILED,
+            "boom\x07",
+            student_name="Sam\x1b[2J Lee",
+            guardian_name="Pat Lee",
+        ),
+        RowResult(3, "S2", "", Outcome.NO_EMAIL, "no email", guardian_name="Ana Ng"),
+    ]
+    console = Console(record=True, width=160, file=io.StringIO(), force_terminal=True)
+    render_summary(console, INFO, rows)
+    text = console.export_text()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "Sam\\x1b[2J Lee (S1)" in text
+    assert "Pat Lee (pat@home.test)" in text
+    assert "boom\\x07" in text
+    assert "Ana Ng (no email)" in text and "no_email" in text
 
 
 def test_summary_caps_attention_rows() -> None:

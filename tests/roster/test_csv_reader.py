@@ -238,6 +238,33 @@ def test_many_other_names_are_summarised() -> None:
     assert notes[-1] == "observer_email also given with 6 more different names on other rows"
 
 
+def test_a_guardian_with_no_email_keeps_their_names() -> None:
+    """An empty (or blank) email with every other field usable is a no_email problem that
+    keeps the guardian's names, guardian id and the student; a malformed email, or no email
+    in a row with another fault, is an ordinary invalid row (names kept where usable)."""
+    roster = read(
+        "student_id,observer_email,observer_first_name,observer_last_name,guardian_id\n"
+        "S1,,Ana,  Ng ,G7\n"
+        "S2,   ,Bo,Ng,\n"
+        "S3,bo@,Bo,Ng,\n"
+        "S 4,,Cy,Ng,\n"
+        "S5,,,Ng,\n"
+        "S6,pat@home.test,Pat,Lee,\n"
+    )
+    assert summary(roster) == [(7, "S6", "pat@home.test", "Pat", "Lee")]
+    got = [
+        (p.line, p.no_email, p.student_id, p.observer_name, p.guardian_id, p.field)
+        for p in roster.problems
+    ]
+    assert got == [
+        (2, True, "S1", "Ana Ng", "G7", "observer_email"),
+        (3, True, "S2", "Bo Ng", None, "observer_email"),
+        (4, False, "S3", "Bo Ng", None, "observer_email"),
+        (5, False, "S 4", "Cy Ng", None, "student_id"),
+        (6, False, "S5", "Ng", None, "observer_email"),
+    ]
+
+
 def test_several_problems_in_one_row_are_all_reported() -> None:
     """A row with several bad fields is one problem naming each, field = the first bad one."""
     roster = read(HEADER + ",not-an-email,,Doe\nS2,bob@example.org,Bob,Roe\n")

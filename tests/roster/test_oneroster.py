@@ -95,11 +95,20 @@ def test_emails_and_names_are_normalised_like_the_csv_reader() -> None:
 
 
 def test_dangling_ids_and_missing_email_are_reported_with_file_and_line() -> None:
-    """A dangling agent id (either side) and a guardian without email are problems, not fatal."""
+    """A dangling agent id (either side) and a guardian without email are problems, not fatal;
+    the guardian without email is kept with their names, marked no_email."""
     roster = read_source(V11)
     assert where(roster) == {"users.csv:4", "users.csv:8", "users.csv:12"}
     by_line = {p.line: p for p in roster.problems}
     assert "no email" in by_line[4].reason and by_line[4].field == "email"
+    # Chidi Nwosu has no email: a no_email row naming them and their student, not an error.
+    nomail = by_line[4]
+    assert nomail.no_email and not by_line[8].no_email and not by_line[12].no_email
+    assert (nomail.student_id, nomail.observer_name, nomail.guardian_id) == (
+        "1003",
+        "Chidi Nwosu",
+        "G3",
+    )
     assert "GX" in by_line[8].reason and by_line[8].field == "agentSourcedIds"
     assert "S9" in by_line[12].reason
 

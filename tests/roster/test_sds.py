@@ -85,20 +85,29 @@ def test_roles_compare_case_insensitively(tmp_path: Path) -> None:
 
 
 def test_dangling_and_emailless_guardians_are_reported(tmp_path: Path) -> None:
-    """Unknown ids in relationships.csv and a guardian with no email are problems with lines."""
+    """Unknown ids in relationships.csv are problems with lines; a guardian with no email is
+    a no_email problem on the relationship's line, naming the guardian and the student, while
+    one with no email and no name is an unusable guardian on their own users.csv line."""
     path = bundle(
         tmp_path,
-        "s1,s1,Kai,Ng,\ng1,g1,Ana,Ng,\ng2,g2,Bo,Ng,bo@example.org\n",
-        "s1,g1,guardian\ns1,gX,guardian\nsX,g2,parent\ns1,g2,parent\n",
+        "s1,s1,Kai,Ng,\ng1,g1,Ana,Ng,\ng2,g2,Bo,Ng,bo@example.org\ng3,g3,,Ng,\n",
+        "s1,g1,guardian\ns1,gX,guardian\nsX,g2,parent\ns1,g2,parent\ns1,g3,parent\n",
     )
     roster = read_source(path)
     assert [(r.student_id, r.observer_email) for r in roster.rows] == [("s1", "bo@example.org")]
-    got = {(p.source, p.line, p.field) for p in roster.problems}
+    got = {(p.source, p.line, p.field, p.no_email) for p in roster.problems}
     assert got == {
-        ("users.csv", 3, "email"),  # g1's own line in users.csv
-        ("relationships.csv", 3, "relationshipUserSourcedId"),
-        ("relationships.csv", 4, "userSourcedId"),
+        ("relationships.csv", 2, "email", True),  # s1 - g1, Ana Ng, who has no email
+        ("relationships.csv", 3, "relationshipUserSourcedId", False),
+        ("relationships.csv", 4, "userSourcedId", False),
+        ("users.csv", 5, "email", False),  # g3's own line: no email and no given name
     }
+    (emailless,) = [p for p in roster.problems if p.no_email]
+    assert (emailless.student_id, emailless.observer_name, emailless.guardian_id) == (
+        "s1",
+        "Ana Ng",
+        "g1",
+    )
 
 
 def test_status_column_when_present_makes_removal_candidates(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from canvas_observers.roster.sources import SourceRead, read_source_detailed
 from .helpers import api_config, fake_api, fetch, state
 
 MOCKER = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "oneroster-mocker"
+V11 = Path(__file__).resolve().parents[1] / "roster" / "fixtures" / "oneroster11"
 
 
 def assert_same(bundle: SourceRead, fetched: SourceRead) -> None:
@@ -75,4 +76,20 @@ async def test_public_sample_export_reads_the_same(tmp_path: Path) -> None:
     assert_same(
         read_source_detailed(MOCKER, format="oneroster"),
         read_source_detailed(tmp_path / "snap", format="oneroster"),
+    )
+
+
+async def test_a_guardian_without_email_keeps_their_names_through_the_api(
+    tmp_path: Path,
+) -> None:
+    """A guardian the API gives no email reads as the bundle's no_email row: their names,
+    guardian id and student, not an invalid row."""
+    await fetch(fake_api(V11, "1.1"), tmp_path / "snap", api_config("1.1"))
+    fetched = read_source_detailed(tmp_path / "snap", format="oneroster")
+    assert_same(read_source_detailed(V11, format="oneroster"), fetched)
+    (nomail,) = [p for p in fetched.roster.problems if p.no_email]
+    assert (nomail.student_id, nomail.observer_name, nomail.guardian_id) == (
+        "1003",
+        "Chidi Nwosu",
+        "G3",
     )

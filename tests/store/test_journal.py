@@ -167,6 +167,53 @@ def test_a_run_keeps_its_fail_on_set(journal: Journal) -> None:
     assert not run.needs_attention(Outcome.STUDENT_NOT_FOUND)
 
 
+def test_rows_keep_the_names_of_the_people(journal: Journal) -> None:
+    """A row's student and guardian names read back as recorded, a name unknown stays ''."""
+    run_id = _start(journal)
+    rows = [
+        RowResult(2, "S1", "pat@home.test", Outcome.PAIRED, "", 11, 21, "Sam Lee", "Pat Lee"),
+        RowResult(3, "S2", "", Outcome.NO_EMAIL, "no email", guardian_name="Ana Ng"),
+        RowResult(4, "S3", "bo@home.test", Outcome.STUDENT_NOT_FOUND, guardian_name="Bo Ng"),
+    ]
+    for row in rows:
+        journal.for_run(run_id, canvas_url=URL).record_row(row, at=T1)
+    assert journal.run_rows(run_id) == rows
+    assert [(r.student_label, r.guardian_label) for r in journal.run_rows(run_id)] == [
+        ("Sam Lee (S1)", "Pat Lee (pat@home.test)"),
+        ("S2", "Ana Ng (no email)"),
+        ("S3", "Bo Ng (bo@home.test)"),
+    ]
+
+
+def test_a_journal_from_before_names_still_reads(tmp_path: Path) -> None:
+    """Rows recorded before the names were kept read back with empty names, and new rows of
+    the migrated journal keep theirs."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    before = [m for m in MIGRATIONS if m.name < "0006"]
+    apply_migrations(conn, now=T0, migrations=before)
+    conn.execute(
+        "INSERT INTO runs (id, canvas_url, roster, dry_run, started_at, ended_at, state,"
+        " settings, pid, host) VALUES (1, ?, 'roster.csv', 0, ?, ?, 'complete', '{}', 1, 'h')",
+        (URL, T0, T0),
+    )
+    conn.execute(
+        "INSERT INTO rows (run_id, line, student_id, observer_email, outcome, detail, at,"
+        " canvas_student_id, canvas_observer_id)"
+        " VALUES (1, 2, 'S1', 'pat@home.test', 'paired', '', ?, 1, 11)",
+        (T0,),
+    )
+    conn.close()
+    with Journal.open(path) as journal:
+        assert journal.run_rows(1) == [
+            RowResult(2, "S1", "pat@home.test", Outcome.PAIRED, "", 1, 11)
+        ]
+        run_id = _start(journal)
+        named = RowResult(2, "S1", "pat@home.test", Outcome.ALREADY_PAIRED, "", 1, 11, "Sam", "Pat")
+        journal.for_run(run_id, canvas_url=URL).record_row(named, at=T1)
+        assert journal.run_rows(run_id) == [named]
+
+
 def test_rows_and_actions_belong_to_their_run(journal: Journal) -> None:
     """Rows and actions of one run do not leak into another; unknown runs are refused."""
     a, b = _start(journal), _start(journal, dry_run=True)

@@ -56,7 +56,8 @@ def state(tmp_path: Path) -> Path:
             started_at=T0,
         )
         j.for_run(run, canvas_url=URL).record_row(
-            RowResult(2, "100", "ann@x.org", Outcome.CREATED, "", 11, 21), at=T1
+            RowResult(2, "100", "ann@x.org", Outcome.CREATED, "", 11, 21, "Sam Ray", "Ann Ray"),
+            at=T1,
         )
         j.for_run(run, canvas_url=URL).record_row(
             RowResult(3, "101", "bob@x.org", Outcome.PAIRED, "", 12, 22), at=T1
@@ -195,7 +196,10 @@ def test_show_json(state: Path) -> None:
         "detail": "",
         "canvas_student_id": 11,
         "canvas_observer_id": 21,
+        "student_name": "Sam Ray",
+        "guardian_name": "Ann Ray",
     }
+    assert doc["rows"][1]["student_name"] == doc["rows"][1]["guardian_name"] == ""
     assert [a["kind"] for a in doc["actions"]] == ["create_user", "pair_code", "pair_code"]
 
 

@@ -4,6 +4,8 @@ made the link, held runs and the removal limit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.store.history import OwnedLink, SourceRun
 from canvas_observers.sync.removals import (
@@ -258,19 +260,44 @@ def test_each_owned_link_is_judged_after_one_that_moves_ends_or_is_already_going
 
 
 def test_removals_and_pending_links_carry_the_rosters_names() -> None:
-    """What a removal or a pending link shows: the roster's student and email, the reason."""
+    """What a removal or a pending link shows: the roster's student and email, the reason,
+    and the people's names: the student's as Canvas gives it, the guardian's as the journal
+    remembers the roster giving it (Canvas's name for the account when it remembers none)."""
+    kid, adult = "Kid 2", "G 2"
     gone = plan(history=[seen(5, 1, 3)], grace_runs=1)
     assert gone.removals == (
-        Removal(12, 2, "absent from the roster for this run", "S2", "g2@h.test"),
+        Removal(
+            12,
+            2,
+            "absent from the roster for this run",
+            "S2",
+            "g2@h.test",
+            student_name=kid,
+            guardian_name=adult,
+        ),
     )
     ended = plan(ended={("S2", "g2@h.test"): "tobedeleted"})
     assert ended.removals == (
-        Removal(12, 2, "the SIS ended it (tobedeleted)", "S2", "g2@h.test", cause="ended"),
+        Removal(
+            12,
+            2,
+            "the SIS ended it (tobedeleted)",
+            "S2",
+            "g2@h.test",
+            cause="ended",
+            student_name=kid,
+            guardian_name=adult,
+        ),
     )
     history = [seen(5, 1, 3, valid=10), seen(4, 1, 3, valid=10)]
     held = plan(history=history, valid_rows=2)
-    assert held.pending == (Pending(12, 2, "S2", "g2@h.test", 0),)
+    assert held.pending == (
+        Pending(12, 2, "S2", "g2@h.test", 0, student_name=kid, guardian_name=adult),
+    )
     assert held.first_run is False
+    remembered = dataclasses.replace(owned(2), student_name="Old Name", guardian_name="Gail Two")
+    pending = plan(owned=[owned(1), remembered]).pending
+    assert [(p.student_name, p.guardian_name) for p in pending] == [("Kid 2", "Gail Two")]
 
 
 def test_without_the_rosters_text_canvas_names_the_link() -> None:
@@ -365,7 +392,15 @@ def test_a_do_not_pair_entry_canvas_cannot_match_removes_nothing() -> None:
     result = plan(snapshot=snap, owned=[], excluded=excluded)
     assert result.removals == (
         Removal(
-            11, 1, "on the do-not-pair list", "S1", "g1@h.test", excluded=True, cause="excluded"
+            11,
+            1,
+            "on the do-not-pair list",
+            "S1",
+            "g1@h.test",
+            excluded=True,
+            cause="excluded",
+            student_name="Kid 1",
+            guardian_name="G 1",
         ),
     )
 

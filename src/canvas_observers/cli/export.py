@@ -18,17 +18,13 @@ from canvas_observers.cli.roster_input import (
     read_client_secret,
     snapshot_source,
 )
+from canvas_observers.report.render import printable
 from canvas_observers.roster.model import RosterError
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.sis_export import ExportError
 from canvas_observers.sis_export import export_sis as run_export
 
 MAX_LISTED = 20  # problems printed one per line; the rest are counted
-
-
-def _printable(text: str) -> str:
-    """SIS values reach the terminal: escape control characters (no terminal escapes)."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 @click.command("export-sis", cls=Command)
@@ -74,7 +70,7 @@ def export_sis(
     try:
         result = run_export(path, out_dir, observer_id_template=observer_id_template, source=source)
     except (RosterError, ExportError) as exc:
-        raise Stopped(_printable(str(exc))) from exc
+        raise Stopped(printable(str(exc))) from exc
     click.echo(f"{result.users_path}: {result.guardians} guardian(s)")
     click.echo(
         f"{result.user_observers_path}: {result.active_links} active link(s), "
@@ -88,7 +84,7 @@ def export_sis(
         click.echo(f"{len(result.problems)} problem(s), rows skipped:")
         for problem in result.problems[:MAX_LISTED]:
             where = f"{problem.source}:{problem.line}" if problem.source else f"line {problem.line}"
-            click.echo(_printable(f"  {where}: {problem.reason}"))
+            click.echo(printable(f"  {where}: {problem.reason}"))
         if len(result.problems) > MAX_LISTED:
             click.echo(f"  ... and {len(result.problems) - MAX_LISTED} more")
     return attention_exit_code(bool(result.problems))

@@ -2,7 +2,8 @@
 
 Both are read-only views over ``canvas_observers.store.Journal``; they never create a
 journal. Every value from the journal is printed as ``rich.text.Text`` (never parsed as
-markup), since roster names and emails are whatever the SIS exported.
+markup), since roster names and emails are whatever the SIS exported; the people's names
+(a Canvas name may hold anything) and the details also go through ``printable``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from canvas_observers.cli.wiring import computer_time_zone
 from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.core.timezone import FROM_RUN, FROM_SETTING, TimeZoneChoice, chosen
 from canvas_observers.report.html import RunFacts, api_calls_text
-from canvas_observers.report.render import write_html_report
+from canvas_observers.report.render import shown, write_html_report
 from canvas_observers.store import (
     Journal,
     NotAJournal,
@@ -308,17 +309,17 @@ def show(
     row_table = Table(title=Text(f"Rows ({len(rows)})"), caption=_cut_note(len(rows), max_rows))
     row_table.add_column("line", justify="right", no_wrap=True)
     row_table.add_column("student", overflow="fold")
-    row_table.add_column("observer email", overflow="fold")
+    row_table.add_column("guardian", overflow="fold")
     row_table.add_column("outcome", no_wrap=True)
     row_table.add_column("detail", ratio=1)
     row_table.add_column("canvas ids\nstudent/observer", no_wrap=True)
     for r in rows[: max_rows or None]:
         row_table.add_row(
             Text(str(r.line)),
-            Text(r.student_id),
-            Text(r.observer_email),
+            shown(r.student_label),
+            shown(r.guardian_label),
             Text(r.outcome.value, style="green" if r.outcome.is_success else "yellow"),
-            Text(r.detail),
+            shown(r.detail),
             _ids(r.canvas_student_id, r.canvas_observer_id),
         )
     console.print(row_table)

@@ -9,7 +9,6 @@ import click
 import httpx
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from canvas_observers.cli.common import (
     Command,
@@ -29,6 +28,7 @@ from canvas_observers.cli.options import (
 )
 from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, open_journal
 from canvas_observers.core.outcomes import Outcome, RowResult
+from canvas_observers.report.render import shown
 from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.stopping import RunAborted
 from canvas_observers.sync.undo import undo_removals
@@ -84,11 +84,11 @@ def undo(
     for result in results:
         failed += result.outcome is Outcome.FAILED
         table.add_row(
-            Text(result.student_id or "—"),
-            Text(result.observer_email or "—"),
+            shown(result.student_label or "—"),
+            shown(result.guardian_label if result.observer_email else result.guardian_name or "—"),
             f"{result.canvas_student_id}/{result.canvas_observer_id}",
             result.outcome.value,
-            Text(result.detail),
+            shown(result.detail),
         )
     Console().print(table)
     return attention_exit_code(failed > 0)

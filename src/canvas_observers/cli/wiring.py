@@ -208,7 +208,9 @@ def finish(
             time_zone=time_zone,
         )
     code = run_exit_code(report, fail_on)
-    reached = any(r.outcome is not Outcome.INVALID_ROW for r in report.results)
+    # The reader's rows (invalid, no email) are reported whether or not Canvas was reached.
+    roster_only = (Outcome.INVALID_ROW, Outcome.NO_EMAIL)
+    reached = any(r.outcome not in roster_only for r in report.results)
     show = show_command(report.info.run_id, state_path)
     try:
         if quiet:

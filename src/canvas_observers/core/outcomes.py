@@ -18,6 +18,9 @@ class Outcome(StrEnum):
     OBSERVER_MISMATCH = "observer_mismatch"  # the email is only the contact address of another name
     NOT_ENROLLED = "not_enrolled"
     INVALID_ROW = "invalid_row"
+    # The SIS gives the guardian no email: nothing to sign in with, so nothing is written;
+    # the district adds the email in the SIS, or gives the family the student's pairing code.
+    NO_EMAIL = "no_email"
     CONFLICT = "conflict"
     # Found by the guardian id's SIS id, with another login than the roster's email: paired
     # with that account all the same; --update-guardians changes the login.
@@ -60,9 +63,10 @@ _SUCCESS = frozenset(
 )
 
 
-EXPECTED = frozenset({Outcome.NOT_ENROLLED})
+EXPECTED = frozenset({Outcome.NOT_ENROLLED, Outcome.NO_EMAIL})
 """Outcomes that need no action tonight: every district has students with no enrollment yet,
-and a later run pairs them by itself (``excluded`` is a success already)."""
+and a later run pairs them by itself; and guardians the SIS has no email for, whom no run can
+pair until it has one (``excluded`` is a success already). Both are still reported."""
 
 NOT_REACHED = frozenset({Outcome.NOT_PROCESSED})
 """Outcomes only a stopped run gives: the stop is what needs a person (it exits 2 whatever
@@ -101,7 +105,27 @@ class RowResult:
             "detail": self.detail,
             "canvas_student_id": self.canvas_student_id,
             "canvas_observer_id": self.canvas_observer_id,
+            "student_name": self.student_name,
+            "guardian_name": self.guardian_name,
         }
+
+    @property
+    def student_label(self) -> str:
+        """The student as people read them: ``Sam Lee (S123)``, or the id alone when Canvas
+        gave no name."""
+        return _label(self.student_name, self.student_id)
+
+    @property
+    def guardian_label(self) -> str:
+        """The guardian as people read them: ``Pat Lee (pat@home.test)``, the email alone when
+        the roster gave no name, ``Pat Lee (no email)`` when it gave no email."""
+        return _label(self.guardian_name, self.observer_email or "no email")
+
+
+def _label(name: str, key: str) -> str:
+    if not name:
+        return key
+    return f"{name} ({key})" if key else name
 
 
 @dataclass(frozen=True, slots=True)

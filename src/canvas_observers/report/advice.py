@@ -28,6 +28,9 @@ WHAT_TO_DO: dict[Outcome, str] = {
     "`--pairing direct`).",
     Outcome.INVALID_ROW: "Fix the row in the SIS export (the detail names the field); the "
     "next run reads it again.",
+    Outcome.NO_EMAIL: "The SIS has no email for this guardian, so nothing was written: "
+    "add the guardian's email in the SIS (the next run pairs them), or give the family the "
+    "student's Canvas pairing code, which a parent enters when signing up as an observer.",
     Outcome.CONFLICT: "The guardian email is the student's own login or email, or is used "
     "both as a student and a guardian: correct the guardian email in the SIS.",
     Outcome.GUARDIAN_EMAIL_CHANGED: "The SIS gives this guardian (same guardian id) a new "

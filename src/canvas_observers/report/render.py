@@ -36,6 +36,8 @@ ROW_FIELDS = (
     "detail",
     "canvas_student_id",
     "canvas_observer_id",
+    "student_name",
+    "guardian_name",
 )
 _FORMATS = {".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
 REPORT_SUFFIXES = frozenset(_FORMATS)
@@ -142,6 +144,19 @@ def report_json(
     return data
 
 
+def printable(value: str) -> str:
+    """Text from the roster or Canvas made safe for a terminal or a log line: a character that
+    does not print (an escape, a control or an invisible format character) is shown escaped,
+    as Python writes it (``\x1b``), so a name can never move the cursor or recolour the screen.
+    """
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in value)
+
+
+def shown(value: str, style: str = "") -> Text:
+    """``printable`` text as rich ``Text``: never read as markup (``[bold]`` prints as is)."""
+    return Text(printable(value), style=style)
+
+
 def render_summary(
     console: Console,
     info: RunInfo,
@@ -154,7 +169,8 @@ def render_summary(
     (``render_attention``).
 
     Every value that comes from the roster or Canvas goes in as ``Text``, so ``[bold]`` in an
-    email prints literally instead of being read as rich markup.
+    email prints literally instead of being read as rich markup; the people's names and the
+    details go through ``printable`` (a Canvas name may hold a terminal escape).
     """
     title = Text("Dry run (nothing written)" if info.dry_run else "Sync summary")
     if info.state != "complete":
@@ -229,11 +245,15 @@ def render_attention(
             console.print(Text("No rows need attention.", style="green"))
         return
     table = Table(title=f"Rows that need attention ({len(attention)})")
-    for name in ("line", "student_id", "observer_email", "outcome", "detail"):
+    for name in ("line", "student", "guardian", "outcome", "detail"):
         table.add_column(name, overflow="fold", justify="right" if name == "line" else "left")
     for r in attention[:max_attention_rows]:
         table.add_row(
-            str(r.line), Text(r.student_id), Text(r.observer_email), r.outcome.value, Text(r.detail)
+            str(r.line),
+            shown(r.student_label),
+            shown(r.guardian_label),
+            r.outcome.value,
+            shown(r.detail),
         )
     console.print(table)
     hidden = len(attention) - max_attention_rows
@@ -270,7 +290,7 @@ def _csv_text(
     writer.writerow(ROW_FIELDS)
     cells: Iterator[list[object]] = (list(r.as_json().values()) for r in results)
     more: Iterator[list[object]] = (
-        [c.line, c.student_id, c.observer_email, REMOVAL_CANDIDATE, c.reason, None, None]
+        [c.line, c.student_id, c.observer_email, REMOVAL_CANDIDATE, c.reason, None, None, "", ""]
         for c in candidates
     )
     for count, row in enumerate(itertools.chain(cells, more), start=1):

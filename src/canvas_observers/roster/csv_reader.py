@@ -30,6 +30,10 @@ Decisions worth knowing:
 * The same guardian email with different names: every such row still runs (it is one
   account), the first name seen is the one used to create the account, and each affected row
   gets a note naming the other spelling and its line.
+* A row whose only fault is an empty ``observer_email`` is a ``RowProblem`` marked
+  ``no_email`` with the guardian's names: a guardian the SIS has no email for is common, and
+  the sync reports it as ``no_email`` rather than ``invalid_row``. A malformed email is a
+  fault of the row.
 * A header with no data rows is a ``RosterError`` ("nothing to do"), so a truncated SIS export
   is noticed instead of silently succeeding.
 """
@@ -454,6 +458,10 @@ class _Reader:
                     observer_email=email,
                     source=self.source,
                     field=reasons[0][0],
+                    observer_first_name=first,
+                    observer_last_name=last,
+                    guardian_id=guardian_id,
+                    no_email=not email and len(reasons) == 1,
                 )
             )
             return

@@ -22,7 +22,9 @@ from canvas_observers.roster.model import (
     RowProblem,
 )
 from canvas_observers.roster.validate import (
+    check_id,
     check_student_id,
+    guardian_names_problem,
     guardian_problem,
     normalise_email,
     normalise_name,
@@ -183,6 +185,7 @@ class _Assembler:
         self.ending_ids: dict[str, str] = {}  # guardians known only through ending links
         self.problems: list[RowProblem] = []
         self.reported: set[tuple[str, str]] = set()
+        self.no_email: set[tuple[str, str]] = set()  # (student id, guardian sourcedId)
         self.duplicates = 0
 
     def _report_once(self, kind: str, person: Person, problem: RowProblem) -> None:
@@ -190,10 +193,29 @@ class _Assembler:
             self.reported.add((kind, person.sourced_id))
             self.problems.append(problem)
 
+    def add_student_problem(self, s: Person, student_id: str) -> None:
+        """A student whose id is missing or unusable, reported once (their links skipped)."""
+        why = "has no student id" if not student_id else f"has an unusable id {student_id!r}"
+        self._report_once(
+            "s",
+            s,
+            RowProblem(
+                s.line,
+                f"student {s.sourced_id} {why} (see --student-id-field); skipped",
+                student_id=student_id,
+                source=self.users_source,
+                field="student_id",
+            ),
+        )
+
     def add(self, link: Link) -> None:
         g, s = link.guardian, link.student
         email = normalise_email(g.record.get("email"))
         names = guardian_names(g, prefer_preferred_names=self.prefer)
+        usable = not check_id(g.sourced_id, "sourcedId") and not guardian_names_problem(names)
+        if not email and usable:
+            self._no_email(link, names)
+            return
         if trouble := guardian_problem(email, names, g.sourced_id):
             column, why = trouble
             self._report_once(
@@ -210,18 +232,7 @@ class _Assembler:
             return
         student_id = self.pick(s).strip()
         if check_student_id(student_id):
-            why = "has no student id" if not student_id else f"has an unusable id {student_id!r}"
-            self._report_once(
-                "s",
-                s,
-                RowProblem(
-                    s.line,
-                    f"student {s.sourced_id} {why} (see --student-id-field); skipped",
-                    student_id=student_id,
-                    source=self.users_source,
-                    field="student_id",
-                ),
-            )
+            self.add_student_problem(s, student_id)
             return
         # Logins compare case-insensitively in Canvas; SIS ids exactly (as csv_reader does).
         key = (student_id.lower() if "@" in student_id else student_id, email)
@@ -251,6 +262,31 @@ class _Assembler:
             guardian_id=g.sourced_id,
         )
 
+    def _no_email(self, link: Link, names: tuple[str, str]) -> None:
+        """A usable guardian the SIS gives no email: one ``no_email`` row per student they
+        are linked to (the report names both), none for a link that is ending anyway."""
+        g, s = link.guardian, link.student
+        student_id = self.pick(s).strip()
+        if g.ending or s.ending or (student_id, g.sourced_id) in self.no_email:
+            return
+        if check_student_id(student_id):
+            self.add_student_problem(s, student_id)
+            return
+        self.no_email.add((student_id, g.sourced_id))
+        self.problems.append(
+            RowProblem(
+                link.line,
+                f"guardian {g.sourced_id} has no email in the SIS; nothing is written for them",
+                student_id=student_id,
+                source=link.source,
+                field="email",
+                observer_first_name=names[0],
+                observer_last_name=names[1],
+                guardian_id=g.sourced_id,
+                no_email=True,
+            )
+        )
+
     def finish(self, problems: Sequence[RowProblem], label: str) -> BundleRead:
         # A link still active through another record (a shared email) is not ending.
         kept = tuple(c for k, c in self.removals.items() if k not in self.rows)
@@ -277,8 +313,10 @@ def assemble(
     """Turn links into a Roster, in the order of the guardian (or relationship) lines.
 
     A guardian without a usable email or name, or a student without a usable id, is reported
-    once and their links skipped; links touching an ending user become removal candidates;
-    duplicate (student, email) pairs collapse into the first, as in the four-column reader.
+    once and their links skipped, except a usable guardian with no email at all: each of their
+    links is a ``no_email`` problem naming them and the student (none for an ending link);
+    links touching an ending user become removal candidates; duplicate (student, email) pairs
+    collapse into the first, as in the four-column reader.
     """
     assembler = _Assembler(pick_student_id, prefer_preferred_names, users_source)
     for link in sorted(links, key=lambda k: (k.line, k.student.line)):

@@ -51,7 +51,13 @@ class RosterRow:
 
 @dataclass(frozen=True, slots=True)
 class RowProblem:
-    """A row that was rejected (skipped), with where it was and why."""
+    """A row that was rejected (skipped), with where it was and why.
+
+    The guardian's names are kept when the row gave usable ones, so the report can name the
+    person. ``no_email``: the row is fine but for the guardian's missing email, which is
+    common in an SIS and no mistake to fix in the row: the sync reports it as ``no_email``
+    (not ``invalid_row``), and writes nothing for it.
+    """
 
     line: int
     reason: str
@@ -59,6 +65,14 @@ class RowProblem:
     observer_email: str = ""
     source: str = ""
     field: str = ""
+    observer_first_name: str = ""
+    observer_last_name: str = ""
+    guardian_id: str | None = None
+    no_email: bool = False
+
+    @property
+    def observer_name(self) -> str:
+        return f"{self.observer_first_name} {self.observer_last_name}".strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,6 +177,11 @@ def guardian_problem(email: str, names: tuple[str, str], sourced_id: str) -> tup
         return "email", "has no email"
     if why := check_email(email, field="email"):
         return "email", why
+    return guardian_names_problem(names)
+
+
+def guardian_names_problem(names: tuple[str, str]) -> tuple[str, str] | None:
+    """(column, why) a OneRoster or SDS guardian's (already normalised) names are unusable."""
     for column, value in zip(("givenName", "familyName"), names, strict=True):
         if not value:
             return column, f"has no {column}"

@@ -31,6 +31,10 @@ class OwnedLink:
     run_id: int  # the run that made, restored or took it over: absence counts after it
     source: str | None = None  # the owning source; None: made before sources were recorded
     legacy: str = ""  # for a link with no source: the roster string of the run that made it
+    # Who it was for, by name, as the row that last named it knew them ('' when not known:
+    # rows recorded before names were kept).
+    student_name: str = ""
+    guardian_name: str = ""
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -84,11 +88,13 @@ def owned_links(conn: sqlite3.Connection, *, canvas_url: str) -> list[OwnedLink]
     made it (a pairing, or a create with a pairing code, answered or recovered), not when
     it removed it. Its owner is the source of the run that made it (an `undo` run belongs to
     the source of the run it undid), or the source it moved to since (``link_owners``). The
-    roster text is the last a row of this tool gave it, kept across a removal and a restore.
+    roster text is the last a row of this tool gave it, kept across a removal and a restore,
+    with the names that row gave the people.
     """
     cur = conn.execute(
         "SELECT a.run_id, a.kind, a.canvas_observer_id, a.canvas_student_id,"
-        " r.student_id, r.observer_email, u.source, u.roster, v.roster"
+        " r.student_id, r.observer_email, u.source, u.roster, v.roster,"
+        " r.student_name, r.guardian_name"
         " FROM actions a JOIN runs u ON u.id = a.run_id"
         " LEFT JOIN runs v ON v.id = u.undoes"
         " LEFT JOIN rows r ON r.run_id = a.run_id AND r.line = a.line AND a.line > 0"
@@ -101,16 +107,19 @@ def owned_links(conn: sqlite3.Connection, *, canvas_url: str) -> list[OwnedLink]
         (canvas_url,),
     )
     owned: dict[Link, OwnedLink] = {}
-    names: dict[Link, tuple[str, str]] = {}
+    names: dict[Link, tuple[str, str, str, str]] = {}
     for row in cur:
-        run_id, kind, observer, student, roster_student, roster_email, source, roster, undone = row
+        run_id, kind, observer, student, roster_student, roster_email, source, roster, undone = row[
+            :9
+        ]
+        student_name, guardian_name = row[9:]
         pair = (observer, student)
         if roster_student and roster_email:
-            names[pair] = (roster_student, roster_email)
+            names[pair] = (roster_student, roster_email, student_name, guardian_name)
         if kind == "remove_link":
             owned.pop(pair, None)
             continue
-        known = names.get(pair, ("", ""))
+        known = names.get(pair, ("", "", "", ""))
         owned[pair] = OwnedLink(
             observer_id=observer,
             student_id=student,
@@ -119,6 +128,8 @@ def owned_links(conn: sqlite3.Connection, *, canvas_url: str) -> list[OwnedLink]
             run_id=run_id,
             source=source,
             legacy="" if source is not None else (undone or roster),
+            student_name=known[2],
+            guardian_name=known[3],
         )
     moved = conn.execute(
         "SELECT observer_id, student_id, source, run_id FROM link_owners WHERE canvas_url = ?",
@@ -134,6 +145,8 @@ def owned_links(conn: sqlite3.Connection, *, canvas_url: str) -> list[OwnedLink]
                 link.roster_email,
                 run_id,
                 source=source,
+                student_name=link.student_name,
+                guardian_name=link.guardian_name,
             )
     return list(owned.values())
 

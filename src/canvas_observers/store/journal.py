@@ -5,7 +5,8 @@ holds guardian emails. Tables (see ``migrations.py``)::
 
     runs     one per sync: canvas_url, roster, dry_run, started_at/ended_at, state,
              settings/totals/api_calls (JSON), pid + host of the process that ran it
-    rows     the final outcome of each roster row of a run (a ``RowResult``)
+    rows     the final outcome of each roster row of a run (a ``RowResult``), with the
+             names of the student and guardian it was about ('' where not known)
     actions  each write sent to Canvas (an ``ActionRecord``), in the order sent
     users    (canvas_url, kind, key) -> Canvas id learned earlier; a hint, re-verified
 
@@ -435,7 +436,8 @@ class Journal:
         """A run's row outcomes in the order recorded."""
         cur = self._conn.execute(
             "SELECT line, student_id, observer_email, outcome, detail, canvas_student_id,"
-            " canvas_observer_id FROM rows WHERE run_id = ? ORDER BY id",
+            " canvas_observer_id, student_name, guardian_name FROM rows WHERE run_id = ?"
+            " ORDER BY id",
             (run_id,),
         )
         return [
@@ -447,8 +449,20 @@ class Journal:
                 detail=detail,
                 canvas_student_id=student,
                 canvas_observer_id=observer,
+                student_name=student_name,
+                guardian_name=guardian_name,
             )
-            for (line, student_id, email, outcome, detail, student, observer) in cur
+            for (
+                line,
+                student_id,
+                email,
+                outcome,
+                detail,
+                student,
+                observer,
+                student_name,
+                guardian_name,
+            ) in cur
         ]
 
     def run_actions(self, run_id: int) -> list[ActionRecord]:
@@ -566,7 +580,8 @@ class RunJournal:
         """Record one row's final outcome (committed when this returns)."""
         self._insert(
             "INSERT INTO rows (run_id, line, student_id, observer_email, outcome, detail,"
-            " canvas_student_id, canvas_observer_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " canvas_student_id, canvas_observer_id, at, student_name, guardian_name)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.run_id,
                 result.line,
@@ -577,6 +592,8 @@ class RunJournal:
                 result.canvas_student_id,
                 result.canvas_observer_id,
                 at,
+                result.student_name,
+                result.guardian_name,
             ),
         )
 

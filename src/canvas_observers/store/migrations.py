@@ -181,6 +181,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         # recorded before: they fall back to the default set (core.outcomes.DEFAULT_FAIL_ON).
         ("ALTER TABLE runs ADD COLUMN fail_on TEXT",),
     ),
+    Migration(
+        "0006_rows_names",
+        (
+            # Who a row was about, as people read it: the student's name as Canvas gave it and
+            # the guardian's as the roster did ('' in rows recorded before, or not known).
+            "ALTER TABLE rows ADD COLUMN student_name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE rows ADD COLUMN guardian_name TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )
 
 _CREATE_MIGRATIONS_TABLE = (

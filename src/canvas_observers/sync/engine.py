@@ -168,6 +168,8 @@ class Engine(GuardianSteps):
                     detail="; ".join(p for p in (planned.detail, *row.notes) if p),
                     canvas_student_id=planned.student.id if planned.student else None,
                     canvas_observer_id=planned.observer.id if planned.observer else None,
+                    student_name=planned.student.name if planned.student else "",
+                    guardian_name=row.observer_name,
                 )
             )
 
@@ -210,6 +212,8 @@ class Engine(GuardianSteps):
                     detail=detail,
                     canvas_student_id=removal.student_id,
                     canvas_observer_id=removal.observer_id,
+                    student_name=removal.student_name,
+                    guardian_name=removal.guardian_name,
                 )
             )
 
@@ -397,4 +401,6 @@ class Engine(GuardianSteps):
             detail="; ".join(part for part in (detail, notes) if part),
             canvas_student_id=student.id if student is not None else None,
             canvas_observer_id=observer.id if observer is not None else None,
+            student_name=student.name if student is not None else "",
+            guardian_name=row.observer_name,
         )

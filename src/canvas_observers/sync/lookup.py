@@ -36,6 +36,7 @@ class CanvasView(Protocol):
     async def login_owner(self, login: str) -> CanvasUser | None: ...
     async def student(self, student_id: str) -> Resolution: ...
     def enrolled(self, user_id: int) -> bool | None: ...
+    def known_student(self, student_id: str) -> CanvasUser | None: ...
     def close(self) -> None: ...
 
 
@@ -62,6 +63,11 @@ class SnapshotView:
     def enrolled(self, user_id: int) -> bool | None:
         """Whether the student has a live student enrollment (None: the report had none)."""
         return self.snapshot.has_live_enrollment(user_id)
+
+    def known_student(self, student_id: str) -> CanvasUser | None:
+        """The one student the id names in the report, without a call (None if not one)."""
+        found = self.snapshot.student(student_id)
+        return found.user if isinstance(found, Found) else None
 
     def close(self) -> None:
         return None
@@ -191,6 +197,15 @@ class Lookups:
     def enrolled(self, user_id: int) -> bool | None:
         """Not known without a call: the engine asks Canvas when it needs to."""
         return None
+
+    def known_student(self, student_id: str) -> CanvasUser | None:
+        """The student this run's look-ups already found for the id, without a call (None
+        when no row looked them up, or they were not found as one student)."""
+        task = self._students.get(student_id)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        found = task.result()
+        return found.user if isinstance(found, Found) else None
 
     def close(self) -> None:
         """Cancel look-ups still running (the run is over or stopping)."""

@@ -54,6 +54,8 @@ class Removal:
     roster_email: str
     excluded: bool = False  # asked for by the do-not-pair list (not held by the removal limit)
     cause: str = "absent"  # absent | ended | excluded
+    student_name: str = ""
+    guardian_name: str = ""
 
     @property
     def link(self) -> Link:
@@ -70,6 +72,8 @@ class Pending:
     roster_student_id: str
     roster_email: str
     runs_left: int
+    student_name: str = ""
+    guardian_name: str = ""
 
     def sentence(self) -> str:
         who = (
@@ -131,6 +135,8 @@ def plan_removals(
                 email,
                 excluded=True,
                 cause="excluded",
+                student_name=_canvas_name(snapshot, pair[1]),
+                guardian_name=_canvas_name(snapshot, pair[0]),
             )
     present = set(listed)
     ended_links = {
@@ -152,17 +158,24 @@ def plan_removals(
             moves.append((key, lister))  # another source's roster lists it: now that source's
             continue
         student, email = _names(link, snapshot)
+        kid, adult = _people(link, snapshot)
         if key in ended_links:
             why = f"the SIS ended it ({ended_links[key]})"
-            removals[key] = Removal(*key, why, student, email, cause="ended")
+            removals[key] = Removal(
+                *key, why, student, email, cause="ended", student_name=kid, guardian_name=adult
+            )
             continue
         left = _runs_left(link, history, grace_runs)
         if left == 0:
             runs = "this run" if grace_runs == 1 else f"{grace_runs} runs in a row"
             why = f"absent from the roster for {runs}"
-            removals[key] = Removal(*key, why, student, email)
+            removals[key] = Removal(
+                *key, why, student, email, student_name=kid, guardian_name=adult
+            )
         else:
-            pending.append(Pending(*key, student, email, left))
+            pending.append(
+                Pending(*key, student, email, left, student_name=kid, guardian_name=adult)
+            )
     held = _held(valid_rows, history)
     ordered = tuple(sorted(removals.values(), key=lambda r: (r.roster_email, r.roster_student_id)))
     first = not any(not run.held for run in history)
@@ -171,7 +184,14 @@ def plan_removals(
         # of its pairs (a court order must not wait for the SIS export to be fixed).
         named = tuple(r for r in ordered if r.excluded)
         late = tuple(
-            Pending(*r.link, r.roster_student_id, r.roster_email, 0)
+            Pending(
+                *r.link,
+                r.roster_student_id,
+                r.roster_email,
+                0,
+                student_name=r.student_name,
+                guardian_name=r.guardian_name,
+            )
             for r in ordered
             if not r.excluded
         )
@@ -264,6 +284,21 @@ def _names(link: OwnedLink, snapshot: CanvasSnapshot) -> tuple[str, str]:
         email = (user.login_id or user.email or user.name) if user else ""
         email = email or f"Canvas user {link.observer_id}"
     return student, email
+
+
+def _people(link: OwnedLink, snapshot: CanvasSnapshot) -> tuple[str, str]:
+    """The student's and guardian's names for a removal row: the student's as Canvas gives it
+    now (as every row's), else as the journal remembers it; the guardian's as the roster last
+    gave it (the journal), else as Canvas does."""
+    return (
+        _canvas_name(snapshot, link.student_id) or link.student_name,
+        link.guardian_name or _canvas_name(snapshot, link.observer_id),
+    )
+
+
+def _canvas_name(snapshot: CanvasSnapshot, user_id: int) -> str:
+    user = snapshot.users.get(user_id)
+    return user.name if user is not None else ""
 
 
 def _linked(snapshot: CanvasSnapshot, student_key: str, email: str) -> list[Link]:

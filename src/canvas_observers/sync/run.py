@@ -22,10 +22,11 @@ from canvas_observers.canvas.errors import (
     NotFound,
     TransportError,
 )
-from canvas_observers.canvas.models import AccountReport
+from canvas_observers.canvas.models import AccountReport, CanvasUser
 from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
 from canvas_observers.core.recorder import NO_RECORDER, RunRecorder
+from canvas_observers.report.render import printable
 from canvas_observers.report.summary import RunInfo, totals
 from canvas_observers.roster.model import Roster, roster_pair
 from canvas_observers.store.history import Link, ListedRow, OwnedLink, SourceRun
@@ -62,7 +63,8 @@ class RunResult:
 
 
 def invalid_row_results(roster: Roster) -> list[RowResult]:
-    """Rows the reader rejected, as report rows."""
+    """Rows the reader rejected, as report rows (not the guardians with no email: see
+    ``no_email_results``)."""
     return [
         RowResult(
             line=p.line,
@@ -70,9 +72,42 @@ def invalid_row_results(roster: Roster) -> list[RowResult]:
             observer_email=p.observer_email,
             outcome=Outcome.INVALID_ROW,
             detail=f"{p.source}:{p.line}: {p.reason}" if p.source else p.reason,
+            guardian_name=p.observer_name,
         )
         for p in roster.problems
+        if not p.no_email
     ]
+
+
+NO_EMAIL_DETAIL = (
+    "the SIS has no email for this guardian, so there is no login to pair; nothing was written. "
+    "Add the guardian's email in the SIS, or give the family the student's Canvas pairing code"
+)
+
+
+def no_email_results(
+    roster: Roster, known_student: Callable[[str], CanvasUser | None] = lambda _: None
+) -> list[RowResult]:
+    """The guardians the SIS gives no email, as report rows naming them and the student (by
+    the name Canvas gives, when this run already knows the student: ``known_student``)."""
+    results = []
+    for p in roster.problems:
+        if not p.no_email:
+            continue
+        student = known_student(p.student_id)
+        where = f"{p.source}:{p.line}: " if p.source else ""
+        results.append(
+            RowResult(
+                line=p.line,
+                student_id=p.student_id,
+                observer_email="",
+                outcome=Outcome.NO_EMAIL,
+                detail=f"{where}{NO_EMAIL_DETAIL}",
+                student_name=student.name if student is not None else "",
+                guardian_name=p.observer_name,
+            )
+        )
+    return results
 
 
 async def run_sync(
@@ -213,6 +248,10 @@ async def run_sync(
         aborted = stop.reason
     finally:
         watcher.cancel()
+    # After the rows, so a student another row (or the report) found is named; nothing is
+    # looked up for these rows alone.
+    for result in no_email_results(roster, engine.lookups.known_student):
+        engine.emit(result)
     ended = now()
     counts = client.counts
     results = tuple(sorted(engine.results, key=lambda r: r.line))
@@ -230,7 +269,7 @@ async def run_sync(
         stop_reason=aborted or "",
         roster=roster.source,
         rows_read=len(roster.rows) + len(roster.problems) + roster.duplicates,
-        rows_rejected=len(roster.problems),
+        rows_rejected=sum(not p.no_email for p in roster.problems),
         duplicates=roster.duplicates,
         state="stopped" if aborted else "complete",
         canvas_state=canvas_state,
@@ -281,23 +320,31 @@ def _log_outcome(
             not_reached += 1
         elif r.outcome in (Outcome.REMOVED, Outcome.WOULD_REMOVE, Outcome.REMOVAL_PENDING):
             run_log.info(
-                "%s: student %s, guardian %s (Canvas ids %s/%s): %s",
+                "%s: guardian %s and student %s (Canvas ids %s/%s): %s",
                 r.outcome.value,
-                r.student_id,
-                r.observer_email,
+                printable(r.guardian_label),
+                printable(r.student_label),
                 r.canvas_student_id,
                 r.canvas_observer_id,
-                r.detail,
+                printable(r.detail),
+            )
+        elif r.outcome in (Outcome.CREATED, Outcome.PAIRED):
+            run_log.info(
+                "line %d: %s paired with %s%s",
+                r.line,
+                printable(r.guardian_label),
+                printable(r.student_label),
+                " (account created)" if r.outcome is Outcome.CREATED else "",
             )
         elif not r.outcome.is_success:
             run_log.log(
                 logging.WARNING if r.outcome in fail_on else logging.INFO,
-                "line %d: student %s, guardian %s: %s: %s",
+                "line %d: guardian %s, student %s: %s: %s",
                 r.line,
-                r.student_id,
-                r.observer_email,
+                printable(r.guardian_label),
+                printable(r.student_label),
                 r.outcome.value,
-                r.detail,
+                printable(r.detail),
             )
     if not_reached:
         run_log.warning(
@@ -426,6 +473,8 @@ def _say_pending(engine: Engine, plan: RemovalPlan, options: SyncOptions, source
                 detail=f"absent from roster source {source}: {item.sentence()}",
                 canvas_student_id=item.student_id,
                 canvas_observer_id=item.observer_id,
+                student_name=item.student_name,
+                guardian_name=item.guardian_name,
             )
         )
 

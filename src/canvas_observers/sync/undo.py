@@ -141,31 +141,38 @@ async def undo_removals(
     results: list[RowResult] = []
     state = "complete"
 
-    def who(observer: int, student: int) -> tuple[str, str]:
+    def named(observer: int, student: int, outcome: Outcome, detail: str) -> RowResult:
+        """The undo's row for a link, naming the student and guardian (by id and by name) as
+        the removal row of the undone run did."""
         row = names.get((observer, student))
-        return (row.student_id, row.observer_email) if row is not None else ("", "")
+        return RowResult(
+            line=0,
+            student_id=row.student_id if row else "",
+            observer_email=row.observer_email if row else "",
+            outcome=outcome,
+            detail=detail,
+            canvas_student_id=student,
+            canvas_observer_id=observer,
+            student_name=row.student_name if row else "",
+            guardian_name=row.guardian_name if row else "",
+        )
 
     try:
         for action in kept:
             observer, student = action.canvas_observer_id, action.canvas_student_id
             assert observer is not None and student is not None  # removed_by keeps only these
-            student_id, email = who(observer, student)
-            result_row = RowResult(
-                line=0,
-                student_id=student_id,
-                observer_email=email,
-                outcome=Outcome.EXCLUDED,
-                detail=f"not restored: it was removed for the do-not-pair list ({action.detail}); "
+            result_row = named(
+                observer,
+                student,
+                Outcome.EXCLUDED,
+                f"not restored: it was removed for the do-not-pair list ({action.detail}); "
                 "undo never puts such a link back",
-                canvas_student_id=student,
-                canvas_observer_id=observer,
             )
             recorder.record_row(result_row, at=iso_timestamp(now()))
             results.append(result_row)
         for action in restore:
             observer, student = action.canvas_observer_id, action.canvas_student_id
             assert observer is not None and student is not None  # removed_by keeps only these
-            student_id, email = who(observer, student)
             try:
                 await client.add_observee(observer, student)
             except ConfigurationError as error:
@@ -187,15 +194,7 @@ async def undo_removals(
                     detail=detail,
                 ),
             )
-            result_row = RowResult(
-                line=0,
-                student_id=student_id,
-                observer_email=email,
-                outcome=outcome,
-                detail=detail,
-                canvas_student_id=student,
-                canvas_observer_id=observer,
-            )
+            result_row = named(observer, student, outcome, detail)
             recorder.record_row(result_row, at=iso_timestamp(now()))
             results.append(result_row)
     except RunAborted:
