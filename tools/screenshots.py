@@ -55,8 +55,8 @@ async def _pages(folder: Path) -> tuple[Path, Path]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as http:
         from canvas_observers.canvas.client import CanvasClient
 
-        zone = await time_zone_for(None, http, base_url=base, token=token, allow_insecure=False)
         client = CanvasClient(http, base_url=base, token=token)
+        zone = await time_zone_for(None, client)
         result = await run_sync(
             roster, client=client, options=SyncOptions(), canvas_url=base, journal=None
         )

@@ -212,7 +212,8 @@ def test_each_sync_reads_canvas_the_way_its_label_says(result: dict[str, Any]) -
             assert c["by_kind"]["reports"] == 1 + calls["poll_report"] + 2
             assert c["file_downloads_seen_by_fake"] == 1
             assert c["report_wait_s"] is not None
-            assert c["by_kind"]["lookups"] == 3  # the token, rights and provider checks only
+            # the token, rights and provider checks, and the account (its time zone) only
+            assert c["by_kind"]["lookups"] == 4
 
 
 def test_rerun_writes_nothing_and_direct_needs_no_codes(result: dict[str, Any]) -> None:

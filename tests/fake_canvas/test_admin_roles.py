@@ -178,9 +178,11 @@ async def test_config_limits_the_built_in_admin() -> None:
 def test_admin_permissions_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`fake-canvas --admin-permissions a,b` limits the admin; an unknown name is exit 2."""
     apps: list[FakeCanvasApp] = []
-    monkeypatch.setattr(fake_cli, "serve", lambda app, **kw: apps.append(app))
+    monkeypatch.setattr(fake_cli, "serve_on", lambda app, *args, **kw: apps.append(app))
     runner = CliRunner()
-    ok = runner.invoke(main, ["fake-canvas", "--admin-permissions", "read_roster,read_sis"])
+    ok = runner.invoke(
+        main, ["fake-canvas", "--port", "0", "--admin-permissions", "read_roster,read_sis"]
+    )
     assert ok.exit_code == 0, ok.output
     fake = apps[0].fake
     assert fake.state.users[fake.state.admin_id].permissions == {"read_roster", "read_sis"}

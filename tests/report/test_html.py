@@ -92,7 +92,7 @@ def test_values_are_escaped_and_stay_text(tmp_path: Path) -> None:
     assert HOSTILE in parsed.text
     assert '502 <img src=x onerror="alert(1)">' in parsed.text
     assert "<b>roster</b>.csv" in parsed.text
-    assert "<i>Sol</i> (S2)" in parsed.text and "Bob <Ng> (bob@example.org)" in parsed.text
+    assert "<i>Sol</i>" in parsed.text and "Bob <Ng>" in parsed.text
     assert not any(tag == "i" for tag, _ in parsed.tags)
     assert [tag for tag, _ in parsed.tags].count("script") == 1
     assert not any(tag == "img" for tag, _ in parsed.tags)

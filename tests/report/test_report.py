@@ -339,7 +339,9 @@ def test_summary_names_people_and_escapes_control_characters() -> None:
         RowResult(3, "S2", "", Outcome.NO_EMAIL, "no email", guardian_name="Ana Ng"),
     ]
     console = Console(record=True, width=160, file=io.StringIO(), force_terminal=True)
-    render_summary(console, INFO, rows)
+    # no_email needs no one by default (not in --fail-on): counted, not listed; listed when
+    # the run's --fail-on names it
+    render_summary(console, INFO, rows, fail_on={Outcome.FAILED, Outcome.NO_EMAIL})
     text = console.export_text()
     assert "\x1b" not in text and "\x07" not in text
     assert "Sam\\x1b[2J Lee (S1)" in text

@@ -170,13 +170,7 @@ def audit(
                 )
             zone = None
             if report_path is not None and report_path.suffix.lower() in (".html", ".htm"):
-                zone = await time_zone_for(
-                    time_zone,
-                    http,
-                    base_url=canvas_url,
-                    token=token,
-                    allow_insecure=allow_insecure_http,
-                )
+                zone = await time_zone_for(time_zone, client)
             return snapshot, zone
 
     try:

@@ -16,7 +16,7 @@ from rich.console import Console
 from canvas_observers.canvas.protocol import WRITE_OPERATIONS
 from canvas_observers.cli.common import Command, setup_logging
 from canvas_observers.cli.exits import EXIT_OK, EXIT_STOPPED
-from canvas_observers.cli.wiring import finish, run_with_progress, time_zone_for
+from canvas_observers.cli.wiring import canvas_client, finish, run_with_progress, time_zone_for
 from canvas_observers.report.render import write_report
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal
@@ -82,12 +82,14 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
     async def once(report_name: str, page: str = "") -> tuple[RunResult, int]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
-            zone = await time_zone_for(
-                None, http, base_url=base_url, token=config.admin_token, allow_insecure=False
+            client = canvas_client(
+                http, base_url=base_url, token=config.admin_token, allow_insecure=False
             )
+            zone = await time_zone_for(None, client)
             with Journal.open(state) as journal:
                 report = await run_with_progress(
                     roster,
+                    client=client,
                     http=http,
                     base_url=base_url,
                     token=config.admin_token,

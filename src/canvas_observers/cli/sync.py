@@ -47,6 +47,7 @@ from canvas_observers.cli.roster_input import (
 )
 from canvas_observers.cli.wiring import (
     REQUEST_TIMEOUT,
+    canvas_client,
     check_report_path,
     finish,
     install_stop_signals,
@@ -363,19 +364,17 @@ def sync(
             interrupt = StopRequest()
             install_stop_signals(interrupt)
             async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
-                zone = await time_zone_for(
-                    time_zone,
-                    http,
-                    base_url=canvas_url,
-                    token=token,
-                    allow_insecure=allow_insecure_http,
+                client = canvas_client(
+                    http, base_url=canvas_url, token=token, allow_insecure=allow_insecure_http
                 )
+                zone = await time_zone_for(time_zone, client)
                 zones.append(zone)
                 # Kept with the run, so `show --html` later gives the same times.
                 settings["time_zone"] = zone.key
                 settings["time_zone_from"] = zone.source
                 return await run_with_progress(
                     data,
+                    client=client,
                     http=http,
                     base_url=canvas_url,
                     token=token,

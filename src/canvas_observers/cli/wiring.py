@@ -23,7 +23,6 @@ from rich.text import Text
 
 from canvas_observers.canvas.client import CanvasClient
 from canvas_observers.canvas.errors import CanvasError, ConfigurationError
-from canvas_observers.canvas.retry import RetryPolicy
 from canvas_observers.cli.common import (
     SETTINGS_VALUES,
     echo_error,
@@ -98,32 +97,17 @@ def computer_time_zone() -> TimeZoneChoice:
     return TimeZoneChoice(local, local.tzname(None) or "local time", FROM_COMPUTER)
 
 
-async def time_zone_for(
-    given: str | None,
-    http: httpx.AsyncClient,
-    *,
-    base_url: str,
-    token: str,
-    allow_insecure: bool,
-) -> TimeZoneChoice:
+async def time_zone_for(given: str | None, client: CanvasClient) -> TimeZoneChoice:
     """The zone a run's pages give times in: ``--time-zone`` (or the settings file's
     ``time_zone``), else the Canvas account's ``default_time_zone``, else this computer's.
 
-    Canvas is asked once, on a client of its own, so the run's API call counts are the sync's
-    alone; any failure (no right to read the account, Canvas unreachable) only means the
-    next rule is used: the run itself says what is wrong with Canvas.
+    Canvas is asked on the run's own client, so the call is counted with the run's others;
+    any failure (no right to read the account, Canvas unreachable) only means the next rule
+    is used: the run itself says what is wrong with Canvas.
     """
     if given:
         return chosen(given, FROM_SETTING)
     try:
-        client = CanvasClient(
-            http,
-            base_url=base_url,
-            token=token,
-            allow_insecure=allow_insecure,
-            retry=RetryPolicy(attempts=1, timeout=10.0),
-            timeout=10.0,
-        )
         name = await client.account_time_zone()
         if name:
             return chosen(name, FROM_CANVAS)
@@ -149,10 +133,13 @@ async def run_with_progress(
     source: str | None = None,
     location: str = "",
     fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
+    client: CanvasClient | None = None,
 ) -> RunResult:
-    """Build the client on ``http`` and run the sync with a progress display (none if quiet);
-    ``fail_on`` is what the run counts as needing attention (kept with it in the journal)."""
-    client = canvas_client(http, base_url=base_url, token=token, allow_insecure=allow_insecure)
+    """Run the sync with a progress display (none if quiet), on ``client`` (built on ``http``
+    when not given); ``fail_on`` is what the run counts as needing attention (kept with it in
+    the journal)."""
+    if client is None:
+        client = canvas_client(http, base_url=base_url, token=token, allow_insecure=allow_insecure)
     bar, tick, on_report = progress_sink(
         len(roster.rows) + len(roster.problems),
         console,
