@@ -32,7 +32,10 @@ from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import EXIT_OK, Stopped
 from canvas_observers.cli.nightly import ReportSink, report_log_lines
 from canvas_observers.cli.options import (
+    CANVAS_GROUP,
+    ROSTER_GROUPS,
     canvas_options,
+    help_groups,
     report_option,
     report_timeout_option,
     source_options,
@@ -98,6 +101,11 @@ def _journal_knowledge(
 
 
 @click.command("audit", cls=Command)
+@help_groups(
+    ("Canvas", (*CANVAS_GROUP, "--report-timeout")),
+    *ROSTER_GROUPS,
+    ("Report and journal", ("--report", "--time-zone", "--state")),
+)
 @roster_argument
 @config_option
 @canvas_options

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import click
+import cloup
 import httpx
 import stamina
 from rich.console import Console
@@ -381,9 +382,10 @@ class PipeConsole(Console):
         silence_broken_pipe(self.file)
 
 
-class Command(click.Command):
+class Command(cloup.Command):
     """Every command's class (``@click.command(cls=Command)``), and the one place a command's
-    outcome becomes an exit code: an ``int`` the command returns is the exit code; a known
+    outcome becomes an exit code (a cloup command, so ``--help`` can show its options in
+    groups: ``options.help_groups``): an ``int`` the command returns is the exit code; a known
     failure (any ``CanvasObserversError``) is printed as one ``error:`` line (and said in the
     log file, once there is one) and exits 2 (exits.py)."""
 

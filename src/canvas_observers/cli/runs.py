@@ -25,6 +25,7 @@ from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.options import (
     OUTCOME_NAMES,
     canvas_url_option,
+    help_groups,
     outcomes_option,
     run_argument,
     run_number,
@@ -203,6 +204,11 @@ def _triage(totals: Mapping[str, int], *, held: bool = False) -> tuple[str, str,
 
 
 @click.command(cls=Command)
+@help_groups(
+    ("Which journal", ("--state", "--canvas-url")),
+    ("Which rows", ("--outcome", "--needs-attention", "--max-rows")),
+    ("Tables, JSON or a page", ("--json", "--html", "--time-zone")),
+)
 @run_argument
 @config_option
 @_state_option
