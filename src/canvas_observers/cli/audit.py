@@ -60,6 +60,7 @@ from canvas_observers.cli.wiring import (
 )
 from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.core.timezone import TimeZoneChoice
+from canvas_observers.report.tables import output_console
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.history import CreatedAccount, OwnedLink
 from canvas_observers.store.journal import Journal, default_state_path
@@ -159,7 +160,7 @@ def audit(
         roster, source, api=api, secret=secret, snapshots=snapshot_folder(state)
     ).roster
     known = _journal_knowledge(state, canvas_url)
-    console = Console()
+    console = output_console()
 
     async def main() -> tuple[CanvasSnapshot, TimeZoneChoice | None]:
         interrupt = StopRequest()

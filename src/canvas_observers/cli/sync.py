@@ -58,6 +58,7 @@ from canvas_observers.cli.wiring import (
 )
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
 from canvas_observers.core.timezone import TimeZoneChoice
+from canvas_observers.report.tables import output_console
 from canvas_observers.roster.exclude import read_exclusions
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, default_state_path
@@ -373,7 +374,7 @@ def sync(
             "roster": str(roster) if roster is not None else data.source,
             **read.settings(),
         }
-        console = PipeConsole()
+        console = output_console(PipeConsole)
         zones: list[TimeZoneChoice] = []
 
         async def main(journal: Journal) -> RunResult:

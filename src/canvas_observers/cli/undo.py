@@ -7,9 +7,6 @@ from pathlib import Path
 
 import click
 import httpx
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from canvas_observers.cli.common import (
     Command,
@@ -29,6 +26,7 @@ from canvas_observers.cli.options import (
 )
 from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, open_journal
 from canvas_observers.core.outcomes import Outcome, RowResult
+from canvas_observers.report.tables import Column, Listing, output_console, print_listing
 from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.stopping import RunAborted
 from canvas_observers.sync.undo import undo_removals
@@ -77,18 +75,25 @@ def undo(
             new_run, results = asyncio.run(main(journal, number))
         except RunAborted as stop:
             raise Stopped(f"the undo stopped: {stop.reason}") from stop
-    table = Table(title=f"Undo of run {number} (journal run {new_run})")
-    for column in ("student", "guardian", "canvas ids\nstudent/observer", "outcome", "detail"):
-        table.add_column(column, overflow="fold")
+    table = Listing(
+        f"Undo of run {number} (journal run {new_run})",
+        (
+            Column("student"),
+            Column("guardian"),
+            Column("canvas ids\nstudent/\nobserver", label="canvas student/observer"),
+            Column("outcome"),
+            Column("detail"),
+        ),
+    )
     failed = 0
     for result in results:
         failed += result.outcome is Outcome.FAILED
         table.add_row(
-            Text(result.student_id or "—"),
-            Text(result.observer_email or "—"),
+            result.student_id or "—",
+            result.observer_email or "—",
             f"{result.canvas_student_id}/{result.canvas_observer_id}",
             result.outcome.value,
-            Text(result.detail),
+            result.detail,
         )
-    Console().print(table)
+    print_listing(output_console(), table)
     return attention_exit_code(failed > 0)
