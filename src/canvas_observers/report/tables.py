@@ -136,7 +136,7 @@ class Listing:
         if not self.labelled:  # a name and its count: ``created 3``
             return _wrap(" ".join(value for value in values if value), width)
         fields = [
-            f"{column.plain_label}{_KEEP}{value}"
+            f"{column.plain_label.replace(' ', _KEEP)}{_KEEP}{value}"
             for column, value in zip(self.columns, values, strict=True)
             if value
         ]
@@ -153,6 +153,15 @@ def print_listing(console: Console, listing: Listing) -> None:
     console.print()
     for line in listing.plain_lines(console.width):
         console.print(Text(line), soft_wrap=True)
+
+
+def print_heading(console: Console, title: str) -> None:
+    """A section's heading: a rule across a terminal, the title between blank lines elsewhere."""
+    if console.is_terminal:
+        console.rule(Text(title, style="bold"))
+        return
+    console.print()
+    console.print(Text(title), soft_wrap=True)
 
 
 def print_facts(console: Console, facts: Sequence[tuple[str, str | Text]]) -> None:
