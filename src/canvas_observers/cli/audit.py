@@ -24,6 +24,7 @@ from canvas_observers.audit.render import render_audit, write_audit
 from canvas_observers.cli.common import (
     Command,
     canvas_url_or_exit,
+    output_console,
     read_token,
     setup_logging,
     token_file_to_use,
@@ -60,7 +61,6 @@ from canvas_observers.cli.wiring import (
 )
 from canvas_observers.core.clock import iso_timestamp, utc_now
 from canvas_observers.core.timezone import TimeZoneChoice
-from canvas_observers.report.tables import output_console
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.history import CreatedAccount, OwnedLink
 from canvas_observers.store.journal import Journal, default_state_path

@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, TypeVar, overload
 
 import click
 import cloup
@@ -380,6 +380,28 @@ class PipeConsole(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         silence_broken_pipe(self.file)
+
+
+PLAIN_WIDTH = 80
+"""The width of plain lines off a terminal when COLUMNS does not say: what a mail client shows
+unwrapped (report/tables.py)."""
+
+C = TypeVar("C", bound=Console)
+
+
+@overload
+def output_console() -> Console: ...
+@overload
+def output_console(cls: type[C]) -> C: ...
+def output_console(cls: type[Console] = Console) -> Console:
+    """A console for stdout, for tables (``report.tables``). Off a terminal its width is
+    COLUMNS, else ``PLAIN_WIDTH``: rich would take the width of a terminal that stdin or stderr
+    is on (``runs | mail`` typed in a wide window), and a mail is read at 80 columns."""
+    console = cls()
+    if not console.is_terminal:
+        columns = os.environ.get("COLUMNS", "")
+        console.width = int(columns) if columns.isdigit() and int(columns) > 0 else PLAIN_WIDTH
+    return console
 
 
 class Command(cloup.Command):

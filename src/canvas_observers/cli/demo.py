@@ -13,11 +13,11 @@ import click
 import httpx
 
 from canvas_observers.canvas.protocol import WRITE_OPERATIONS
-from canvas_observers.cli.common import Command, setup_logging
+from canvas_observers.cli.common import Command, output_console, setup_logging
 from canvas_observers.cli.exits import EXIT_OK, EXIT_STOPPED
 from canvas_observers.cli.wiring import finish, run_with_progress, time_zone_for
 from canvas_observers.report.render import write_report
-from canvas_observers.report.tables import output_console, print_heading
+from canvas_observers.report.tables import print_heading
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from canvas_observers.cli.common import Command
+from canvas_observers.cli.common import Command, output_console
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.options import (
@@ -38,7 +38,6 @@ from canvas_observers.report.render import write_html_report
 from canvas_observers.report.tables import (
     Column,
     Listing,
-    output_console,
     print_facts,
     print_listing,
 )

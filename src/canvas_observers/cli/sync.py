@@ -17,6 +17,7 @@ from canvas_observers.cli.common import (
     PipeConsole,
     canvas_url_or_exit,
     ensure_folder,
+    output_console,
     read_token,
     setup_logging,
     token_file_to_use,
@@ -58,7 +59,6 @@ from canvas_observers.cli.wiring import (
 )
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
 from canvas_observers.core.timezone import TimeZoneChoice
-from canvas_observers.report.tables import output_console
 from canvas_observers.roster.exclude import read_exclusions
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, default_state_path

@@ -11,6 +11,7 @@ import httpx
 from canvas_observers.cli.common import (
     Command,
     canvas_url_or_exit,
+    output_console,
     read_token,
     token_file_to_use,
 )
@@ -26,7 +27,7 @@ from canvas_observers.cli.options import (
 )
 from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, open_journal
 from canvas_observers.core.outcomes import Outcome, RowResult
-from canvas_observers.report.tables import Column, Listing, output_console, print_listing
+from canvas_observers.report.tables import Column, Listing, print_listing
 from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.stopping import RunAborted
 from canvas_observers.sync.undo import undo_removals

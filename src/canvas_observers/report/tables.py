@@ -5,9 +5,9 @@ rule under the headings and none around the edges (the width goes to the values)
 folded inside their column, never cut. Anywhere else (a pipe, a file, cron's mail) there is no
 box drawing at all: the title on a line of its own, then one line per row of labelled fields
 separated by `` · `` (``line 4 · student S1 · outcome failed · detail …``), wrapped at the
-console's width (COLUMNS, else 80) with its continuation lines indented, so a mail client shows
-it as written and ``grep`` finds a row by any of its values. ``--json`` outputs are documents,
-not listings, and never come here.
+console's width (the CLI's ``output_console`` makes it COLUMNS, else 80) with continuation
+lines indented, so a mail client shows it as written and ``grep`` finds a row by any of its
+values. ``--json`` outputs are documents, not listings, and never come here.
 
 A command builds a ``Listing`` (its columns, then a row at a time) and calls ``print_listing``;
 a key/value block (``show``'s header) is ``print_facts``. Cells are ``Text`` or plain strings,
@@ -16,44 +16,19 @@ never read as rich markup: roster names and emails are whatever the SIS exported
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar, overload
+from typing import Literal
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-PLAIN_WIDTH = 80
-"""The width of plain lines when COLUMNS does not say: what a mail client shows unwrapped."""
 SEPARATOR = " · "
 _KEEP = "\u00a0"  # a space a wrap never breaks: a label and its value, " ·" and its field
 _INDENT = "    "
-
-C = TypeVar("C", bound=Console)
-
-
-@overload
-def output_console() -> Console: ...
-@overload
-def output_console(cls: type[C]) -> C: ...
-def output_console(cls: type[Console] = Console) -> Console:
-    """A console for stdout. Off a terminal its width is COLUMNS, else ``PLAIN_WIDTH``: rich
-    would take the width of a terminal that stdin or stderr is on (``runs | mail`` typed in a
-    wide window), and a mail is read at 80 columns."""
-    console = cls()
-    if not console.is_terminal:
-        console.width = plain_width()
-    return console
-
-
-def plain_width() -> int:
-    """COLUMNS when it is a number, else ``PLAIN_WIDTH``."""
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) > 0 else PLAIN_WIDTH
 
 
 @dataclass(frozen=True, slots=True)
