@@ -117,10 +117,10 @@ def crash_and_recover(
         assert "failed" not in {r.outcome.value for r in journal.run_rows(runs[1].id)}
     listing = invoke(["runs", "--state", str(state)], env={"COLUMNS": "200"})
     assert listing.exit_code == 0
-    lines = {
-        line.split("│")[1].strip(): line
+    lines = {  # not a terminal: a line per run, "id 3 · started … · state complete · …"
+        line.split(" · ")[0].removeprefix("id "): line
         for line in listing.stdout.splitlines()
-        if line.count("│") > 3
+        if line.startswith("id ")
     }
     assert "interrupted" in lines[str(runs[0].id)]
     assert "complete" in lines[str(runs[1].id)]

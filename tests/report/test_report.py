@@ -286,24 +286,35 @@ def test_unknown_extension_is_a_clear_error(tmp_path: Path, name: str) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def render(results: list[RowResult], info: RunInfo = INFO, **kwargs: Any) -> str:
-    console = Console(record=True, width=120, file=io.StringIO())
+def render(
+    results: list[RowResult], info: RunInfo = INFO, *, terminal: bool = False, **kwargs: Any
+) -> str:
+    """The summary as a terminal shows it (``terminal``), else as a pipe or cron's mail."""
+    console = Console(record=True, width=120, file=io.StringIO(), force_terminal=terminal)
     render_summary(console, info, results, **kwargs)
     return console.export_text()
 
 
-def test_summary_shows_totals_calls_and_attention_rows() -> None:
-    """The summary lists non-zero outcome counts, API calls by kind and rows needing a human."""
-    text = render(RESULTS)
+@pytest.mark.parametrize("terminal", [True, False])
+def test_summary_shows_totals_calls_and_attention_rows(terminal: bool) -> None:
+    """The summary lists non-zero outcome counts, API calls by kind and rows needing a human,
+    as tables on a terminal and as plain lines elsewhere."""
+    text = render(RESULTS, terminal=terminal)
     lines = text.splitlines()
-    assert any(line.split() == ["│", "created", "│", "1", "│"] for line in lines)
-    assert any(line.split() == ["│", "total", "│", "6", "│"] for line in lines)
+    assert any(line.split() == ["created", "1"] for line in lines)
+    assert any(line.split() == ["total", "6"] for line in lines)
     assert not any("would_pair" in line for line in lines)
-    assert any(line.split() == ["│", "get_user", "│", "12", "│"] for line in lines)
-    assert any(line.split() == ["│", "total", "│", "17", "│"] for line in lines)
+    assert any(line.split() == ["get_user", "12"] for line in lines)
+    assert any(line.split() == ["total", "17"] for line in lines)
     assert "Rows that need attention (3)" in text
     assert "502 Bad Gateway after 5 attempts" in text
     assert "https://school.instructure.com" in text
+    assert any(line.startswith("─") for line in lines) is terminal
+    if not terminal:  # a row is one line of labelled fields
+        assert any(
+            line.startswith("line ") and "outcome failed" in line and "observer_email " in line
+            for line in lines
+        ), text
 
 
 def test_summary_escapes_markup_in_values() -> None:

@@ -1,4 +1,5 @@
-"""The coverage audit's renderers: a terminal summary (rich) and the JSON / CSV / HTML report.
+"""The coverage audit's renderers: a terminal summary (``report/tables.py``: tables on a
+terminal, plain lines in a pipe) and the JSON / CSV / HTML report.
 
 The files are written as the sync's report is (``render.write_report_text``: owner-only, atomic),
 and CSV cells go through the same formula guard (``core.files.csv_safe``). The JSON report holds
@@ -17,7 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from canvas_observers.audit.findings import FINDING_FIELDS, SECTIONS, Audit
@@ -26,6 +26,7 @@ from canvas_observers.core.timezone import TimeZoneChoice
 from canvas_observers.report.html import UTC_CHOICE, user_link
 from canvas_observers.report.pages import render_page
 from canvas_observers.report.render import write_report_text
+from canvas_observers.report.tables import Column, Listing, print_listing
 from canvas_observers.report.words import coverage_sentence, local_time, plural
 
 TITLES = {
@@ -185,28 +186,29 @@ def render_audit(
             about.get("canvas_url", ""),
         )
     )
-    counts = Table(title="Totals")
-    counts.add_column("what")
-    counts.add_column("count", justify="right")
+    counts = Listing(
+        "Totals", (Column("what"), Column("count", justify="right", wrap=False)), labelled=False
+    )
     for name, count in audit.totals.items():
         counts.add_row(name, str(count), style="yellow" if name in TITLES and count else "")
-    console.print(counts)
+    print_listing(console, counts)
     for name, _kind in SECTIONS:
         findings = audit.section(name)
         if not findings:
             continue
-        table = Table(title=Text(f"{TITLES[name]} ({len(findings)})"))
         columns = COLUMNS[name]
+        headings = []
         for column in columns:
             heading = HEADINGS[column]
             if column == "observer" and name != "unlisted_observers":
                 account = name in ("idle_accounts", "managed_logins")
                 heading = "account" if account else "SIS guardians"
-            table.add_column(heading, overflow="fold", ratio=1 if column == "detail" else None)
+            headings.append(Column(heading))
+        table = Listing(Text(f"{TITLES[name]} ({len(findings)})"), headings)
         for finding in findings[:max_rows]:
             cells = finding.as_json()
-            table.add_row(*(Text("" if cells[c] is None else str(cells[c])) for c in columns))
-        console.print(table)
+            table.add_row(*("" if cells[c] is None else str(cells[c]) for c in columns))
+        print_listing(console, table)
         hidden = len(findings) - max_rows
         if hidden > 0:
             console.print(Text(f"… and {hidden} more: see --report"))

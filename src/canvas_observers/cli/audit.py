@@ -24,6 +24,7 @@ from canvas_observers.audit.render import render_audit, write_audit
 from canvas_observers.cli.common import (
     Command,
     canvas_url_or_exit,
+    output_console,
     read_token,
     setup_logging,
     token_file_to_use,
@@ -32,7 +33,10 @@ from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import EXIT_OK, Stopped
 from canvas_observers.cli.nightly import ReportSink, report_log_lines
 from canvas_observers.cli.options import (
+    CANVAS_GROUP,
+    ROSTER_GROUPS,
     canvas_options,
+    help_groups,
     report_option,
     report_timeout_option,
     source_options,
@@ -98,6 +102,11 @@ def _journal_knowledge(
 
 
 @click.command("audit", cls=Command)
+@help_groups(
+    ("Canvas", (*CANVAS_GROUP, "--report-timeout")),
+    *ROSTER_GROUPS,
+    ("Report and journal", ("--report", "--time-zone", "--state")),
+)
 @roster_argument
 @config_option
 @canvas_options
@@ -151,7 +160,7 @@ def audit(
         roster, source, api=api, secret=secret, snapshots=snapshot_folder(state)
     ).roster
     known = _journal_knowledge(state, canvas_url)
-    console = Console()
+    console = output_console()
 
     async def main() -> tuple[CanvasSnapshot, TimeZoneChoice | None]:
         interrupt = StopRequest()

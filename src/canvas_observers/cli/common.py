@@ -9,9 +9,10 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, TypeVar, overload
 
 import click
+import cloup
 import httpx
 import stamina
 from rich.console import Console
@@ -442,9 +443,32 @@ class PipeConsole(Console):
         silence_broken_pipe(self.file)
 
 
-class Command(click.Command):
+PLAIN_WIDTH = 80
+"""The width of plain lines off a terminal when COLUMNS does not say: what a mail client shows
+unwrapped (report/tables.py)."""
+
+C = TypeVar("C", bound=Console)
+
+
+@overload
+def output_console() -> Console: ...
+@overload
+def output_console(cls: type[C]) -> C: ...
+def output_console(cls: type[Console] = Console) -> Console:
+    """A console for stdout, for tables (``report.tables``). Off a terminal its width is
+    COLUMNS, else ``PLAIN_WIDTH``: rich would take the width of a terminal that stdin or stderr
+    is on (``runs | mail`` typed in a wide window), and a mail is read at 80 columns."""
+    console = cls()
+    if not console.is_terminal:
+        columns = os.environ.get("COLUMNS", "")
+        console.width = int(columns) if columns.isdigit() and int(columns) > 0 else PLAIN_WIDTH
+    return console
+
+
+class Command(cloup.Command):
     """Every command's class (``@click.command(cls=Command)``), and the one place a command's
-    outcome becomes an exit code: an ``int`` the command returns is the exit code; a known
+    outcome becomes an exit code (a cloup command, so ``--help`` can show its options in
+    groups: ``options.help_groups``): an ``int`` the command returns is the exit code; a known
     failure (any ``CanvasObserversError``) is printed as one ``error:`` line (and said in the
     log file, once there is one) and exits 2 (exits.py)."""
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import click
 import httpx
-from rich.console import Console
 
 from canvas_observers.canvas.protocol import WRITE_OPERATIONS
-from canvas_observers.cli.common import Command, setup_logging
+from canvas_observers.cli.common import Command, output_console, setup_logging
 from canvas_observers.cli.exits import EXIT_OK, EXIT_STOPPED
 from canvas_observers.cli.wiring import canvas_client, finish, run_with_progress, time_zone_for
 from canvas_observers.report.render import write_report
+from canvas_observers.report.tables import print_heading
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal
 from canvas_observers.sync.options import SyncOptions
@@ -60,7 +60,7 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
     from canvas_observers.fake_canvas import FakeConfig, create_app
 
     setup_logging("warning", None)
-    console = Console()
+    console = output_console()
     out_dir.mkdir(parents=True, exist_ok=True)
     config = FakeConfig(latency_ms=latency_ms, time_zone=DEMO_TIME_ZONE)
     app = create_app(config, scenario="demo")
@@ -72,7 +72,7 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
     base_url = "http://127.0.0.1"  # in-process: the ASGI transport never opens a socket
     options = SyncOptions(method="direct" if pairing == "direct" else "code")
     roster = SourceOptions().read(roster_path)
-    console.rule("[bold]canvas-observers demo")
+    print_heading(console, "canvas-observers demo")
     console.print(
         f"A fake Canvas with a sample district ({len(fake.state.users)} users); "
         f"roster {roster_path}: {len(roster.rows) + len(roster.problems)} rows, "
@@ -117,12 +117,12 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
         calls = report.info.api_calls
         return report, sum(n for op, n in calls.items() if op in WRITE_OPERATIONS)
 
-    console.rule("First run")
+    print_heading(console, "First run")
     first, writes1 = asyncio.run(once("report-first-run.json", "report-first-run.html"))
     console.print(
         f"Write requests sent to Canvas: {writes1} (Canvas read by {first.info.canvas_state})"
     )
-    console.rule("Second run: the same roster again")
+    print_heading(console, "Second run: the same roster again")
     second, writes2 = asyncio.run(once("report-second-run.json"))
     console.print(
         f"Write requests sent to Canvas: {writes2} (Canvas read by {second.info.canvas_state})"
@@ -130,7 +130,7 @@ def demo(out_dir: Path, pairing: str, latency_ms: float) -> int:
     if first.aborted or second.aborted:
         return EXIT_STOPPED
     rows = max(1, len(roster.rows))
-    console.rule("What happened")
+    print_heading(console, "What happened")
     console.print(
         f"API calls per valid roster row: first run "
         f"{sum(first.info.api_calls.values()) / rows:.2f}, second run "

@@ -9,7 +9,12 @@ import click
 from canvas_observers.cli.common import Command
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped, attention_exit_code
-from canvas_observers.cli.options import observer_id_template_option, source_options
+from canvas_observers.cli.options import (
+    ROSTER_GROUPS,
+    help_groups,
+    observer_id_template_option,
+    source_options,
+)
 from canvas_observers.cli.roster_input import (
     ApiSource,
     api_options,
@@ -28,6 +33,7 @@ MAX_LISTED = 20  # problems printed one per line; the rest are counted
 
 
 @click.command("export-sis", cls=Command)
+@help_groups(("Output", ("--out", "--observer-id-template")), *ROSTER_GROUPS)
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @config_option
 @click.option(

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import click
 from click.core import ParameterSource
+from cloup import OptionGroup
 
 from canvas_observers.canvas.net import is_loopback
 from canvas_observers.cli.exits import Stopped
@@ -36,6 +37,65 @@ def apply_flags(command: F, flags: Iterable[Callable[[Any], Any]]) -> F:
     for flag in reversed(list(flags)):
         decorated = flag(decorated)
     return decorated  # type: ignore[no-any-return]
+
+
+# -- --help's groups --------------------------------------------------------------------------
+
+
+def help_groups(*groups: tuple[str, tuple[str, ...]]) -> Callable[[F], F]:
+    """Show a command's options in ``--help`` under titled groups (cloup's option groups), each
+    ``(title, (long flag, ...))``, groups and options in the order given; ``--config`` and
+    ``--help`` stay last, under "Other options".
+
+    The groups are a view of each command's own: a shared flag (``--state``) may sit under
+    "Journal" for one command and "Reports and journal" for another, and a flag keeps its
+    declaration where it is. Put this decorator right under ``@click.command``; a flag named
+    here that the command lacks, or named twice, is an error when the module is imported.
+    """
+
+    def decorate(command: F) -> F:
+        params: list[click.Parameter] = getattr(command, "__click_params__", [])
+        declared = list(reversed(params))  # click keeps them last-decorator-first
+        by_flag = {opt: p for p in declared if isinstance(p, click.Option) for opt in p.opts}
+        grouped: list[click.Parameter] = []
+        for title, flags in groups:
+            group = OptionGroup(title)
+            for flag in flags:
+                option = by_flag.get(flag)
+                if option is None or option in grouped:
+                    why = "twice" if option is not None else "but the command has no such flag"
+                    raise ValueError(f"help_groups: {flag} named under {title!r} {why}")
+                option.group = group  # type: ignore[attr-defined]  # as cloup.option(group=) sets
+                grouped.append(option)
+        arguments = [p for p in declared if not isinstance(p, click.Option)]
+        rest = [p for p in declared if isinstance(p, click.Option) and p not in grouped]
+        params[:] = list(reversed([*arguments, *grouped, *rest]))
+        return command
+
+    return decorate
+
+
+# The groups several commands show their shared flags in.
+CANVAS_GROUP = ("--canvas-url", "--token-file", "--allow-insecure-http")
+ROSTER_FILE_GROUP = ("--format", "--encoding", "--delimiter", "--column", "--sheet")
+ONEROSTER_SDS_GROUP = ("--guardian-roles", "--student-id-field", "--legal-names")
+ROSTER_GROUPS = (
+    ("Roster file (ROSTER)", ROSTER_FILE_GROUP),
+    ("OneRoster and SDS rosters, files or API", ONEROSTER_SDS_GROUP),
+    (
+        "OneRoster API, instead of a ROSTER file",
+        (
+            "--oneroster-api",
+            "--client-id",
+            "--client-secret-file",
+            "--token-url",
+            "--client-auth",
+            "--scope",
+            "--oneroster-version",
+        ),
+    ),
+)
+"""The groups of ``source_options`` and ``roster_input.api_options``, in that order."""
 
 
 # -- Canvas -----------------------------------------------------------------------------------

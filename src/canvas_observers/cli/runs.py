@@ -16,16 +16,15 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from canvas_observers.cli.common import Command
+from canvas_observers.cli.common import Command, output_console
 from canvas_observers.cli.config import config_option
 from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.options import (
     OUTCOME_NAMES,
     canvas_url_option,
+    help_groups,
     outcomes_option,
     run_argument,
     run_number,
@@ -37,6 +36,12 @@ from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.core.timezone import FROM_RUN, FROM_SETTING, TimeZoneChoice, chosen
 from canvas_observers.report.html import RunFacts, api_calls_text
 from canvas_observers.report.render import shown, write_html_report
+from canvas_observers.report.tables import (
+    Column,
+    Listing,
+    print_facts,
+    print_listing,
+)
 from canvas_observers.store import (
     Journal,
     NotAJournal,
@@ -127,6 +132,10 @@ def _when(iso: str, *, seconds: bool = False) -> str:
     return f"{text} UTC" if not offset else f"{text}{moment.strftime('%z')}"
 
 
+_IDS = "canvas ids\nstudent/\nobserver"
+_IDS_LABEL = "canvas student/observer"
+
+
 def _ids(student: int | None, observer: int | None) -> Text:
     """Canvas ids as ``student/observer``, ``—`` for one not known."""
     return Text(f"{'—' if student is None else student}/{'—' if observer is None else observer}")
@@ -156,39 +165,40 @@ def runs(state_path: Path | None, canvas_url: str | None, limit: int) -> None:
     if not records:
         click.echo(f"No runs recorded yet in {path}.")
         return
-    table = Table(title=Text(f"Runs in {path}"))
-    table.add_column("id", justify="right", no_wrap=True)
-    table.add_column("started", no_wrap=True)
-    table.add_column("took", justify="right", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("dry", no_wrap=True)
-    table.add_column("roster", overflow="fold", min_width=8)
-    # Three numbers a row fits: paired now, fine already, needing a human (`show` has the rest).
-    table.add_column("new", justify="right", no_wrap=True)
-    table.add_column("ok", justify="right", no_wrap=True)
-    table.add_column("check", justify="right", no_wrap=True)
-    table.add_column("why it stopped or held", overflow="fold", min_width=10)
+    listing = Listing(
+        Text(f"Runs in {path}"),
+        (
+            Column("id", justify="right", wrap=False),
+            Column("started"),
+            Column("took", justify="right", wrap=False),
+            Column("state"),
+            Column("roster"),
+            # Three numbers a row fits: paired now, fine already, needing a human (`show` has
+            # the rest).
+            Column("new", justify="right", wrap=False),
+            Column("ok", justify="right", wrap=False),
+            Column("check", justify="right", wrap=False),
+            Column("why it stopped or held", label="why"),
+        ),
+        caption="started in UTC · new: created or paired (or would be) · ok: already paired · "
+        "check: rows that need a human, as the run's --fail-on counted them (see "
+        "`canvas-observers show RUN --needs-attention`)",
+    )
     for run in records:
         new, ok, attention = _triage(run.totals, run.fail_on, held=bool(run.held))
         why = run.stop_reason or (f"removals held: {run.held}" if run.held else "")
-        table.add_row(
-            Text(str(run.id)),
-            Text(_when(run.started_at).removesuffix(" UTC")),
-            Text(_duration(run.started_at, run.ended_at)),
-            _state_text(run.state),
-            Text("yes" if run.dry_run else ""),
-            Text(run.roster),
-            Text(new),
-            Text(ok),
+        listing.add_row(
+            str(run.id),
+            _when(run.started_at).removesuffix(" UTC"),
+            _duration(run.started_at, run.ended_at),
+            _state_text(run.state).append(", dry run" if run.dry_run else ""),
+            run.roster,
+            new,
+            ok,
             Text(attention, style="yellow" if attention not in {"0", "—"} else ""),
             Text(why, style="yellow"),
         )
-    table.caption = (
-        "started in UTC · new: created or paired (or would be) · ok: already paired · "
-        "check: rows that need a human, as the run's --fail-on counted them (see "
-        "`canvas-observers show RUN --needs-attention`)"
-    )
-    Console().print(table)
+    print_listing(output_console(), listing)
 
 
 def _triage(
@@ -208,6 +218,11 @@ def _triage(
 
 
 @click.command(cls=Command)
+@help_groups(
+    ("Which journal", ("--state", "--canvas-url")),
+    ("Which rows", ("--outcome", "--needs-attention", "--max-rows")),
+    ("Tables, JSON or a page", ("--json", "--html", "--time-zone")),
+)
 @run_argument
 @config_option
 @_state_option
@@ -303,46 +318,54 @@ def show(
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
 
-    console = Console()
-    console.print(_header(run))
+    console = output_console()
+    print_facts(console, _header(run))
 
-    row_table = Table(title=Text(f"Rows ({len(rows)})"), caption=_cut_note(len(rows), max_rows))
-    row_table.add_column("line", justify="right", no_wrap=True)
-    row_table.add_column("student", overflow="fold")
-    row_table.add_column("guardian", overflow="fold")
-    row_table.add_column("outcome", no_wrap=True)
-    row_table.add_column("detail", ratio=1)
-    row_table.add_column("canvas ids\nstudent/observer", no_wrap=True)
+    row_listing = Listing(
+        Text(f"Rows ({len(rows)})"),
+        (
+            Column("line", justify="right", wrap=False),
+            Column("student"),
+            Column("guardian"),
+            Column("outcome", wrap=False),
+            Column("detail"),
+            Column(_IDS, label=_IDS_LABEL),
+        ),
+        caption=_cut_note(len(rows), max_rows),
+    )
     for r in rows[: max_rows or None]:
-        row_table.add_row(
-            Text(str(r.line)),
+        row_listing.add_row(
+            str(r.line),
             shown(r.student_label),
             shown(r.guardian_label),
             Text(r.outcome.value, style="green" if r.outcome.is_success else "yellow"),
             shown(r.detail),
             _ids(r.canvas_student_id, r.canvas_observer_id),
         )
-    console.print(row_table)
+    print_listing(console, row_listing)
 
-    action_table = Table(
-        title=Text(f"Actions ({len(actions)})"), caption=_cut_note(len(actions), max_rows)
+    action_listing = Listing(
+        Text(f"Actions ({len(actions)})"),
+        (
+            Column("time (UTC)", wrap=False),
+            Column("kind"),
+            Column("line", justify="right", wrap=False),
+            Column(_IDS, label=_IDS_LABEL),
+            Column("result", wrap=False),
+            Column("detail"),
+        ),
+        caption=_cut_note(len(actions), max_rows),
     )
-    action_table.add_column("time", no_wrap=True)
-    action_table.add_column("kind", no_wrap=True)
-    action_table.add_column("line", justify="right", no_wrap=True)
-    action_table.add_column("canvas ids\nstudent/observer", no_wrap=True)
-    action_table.add_column("result", no_wrap=True)
-    action_table.add_column("detail", ratio=1)
     for a in actions[: max_rows or None]:
-        action_table.add_row(
-            Text(_when(a.at, seconds=True)),
-            Text(a.kind),
-            Text(str(a.line)),
+        action_listing.add_row(
+            _when(a.at, seconds=True).removesuffix(" UTC"),
+            a.kind,
+            str(a.line),
             _ids(a.canvas_student_id, a.canvas_observer_id),
             Text(a.result, style="green" if a.result in ("ok", "recovered") else "red"),
-            Text(a.detail),
+            a.detail,
         )
-    console.print(action_table)
+    print_listing(console, action_listing)
 
 
 def _cut_note(total: int, max_rows: int) -> Text | None:
@@ -446,30 +469,27 @@ def _run_json(run: RunRecord) -> dict[str, object]:
     }
 
 
-def _header(run: RunRecord) -> Table:
-    """A two-column key/value grid describing the run."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    grid.add_row(Text(f"Run {run.id}"), _state_text(run.state))
+def _header(run: RunRecord) -> list[tuple[str, str | Text]]:
+    """The run's facts, a label and a value each."""
+    facts: list[tuple[str, str | Text]] = [(f"Run {run.id}", _state_text(run.state))]
     if run.stop_reason:
-        grid.add_row("stopped because", Text(run.stop_reason, style="yellow"))
+        facts.append(("stopped because", Text(run.stop_reason, style="yellow")))
     if run.held:
-        grid.add_row("removals held", Text(run.held, style="yellow"))
-    grid.add_row("canvas", Text(run.canvas_url))
-    grid.add_row("roster", Text(run.roster))
+        facts.append(("removals held", Text(run.held, style="yellow")))
+    facts.append(("canvas", run.canvas_url))
+    facts.append(("roster", run.roster))
     if run.source is not None and run.source != run.roster:
-        grid.add_row("roster source", Text(run.source))
-    grid.add_row("dry run", Text("yes" if run.dry_run else "no"))
-    grid.add_row("started", Text(_when(run.started_at, seconds=True)))
-    grid.add_row("ended", Text(_when(run.ended_at, seconds=True) if run.ended_at else "—"))
-    grid.add_row("duration", Text(_duration(run.started_at, run.ended_at)))
-    grid.add_row("process", Text(f"pid {run.pid} on {run.host}"))
+        facts.append(("roster source", run.source))
+    facts.append(("dry run", "yes" if run.dry_run else "no"))
+    facts.append(("started", _when(run.started_at, seconds=True)))
+    facts.append(("ended", _when(run.ended_at, seconds=True) if run.ended_at else "—"))
+    facts.append(("duration", _duration(run.started_at, run.ended_at)))
+    facts.append(("process", f"pid {run.pid} on {run.host}"))
     settings = ", ".join(
         f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(run.settings.items())
     )
-    grid.add_row("settings", Text(settings or "—"))
-    grid.add_row("totals", Text(_summarise(run.totals)))
-    grid.add_row("needs attention", Text(_summarise(_counted(run)) + " (as its --fail-on counts)"))
-    grid.add_row("API calls", Text(_summarise(run.api_calls, order=())))
-    return grid
+    facts.append(("settings", settings or "—"))
+    facts.append(("totals", _summarise(run.totals)))
+    facts.append(("needs attention", _summarise(_counted(run)) + " (as its --fail-on counts)"))
+    facts.append(("API calls", _summarise(run.api_calls, order=())))
+    return facts

@@ -18,6 +18,7 @@ from canvas_observers.cli.common import (
     PipeConsole,
     canvas_url_or_exit,
     ensure_folder,
+    output_console,
     read_token,
     setup_logging,
     token_file_to_use,
@@ -27,7 +28,10 @@ from canvas_observers.cli.exits import Stopped
 from canvas_observers.cli.lock import run_lock, warn_other_journals
 from canvas_observers.cli.nightly import check_notify_url, not_started
 from canvas_observers.cli.options import (
+    CANVAS_GROUP,
+    ROSTER_GROUPS,
     canvas_options,
+    help_groups,
     observer_id_template_option,
     outcomes_option,
     report_option,
@@ -80,6 +84,32 @@ def login_provider(value: str | None) -> str | None:
 
 
 @click.command(cls=Command)
+@help_groups(
+    ("Canvas", (*CANVAS_GROUP, "--canvas-state", "--report-timeout", "--concurrency")),
+    (
+        "Pairing",
+        (
+            "--dry-run",
+            "--pairing",
+            "--no-registration-email",
+            "--login-provider",
+            "--observer-id-template",
+            "--trust-contact-email",
+            "--update-guardians",
+            "--exclude",
+        ),
+    ),
+    *ROSTER_GROUPS,
+    (
+        "Removing links the SIS has ended",
+        ("--remove-ended", "--source", "--grace-runs", "--max-removals", "--force-removals"),
+    ),
+    (
+        "Report, journal and alerts",
+        ("--report", "--time-zone", "--state", "--fail-on", "--notify-url"),
+    ),
+    ("Logging", ("--log-level", "--quiet", "--log-file")),
+)
 @roster_argument
 @config_option
 @canvas_options
@@ -152,7 +182,7 @@ def login_provider(value: str | None) -> str | None:
     type=click.IntRange(min=0),
     metavar="N",
     help="Stop, removing nothing, when more links than this would go (default: the larger of "
-    "10 and 5%% of the links this tool made for this roster source).",
+    "10 and 5% of the links this tool made for this roster source).",
 )
 @click.option(
     "--force-removals",
@@ -357,7 +387,7 @@ def sync(
             "roster": str(roster) if roster is not None else data.source,
             **read.settings(),
         }
-        console = PipeConsole()
+        console = output_console(PipeConsole)
         zones: list[TimeZoneChoice] = []
 
         async def main(journal: Journal) -> RunResult:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 import httpx
-from rich.console import Console
-from rich.table import Table
 
 from canvas_observers.cli.common import (
     Command,
     canvas_url_or_exit,
+    output_console,
     read_token,
     token_file_to_use,
 )
@@ -29,6 +28,7 @@ from canvas_observers.cli.options import (
 from canvas_observers.cli.wiring import REQUEST_TIMEOUT, canvas_client, open_journal
 from canvas_observers.core.outcomes import Outcome, RowResult
 from canvas_observers.report.render import shown
+from canvas_observers.report.tables import Column, Listing, print_listing
 from canvas_observers.store.journal import Journal, default_state_path
 from canvas_observers.sync.stopping import RunAborted
 from canvas_observers.sync.undo import undo_removals
@@ -77,9 +77,16 @@ def undo(
             new_run, results = asyncio.run(main(journal, number))
         except RunAborted as stop:
             raise Stopped(f"the undo stopped: {stop.reason}") from stop
-    table = Table(title=f"Undo of run {number} (journal run {new_run})")
-    for column in ("student", "guardian", "canvas ids\nstudent/observer", "outcome", "detail"):
-        table.add_column(column, overflow="fold")
+    table = Listing(
+        f"Undo of run {number} (journal run {new_run})",
+        (
+            Column("student"),
+            Column("guardian"),
+            Column("canvas ids\nstudent/\nobserver", label="canvas student/observer"),
+            Column("outcome"),
+            Column("detail"),
+        ),
+    )
     failed = 0
     for result in results:
         failed += result.outcome is Outcome.FAILED
@@ -90,5 +97,5 @@ def undo(
             result.outcome.value,
             shown(result.detail),
         )
-    Console().print(table)
+    print_listing(output_console(), table)
     return attention_exit_code(failed > 0)

@@ -1,4 +1,5 @@
-"""Report renderers: the terminal summary (rich) and the JSON / CSV / HTML report files.
+"""Report renderers: the terminal summary (rich tables on a terminal, plain lines in a pipe or
+cron's mail: ``tables.py``) and the JSON / CSV / HTML report files.
 
 Report files are written with ``core.files.write_private`` (owner-only, atomic) and CSV cells
 go through ``core.files.csv_safe`` (the spreadsheet-formula guard). A CSV report starts with a
@@ -17,7 +18,6 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from canvas_observers.core.files import csv_safe, write_private
@@ -25,6 +25,7 @@ from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
 from canvas_observers.core.timezone import TimeZoneChoice
 from canvas_observers.report.html import Facts, RunFacts, html_report, info_facts, info_run_facts
 from canvas_observers.report.summary import RunInfo, needs_attention, totals
+from canvas_observers.report.tables import Column, Listing, print_listing
 from canvas_observers.report.words import lead_sentence
 from canvas_observers.roster.model import RemovalCandidate
 
@@ -177,13 +178,16 @@ def render_summary(
         title.append(f" ({info.state})", style="bold red")
     console.print(title, style="bold")
     console.print(Text(lead_sentence(totals(results), dry_run=info.dry_run)))
-    counts = Table(show_footer=True)
-    counts.add_column("outcome", footer="total")
-    counts.add_column("rows", justify="right", footer=str(len(results)))
+    counts = Listing(
+        None,
+        (Column("outcome"), Column("rows", justify="right", wrap=False)),
+        labelled=False,
+        footer=("total", str(len(results))),
+    )
     for outcome, count in totals(results).items():
         if count:
             counts.add_row(outcome, str(count))
-    console.print(counts)
+    print_listing(console, counts)
     console.print(
         Text.assemble(
             ("Roster ", "dim"),
@@ -200,16 +204,16 @@ def render_summary(
         )
     )
 
-    calls = Table(
-        title="API calls",
-        show_footer=True,
+    calls = Listing(
+        "API calls",
+        (Column("kind"), Column("calls", justify="right", wrap=False)),
         caption=f"throttled answers: {info.throttled} · retries: {info.retries}",
+        labelled=False,
+        footer=("total", str(sum(info.api_calls.values()))),
     )
-    calls.add_column("kind", footer="total")
-    calls.add_column("calls", justify="right", footer=str(sum(info.api_calls.values())))
     for kind, count in sorted(info.api_calls.items()):
-        calls.add_row(Text(kind), str(count))
-    console.print(calls)
+        calls.add_row(kind, str(count))
+    print_listing(console, calls)
 
     pending = [r for r in results if r.outcome is Outcome.REMOVAL_PENDING]
     for r in pending[:max_attention_rows]:
@@ -244,9 +248,16 @@ def render_attention(
         if not info.removals_held and not info.stop_reason:
             console.print(Text("No rows need attention.", style="green"))
         return
-    table = Table(title=f"Rows that need attention ({len(attention)})")
-    for name in ("line", "student", "guardian", "outcome", "detail"):
-        table.add_column(name, overflow="fold", justify="right" if name == "line" else "left")
+    table = Listing(
+        f"Rows that need attention ({len(attention)})",
+        (
+            Column("line", justify="right", wrap=False),
+            Column("student"),
+            Column("guardian"),
+            Column("outcome"),
+            Column("detail"),
+        ),
+    )
     for r in attention[:max_attention_rows]:
         table.add_row(
             str(r.line),
@@ -255,7 +266,7 @@ def render_attention(
             r.outcome.value,
             shown(r.detail),
         )
-    console.print(table)
+    print_listing(console, table)
     hidden = len(attention) - max_attention_rows
     if hidden > 0:
         console.print(Text(f"… and {hidden} more, see the report"))
