@@ -121,6 +121,20 @@ def test_quiet_prints_nothing_at_all_on_a_night_that_exits_0(canvas: str, tmp_pa
     )
 
 
+def test_a_night_with_a_guardian_without_email_is_quiet(canvas: str, tmp_path: Path) -> None:
+    """A guardian the SIS has no email for is common: `no_email` is reported (in the JSON
+    report, by name) but needs no one tonight, so with --quiet the night prints nothing and
+    exits 0, and the webhook is not called."""
+    report = tmp_path / "night.json"
+    body = PAIRED + "100,,Ana,Ng\n"
+    result = sync(tmp_path, canvas, body, "--quiet", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+    rows = json.loads(report.read_text(encoding="utf-8"))["rows"]
+    no_email = [r for r in rows if r["outcome"] == "no_email"]
+    assert len(no_email) == 1 and no_email[0]["guardian_name"] == "Ana Ng"
+
+
 def test_quiet_prints_what_a_person_needs_when_the_run_needs_one(
     canvas: str, tmp_path: Path
 ) -> None:

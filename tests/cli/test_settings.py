@@ -88,6 +88,9 @@ def test_one_file_serves_every_command(canvas: tuple[FakeCanvasApp, str], tmp_pa
     shown = run("show", "1", "--config", str(config))
     assert shown.exit_code == 0, shown.output
     assert "pat@home.test" in shown.stdout
+    latest = run("show", "last", "--config", str(config))
+    assert latest.exit_code == 0, latest.output
+    assert latest.stdout == shown.stdout  # the one run is the last one
 
     sync_report = (folder / "last.json").read_text()
     audited = run("audit", str(roster(tmp_path)), "--config", str(config))
