@@ -48,7 +48,6 @@ from canvas_observers.core.files import private_folder
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, ActionRecord, Outcome, RowResult
 from canvas_observers.core.recorder import UserKind
 from canvas_observers.store import history, letters
-from canvas_observers.store.letters import StoredCode
 from canvas_observers.store.history import (
     CreatedAccount,
     Link,
@@ -56,6 +55,7 @@ from canvas_observers.store.history import (
     OwnedLink,
     SourceRun,
 )
+from canvas_observers.store.letters import StoredCode
 from canvas_observers.store.migrations import MIGRATIONS, applied_migrations, apply_migrations
 
 log = logging.getLogger(__name__)
