@@ -142,7 +142,7 @@ def letters_pdf(letters: Sequence[Letter], *, zone: tzinfo, templates: Path | No
             url_fetcher=URLFetcher(allowed_protocols=("file", "data")),
         )
         data = document.write_pdf()
-    assert data is not None
+    assert isinstance(data, bytes)
     return data
 
 
