@@ -74,7 +74,7 @@ def letters(tmp_path: Path, url: str, *args: str) -> tuple[list[dict[str, str]],
 
 def code_on(page: str) -> str:
     (code,) = CODE_LINE.findall("\n".join(line.strip() for line in page.splitlines()))
-    return code
+    return str(code)
 
 
 def by_letter(rows: list[dict[str, str]]) -> dict[tuple[str, str], str]:
