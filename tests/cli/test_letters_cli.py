@@ -21,6 +21,7 @@ import pytest
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
 from canvas_observers.fake_canvas.server import running_server
+from canvas_observers.report.letters import LANGUAGES, spelled
 from tests.wiring import HEADER
 
 TOKEN = "letters-test-token"
@@ -73,7 +74,13 @@ def letters(tmp_path: Path, url: str, *args: str) -> tuple[list[dict[str, str]],
 
 
 def code_on(page: str) -> str:
-    (code,) = CODE_LINE.findall("\n".join(line.strip() for line in page.splitlines()))
+    """The page's code: the six-character line that the page also spells out below it (a
+    wrapped line of the spelling, such as "number", is six characters too)."""
+    lines = "\n".join(line.strip() for line in page.splitlines())
+    flat = " ".join(page.split())
+    (code,) = [
+        c for c in CODE_LINE.findall(lines) if any(spelled(c, lang) in flat for lang in LANGUAGES)
+    ]
     return str(code)
 
 
