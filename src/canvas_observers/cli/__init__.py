@@ -16,6 +16,7 @@ from canvas_observers.cli.export import export_sis
 from canvas_observers.cli.fake import fake_canvas
 from canvas_observers.cli.fake_oneroster import fake_oneroster
 from canvas_observers.cli.forget import forget_guardian
+from canvas_observers.cli.letters import letters
 from canvas_observers.cli.runs import runs, show
 from canvas_observers.cli.sync import sync
 from canvas_observers.cli.undo import undo
@@ -49,5 +50,7 @@ def main() -> None:
 # `--help` lists the commands in the order an admin meets them: the nightly sync, then reading
 # its runs, checking coverage, undoing, the SIS export, forgetting a guardian, the settings
 # file; then what runs without a Canvas.
-main.section("Commands", sync, runs, show, audit, undo, export_sis, forget_guardian, config)
+main.section(
+    "Commands", sync, runs, show, audit, letters, undo, export_sis, forget_guardian, config
+)
 main.section("Try it", demo, fake_canvas, fake_oneroster)

@@ -60,7 +60,7 @@ from canvas_observers.core.errors import CanvasObserversError
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The commands that take --config, all from one file.
-CONFIGURABLE = ("sync", "audit", "runs", "show", "undo", "export-sis", "forget-guardian")
+CONFIGURABLE = ("sync", "audit", "runs", "show", "letters", "undo", "export-sis", "forget-guardian")
 # Top-level keys only one command takes, though another has the option: the audit's report
 # is not the sync's (it goes under [audit]).
 _ONE_COMMAND = {"report": "sync"}

@@ -49,6 +49,23 @@ def csv_safe(value: str) -> str:
     return "'" + value if formula_risk(value) else value
 
 
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, as a file only its owner can read (0600): a PDF
+    of letters holds live pairing codes."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def write_private(path: Path, text: str | Iterable[str], *, encoding: str = "utf-8") -> None:
     """Write ``text`` (a string, or its pieces) to ``path`` atomically, as a file only its
     owner can read (0600). ``encoding="utf-8-sig"`` adds the byte-order mark Excel needs to

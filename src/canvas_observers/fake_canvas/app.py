@@ -22,6 +22,7 @@ from canvas_observers.fake_canvas import (
     routes_courses,
     routes_logins,
     routes_observees,
+    routes_register,
     routes_reports,
     routes_side,
     routes_users,
@@ -158,6 +159,7 @@ def create_app(
         Route(r.starlette_path, _endpoint(r), methods=[r.method]) for r in API_ROUTES
     ]
     routes += routes_reports.CANVAS_ROUTES
+    routes += routes_register.ROUTES  # the public sign-up: no token, outside /api/
     routes += routes_side.ROUTES
     starlette = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
     starlette.state.fake = fake

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+SELF_REGISTRATION = ("none", "observer", "all")
 DEFAULT_ADMIN_TOKEN = "fake-admin-token"  # noqa: S105 - a fake server's well-known demo token
 
 
@@ -42,6 +43,10 @@ class FakeConfig:
     # The account's default_time_zone (GET /accounts/self): Canvas's own default for an account
     # whose admins never set one (Account: time_zone_attribute default "America/Denver").
     time_zone: str = "America/Denver"
+    # The root account's self_registration setting (Account#self_registration_allowed_for?):
+    # "none", "observer" (parents only, with a pairing code) or "all". The fake's account
+    # lets parents sign up, as the accounts that hand out pairing codes do.
+    self_registration: str = "observer"
     # Leaky bucket (app/middleware/request_throttle.rb defaults)
     hwm: float = 600.0
     up_front_cost: float = 50.0
@@ -61,6 +66,7 @@ class FakeConfig:
         "files_behind_login",
         "sso",
         "time_zone",
+        "self_registration",
         "hwm",
         "up_front_cost",
         "outflow",
@@ -79,6 +85,10 @@ class FakeConfig:
                 setattr(self, key, value)
             else:
                 number = type(current)(value)
+                if key == "self_registration" and number not in SELF_REGISTRATION:
+                    raise ValueError(
+                        f"self_registration must be none, observer or all, not {value!r}"
+                    )
                 if key == "report_seconds" and not number >= 0:
                     raise ValueError(f"report_seconds must be 0 or more, not {value!r}")
                 setattr(self, key, number)

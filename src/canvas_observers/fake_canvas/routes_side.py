@@ -1,4 +1,4 @@
-"""The side door under `/__fake__/`: counters, state dump, tokens, knobs, reset.
+"""The side door under `/__fake__/`: counters, state dump, tokens, knobs, clock, reset.
 
 Never under `/api/`, so no Canvas client reaches it by accident; no token, loopback only.
 """
@@ -6,6 +6,8 @@ Never under `/api/`, so no Canvas client reaches it by accident; no token, loopb
 from __future__ import annotations
 
 import json
+import math
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -101,6 +103,21 @@ async def config(request: Request) -> Response:
     return JSONResponse(fake.config.public())
 
 
+async def clock(request: Request) -> Response:
+    """POST `{"offset_seconds": N}`: the district's clock runs N seconds from the real one
+    (negative: in the past; 0: the real time again). Pairing codes keep the expiry they were
+    issued with, so codes issued eight days back are expired once the clock is put right."""
+    if refused := _refused(request):
+        return refused
+    data = await _json_object(request)
+    offset = None if data is None else data.get("offset_seconds")
+    if isinstance(offset, bool) or not isinstance(offset, int | float) or not math.isfinite(offset):
+        return JSONResponse({"error": "send a JSON object with a number offset_seconds"}, 400)
+    fake = _fake(request)
+    fake.state.set_clock_offset(timedelta(seconds=offset))
+    return JSONResponse({"offset_seconds": offset, "now": fake.state.clock().isoformat()})
+
+
 async def reset(request: Request) -> Response:
     """A fresh empty district and zeroed counters; the config stays."""
     if refused := _refused(request):
@@ -114,5 +131,6 @@ ROUTES = [
     Route("/__fake__/state", state, methods=["GET"]),
     Route("/__fake__/tokens", tokens, methods=["POST"]),
     Route("/__fake__/config", config, methods=["GET", "POST"]),
+    Route("/__fake__/clock", clock, methods=["POST"]),
     Route("/__fake__/reset", reset, methods=["POST"]),
 ]

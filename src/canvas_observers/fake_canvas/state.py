@@ -121,6 +121,7 @@ class FakeState:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.clock = clock
+        self._base_clock = clock
         self.users: dict[int, User] = {}
         self.logins_by_key: dict[str, list[Login]] = {}  # login_key -> live logins
         self.logins_by_sis_id: dict[str, Login] = {}  # exact, any login state (uniqueness)
@@ -666,6 +667,13 @@ class FakeState:
         user = self.users[user_id]
         user.is_admin = True
         user.permissions = permissions
+
+    def set_clock_offset(self, offset: timedelta) -> None:
+        """Run the district's clock ``offset`` away from the real one (the side door's time
+        knob): codes issued with the clock a week back are expired once it is put right,
+        since no test can wait the seven days a pairing code lives."""
+        base = self._base_clock
+        self.clock = base if not offset else (lambda: base() + offset)
 
     # -- pairing codes -----------------------------------------------------------------
     def _code_is_active(self, record: PairingCodeRecord) -> bool:

@@ -47,7 +47,7 @@ from canvas_observers.core.errors import CanvasObserversError
 from canvas_observers.core.files import private_folder
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, ActionRecord, Outcome, RowResult
 from canvas_observers.core.recorder import UserKind
-from canvas_observers.store import history
+from canvas_observers.store import history, letters
 from canvas_observers.store.history import (
     CreatedAccount,
     Link,
@@ -55,6 +55,7 @@ from canvas_observers.store.history import (
     OwnedLink,
     SourceRun,
 )
+from canvas_observers.store.letters import StoredCode
 from canvas_observers.store.migrations import MIGRATIONS, applied_migrations, apply_migrations
 
 log = logging.getLogger(__name__)
@@ -491,6 +492,14 @@ class Journal:
     def owned_links(self, *, canvas_url: str) -> list[OwnedLink]:
         """The links this tool made on this Canvas and has not removed since."""
         return history.owned_links(self._conn, canvas_url=canvas_url)
+
+    def letter_codes(self, *, canvas_url: str) -> dict[tuple[int, str], StoredCode]:
+        """The pairing codes printed in letters for this Canvas (store/letters.py)."""
+        return letters.stored_codes(self._conn, canvas_url=canvas_url)
+
+    def record_letter_codes(self, *, canvas_url: str, codes: list[StoredCode]) -> None:
+        """Keep the codes a `letters` run printed, at once."""
+        letters.record_codes(self._conn, canvas_url=canvas_url, codes=codes)
 
     def created_accounts(self, *, canvas_url: str) -> list[CreatedAccount]:
         """The accounts this tool created on this Canvas (in real runs)."""

@@ -190,6 +190,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE rows ADD COLUMN guardian_name TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    Migration(
+        "0007_letter_codes",
+        (
+            # The pairing code last printed in a letter for one guardian of one student
+            # (`letters`): a later run prints it again while it has days left and nobody
+            # has been linked to the student since. The student is a Canvas id; a guardian
+            # with no Canvas account is known by the SIS's guardian id, else by their names.
+            # `observers` are the Canvas ids observing the student when the code was issued
+            # (a JSON list). A live code: never logged, never shown by `show`.
+            """CREATE TABLE letter_codes (
+                canvas_url TEXT NOT NULL,
+                student_id INTEGER NOT NULL,
+                guardian TEXT NOT NULL,
+                code TEXT NOT NULL,
+                issued_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                observers TEXT NOT NULL DEFAULT '[]',
+                PRIMARY KEY (canvas_url, student_id, guardian)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 _CREATE_MIGRATIONS_TABLE = (
