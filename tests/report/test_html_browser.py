@@ -247,6 +247,16 @@ def test_the_audit_page_reads_at_desktop_and_phone_width(
                 student_name="Rosa Diaz",
             ),
         ),
+        guardians_without_email=(
+            Finding(
+                "guardian_without_email",
+                "S4",
+                14,
+                detail="the SIS has no email for Rita Moe, so no sync can pair them",
+                student_name="Ida Moe",
+                observer_name="Rita Moe",
+            ),
+        ),
         unlisted_observers=(
             Finding(
                 "unlisted_observer",
@@ -275,12 +285,13 @@ def test_the_audit_page_reads_at_desktop_and_phone_width(
     scroll_width, client_width = browser.execute_script(scroll)
     assert scroll_width <= client_width, (scroll_width, client_width)
     widths = browser.execute_script(WIDTHS_IN_CHARACTERS, 'td[data-label="What it means"]')
-    assert len(widths) == 3 and min(widths) >= 30, widths
+    assert len(widths) == 4 and min(widths) >= 30, widths
     lead = browser.execute_script("return document.getElementById('lead').textContent")
     assert lead == coverage_sentence(3, 2, 1, 0)
     text = browser.execute_script("return document.body.innerText")
-    for name in ("Rosa Diaz", "Tom Ode", "Xavier Ode", LONG_EMAIL):
+    for name in ("Rosa Diaz", "Tom Ode", "Xavier Ode", LONG_EMAIL, "Ida Moe", "Rita Moe"):
         assert name in text
+    assert "Rita Moe\nno email" in text
     assert browser.execute_script("return document.querySelector('svg[role=img] title') !== null")
     assert browser.execute_script("return document.scripts.length") == 0
     urls = requested(browser)
