@@ -205,7 +205,7 @@ TARGETS = (
         functions=("html_report", "_groups", "_tone", "_attention_order"),
         also=(
             Part("report/pages.py", ("code",)),
-            Part("report/words.py", ("plural", "_count", "lead_sentence")),
+            Part("report/words.py", ("plural", "_count", "lead_sentence", "waiting_clause")),
         ),
     ),
 )

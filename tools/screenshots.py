@@ -66,8 +66,15 @@ async def _pages(folder: Path) -> tuple[Path, Path]:
             CanvasClient(http, base_url=base, token=token), wait_at_most=600
         )
     page = folder / "audit.html"
-    about = {"canvas_url": base, "roster": roster_path.name, "generated_at": result.info.ended_at}
-    write_audit(page, audit(roster.rows, snapshot), about, time_zone=zone)
+    no_email = [p for p in roster.problems if p.no_email]
+    about = {
+        "canvas_url": base,
+        "roster": roster_path.name,
+        "generated_at": result.info.ended_at,
+        "rows_rejected": len(roster.problems) - len(no_email),
+    }
+    found = audit(roster.rows, snapshot, no_email=no_email)
+    write_audit(page, found, about, time_zone=zone)
     return report, page
 
 

@@ -16,6 +16,16 @@ AUDIT = Audit(
     unobserved_with_guardian=(
         Finding("unobserved_with_guardian", "S2", 12, "b@home.test", student_name="Rosa <b>Diaz"),
     ),
+    guardians_without_email=(
+        Finding(
+            "guardian_without_email",
+            "S3",
+            13,
+            detail="the SIS has no email for Ana Ng",
+            student_name="Li Ng",
+            observer_name="Ana Ng",
+        ),
+    ),
     counts={"students": 4, "students_observed": 3},
 )
 ABOUT = {
@@ -42,3 +52,6 @@ def test_the_audit_page(tmp_path: Path) -> None:
     assert "Times are Europe/Paris, set for this tool." in text
     assert 'href="https://school.instructure.com/users/12"' in text
     assert "<h2>Roster students not found in Canvas (1)</h2>" in text
+    assert "<h2>Guardians the SIS has no email for (1)</h2>" in text
+    assert '<span class="name">Ana Ng</span><span class="sub">no email</span>' in text
+    assert '<span class="name">Li Ng</span><span class="sub">S3</span>' in text

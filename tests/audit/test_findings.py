@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from canvas_observers.audit.findings import BY_PERSON, BY_SIS, BY_TOOL, Finding, audit
 from canvas_observers.canvas.models import CanvasUser
-from canvas_observers.roster.model import RosterRow
+from canvas_observers.roster.model import RosterRow, RowProblem
 from canvas_observers.store.history import CreatedAccount, OwnedLink
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
@@ -116,6 +116,7 @@ def test_totals_count_every_kind() -> None:
         "students_not_found": 2,
         "unobserved_with_guardian": 2,
         "unobserved_without_guardian": 1,
+        "guardians_without_email": 0,
         "unlisted_observers": 3,
         "idle_accounts": 1,
         "managed_logins": 0,
@@ -171,3 +172,47 @@ def test_observer_logins_with_a_managed_password_are_listed() -> None:
     assert "SIS id and no provider" in managed[0].detail
     snap.providers = None
     assert audit(ROWS, snap, owned=OWNED, created=CREATED).managed_logins == ()
+
+
+def no_email(line: int, student: str, first: str, guardian_id: str | None = None) -> RowProblem:
+    return RowProblem(
+        line,
+        "no email",
+        student,
+        "",
+        observer_first_name=first,
+        observer_last_name="Family",
+        guardian_id=guardian_id,
+        no_email=True,
+    )
+
+
+def test_guardians_without_email_are_listed_by_name_not_rejected() -> None:
+    """Each guardian the SIS has no email for, once per student, named with their student
+    (found in Canvas or not); another rejected row is no such guardian; a student nobody
+    observes whose only SIS guardian has no email says so, naming them."""
+    problems = [
+        no_email(9, "S6", "Rosa"),
+        no_email(10, "S6", "Rosa"),  # the same guardian again (a duplicated row)
+        no_email(11, "S2", "Ann", "G-2"),
+        no_email(12, "S9", "Eve"),  # a student Canvas does not have
+        RowProblem(13, "observer_email has no '@'", "S3", "bad"),
+    ]
+    result = audit(ROWS, district(), owned=OWNED, created=CREATED, no_email=problems)
+    found = [
+        (f.student_id, f.canvas_student_id, f.student_name, f.observer_name, f.observer)
+        for f in result.guardians_without_email
+    ]
+    assert found == [
+        ("S6", 6, "Kid 6", "Rosa Family", ""),
+        ("S2", 2, "Kid 2", "Ann Family", ""),
+        ("S9", None, "", "Eve Family", ""),
+    ]
+    assert "the SIS has no email for Rosa Family" in result.guardians_without_email[0].detail
+    assert result.totals["guardians_without_email"] == 3
+    (s6,) = result.unobserved_without_guardian
+    assert (
+        s6.detail == "the SIS lists Rosa Family for this student, with no email: add it in the SIS"
+    )
+    plain = audit(ROWS, district(), owned=OWNED, created=CREATED)
+    assert plain.unobserved_without_guardian[0].detail.startswith("the SIS lists no guardian")

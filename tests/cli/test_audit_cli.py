@@ -221,3 +221,30 @@ def test_sigterm_ends_the_audit_s_wait_for_the_report(tmp_path: Path) -> None:
     assert "the audit stopped: interrupted (SIGTERM) while waiting" in stderr
     assert elapsed < 5, f"took {elapsed:.1f} s to stop"  # the report would take 60 s
     assert "Traceback" not in stdout + stderr
+
+
+def test_a_guardian_without_email_is_listed_not_rejected(
+    district: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """A guardian the SIS has no email for is no rejected row: the report counts only the
+    malformed row as rejected, lists the guardian by name with their student, and S6 (nobody
+    observes them) is said to have that guardian, with no email."""
+    app, url = district
+    out = tmp_path / "audit.json"
+    body = AUDITED + "S6,,Rosa,Family6\nS1,not-an-email,Bad,Row\n"
+    result = run(tmp_path, url, body, "audit", "--report", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["audit"]["rows_rejected"] == 1
+    (rosa,) = report["guardians_without_email"]
+    assert (rosa["student_id"], rosa["canvas_student_id"]) == ("S6", user_id(app, sis="S6"))
+    assert "the SIS has no email for Rosa Family6" in str(rosa["detail"])
+    assert report["audit"]["totals"]["guardians_without_email"] == 1
+    s6 = by_student(report["unobserved_without_guardian"])["S6"]
+    assert "the SIS lists Rosa Family6 for this student, with no email" in str(s6["detail"])
+    assert "Guardians the SIS has no email for (1)" in result.stdout
+    page = tmp_path / "audit.html"
+    assert run(tmp_path, url, body, "audit", "--report", str(page)).returncode == 0
+    text = page.read_text(encoding="utf-8")
+    assert '<span class="name">Rosa Family6</span><span class="sub">no email</span>' in text
+    assert '<th scope="row">roster rows rejected</th><td>1</td>' in text

@@ -150,3 +150,31 @@ def test_a_time_zone_that_is_none_is_one_error_naming_the_setting(
     assert result.returncode == 2, result.stderr
     assert f"{settings}: time_zone: 'Central Time' is not a time zone" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "j.sqlite3").exists()
+
+
+def test_the_page_counts_what_the_runs_fail_on_counted(canvas: str, tmp_path: Path) -> None:
+    """`sync --fail-on ... --report run.html` lists not_enrolled under "Needs your attention"
+    when the run's --fail-on names it, and `show 1 --html` later gives the same page from the
+    journal's set; a run with the default set lists it under "Waiting or for your
+    information", and its sentence counts only student_not_found, as its exit code did."""
+    report = tmp_path / "run.html"
+    wide = sync(
+        tmp_path, canvas, "--fail-on", "not_enrolled,student_not_found", "--report", str(report)
+    )
+    assert wide.returncode == 1, wide.stderr
+    state = str(tmp_path / "j.sqlite3")
+    out = tmp_path / "past.html"
+    assert cli("show", "1", "--state", state, "--html", str(out)).returncode == 0
+    for page in (report.read_text(encoding="utf-8"), out.read_text(encoding="utf-8")):
+        attention = page.split('id="row-table"', 1)[1].split("</table>", 1)[0]
+        assert 'data-outcome="not_enrolled"' in attention, page
+        assert 'id="waiting"' not in page
+        assert "2 rows need your attention, 1 of them will fix itself" in page
+    (tmp_path / "j.sqlite3").unlink()
+    default = sync(tmp_path, canvas, "--report", str(report))
+    assert default.returncode == 1, default.stderr
+    assert cli("show", "1", "--state", state, "--html", str(out)).returncode == 0
+    for page in (report.read_text(encoding="utf-8"), out.read_text(encoding="utf-8")):
+        waiting = page.split('id="waiting-table"', 1)[1].split("</table>", 1)[0]
+        assert 'data-outcome="not_enrolled"' in waiting
+        assert "1 row needs your attention; 1 student is not enrolled yet." in page

@@ -114,6 +114,9 @@ def test_demo_roster_is_messy(demo: tuple[FakeState, list[Row]]) -> None:
         and u.login.unique_id == r["observer_email"]
     ]
     assert conflicts, "guardian email that is the student's own login"
+    assert any(not r["observer_email"].strip() and r["observer_first_name"] for r in rows), (
+        "a guardian the SIS has no email for"
+    )
 
 
 def test_demo_families(demo: tuple[FakeState, list[Row]]) -> None:

@@ -197,8 +197,8 @@ def test_the_page_opens_with_a_sentence_and_local_time(tmp_path: Path) -> None:
     lead = re.search(r'<p class="lead" id="lead">(.*?)</p>', text)
     assert lead is not None
     assert lead.group(1) == (
-        "1 parent was given a Canvas account; 3 rows need your attention, "
-        "1 of them will fix itself once the student is enrolled."
+        "1 parent was given a Canvas account; 2 rows need your attention; "
+        "1 student is not enrolled yet."
     )
     # 02:00 UTC on 1 September is 9 PM the evening before in Chicago (CDT, UTC-5).
     assert "Saturday 31 August 2024, 9:00 PM CDT" in text
@@ -227,19 +227,76 @@ def test_rows_name_the_student_and_the_guardian(tmp_path: Path) -> None:
     assert '<span class="name">lee@example.org</span>' in text  # no guardian name for S5
 
 
+def heads(text: str, table: str) -> list[tuple[str, str]]:
+    """The group heads (words, count) of the table ``table`` of a page."""
+    part = text.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<span class="head">(.*?): <span class="count">(.*?)</span>', part)
+
+
 def test_attention_groups_by_outcome_with_advice_once(tmp_path: Path) -> None:
     """Each outcome needing attention is one group, in words with its code name small beside,
-    its row count, and what to do said once at its head; rows a person must fix come before
-    rows that fix themselves."""
+    its row count, and what to do said once at its head; the rows the run's --fail-on does not
+    count (not enrolled) are a part of their own after them, "Waiting or for your
+    information", with their own what to do once."""
     text = named_page(tmp_path)
     attention = text.split('id="row-table"', 1)[1].split("</table>", 1)[0]
-    heads = re.findall(r'<span class="head">(.*?): <span class="count">(.*?)</span>', attention)
-    assert heads == [("Student not found", "2 rows"), ("Student not enrolled yet", "1 row")]
-    words = html.unescape(re.sub(r"<[^>]+>", "", attention))
+    assert heads(text, "row-table") == [("Student not found", "2 rows")]
+    assert heads(text, "waiting-table") == [("Student not enrolled yet", "1 row")]
+    assert '<h3 id="attention">Needs your attention (2)</h3>' in text
+    assert '<h3 id="waiting">Waiting or for your information (1)</h3>' in text
+    assert text.index('id="row-table"') < text.index('id="waiting-table"')
+    assert text.index('id="waiting-table"') < text.index('id="done-table"')
+    words = html.unescape(re.sub(r"<[^>]+>", "", text.split('id="internals"', 1)[0]))
     for outcome in (Outcome.STUDENT_NOT_FOUND, Outcome.NOT_ENROLLED):
-        assert words.count(WHAT_TO_DO[outcome].replace("`", "")) == 1
+        # Once in its group, once in the folded table of every outcome.
+        assert words.count(WHAT_TO_DO[outcome].replace("`", "")) == 2
     assert "<code>@</code>" in attention  # backquoted words shown as code
     assert '<code class="code"' in attention and ">student_not_found</code>" in attention
+
+
+def test_the_runs_fail_on_decides_what_needs_attention(tmp_path: Path) -> None:
+    """A run whose --fail-on counts not_enrolled lists it under attention (after the rows a
+    person must fix, as it fixes itself), and says so in the sentence; one that counts only
+    `failed` leaves student_not_found waiting."""
+    path = tmp_path / "wide.html"
+    wide = {Outcome.STUDENT_NOT_FOUND, Outcome.NOT_ENROLLED}
+    write_report(path, INFO, NAMED, fail_on=wide)
+    text = path.read_text(encoding="utf-8")
+    assert heads(text, "row-table") == [
+        ("Student not found", "2 rows"),
+        ("Student not enrolled yet", "1 row"),
+    ]
+    assert 'id="waiting"' not in text
+    assert "3 rows need your attention, 1 of them will fix itself" in text
+    write_report(path, INFO, NAMED, fail_on={Outcome.FAILED})
+    text = path.read_text(encoding="utf-8")
+    assert 'id="row-table"' not in text and "No row needs your attention." in text
+    assert heads(text, "waiting-table") == [
+        ("Student not found", "2 rows"),
+        ("Student not enrolled yet", "1 row"),
+    ]
+    assert 'class="waiting"' in text and 'class="attention"' not in text
+
+
+def test_a_guardian_without_email_is_named_with_no_email(tmp_path: Path) -> None:
+    """A no_email row names the guardian, says "no email" where the email would be, and waits
+    with its own what to do; the sentence says it apart from the rows needing attention."""
+    path = tmp_path / "no-email.html"
+    rows = [
+        *NAMED,
+        RowResult(6, "S6", "", Outcome.NO_EMAIL, "no email", 106, None, "Mo Diaz", "Rita Diaz"),
+    ]
+    write_report(path, INFO, rows)
+    text = path.read_text(encoding="utf-8")
+    assert '<span class="name">Rita Diaz</span><span class="sub">no email</span>' in text
+    assert heads(text, "waiting-table") == [
+        ("Student not enrolled yet", "1 row"),
+        ("Guardian has no email in the SIS", "1 row"),
+    ]
+    assert (
+        "2 rows need your attention; 1 student is not enrolled yet and 1 guardian has no email "
+        "in the SIS." in text
+    )
 
 
 def test_the_chart_is_inline_svg_with_words_and_counts(tmp_path: Path) -> None:
@@ -273,7 +330,8 @@ def test_outcome_filter_names_outcomes_in_words_and_keeps_the_code_value(tmp_pat
     """The menu shows words; its values stay the code names that #outcome= and docs use."""
     text = named_page(tmp_path)
     assert '<option value="student_not_found">Student not found</option>' in text
-    assert '<option value="attention">needing attention</option>' in text
+    assert '<option value="attention">needing your attention</option>' in text
+    assert '<option value="waiting">waiting or for your information</option>' in text
 
 
 def test_a_dry_run_says_would(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ RESULTS = [
     RowResult(5, "S5", "lee@home.test", Outcome.FAILED, "<b>timeout</b>", 105, None, "", "Ann Lee"),
     RowResult(6, "S6", "ann@home.test", Outcome.ALREADY_PAIRED, "", 106, 206),
     RowResult(7, "S7", "bo@home.test", Outcome.NOT_ENROLLED, "no live enrollment", 107),
+    RowResult(8, "S10", "", Outcome.NO_EMAIL, "", 110, None, "Ida Moe", "Rita Moe"),
     RowResult(0, "S8", "old@home.test", Outcome.REMOVED, "the SIS ended it", 108, 208),
 ]
 FLAGS = (
@@ -170,16 +171,13 @@ def test_the_outcome_filter_shows_only_the_chosen_rows(browser: Any, tmp_path: P
 
     assert browser.execute_script(VISIBLE) == ["failed", "failed"]
     shown = "return document.getElementById('shown').textContent"
-    assert browser.execute_script(shown) == "2 of 7 rows shown"
+    assert browser.execute_script(shown) == "2 of 8 rows shown"
     choose(browser, "student_not_found")
     assert browser.execute_script(VISIBLE) == ["student_not_found"]
-    choose(browser, "attention")
-    assert browser.execute_script(VISIBLE) == [
-        "student_not_found",
-        "failed",
-        "failed",
-        "not_enrolled",
-    ]
+    choose(browser, "attention")  # what the run's --fail-on counted, as its exit code
+    assert browser.execute_script(VISIBLE) == ["student_not_found", "failed", "failed"]
+    choose(browser, "waiting")
+    assert browser.execute_script(VISIBLE) == ["not_enrolled", "no_email"]
     choose(browser, "removed")
     assert browser.execute_script(VISIBLE) == ["removed"]
     choose(browser, "created")
@@ -217,13 +215,14 @@ def test_the_run_report_reads_at_desktop_and_phone_width(
     scroll_width, client_width = browser.execute_script(scroll)
     assert scroll_width <= client_width, (scroll_width, client_width)
     widths = browser.execute_script(WIDTHS_IN_CHARACTERS, ".todo")
-    assert len(widths) == 6  # 3 outcomes needing attention, 2 done, 1 removal
+    assert len(widths) == 7  # 2 outcomes needing attention, 2 waiting, 2 done, 1 removal
     assert min(widths) >= 30, widths
     text = browser.execute_script("return document.body.innerText")
     lead = browser.execute_script("return document.getElementById('lead').textContent")
     assert lead == lead_sentence(totals(RESULTS))
-    for name in ("Pat Kim", "Lee Kim", "Sam Ode", "Ann Lee"):
+    for name in ("Pat Kim", "Lee Kim", "Sam Ode", "Ann Lee", "Ida Moe", "Rita Moe"):
         assert name in text
+    assert "Rita Moe\nno email" in text
     assert "Saturday 31 August 2024, 9:00 PM CDT" in text
     urls = requested(browser)
     assert urls and all(url.startswith("file:") for url in urls), urls
@@ -246,6 +245,16 @@ def test_the_audit_page_reads_at_desktop_and_phone_width(
                 "g2@home.test",
                 detail="no Canvas account for the guardian yet: run sync",
                 student_name="Rosa Diaz",
+            ),
+        ),
+        guardians_without_email=(
+            Finding(
+                "guardian_without_email",
+                "S4",
+                14,
+                detail="the SIS has no email for Rita Moe, so no sync can pair them",
+                student_name="Ida Moe",
+                observer_name="Rita Moe",
             ),
         ),
         unlisted_observers=(
@@ -276,12 +285,13 @@ def test_the_audit_page_reads_at_desktop_and_phone_width(
     scroll_width, client_width = browser.execute_script(scroll)
     assert scroll_width <= client_width, (scroll_width, client_width)
     widths = browser.execute_script(WIDTHS_IN_CHARACTERS, 'td[data-label="What it means"]')
-    assert len(widths) == 3 and min(widths) >= 30, widths
+    assert len(widths) == 4 and min(widths) >= 30, widths
     lead = browser.execute_script("return document.getElementById('lead').textContent")
     assert lead == coverage_sentence(3, 2, 1, 0)
     text = browser.execute_script("return document.body.innerText")
-    for name in ("Rosa Diaz", "Tom Ode", "Xavier Ode", LONG_EMAIL):
+    for name in ("Rosa Diaz", "Tom Ode", "Xavier Ode", LONG_EMAIL, "Ida Moe", "Rita Moe"):
         assert name in text
+    assert "Rita Moe\nno email" in text
     assert browser.execute_script("return document.querySelector('svg[role=img] title') !== null")
     assert browser.execute_script("return document.scripts.length") == 0
     urls = requested(browser)

@@ -1,7 +1,8 @@
 """The HTML report's numbers and advice, read back from the rendered page: each outcome's line
 of "Every outcome and what to do about it" gives that outcome's own advice and its real row
 count, each group of rows says how many rows it holds and gives its own outcome's advice, and
-each part of the page (needing attention, done, removals) counts its rows.
+each part of the page (needing attention, waiting or for information, done, removals) counts
+its rows, the attention part holding exactly the outcomes the run's --fail-on counted.
 
 An admin acts on this page: advice shifted to the neighbouring outcome, or counts of 0 next to
 rows that need a person, would send them to the wrong fix or to none.
@@ -12,7 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from html.parser import HTMLParser
 
-from canvas_observers.core.outcomes import Outcome, RowResult
+import pytest
+
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome, RowResult
 from canvas_observers.report.advice import WHAT_TO_DO
 from canvas_observers.report.html import html_report
 from canvas_observers.report.words import OUTCOME_WORDS
@@ -111,13 +114,14 @@ class Tables(HTMLParser):
             self.stray.append(data)
 
 
-def page(rows: list[RowResult]) -> Tables:
+def page(rows: list[RowResult], fail_on: frozenset[Outcome] = DEFAULT_FAIL_ON) -> Tables:
     text = html_report(
         title="Run 7",
         canvas_url="https://school.instructure.com",
         facts=[("run", "7")],
         totals={o.value: n for o, n in Counter(r.outcome for r in rows).items()},
         results=rows,
+        fail_on=fail_on,
     )
     parsed = Tables()
     parsed.feed(text)
@@ -158,21 +162,35 @@ def test_the_counts_follow_the_rows_given() -> None:
     assert {value for name, value in counts.items() if name not in ("failed", "paired")} == {"0"}
 
 
-def test_each_group_of_rows_says_how_many_it_holds_and_what_to_do() -> None:
+@pytest.mark.parametrize(
+    "fail_on",
+    [
+        DEFAULT_FAIL_ON,
+        DEFAULT_FAIL_ON | {Outcome.NOT_ENROLLED},
+        frozenset({Outcome.FAILED, Outcome.NO_EMAIL}),
+    ],
+)
+def test_each_group_of_rows_says_how_many_it_holds_and_what_to_do(
+    fail_on: frozenset[Outcome],
+) -> None:
     """Each outcome's group of rows says how many rows it lists and gives that outcome's own
-    advice; "Needs your attention (N)" and "Done: N rows" count the rows of their part, and
-    the removals' groups count the removals."""
+    advice; "Needs your attention (N)" counts the rows whose outcome the run's --fail-on
+    counted, "Waiting or for your information (N)" the other rows that are no success, "Done:
+    N rows" the rest, and the removals' groups count the removals."""
     rows = results()
-    parsed = page(rows)
+    parsed = page(rows, fail_on)
     on_roster = [r for r in rows if r.line > 0 or r.outcome is Outcome.REMOVAL_PENDING]
-    attention = [r for r in on_roster if not r.outcome.is_success]
+    attention = [r for r in on_roster if r.outcome in fail_on]
+    waiting = [r for r in on_roster if not r.outcome.is_success and r.outcome not in fail_on]
     others = [r for r in on_roster if r.outcome.is_success]
     removals = [r for r in rows if r.line == 0 and r.outcome is not Outcome.REMOVAL_PENDING]
-    assert attention and others and removals
+    assert attention and waiting and others and removals
     assert parsed.headings["attention"] == f"Needs your attention ({len(attention)})"
+    assert parsed.headings["waiting"] == f"Waiting or for your information ({len(waiting)})"
     assert parsed.headings["done"] == f"Done: {len(others)} rows"
     for table, listed in (
         ("row-table", attention),
+        ("waiting-table", waiting),
         ("done-table", others),
         ("removal-table", removals),
     ):

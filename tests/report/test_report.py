@@ -287,10 +287,15 @@ def test_unknown_extension_is_a_clear_error(tmp_path: Path, name: str) -> None:
 
 
 def render(
-    results: list[RowResult], info: RunInfo = INFO, *, terminal: bool = False, **kwargs: Any
+    results: list[RowResult],
+    info: RunInfo = INFO,
+    *,
+    terminal: bool = False,
+    width: int = 120,
+    **kwargs: Any,
 ) -> str:
     """The summary as a terminal shows it (``terminal``), else as a pipe or cron's mail."""
-    console = Console(record=True, width=120, file=io.StringIO(), force_terminal=terminal)
+    console = Console(record=True, width=width, file=io.StringIO(), force_terminal=terminal)
     render_summary(console, info, results, **kwargs)
     return console.export_text()
 
@@ -312,7 +317,7 @@ def test_summary_shows_totals_calls_and_attention_rows(terminal: bool) -> None:
     assert any(line.startswith("─") for line in lines) is terminal
     if not terminal:  # a row is one line of labelled fields
         assert any(
-            line.startswith("line ") and "outcome failed" in line and "observer_email " in line
+            line.startswith("line ") and "outcome failed" in line and "guardian " in line
             for line in lines
         ), text
 
@@ -386,3 +391,32 @@ def test_summary_marks_interrupted_run() -> None:
     """An interrupted run's summary title says so."""
     info = replace(INFO, state="interrupted")
     assert "Sync summary (interrupted)" in render(RESULTS, info)
+
+
+def test_summary_opens_with_the_pages_sentence_for_the_runs_fail_on(tmp_path: Path) -> None:
+    """The summary's first line after its title is the HTML page's first sentence, for the
+    same --fail-on: the rows it counts "need your attention", the others are said apart."""
+    rows = [
+        *RESULTS,
+        RowResult(7, "S7", "lee@example.org", Outcome.NOT_ENROLLED, "", 107),
+        RowResult(8, "S8", "", Outcome.NO_EMAIL, "no email", guardian_name="Ana Ng"),
+    ]
+    for fail_on, sentence in (
+        (
+            None,
+            "1 parent was given a Canvas account and 1 was paired (1 already was); 3 rows need "
+            "your attention; 1 student is not enrolled yet and 1 guardian has no email in the SIS.",
+        ),
+        (
+            {Outcome.FAILED},
+            "1 parent was given a Canvas account and 1 was paired (1 already was); 1 row needs "
+            "your attention; 1 student is not enrolled yet, 1 guardian has no email in the SIS "
+            "and 2 other rows are listed for your information.",
+        ),
+    ):
+        kwargs: dict[str, Any] = {} if fail_on is None else {"fail_on": fail_on}
+        lines = render(rows, width=400, **kwargs).splitlines()
+        assert lines[:2] == ["Sync summary", sentence]
+        page = tmp_path / "run.html"
+        write_report(page, INFO, rows, **kwargs)
+        assert f'<p class="lead" id="lead">{sentence}</p>' in page.read_text(encoding="utf-8")

@@ -3,17 +3,19 @@ outcome names, durations and local times."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from canvas_observers.core.outcomes import Outcome
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
 from canvas_observers.report.words import (
     OUTCOME_WORDS,
     coverage_sentence,
     duration_words,
     lead_sentence,
     local_time,
+    waiting_clause,
 )
 
 
@@ -23,8 +25,8 @@ from canvas_observers.report.words import (
         (
             {"created": 238, "paired": 82, "not_enrolled": 18, "student_not_found": 4},
             False,
-            "238 parents were given Canvas accounts and 82 were paired; 22 rows need your "
-            "attention, 18 of them will fix themselves once the students are enrolled.",
+            "238 parents were given Canvas accounts and 82 were paired; 4 rows need your "
+            "attention; 18 students are not enrolled yet.",
         ),
         (
             {"created": 1, "paired": 1, "failed": 1},
@@ -34,8 +36,14 @@ from canvas_observers.report.words import (
         (
             {"paired": 2, "already_paired": 5, "not_enrolled": 1},
             False,
-            "2 parents were paired with their existing accounts (5 already were); 1 row needs "
-            "your attention, and it will fix itself once the student is enrolled.",
+            "2 parents were paired with their existing accounts (5 already were); no row needs "
+            "your attention; 1 student is not enrolled yet.",
+        ),
+        (
+            {"created": 3, "already_paired": 1, "no_email": 1, "conflict": 2},
+            False,
+            "3 parents were given Canvas accounts (1 already was); 2 rows need your attention; "
+            "1 guardian has no email in the SIS.",
         ),
         (
             {"already_paired": 320},
@@ -51,25 +59,103 @@ from canvas_observers.report.words import (
         (
             {"would_create": 3, "would_pair": 1, "not_enrolled": 2, "conflict": 1},
             True,
-            "3 parents would be given Canvas accounts and 1 would be paired; 3 rows need your "
-            "attention, 2 of them will fix themselves once the students are enrolled.",
+            "3 parents would be given Canvas accounts and 1 would be paired; 1 row needs your "
+            "attention; 2 students are not enrolled yet.",
         ),
         (
-            {"student_not_found": 2, "not_enrolled": 1},
+            {"student_not_found": 2, "not_enrolled": 1, "no_email": 3},
             True,
-            "No parent would be paired; 3 rows need your attention, 1 of them will fix itself "
-            "once the student is enrolled.",
+            "No parent would be paired; 2 rows need your attention; 1 student is not enrolled "
+            "yet and 3 guardians have no email in the SIS.",
+        ),
+        (
+            {"created": 5, "not_enrolled": 18, "no_email": 3, "not_processed": 1},
+            False,
+            "5 parents were given Canvas accounts; no row needs your attention; 18 students are "
+            "not enrolled yet, 3 guardians have no email in the SIS and 1 row was not reached "
+            "before the run stopped.",
+        ),
+        (
+            {"not_processed": 40, "failed": 1},
+            False,
+            "No parent was paired; 1 row needs your attention; 40 rows were not reached before "
+            "the run stopped.",
         ),
         (
             {"not_enrolled": 4, "created": 0},
             False,
-            "No parent was paired; 4 rows need your attention, and all of them will fix "
-            "themselves once the students are enrolled.",
+            "No parent was paired; no row needs your attention; 4 students are not enrolled yet.",
         ),
     ],
 )
 def test_lead_sentence(totals: dict[str, int], dry_run: bool, sentence: str) -> None:
+    """With the default --fail-on: the rows it counts need attention, the rows that wait (not
+    enrolled, no email, not reached) are said apart, singular, plural and zero."""
     assert lead_sentence(totals, dry_run=dry_run) == sentence
+
+
+@pytest.mark.parametrize(
+    ("totals", "fail_on", "sentence"),
+    [
+        (
+            {"created": 238, "paired": 82, "not_enrolled": 18, "student_not_found": 4},
+            DEFAULT_FAIL_ON | {Outcome.NOT_ENROLLED},
+            "238 parents were given Canvas accounts and 82 were paired; 22 rows need your "
+            "attention, 18 of them will fix themselves once the students are enrolled.",
+        ),
+        (
+            {"paired": 2, "already_paired": 5, "not_enrolled": 1},
+            {Outcome.NOT_ENROLLED},
+            "2 parents were paired with their existing accounts (5 already were); 1 row needs "
+            "your attention, and it will fix itself once the student is enrolled.",
+        ),
+        (
+            {"not_enrolled": 4, "no_email": 1},
+            {Outcome.NOT_ENROLLED, Outcome.NO_EMAIL},
+            "No parent was paired; 5 rows need your attention, 4 of them will fix themselves "
+            "once the students are enrolled.",
+        ),
+        (
+            {"not_enrolled": 4},
+            {Outcome.NOT_ENROLLED},
+            "No parent was paired; 4 rows need your attention, and all of them will fix "
+            "themselves once the students are enrolled.",
+        ),
+        (
+            {"student_not_found": 2, "not_enrolled": 1, "failed": 1},
+            {Outcome.FAILED, Outcome.NOT_ENROLLED},
+            "No parent was paired; 2 rows need your attention, 1 of them will fix itself once "
+            "the student is enrolled; 2 other rows are listed for your information.",
+        ),
+        (
+            {"conflict": 1, "no_email": 2},
+            {Outcome.FAILED},
+            "No parent was paired; no row needs your attention; 2 guardians have no email in "
+            "the SIS and 1 other row is listed for your information.",
+        ),
+        (
+            {"failed": 3, "created": 1},
+            frozenset(),
+            "1 parent was given a Canvas account; no row needs your attention; 3 other rows are "
+            "listed for your information.",
+        ),
+    ],
+)
+def test_lead_sentence_counts_the_runs_fail_on(
+    totals: dict[str, int], fail_on: Collection[Outcome], sentence: str
+) -> None:
+    """ "Need your attention" is what the run's --fail-on counted, as its exit code: a wider
+    set counts not_enrolled (which fixes itself) among them, a narrower one leaves the others
+    to the second clause."""
+    assert lead_sentence(totals, fail_on=fail_on) == sentence
+
+
+def test_waiting_clause() -> None:
+    assert waiting_clause({"already_paired": 3, "failed": 2}) == ""
+    assert waiting_clause({"no_email": 1}) == "1 guardian has no email in the SIS"
+    assert waiting_clause({"not_enrolled": 1, "not_processed": 2}) == (
+        "1 student is not enrolled yet and 2 rows were not reached before the run stopped"
+    )
 
 
 def test_every_outcome_has_words_and_none_is_its_code_name() -> None:

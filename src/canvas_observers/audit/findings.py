@@ -14,6 +14,10 @@ Rules (docs/cli.md, "canvas-observers audit"):
 * the students are the roster's students found in Canvas and every user with a live student
   enrollment; one with no observer at all is "with guardian" when the roster lists one for
   them, else "without guardian" (the roster is the SIS's list of guardians);
+* a guardian the SIS lists with no email (the reader's ``no_email`` rows) is no rejected row
+  but a person no sync can pair until the SIS has their email: each is listed, named, with
+  their student (found in Canvas or not); a student nobody observes whose only SIS guardians
+  have no email says so rather than "the SIS lists no guardian";
 * who made a link: ``this tool`` when the journal owns it, ``an SIS import`` when the report
   says ``created_by_sis``, else ``a person or the parent`` (Canvas does not say which);
 * an observer login has a managed password (Pseudonym#managed_password?) when it is bound to
@@ -29,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from canvas_observers.canvas.models import CanvasUser
-from canvas_observers.roster.model import RosterRow, roster_pair
+from canvas_observers.roster.model import RosterRow, RowProblem, roster_pair
 from canvas_observers.store.history import CreatedAccount, OwnedLink
 from canvas_observers.sync.rules import Ambiguous, Found, Resolution
 from canvas_observers.sync.snapshot import CanvasSnapshot
@@ -43,6 +47,7 @@ SECTIONS = (
     ("students_not_found", "student_not_found"),
     ("unobserved_with_guardian", "unobserved_with_guardian"),
     ("unobserved_without_guardian", "unobserved_without_guardian"),
+    ("guardians_without_email", "guardian_without_email"),
     ("unlisted_observers", "unlisted_observer"),
     ("idle_accounts", "idle_account"),
     ("managed_logins", "managed_login"),
@@ -136,6 +141,7 @@ class Audit:
     students_not_found: tuple[Finding, ...] = ()
     unobserved_with_guardian: tuple[Finding, ...] = ()
     unobserved_without_guardian: tuple[Finding, ...] = ()
+    guardians_without_email: tuple[Finding, ...] = ()
     unlisted_observers: tuple[Finding, ...] = ()
     idle_accounts: tuple[Finding, ...] = ()
     managed_logins: tuple[Finding, ...] = ()
@@ -216,8 +222,10 @@ def audit(
     *,
     owned: Iterable[OwnedLink] = (),
     created: Iterable[CreatedAccount] = (),
+    no_email: Sequence[RowProblem] = (),
 ) -> Audit:
-    """The coverage audit of Canvas against the roster (see the module docstring)."""
+    """The coverage audit of Canvas against the roster (see the module docstring);
+    ``no_email``: the roster's guardians with no email (its ``no_email`` problems)."""
     canvas = _Canvas(snapshot, owned)
     roster: dict[str, _RosterStudent] = {}
     for row in rows:
@@ -256,13 +264,17 @@ def audit(
         for uid, student_id in roster_name.items()
         if not canvas.observed(uid)
     ]
+    without_email = _without_email(no_email, snapshot)
+    emailless: dict[int, list[str]] = {}  # Canvas student -> their guardians with no email
+    for finding in without_email:
+        if finding.canvas_student_id is not None:
+            emailless.setdefault(finding.canvas_student_id, []).append(finding.observer_name)
     without_guardian = [
         Finding(
             "unobserved_without_guardian",
             _student_key(snapshot.users.get(uid)),
             uid,
-            detail="the SIS lists no guardian for this student: record one there, if they "
-            "should have one",
+            detail=_why_no_guardian(emailless.get(uid, [])),
             student_name=_name(snapshot.users.get(uid)),
         )
         for uid in sorted(snapshot.enrolled or ())
@@ -307,11 +319,51 @@ def audit(
         students_not_found=tuple(not_found),
         unobserved_with_guardian=tuple(with_guardian),
         unobserved_without_guardian=tuple(without_guardian),
+        guardians_without_email=tuple(without_email),
         unlisted_observers=tuple(unlisted),
         idle_accounts=tuple(idle),
         managed_logins=tuple(_managed(snapshot, created)),
         counts=counts,
     )
+
+
+def _without_email(problems: Sequence[RowProblem], snapshot: CanvasSnapshot) -> list[Finding]:
+    """Each guardian the SIS has no email for, once per student, named, with their student."""
+    found: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for problem in problems:
+        if not problem.no_email:
+            continue
+        key = (roster_pair(problem.student_id, "")[0], problem.guardian_id or problem.observer_name)
+        if key in seen:
+            continue
+        seen.add(key)
+        resolution = snapshot.student(problem.student_id)
+        user = resolution.user if isinstance(resolution, Found) else None
+        who = problem.observer_name or "this guardian"
+        found.append(
+            Finding(
+                "guardian_without_email",
+                problem.student_id,
+                user.id if user is not None else None,
+                detail=f"the SIS has no email for {who}, so no sync can pair them: add the "
+                "email in the SIS (the next sync pairs them), or give the family the student's "
+                "Canvas pairing code",
+                student_name=_name(user),
+                observer_name=problem.observer_name,
+            )
+        )
+    return found
+
+
+def _why_no_guardian(without_email: Sequence[str]) -> str:
+    """What to do for a student nobody observes and whom no usable roster row names."""
+    if not without_email:
+        return (
+            "the SIS lists no guardian for this student: record one there, if they should have one"
+        )
+    names = ", ".join(name or "a guardian" for name in without_email)
+    return f"the SIS lists {names} for this student, with no email: add it in the SIS"
 
 
 def _managed(snapshot: CanvasSnapshot, created: Iterable[CreatedAccount]) -> list[Finding]:

@@ -33,6 +33,7 @@ TITLES = {
     "students_not_found": "Roster students not found in Canvas",
     "unobserved_with_guardian": "Students nobody observes, with a guardian in the SIS",
     "unobserved_without_guardian": "Students nobody observes, with no guardian in the SIS",
+    "guardians_without_email": "Guardians the SIS has no email for",
     "unlisted_observers": "Observers the SIS does not list for the student",
     "idle_accounts": "Accounts this tool created that observe nobody",
     "managed_logins": "Observer logins whose password Canvas manages (single sign-on only)",
@@ -43,6 +44,7 @@ COLUMNS = {
     "students_not_found": ("student_id", "observer", "detail"),
     "unobserved_with_guardian": ("student_id", "canvas_student_id", "observer", "detail"),
     "unobserved_without_guardian": ("student_id", "canvas_student_id", "detail"),
+    "guardians_without_email": ("student_id", "canvas_student_id", "detail"),
     "unlisted_observers": FINDING_FIELDS[1:],  # every field but the kind
     "idle_accounts": ("observer", "canvas_observer_id", "detail"),
     "managed_logins": ("observer", "canvas_observer_id", "detail"),
@@ -122,7 +124,10 @@ def audit_html(
             if name in ("idle_accounts", "managed_logins")
             else "Observer"
             if name == "unlisted_observers"
+            else "Guardian"
+            if name == "guardians_without_email"
             else "SIS guardians",
+            "no_email": name == "guardians_without_email",
         }
         for name, _kind in SECTIONS
         if audit.section(name)

@@ -189,13 +189,15 @@ def audit(
     except KeyboardInterrupt:
         raise Stopped("interrupted (Ctrl-C); nothing was written") from None
     owned, created = known if known is not None else ([], [])
-    result = run_audit(data.rows, snapshot, owned=owned, created=created)
+    no_email = [p for p in data.problems if p.no_email]
+    result = run_audit(data.rows, snapshot, owned=owned, created=created, no_email=no_email)
     about = {
         "canvas_url": canvas_url,
         "roster": data.source,
         "generated_at": iso_timestamp(utc_now()),
         "journal": str(state) if known is not None else "",
-        "rows_rejected": len(data.problems),
+        # A guardian with no email is no rejected row: the audit lists them by name.
+        "rows_rejected": len(data.problems) - len(no_email),
     }
     if report_path is not None:
         try:

@@ -412,6 +412,7 @@ def _write_html(path: Path, run: RunRecord, rows: list[RowResult], zone: TimeZon
                 duration_s=(ended - started).total_seconds() if ended else None,
             ),
             time_zone=zone,
+            fail_on=run.fail_on,
         )
     except OSError as exc:
         raise Stopped(f"cannot write {path}: {exc.strerror or exc}") from None

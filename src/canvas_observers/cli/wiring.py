@@ -193,6 +193,7 @@ def finish(
             report.results,
             removal_candidates=removal_candidates,
             time_zone=time_zone,
+            fail_on=fail_on,
         )
     code = run_exit_code(report, fail_on)
     # The reader's rows (invalid, no email) are reported whether or not Canvas was reached.

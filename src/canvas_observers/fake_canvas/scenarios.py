@@ -110,8 +110,8 @@ def build_demo(state: FakeState) -> str:
 
     The roster (~360 rows) has: siblings sharing a guardian, children with two guardians,
     stray spaces, upper-case emails, a missing first name, a bad email, a duplicated row, a
-    student given by login email, an unknown student id, and a guardian email that is the
-    student's own login (a conflict).
+    student given by login email, an unknown student id, a guardian email that is the
+    student's own login (a conflict), and a second guardian the SIS has no email for.
     """
     rng = random.Random(20240901)
     emails = _Emails()
@@ -194,6 +194,8 @@ def _make_messy(rows: list[list[str]], students: list[_Student]) -> list[list[st
     rows.insert(150, [UNKNOWN_STUDENT_ID, "pat.unknown@example.com", "Pat", "Unknown"])
     conflict = by_sis[rows[200][0].strip()]  # the student's own login as the guardian's email
     rows.insert(201, [conflict.sis_id, conflict.login, conflict.first, conflict.last])
+    no_email = by_sis[rows[250][0].strip()]  # a second guardian, whom the SIS has no email for
+    rows.insert(251, [no_email.sis_id, "", "Rosa", no_email.last])
     return rows
 
 

@@ -1,27 +1,31 @@
 """The HTML run report: one self-contained page a Canvas admin can forward as it is.
 
 It opens with what the run did in a sentence (``words.lead_sentence``), when it ran in the
-district's time zone and how long it took, and a chart of the rows by outcome. The rows
-needing attention come next, grouped by outcome with what to do said once at each group's
-head, each row naming the student and the guardian (their ids and Canvas links beside the
-names, or the ids alone where a journal holds no names); the rows that need nothing are folded
-below, then removals. Every outcome with its advice, and the internals (run id, UTC times, API
-calls, throttling, how Canvas was read), are folded at the bottom.
+district's time zone and how long it took, and a chart of the rows by outcome. The rows come
+in three parts, each grouped by outcome with what to do said once at each group's head, each
+row naming the student and the guardian (their ids and Canvas links beside the names, or the
+ids alone where a journal holds no names): "Needs your attention", the rows whose outcome the
+run's ``--fail-on`` counted (what its exit code, summary, `runs` and `show --needs-attention`
+count); "Waiting or for your information", the other rows that are no success (by default
+``not_enrolled``, ``no_email``, ``not_processed``); and the done rows, folded. Removals
+follow. Every outcome with its advice, and the internals (run id, UTC times, API calls,
+throttling, how Canvas was read), are folded at the bottom.
 
 The page is ``templates/run.html.j2`` (``pages.py``: autoescaped, with a Content-Security-Policy
 allowing only its own inline style and script). The inline script filters the rows by outcome;
-``#outcome=NAME`` (or ``#outcome=attention``) in the page's address presets the filter.
+``#outcome=NAME`` (or ``#outcome=attention``, ``#outcome=waiting``) in the page's address
+presets the filter.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import urlsplit
 
-from canvas_observers.core.outcomes import EXPECTED, Outcome, RowResult
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, EXPECTED, Outcome, RowResult
 from canvas_observers.core.timezone import TimeZoneChoice
 from canvas_observers.report.advice import WHAT_TO_DO
 from canvas_observers.report.pages import FILTER_SCRIPT, render_page
@@ -120,12 +124,14 @@ class _Group:
         return plural(len(self.rows), "row")
 
 
-def _tone(outcome: Outcome) -> str:
+def _tone(outcome: Outcome, fail_on: Collection[Outcome]) -> str:
+    """``attention`` for what the run's ``fail_on`` counts, ``waiting`` for the other rows
+    that are no success, ``done``, or ``neutral`` for removals."""
     if outcome in _REMOVALS or outcome is Outcome.REMOVAL_PENDING:
         return "neutral"
     if outcome.is_success:
         return "done"
-    return "waiting" if outcome in EXPECTED else "attention"
+    return "attention" if outcome in fail_on else "waiting"
 
 
 def _attention_order(outcome: Outcome) -> tuple[int, int]:
@@ -133,12 +139,14 @@ def _attention_order(outcome: Outcome) -> tuple[int, int]:
     return (outcome in EXPECTED, list(Outcome).index(outcome))
 
 
-def _groups(rows: Sequence[RowResult], outcomes: Sequence[Outcome]) -> list[_Group]:
+def _groups(
+    rows: Sequence[RowResult], outcomes: Sequence[Outcome], fail_on: Collection[Outcome]
+) -> list[_Group]:
     by_outcome: dict[Outcome, list[RowResult]] = {}
     for r in sorted(rows, key=lambda r: r.line):
         by_outcome.setdefault(r.outcome, []).append(r)
     return [
-        _Group(o.value, OUTCOME_WORDS[o], _tone(o), WHAT_TO_DO[o], by_outcome[o])
+        _Group(o.value, OUTCOME_WORDS[o], _tone(o, fail_on), WHAT_TO_DO[o], by_outcome[o])
         for o in outcomes
         if o in by_outcome
     ]
@@ -180,26 +188,32 @@ def html_report(
     removal_candidates: Sequence[RemovalCandidate] = (),
     run: RunFacts | None = None,
     zone: TimeZoneChoice | None = None,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
 ) -> str:
     """The whole page. ``totals`` are the run's counts by outcome (the sentence and the chart);
     ``results`` the rows to list (all of them, or those ``show --needs-attention`` keeps);
-    ``facts`` the internals; ``zone`` the time zone of the times shown (UTC if None)."""
+    ``facts`` the internals; ``zone`` the time zone of the times shown (UTC if None);
+    ``fail_on`` the run's ``--fail-on``: its rows are "Needs your attention", the other rows
+    that are no success "Waiting or for your information", as the exit code counted them."""
     run = run or RunFacts()
     zone = zone or UTC_CHOICE
     rows = [r for r in results if not (r.line == 0 and r.outcome in _REMOVALS)]
     removals = [r for r in results if r.line == 0 and r.outcome in _REMOVALS]
-    attention = [o for o in Outcome if not o.is_success]
+    attention = [o for o in Outcome if o in fail_on and not o.is_success]
     attention.sort(key=_attention_order)
+    waiting = [o for o in Outcome if o not in fail_on and not o.is_success]
+    waiting.sort(key=_attention_order)
     done = [o for o in Outcome if o.is_success]
-    attention_rows = [r for r in rows if not r.outcome.is_success]
+    attention_rows = [r for r in rows if r.outcome in attention]
+    waiting_rows = [r for r in rows if r.outcome in waiting]
     done_rows = [r for r in rows if r.outcome.is_success]
     present = [o for o in Outcome if any(r.outcome is o for r in results)]
     counts = Counter(r.outcome for r in results)
     charted = sorted(
         (o for o in Outcome if totals.get(o.value, 0)),
-        key=lambda o: (o.is_success, _attention_order(o)),
+        key=lambda o: (o.is_success, o not in fail_on, _attention_order(o)),
     )
-    bars = [(OUTCOME_WORDS[o], totals[o.value], _tone(o)) for o in charted]
+    bars = [(OUTCOME_WORDS[o], totals[o.value], _tone(o, fail_on)) for o in charted]
     chart_label = f"{plural(sum(totals.values()), 'row')} by outcome: " + "; ".join(
         f"{words} {count}" for words, count, _ in bars
     )
@@ -209,18 +223,20 @@ def html_report(
         title=title,
         heading=_heading(run, zone, title),
         canvas_url=canvas_url,
-        sentence=lead_sentence(totals, dry_run=run.dry_run),
+        sentence=lead_sentence(totals, dry_run=run.dry_run, fail_on=fail_on),
         stop_reason=run.stop_reason if run.state != "complete" else "",
         removals_held=run.removals_held,
         when=_when(run, zone),
         bars=bars,
         chart_label=chart_label,
         filter_options=[(o.value, OUTCOME_WORDS[o]) for o in present],
-        attention_groups=_groups(attention_rows, attention),
+        attention_groups=_groups(attention_rows, attention, fail_on),
         attention_count=len(attention_rows),
-        done_groups=_groups(done_rows, done),
+        waiting_groups=_groups(waiting_rows, waiting, fail_on),
+        waiting_count=len(waiting_rows),
+        done_groups=_groups(done_rows, done, fail_on),
         done_count_text=plural(len(done_rows), "row"),
-        removal_groups=_groups(removals, sorted(_REMOVALS)),
+        removal_groups=_groups(removals, sorted(_REMOVALS), fail_on),
         candidates=removal_candidates,
         user_url=user_link(canvas_url),
         outcomes=[

@@ -54,10 +54,12 @@ def write_report(
     *,
     removal_candidates: Sequence[RemovalCandidate] = (),
     time_zone: TimeZoneChoice | None = None,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
 ) -> None:
     """Write the report as JSON, CSV or HTML, chosen by ``path``'s extension; ValueError
     otherwise. ``time_zone``: the zone of the HTML page's times (the JSON and CSV reports
-    keep UTC timestamps).
+    keep UTC timestamps); ``fail_on``: the run's ``--fail-on``, what the page counts as
+    needing attention.
 
     Removal candidates (links the SIS marks as ending) are the JSON report's
     ``removal_candidates``, the CSV report's last rows (outcome ``removal_candidate``, the
@@ -80,6 +82,7 @@ def write_report(
             removal_candidates=removal_candidates,
             run=info_run_facts(info),
             time_zone=time_zone,
+            fail_on=fail_on,
         )
         return
     text = (
@@ -106,6 +109,7 @@ def write_html_report(
     removal_candidates: Sequence[RemovalCandidate] = (),
     run: RunFacts | None = None,
     time_zone: TimeZoneChoice | None = None,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
 ) -> None:
     """Write the self-contained HTML page (``html.py``) atomically, owner-only, as any report."""
     page = html_report(
@@ -117,6 +121,7 @@ def write_html_report(
         removal_candidates=removal_candidates,
         run=run,
         zone=time_zone,
+        fail_on=fail_on,
     )
     write_private(path, page)
 
@@ -166,8 +171,9 @@ def render_summary(
     max_attention_rows: int = 20,
     fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
 ) -> None:
-    """Print the run summary: totals by outcome, API calls by kind, and rows needing a human
-    (``render_attention``).
+    """Print the run summary: the run in a sentence (``words.lead_sentence``, the HTML page's
+    first one, counting ``fail_on`` as needing attention), totals by outcome, API calls by
+    kind, and rows needing a human (``render_attention``).
 
     Every value that comes from the roster or Canvas goes in as ``Text``, so ``[bold]`` in an
     email prints literally instead of being read as rich markup; the people's names and the
@@ -177,7 +183,7 @@ def render_summary(
     if info.state != "complete":
         title.append(f" ({info.state})", style="bold red")
     console.print(title, style="bold")
-    console.print(Text(lead_sentence(totals(results), dry_run=info.dry_run)))
+    console.print(Text(lead_sentence(totals(results), dry_run=info.dry_run, fail_on=fail_on)))
     counts = Listing(
         None,
         (Column("outcome"), Column("rows", justify="right", wrap=False)),

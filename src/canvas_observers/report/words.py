@@ -7,10 +7,10 @@ docs/cli.md use; pages show ``OUTCOME_WORDS`` and keep the code name small besid
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, tzinfo
 
-from canvas_observers.core.outcomes import Outcome
+from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
 
 OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.CREATED: "Account created and paired",
@@ -48,15 +48,24 @@ def _count(totals: Mapping[str, int], *outcomes: Outcome) -> int:
     return sum(totals.get(o.value, 0) for o in outcomes)
 
 
-def lead_sentence(totals: Mapping[str, int], *, dry_run: bool = False) -> str:
+def lead_sentence(
+    totals: Mapping[str, int],
+    *,
+    dry_run: bool = False,
+    fail_on: Collection[Outcome] = DEFAULT_FAIL_ON,
+) -> str:
     """What the run did, in one sentence built from its counts by outcome, e.g. "238 parents
-    were given Canvas accounts and 82 were paired; 22 rows need your attention, 18 of them
-    will fix themselves once the student is enrolled." A dry run says "would"."""
+    were given Canvas accounts and 82 were paired; 4 rows need your attention; 18 students are
+    not enrolled yet and 3 guardians have no email in the SIS." A dry run says "would".
+
+    "Need your attention" counts the rows whose outcome is in ``fail_on`` (the run's
+    ``--fail-on``), as the exit code, the summary, `runs` and `show --needs-attention` do; the
+    other rows that are no success (``waiting_clause``) are said apart, after it."""
     created = _count(totals, Outcome.CREATED, Outcome.WOULD_CREATE)
     paired = _count(totals, Outcome.PAIRED, Outcome.WOULD_PAIR)
     already = _count(totals, Outcome.ALREADY_PAIRED)
-    attention = sum(n for name, n in totals.items() if not Outcome(name).is_success)
-    waiting = _count(totals, Outcome.NOT_ENROLLED)
+    attention = _count(totals, *(o for o in Outcome if o in fail_on))
+    waiting = _count(totals, Outcome.NOT_ENROLLED) if Outcome.NOT_ENROLLED in fail_on else 0
     done: list[str] = []
     noun = True  # the first clause names the parents, the next ones say "were paired"
     if created:
@@ -83,8 +92,10 @@ def lead_sentence(totals: Mapping[str, int], *, dry_run: bool = False) -> str:
         text += f"already paired, so nothing {changed}"
     else:
         text = f"No parent {'would be' if dry_run else 'was'} paired"
+    others = waiting_clause(totals, fail_on)
     if not attention:
-        return f"{text}; no row needs your attention."
+        text += "; no row needs your attention"
+        return f"{text}; {others}." if others else f"{text}."
     needs = "needs" if attention == 1 else "need"
     text += f"; {plural(attention, 'row')} {needs} your attention"
     if waiting == attention == 1:
@@ -95,7 +106,41 @@ def lead_sentence(totals: Mapping[str, int], *, dry_run: bool = False) -> str:
         text += ", 1 of them will fix itself once the student is enrolled"
     elif waiting:
         text += f", {waiting} of them will fix themselves once the students are enrolled"
-    return text + "."
+    return f"{text}; {others}." if others else f"{text}."
+
+
+def waiting_clause(
+    totals: Mapping[str, int], fail_on: Collection[Outcome] = DEFAULT_FAIL_ON
+) -> str:
+    """The rows that are no success but that ``fail_on`` does not count, in words: "18
+    students are not enrolled yet, 3 guardians have no email in the SIS and 2 rows were not
+    reached before the run stopped"; '' when there are none. An outcome a narrowed
+    ``--fail-on`` left out is said as "N other rows are listed for your information"."""
+    parts: list[str] = []
+    other = 0
+    for outcome in Outcome:
+        count = totals.get(outcome.value, 0)
+        if not count or outcome.is_success or outcome in fail_on:
+            continue
+        one = count == 1
+        if outcome is Outcome.NOT_ENROLLED:
+            parts.append(f"{plural(count, 'student')} {'is' if one else 'are'} not enrolled yet")
+        elif outcome is Outcome.NO_EMAIL:
+            has = "has" if one else "have"
+            parts.append(f"{plural(count, 'guardian')} {has} no email in the SIS")
+        elif outcome is Outcome.NOT_PROCESSED:
+            was = "was" if one else "were"
+            parts.append(f"{plural(count, 'row')} {was} not reached before the run stopped")
+        else:
+            other += count
+    if other:
+        are = "is" if other == 1 else "are"
+        parts.append(
+            f"{other} other {'row' if other == 1 else 'rows'} {are} listed for your information"
+        )
+    if len(parts) < 2:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def duration_words(seconds: float | None) -> str:

@@ -6,7 +6,7 @@
     var want = select.value, count = 0;
     rows.forEach(function (row) {
       var keep = want === "" || row.getAttribute("data-outcome") === want ||
-        (want === "attention" && row.classList.contains("attention"));
+        ((want === "attention" || want === "waiting") && row.classList.contains(want));
       row.hidden = !keep;
       if (keep) {
         count += 1;
