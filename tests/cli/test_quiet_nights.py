@@ -93,12 +93,19 @@ def sync(
 
 
 def check_column(runs_output: str, run_id: int) -> str:
-    """The `check` (needs attention) cell of one run in `canvas-observers runs`."""
-    lines = runs_output.splitlines()
-    header = next(line for line in lines if re.search(r"┃\s*check\s*┃", line))
-    names = [cell.strip() for cell in header.split("┃")]
-    row = next(line for line in lines if re.match(rf"│\s*{run_id}\s*│", line))
-    return [cell.strip() for cell in row.split("│")][names.index("check")]
+    """The `check` (needs attention) field of one run in `canvas-observers runs`, as a pipe
+    gets it: a line of labelled fields per run (``id 1 · … · check 0 · …``), wrapped lines
+    indented."""
+    records: list[str] = []
+    for line in runs_output.splitlines():
+        if line[:1].isspace() and records:
+            records[-1] += " " + line.strip()
+        else:
+            records.append(line)
+    record = next(r for r in records if re.match(rf"id {run_id} · ", r))
+    found = re.search(r"· check (\S+)", record)
+    assert found is not None, record
+    return found.group(1)
 
 
 # --- --quiet ---------------------------------------------------------------------------------

@@ -229,8 +229,10 @@ def _explain_blanks(
             said.setdefault(number, []).append(f"cell {get_column_letter(i + 1)}{number} {why}")
     if not said:
         return roster
+    # A cell that reads blank because of an error or a formula without a value is not a
+    # guardian the SIS has no email for: the row is invalid, with the cell named.
     problems = tuple(
-        dataclasses.replace(p, reason=f"{'; '.join(said[p.line])}; so {p.reason}")
+        dataclasses.replace(p, reason=f"{'; '.join(said[p.line])}; so {p.reason}", no_email=False)
         if p.line in said
         else p
         for p in roster.problems
