@@ -3,11 +3,14 @@ the accounts this tool created that observe nobody."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 from canvas_observers.audit.findings import BY_PERSON, BY_SIS, BY_TOOL, Finding, audit
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.roster.model import RosterRow, RowProblem
 from canvas_observers.store.history import CreatedAccount, OwnedLink
-from canvas_observers.sync.snapshot import CanvasSnapshot
+from canvas_observers.sync.snapshot import CanvasSnapshot, parse_snapshot
 
 
 def district() -> CanvasSnapshot:
@@ -120,6 +123,7 @@ def test_totals_count_every_kind() -> None:
         "unlisted_observers": 3,
         "idle_accounts": 1,
         "managed_logins": 0,
+        "lost_observer_enrollments": 0,
         "unlisted_by_this_tool": 1,
         "unlisted_by_sis_import": 1,
         "unlisted_by_person_or_parent": 1,
@@ -216,3 +220,63 @@ def test_guardians_without_email_are_listed_by_name_not_rejected() -> None:
     )
     plain = audit(ROWS, district(), owned=OWNED, created=CREATED)
     assert plain.unobserved_without_guardian[0].detail.startswith("the SIS lists no guardian")
+
+
+ENROLLMENTS = (
+    "canvas_course_id,course_id,canvas_user_id,user_id,role,role_id,canvas_section_id,"
+    "section_id,status,canvas_associated_user_id,associated_user_id,created_by_sis,"
+    "base_role_type,limit_section_privileges,canvas_enrollment_id\n"
+)
+
+
+def enrollment(course: int, user: int, role: str, status: str, associated: str = "") -> str:
+    base = "StudentEnrollment" if role == "student" else "ObserverEnrollment"
+    return f"{course},C{course},{user},,{role},,,,{status},{associated},,false,{base},false,1\n"
+
+
+def test_lost_observer_enrollments_are_each_link_and_course_without_one() -> None:
+    """From the report's enrollments: a live link whose observer has no active or pending
+    observer enrollment for that student in a course the student is active or invited in.
+    An inactive, deleted or missing observer enrollment counts as lost; one for another
+    student does not count; a concluded or inactive student enrollment asks for none."""
+    rows = [
+        enrollment(100, 1, "student", "active"),
+        enrollment(200, 1, "student", "invited"),
+        enrollment(300, 1, "student", "concluded"),
+        enrollment(400, 1, "student", "inactive"),
+        enrollment(100, 2, "student", "active"),
+        enrollment(100, 11, "observer", "active", "1"),  # 11 follows 1 in 100
+        enrollment(200, 11, "observer", "inactive", "1"),  # ... but not in 200
+        enrollment(100, 12, "observer", "active", "1"),  # 12 observes 2, not 1, in 100
+        enrollment(100, 13, "observer", "invited", "1"),  # pending counts as live
+        enrollment(200, 13, "observer", "active", ""),  # no associated user: not following
+    ]
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as report:
+        report.writestr("users.csv", "canvas_user_id,user_id,login_id,email,status\n")
+        report.writestr("enrollments.csv", ENROLLMENTS + "".join(rows))
+    snap = parse_snapshot(data.getvalue(), kinds=("users", "enrollments"))
+    snap.observees = {11: {1}, 12: {2}, 13: {1}}
+    for uid in (1, 2):
+        snap.users[uid] = CanvasUser(id=uid, name=f"Kid {uid}", sis_user_id=f"S{uid}")
+        snap.by_sis[f"S{uid}"] = {uid}
+    for uid in (11, 12, 13):
+        snap.users[uid] = CanvasUser(id=uid, name=f"G {uid}", login_id=f"g{uid}@h.test")
+    result = audit([row(2, "S1", "g11@h.test")], snap, owned=[OwnedLink(11, 1, "S1", "", 1)])
+    assert [
+        (f.student_id, f.canvas_observer_id, f.course, f.canvas_course_id, f.made_by)
+        for f in result.lost_observer_enrollments
+    ] == [
+        ("S1", 11, "C200", 200, BY_TOOL),
+        ("S1", 13, "C200", 200, BY_PERSON),
+        ("S2", 12, "C100", 100, BY_PERSON),
+    ]
+    first = result.lost_observer_enrollments[0]
+    assert (first.student_name, first.observer_name) == ("Kid 1", "G 11")
+    assert first.as_json()["course"] == "C200" and "course C200" in first.detail
+    assert result.totals["lost_observer_enrollments"] == 3
+
+
+def test_no_enrollments_read_means_no_lost_enrollments() -> None:
+    """The district above read without an enrollments table: nothing is called lost."""
+    assert audit(ROWS, district()).lost_observer_enrollments == ()

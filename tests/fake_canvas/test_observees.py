@@ -295,3 +295,31 @@ async def test_link_enrolls_the_observer(fake: FakeCanvas, api: httpx.AsyncClien
     ]
     await api.delete(url)
     assert (await api.get(f"/api/v1/users/{parent}/enrollments")).json() == []
+
+
+def test_a_link_made_again_brings_back_lost_observer_enrollments() -> None:
+    """Canvas's create_linked_enrollment_for: making a link enrolls the observer in the
+    student's live courses (an invited student gives an active observer); a live link is
+    left alone, lost enrollments and all; restoring a removed link brings back the observer's
+    inactive or deleted enrollment (the same one) rather than adding another."""
+    from canvas_observers.fake_canvas.state import FakeState
+
+    state = FakeState()
+    a, b = state.add_course("A"), state.add_course("B")
+    kid, parent = state.add_user("Kid", login_id="k@s.test"), state.add_user("P")
+    state.enroll(kid, a)
+    state.enroll(kid, b, state="invited")
+    state.link(parent, kid)
+    mine = {e.course_id: e for e in state.user_enrollments(parent)}
+    assert {c: (e.type, e.state, e.associated_user_id) for c, e in mine.items()} == {
+        a: ("ObserverEnrollment", "active", kid),
+        b: ("ObserverEnrollment", "active", kid),
+    }
+    state.set_enrollment_state(mine[a].id, "inactive")
+    state.set_enrollment_state(mine[b].id, "deleted")
+    state.link(parent, kid)  # a live link: nothing redone
+    assert (mine[a].state, mine[b].state) == ("inactive", "deleted")
+    assert state.unlink(parent, kid)
+    state.link(parent, kid)
+    assert (mine[a].state, mine[b].state) == ("active", "active")
+    assert len(state.user_enrollments(parent)) == 2

@@ -51,6 +51,7 @@ SECTIONS = (
     ("unlisted_observers", "unlisted_observer"),
     ("idle_accounts", "idle_account"),
     ("managed_logins", "managed_login"),
+    ("lost_observer_enrollments", "lost_observer_enrollment"),
 )
 FINDING_FIELDS = (
     "kind",
@@ -60,6 +61,8 @@ FINDING_FIELDS = (
     "canvas_observer_id",
     "made_by",
     "detail",
+    "course",
+    "canvas_course_id",
 )
 
 
@@ -74,6 +77,8 @@ class Finding:
     canvas_observer_id: int | None = None
     made_by: str = ""
     detail: str = ""
+    course: str = ""  # the course's SIS id ('' without one), for an observer enrollment
+    canvas_course_id: int | None = None
     # The people's names as Canvas gives them, for the HTML page ('' when unknown); the JSON
     # and CSV reports keep FINDING_FIELDS.
     student_name: str = ""
@@ -145,6 +150,7 @@ class Audit:
     unlisted_observers: tuple[Finding, ...] = ()
     idle_accounts: tuple[Finding, ...] = ()
     managed_logins: tuple[Finding, ...] = ()
+    lost_observer_enrollments: tuple[Finding, ...] = ()
     counts: dict[str, int] = field(default_factory=dict, hash=False)
 
     def section(self, name: str) -> tuple[Finding, ...]:
@@ -323,6 +329,7 @@ def audit(
         unlisted_observers=tuple(unlisted),
         idle_accounts=tuple(idle),
         managed_logins=tuple(_managed(snapshot, created)),
+        lost_observer_enrollments=tuple(lost_observer_enrollments(snapshot, canvas, roster_name)),
         counts=counts,
     )
 
@@ -402,6 +409,56 @@ def _managed(snapshot: CanvasSnapshot, created: Iterable[CreatedAccount]) -> lis
                 "provider (sync --login-provider canvas binds new logins so)",
             )
         )
+    return found
+
+
+# -- observer enrollments ------------------------------------------------------------------
+
+LOST_ENROLLMENT_TODO = (
+    "the guardian sees nothing of this course: remove the link in Canvas and let the next sync "
+    "make it again (or add it again by hand), which makes Canvas enroll the observer in the "
+    "student's courses again; sync cannot do it without removing the link, because Canvas "
+    "enrolls an observer only when a link is made or restored"
+)
+
+
+def lost_observer_enrollments(
+    snapshot: CanvasSnapshot, canvas: _Canvas, roster_name: Mapping[int, str]
+) -> list[Finding]:
+    """Live links whose observer has no active or pending observer enrollment for the student
+    in a course the student is enrolled in as active or pending: one finding per link and
+    course, by student, observer and course id. Canvas enrolls the observer in those courses
+    when the link is made (UserObservationLink#create_linked_enrollments); an enrollment
+    import can take them away later, and the link then shows the parent nothing."""
+    found: list[Finding] = []
+    for observer, kids in sorted(snapshot.observees.items()):
+        for kid in sorted(kids):
+            for course in sorted(snapshot.student_courses.get(kid, ())):
+                if (observer, kid, course) in snapshot.observing_in:
+                    continue
+                sis_course = snapshot.course_sis_ids.get(course, "")
+                named = (
+                    f"course {sis_course} (Canvas id {course})"
+                    if sis_course
+                    else (f"the course with Canvas id {course}")
+                )
+                found.append(
+                    Finding(
+                        "lost_observer_enrollment",
+                        roster_name.get(kid) or _student_key(snapshot.users.get(kid)),
+                        kid,
+                        shown(snapshot.users.get(observer)),
+                        observer,
+                        canvas.made_by(observer, kid),
+                        f"the observer is not enrolled in {named}, where the student is: "
+                        + LOST_ENROLLMENT_TODO,
+                        course=sis_course,
+                        canvas_course_id=course,
+                        student_name=_name(snapshot.users.get(kid)),
+                        observer_name=_name(snapshot.users.get(observer)),
+                    )
+                )
+    found.sort(key=lambda f: (f.canvas_student_id or 0, f.canvas_observer_id or 0))
     return found
 
 

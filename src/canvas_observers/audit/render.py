@@ -37,6 +37,8 @@ TITLES = {
     "unlisted_observers": "Observers the SIS does not list for the student",
     "idle_accounts": "Accounts this tool created that observe nobody",
     "managed_logins": "Observer logins whose password Canvas manages (single sign-on only)",
+    "lost_observer_enrollments": "Links that show the parent nothing of a course (observer "
+    "enrollment missing)",
 }
 
 # The columns each section's terminal table shows (the others are always empty there).
@@ -48,6 +50,14 @@ COLUMNS = {
     "unlisted_observers": FINDING_FIELDS[1:],  # every field but the kind
     "idle_accounts": ("observer", "canvas_observer_id", "detail"),
     "managed_logins": ("observer", "canvas_observer_id", "detail"),
+    "lost_observer_enrollments": (
+        "student_id",
+        "observer",
+        "course",
+        "canvas_course_id",
+        "made_by",
+        "detail",
+    ),
 }
 HEADINGS = {
     "student_id": "student",
@@ -56,6 +66,8 @@ HEADINGS = {
     "canvas_observer_id": "its Canvas id",
     "made_by": "link made by",
     "detail": "what it means",
+    "course": "course",
+    "canvas_course_id": "course's Canvas id",
 }
 
 
@@ -123,7 +135,7 @@ def audit_html(
             "observer_heading": "Account"
             if name in ("idle_accounts", "managed_logins")
             else "Observer"
-            if name == "unlisted_observers"
+            if name in ("unlisted_observers", "lost_observer_enrollments")
             else "Guardian"
             if name == "guardians_without_email"
             else "SIS guardians",
@@ -205,7 +217,10 @@ def render_audit(
         headings = []
         for column in columns:
             heading = HEADINGS[column]
-            if column == "observer" and name != "unlisted_observers":
+            if column == "observer" and name not in (
+                "unlisted_observers",
+                "lost_observer_enrollments",
+            ):
                 account = name in ("idle_accounts", "managed_logins")
                 heading = "account" if account else "SIS guardians"
             headings.append(Column(heading))

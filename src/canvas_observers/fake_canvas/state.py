@@ -86,6 +86,9 @@ ENROLLMENT_TYPES = frozenset(
 DEAD_ENROLLMENT_STATES = frozenset({"rejected", "inactive", "deleted"})
 # Observer enrollments follow the student's enrollments that are active or pending.
 FOLLOWED_STATES = frozenset({"active", "invited", "creation_pending"})
+# An observer enrollment in one of these states is brought back when its link is made or
+# restored; one in another state is left alone (Enrollment#create_linked_enrollment_for).
+LOST_STATES = frozenset({"deleted", "inactive"})
 # app/controllers/users_controller.rb create_user: an active login of a user in one of these
 # states is completed by a create with that login instead of being "taken".
 UNFINISHED_USER_STATES = frozenset({"creation_pending", "pending_approval"})
@@ -580,7 +583,7 @@ class FakeState:
         self.enrollments_by_user.setdefault(user_id, []).append(enrollment_id)
         if type in STUDENT_TYPES and state in FOLLOWED_STATES:
             for observer_id in self.observers_of.get(user_id, ()):
-                self._follow(observer_id, user_id, course_id)
+                self._follow(observer_id, user_id, self.enrollments[enrollment_id])
         return enrollment_id
 
     def set_enrollment_state(self, enrollment_id: int, state: str) -> Enrollment:
@@ -598,19 +601,23 @@ class FakeState:
             for e in self.user_enrollments(user_id)
         )
 
-    def _follow(self, observer_id: int, student_id: int, course_id: int) -> None:
+    def _follow(self, observer_id: int, student_id: int, student: Enrollment) -> None:
+        """Enrollment#create_linked_enrollment_for: the observer's enrollment for this student
+        in the course is left alone when it is live, else brought back (deleted or inactive
+        ones too), else made; it takes the student enrollment's state, "invited" read as
+        "active" (Enrollment#update_from)."""
+        state = "active" if student.state == "invited" else student.state
         for e in self.user_enrollments(observer_id):
-            if (
-                e.course_id == course_id
-                and e.associated_user_id == student_id
-                and e.state != "deleted"
-            ):
+            if e.course_id == student.course_id and e.associated_user_id == student_id:
+                if e.state not in LOST_STATES:
+                    return
+                e.state = state
                 return
         self.enroll(
             observer_id,
-            course_id,
+            student.course_id,
             type="ObserverEnrollment",
-            state="active",
+            state=state,
             associated_user_id=student_id,
         )
 
@@ -631,10 +638,11 @@ class FakeState:
             link.created_by_sis = created_by_sis
         self.observees_of.setdefault(observer_id, set()).add(student_id)
         self.observers_of.setdefault(student_id, set()).add(observer_id)
-        # UserObservationLink#create_linked_enrollments
+        # UserObservationLink#create_linked_enrollments, run only when a link is made or
+        # restored: a live link is left as it is, and so are its observer's enrollments.
         for e in self.user_enrollments(student_id):
             if e.type in STUDENT_TYPES and e.state in FOLLOWED_STATES:
-                self._follow(observer_id, student_id, e.course_id)
+                self._follow(observer_id, student_id, e)
 
     def unlink(self, observer_id: int, student_id: int) -> bool:
         """Soft-delete a live link (and its observer enrollments); False when there is none."""

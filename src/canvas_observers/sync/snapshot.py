@@ -53,6 +53,9 @@ LIVE_ENROLLMENT = frozenset({"active", "invited", "creation_pending", "completed
 # state may still be live, and Canvas then gives a code) or an SIS-made enrollment that is
 # itself deleted: the report cannot tell which, so such a student is "not known".
 SHOWN_DELETED = "deleted"
+# The report's statuses of an enrollment Canvas's linked enrollments follow
+# (Enrollment.all_active_or_pending): "invited" is also how it shows creation_pending.
+FOLLOWED = frozenset({"active", "invited"})
 STUDENT_ROLES = frozenset({"student", "StudentEnrollment", "StudentViewEnrollment"})
 # The columns each table must have for its look-ups to mean what they say: a users table
 # without `email` would find no guardian by their email, and say nothing of it.
@@ -129,6 +132,13 @@ class CanvasSnapshot:
     login_providers: dict[int, int] = field(default_factory=dict)
     # provider id -> type, when the caller could read them (the report does not say)
     providers: dict[int, str] | None = None
+    # Observer enrollments, for the audit: student -> the courses they are enrolled in as
+    # active or pending (the ones Canvas enrolls a linked observer in); the (observer,
+    # student, course) of every observer enrollment that is active or pending; and each
+    # course's SIS id ('' without one).
+    student_courses: dict[int, set[int]] = field(default_factory=dict)
+    observing_in: set[tuple[int, int, int]] = field(default_factory=set)
+    course_sis_ids: dict[int, str] = field(default_factory=dict)
 
     # -- look-ups, with Canvas's rules ------------------------------------------------------
     def _users(self, ids: Iterable[int]) -> list[CanvasUser]:
@@ -351,3 +361,23 @@ def _read_enrollments(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) 
             enrolled.add(int(row["canvas_user_id"]))
         elif role in STUDENT_ROLES and status == SHOWN_DELETED:
             snapshot.maybe_enrolled.add(int(row["canvas_user_id"]))
+        if status in FOLLOWED:
+            _read_followed(snapshot, row, role)
+
+
+def _read_followed(snapshot: CanvasSnapshot, row: dict[str, str], role: str) -> None:
+    """Note a live student enrollment's course, or a live observer enrollment's student."""
+    raw_course = (row.get("canvas_course_id") or "").strip()
+    if not raw_course:
+        return
+    course = int(raw_course)
+    if role in ("student", "StudentEnrollment"):
+        snapshot.student_courses.setdefault(int(row["canvas_user_id"]), set()).add(course)
+    elif role in ("observer", "ObserverEnrollment"):
+        associated = (row.get("canvas_associated_user_id") or "").strip()
+        if not associated:
+            return  # an observer enrolled by hand, observing no one in particular
+        snapshot.observing_in.add((int(row["canvas_user_id"]), int(associated), course))
+    else:
+        return
+    snapshot.course_sis_ids.setdefault(course, (row.get("course_id") or "").strip())
