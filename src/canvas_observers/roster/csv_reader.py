@@ -24,6 +24,9 @@ Decisions worth knowing:
   without spaces, control or invisible characters, names of at most 255 characters.
 * An optional ``guardian_id`` column carries the SIS's own id of the guardian: trimmed, empty
   means none, and checked like ``student_id``.
+* Other columns are ignored, but for those a command names (``keep``: the letters' language
+  and school columns): each row keeps their trimmed values in ``extra``, and a named column
+  missing from the header is a ``RosterError`` that lists the headers found.
 * Rows with the same ``student_id`` and the same email (compared lower-cased, as Canvas
   does) are collapsed: the first is kept and notes the lines of the others;
   ``Roster.duplicates`` counts them.
