@@ -15,8 +15,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 
 from canvas_observers.fake_canvas import FakeCanvasApp, FakeConfig, create_app
@@ -45,9 +47,11 @@ def district() -> Iterator[tuple[FakeCanvasApp, str]]:
         yield app, url
 
 
-def run(tmp_path: Path, url: str, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path, url: str, command: str, *args: str, roster_text: str = HEADER + ROSTER
+) -> subprocess.CompletedProcess[str]:
     roster = tmp_path / "roster.csv"
-    roster.write_text(HEADER + ROSTER, encoding="utf-8")
+    roster.write_text(roster_text, encoding="utf-8")
     return subprocess.run(
         [sys.executable, "-m", "canvas_observers", command, str(roster), "--canvas-url", url,
          "--state", str(tmp_path / "j.sqlite3"), *args],
@@ -64,6 +68,11 @@ def letters(tmp_path: Path, url: str, *args: str) -> tuple[list[dict[str, str]],
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "not_enrolled: Lea Gone for Kid 3" in done.stdout
+    return outputs(tmp_path)
+
+
+def outputs(tmp_path: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """The CSV's rows and the PDF's pages' text of the last run."""
     text = (tmp_path / "c.csv").read_text(encoding="utf-8-sig")
     pdf = subprocess.run(
         ["pdftotext", "-layout", str(tmp_path / "l.pdf"), "-"],
@@ -176,3 +185,160 @@ def test_a_guardian_with_email_gets_a_letter_only_with_all(
     rows, _ = letters(tmp_path, url, "--all", "--language", "es")
     assert ("S4", "Gee Four") in by_letter(rows)
     assert {r["language"] for r in rows} == {"es"}
+
+
+def files(tmp_path: Path) -> tuple[str, ...]:
+    return ("--out", str(tmp_path / "l.pdf"), "--csv", str(tmp_path / "c.csv"))
+
+
+def test_without_observer_writes_to_every_guardian_of_the_unobserved_students_only(
+    district: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """From the provisioning report: Kid 4 is observed (no letter, though its guardian has no
+    email); Kid 2's guardian has an email but nobody observes Kid 2 (a letter); Kid 5's only
+    row has a bad email (one letter to "the parent or guardian"); Kid 3 is not enrolled."""
+    app, url = district
+    state = app.fake.state
+    kid4, kid5 = (
+        state.user_by_sis_id("S4"),
+        state.add_user("Kid 5", login_id="k5@s.test", sis_user_id="S5"),
+    )
+    assert kid4 is not None
+    state.enroll(kid5, state.add_course("D"))
+    state.link(state.add_user("Someone", login_id="someone@home.test"), kid4.id)
+    roster = HEADER + (
+        "S1,,Rosa,Pérez\nS2,b2@home.test,Bea,Two\nS3,,Lea,Gone\nS4,,Gus,Four\n"
+        "S5,not-an-email,Vic,Five\n"
+    )
+    done = run(tmp_path, url, "letters", "--without-observer", *files(tmp_path),
+               roster_text=roster)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "not_enrolled: Lea Gone for Kid 3" in done.stdout
+    assert "letter: the parent or guardian for Kid 5 (S5), a new code" in done.stdout
+    rows, pages = outputs(tmp_path)
+    assert list(by_letter(rows)) == [("S1", "Rosa Pérez"), ("S2", "Bea Two"), ("S5", "")]
+    assert [code_on(p) for p in pages] == [r["code"] for r in rows]
+    assert "To the parent or guardian of Kid 5," in " ".join(pages[2].split())
+    assert "Dear Bea Two," in pages[1]
+    assert not any("Kid 4" in page for page in pages)
+    both = run(tmp_path, url, "letters", "--without-observer", "--all", *files(tmp_path))
+    assert both.returncode == 2 and "--all and --without-observer" in both.stderr
+
+
+LANGUAGE_ROSTER = (
+    HEADER.rstrip("\n")
+    + ",Home Language,School\n"
+    + (
+        "S1,,Rosa,Pérez,Español,Lincoln Elementary\n"
+        "S2,,Rosa,Pérez,Klingon,Washington Middle\n"
+        "S1,,Tom,Pérez,,\n"
+        "S4,,Gee,Four,Klingon,\n"
+    )
+)
+
+
+def test_roster_columns_choose_each_letter_s_language_and_school(
+    district: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """Español picks the Spanish template; Klingon and a blank get --language (en), with one
+    note naming the value and its lines; a blank school gets --school-name."""
+    _, url = district
+    done = run(
+        tmp_path, url, "letters", *files(tmp_path), "--school-name", "Lincoln District",
+        "--language-column", "home language", "--school-column", "School",
+        roster_text=LANGUAGE_ROSTER,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "note: home language 'Klingon' (lines 3, 5) is not a language with a letter template "
+        "(en, es); those letters are in en"
+    ) in " ".join(done.stdout.split())
+    rows, pages = outputs(tmp_path)
+    assert [(r["student_id"], r["language"], r["school"]) for r in rows] == [
+        ("S1", "es", "Lincoln Elementary"),
+        ("S2", "en", "Washington Middle"),
+        ("S1", "en", "Lincoln District"),
+        ("S4", "en", "Lincoln District"),
+    ]
+    assert "Estimada familia de Rosa Pérez" in pages[0] and "Lincoln Elementary" in pages[0]
+    assert "Dear Rosa Pérez," in pages[1] and "Washington Middle" in pages[1]
+    assert [code_on(p) for p in pages] == [r["code"] for r in rows]
+
+
+def test_a_language_column_the_roster_lacks_stops_before_canvas(
+    district: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """The file and the missing column are named; no letter, no code asked for."""
+    app, url = district
+    done = run(tmp_path, url, "letters", *files(tmp_path), "--language-column", "Idioma",
+               roster_text=LANGUAGE_ROSTER)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "roster.csv:1 (Idioma): the header has no column 'Idioma'" in done.stderr
+    assert "'Home Language'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "l.pdf").exists()
+    assert not any("pairing_code" in route for route in app.fake.stats.by_route)
+
+
+def test_an_excel_roster_s_language_column_is_read(
+    district: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """The workbook reader keeps the asked column as the CSV reader does."""
+    _, url = district
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for line in LANGUAGE_ROSTER.splitlines():
+        sheet.append(line.split(","))
+    book.save(tmp_path / "roster.xlsx")
+    done = subprocess.run(
+        [sys.executable, "-m", "canvas_observers", "letters", str(tmp_path / "roster.xlsx"),
+         "--canvas-url", url, "--state", str(tmp_path / "j.sqlite3"), *files(tmp_path),
+         "--language-column", "Home Language"],
+        capture_output=True, text=True, env={**os.environ, "CANVAS_TOKEN": TOKEN},
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows, _ = outputs(tmp_path)
+    assert [r["language"] for r in rows] == ["es", "en", "en", "en"]
+
+
+def test_after_a_sign_up_with_a_code_from_the_pdf_the_audit_sees_the_student_observed(
+    district: tuple[FakeCanvasApp, str], tmp_path: Path
+) -> None:
+    """Gee Four signs up with the roster's email and Kid 4's code; Rosa (no email in the SIS)
+    with Kid 2's. The audit then counts both students observed, Kid 4 by the guardian the SIS
+    lists, Kid 2 by an observer the SIS does not list, made by the parent."""
+    app, url = district
+    report = tmp_path / "audit.json"
+
+    def audit() -> dict[str, Any]:
+        done = run(tmp_path, url, "audit", "--report", str(report))
+        assert done.returncode == 0, done.stdout + done.stderr
+        found: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+        return found
+
+    before = audit()
+    assert [f["student_id"] for f in before["unobserved_with_guardian"]] == ["S4"]
+    assert "S2" in {f["student_id"] for f in before["unobserved_without_guardian"]}
+    _, pages = letters(tmp_path, url, "--all")
+    (kid4,) = [p for p in pages if "Kid 4" in p]
+    (kid2,) = [p for p in pages if "Kid 2" in p]
+    assert register(url, code_on(kid4), "g4@home.test").status_code == 200
+    assert register(url, code_on(kid2), "rosa@home.test").status_code == 200
+    after = audit()
+    totals, was = after["audit"]["totals"], before["audit"]["totals"]
+    assert totals["students_observed"] == was["students_observed"] + 2
+    assert after["unobserved_with_guardian"] == []
+    assert "S2" not in {f["student_id"] for f in after["unobserved_without_guardian"]}
+    gee = app.fake.state.user_by_login("g4@home.test")
+    assert gee is not None
+    (s4,) = [s for s in after["students"] if s["student_id"] == "S4"]
+    assert s4["guardians"] == [
+        {"email": "g4@home.test", "canvas_observer_id": gee.id, "linked": True}
+    ]
+    assert [(o["observer"], o["listed"], o["made_by"]) for o in s4["observers"]] == [
+        ("g4@home.test", True, "a person or the parent")
+    ]
+    assert [
+        (f["student_id"], f["observer"], f["made_by"]) for f in after["unlisted_observers"]
+    ] == [("S2", "rosa@home.test", "a person or the parent")]

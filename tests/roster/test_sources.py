@@ -131,3 +131,25 @@ def test_four_column_csv_round_trips_through_the_csv_reader(source: Path) -> Non
     assert text.splitlines()[0] == (
         "student_id,observer_email,observer_first_name,observer_last_name"
     )
+
+
+def test_kept_columns_are_read_from_a_four_column_csv_and_refused_for_oneroster_and_sds(
+    tmp_path: Path,
+) -> None:
+    """Each row (valid, or rejected for its missing email) keeps the asked columns' values,
+    trimmed, in the order asked; OneRoster and SDS, with fixed fields, say they cannot."""
+    roster = tmp_path / "r.csv"
+    roster.write_text(
+        HEADER.rstrip("\n") + ",Lang,School\n1001,ana@example.org,Ana,Lopez, es ,North\n"
+        "1002,,Bo,Lopez,,South\n",
+        encoding="utf-8",
+    )
+    read = SourceOptions(keep=("school", "LANG")).read(roster)
+    assert [r.extra for r in read.rows] == [(("school", "North"), ("LANG", "es"))]
+    assert [(p.no_email, p.extra) for p in read.problems] == [
+        (True, (("school", "South"), ("LANG", "")))
+    ]
+    assert SourceOptions().read(roster).rows[0].extra == ()
+    for export in (V11, SDS):
+        with pytest.raises(RosterError, match="fixed: the column 'Lang' can be read only"):
+            SourceOptions(keep=("Lang",)).read(export)

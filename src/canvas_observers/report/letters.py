@@ -33,6 +33,13 @@ from canvas_observers.core.files import csv_safe, write_private, write_private_b
 from canvas_observers.report.pages import environment
 
 LANGUAGES = ("en", "es")
+# What an SIS's language column may say, lower-cased, for each shipped template: codes
+# (ISO 639-1 and -2, with a region: "es-MX"), and the language's name in English and in itself.
+_LANGUAGE_NAMES = {
+    "en": "en", "eng": "en", "english": "en", "inglés": "en", "ingles": "en",
+    "es": "es", "spa": "es", "spanish": "es", "español": "es", "espanol": "es",
+    "castellano": "es",
+}  # fmt: skip
 CSV_HEADER = (
     "student_id",
     "student_name",
@@ -67,6 +74,16 @@ class Letter:
     code: str
     expires_at: datetime
     canvas_url: str
+
+
+def template_language(value: str) -> str | None:
+    """The shipped template for a roster's language value (``es``, ``Spanish``, ``Español``,
+    ``es-MX``), or None when none fits."""
+    key = value.strip().casefold()
+    if key in _LANGUAGE_NAMES:
+        return _LANGUAGE_NAMES[key]
+    head = key.replace("_", "-").split("-", 1)[0].strip()
+    return _LANGUAGE_NAMES.get(head)
 
 
 def spelled(code: str, language: str) -> str:

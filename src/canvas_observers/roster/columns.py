@@ -99,6 +99,28 @@ def _flags(mapping: Mapping[str, str]) -> str:
     return " ".join(f"--column {shlex.quote(f'{c}={h}')}" for c, h in mapping.items())
 
 
+def kept_columns(
+    header: list[str], keep: Iterable[str], *, line: int, source: str
+) -> dict[str, int]:
+    """The index of each column a command asked to keep (``letters --language-column``), by
+    its name as given; RosterError naming the column and the headers found when one is not in
+    the header. Matched like the roster's own columns: trimmed, any case."""
+    names = [h.replace("\ufeff", "").strip().casefold() for h in header]
+    index: dict[str, int] = {}
+    for column in keep:
+        wanted = column.strip().casefold()
+        if wanted not in names:
+            found = ", ".join(repr(h.replace("\ufeff", "").strip()) for h in header if h.strip())
+            raise RosterError(
+                f"the header has no column {column!r} (found: {found or 'none'})",
+                source=source,
+                line=line,
+                field=column,
+            )
+        index[column] = names.index(wanted)
+    return index
+
+
 def resolve(
     header: list[str],
     *,

@@ -24,6 +24,9 @@ Decisions worth knowing:
   without spaces, control or invisible characters, names of at most 255 characters.
 * An optional ``guardian_id`` column carries the SIS's own id of the guardian: trimmed, empty
   means none, and checked like ``student_id``.
+* Other columns are ignored, but for those a command names (``keep``: the letters' language
+  and school columns): each row keeps their trimmed values in ``extra``, and a named column
+  missing from the header is a ``RosterError`` that lists the headers found.
 * Rows with the same ``student_id`` and the same email (compared lower-cased, as Canvas
   does) are collapsed: the first is kept and notes the lines of the others;
   ``Roster.duplicates`` counts them.
@@ -44,10 +47,10 @@ import codecs
 import csv
 import dataclasses
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO
 
-from canvas_observers.roster.columns import COLUMNS_HINT, resolve
+from canvas_observers.roster.columns import COLUMNS_HINT, kept_columns, resolve
 from canvas_observers.roster.model import (
     Roster,
     RosterError,
@@ -78,12 +81,14 @@ def read_roster(
     encoding: str = "utf-8",
     columns: Mapping[str, str] | None = None,
     delimiter: str = ",",
+    keep: Sequence[str] = (),
 ) -> Roster:
     """Read a roster CSV from an open binary file; ``source`` names the file in messages.
 
     ``columns`` maps roster columns to the file's own headers (``--column``); ``delimiter`` is
-    the separator (``columns.DELIMITERS``). Raises ``RosterError`` when the file cannot be
-    read as a roster at all.
+    the separator (``columns.DELIMITERS``); ``keep`` names other columns whose values each row
+    keeps (``RosterRow.extra``). Raises ``RosterError`` when the file cannot be read as a
+    roster at all, or has no column ``keep`` names.
     """
     codec = _codec_name(encoding, source)
     decoding = _Decoding(codec, source)
@@ -97,6 +102,7 @@ def read_roster(
         columns=columns,
         delimiter=delimiter,
         finished=decoding.check,
+        keep=keep,
     )
 
 
@@ -109,6 +115,7 @@ def roster_from_records(
     columns: Mapping[str, str] | None = None,
     delimiter: str = ",",
     finished: Callable[[], None] | None = None,
+    keep: Sequence[str] = (),
 ) -> Roster:
     """The roster of a header and its records, (line, fields) or (line, why the row is
     broken): what the CSV reader and the spreadsheet reader (``xlsx_reader``) share, so both
@@ -119,7 +126,8 @@ def roster_from_records(
         column = bad.start() + 1  # the header's own text, as a CSV line without quotes
         raise not_utf8_file(header_line, column, ord(bad.group()) - 0xDC00, b"", source)
     index = resolve(header, line=header_line, source=source, mapping=columns, delimiter=delimiter)
-    reader = _Reader(index, source)
+    kept = kept_columns(header, keep, line=header_line, source=source)
+    reader = _Reader(index, source, kept)
     for line, fields in records:
         reader.add(line, fields)
     if finished is not None:
@@ -401,9 +409,10 @@ class _EmailNames:
 class _Reader:
     """Validates records one at a time, collapsing duplicates and noting name conflicts."""
 
-    def __init__(self, columns: dict[str, int], source: str) -> None:
+    def __init__(self, columns: dict[str, int], source: str, kept: dict[str, int]) -> None:
         self.columns = columns
         self.source = source
+        self.kept = kept
         self.rows: list[RosterRow] = []
         self.problems: list[RowProblem] = []
         self.notes: dict[int, list[str]] = {}
@@ -449,6 +458,10 @@ class _Reader:
         guardian_id = raw.get("guardian_id", "").strip() or None
         if guardian_id is not None and (why := check_id(guardian_id, "guardian_id")):
             reasons.append(("guardian_id", why))
+        extra = tuple(
+            (c, readable(fields[i]).strip() if i < len(fields) else "")
+            for c, i in self.kept.items()
+        )
         if reasons:
             self.problems.append(
                 RowProblem(
@@ -462,12 +475,20 @@ class _Reader:
                     observer_last_name=last,
                     guardian_id=guardian_id,
                     no_email=not email and len(reasons) == 1,
+                    extra=extra,
                 )
             )
             return
         self._keep(
             RosterRow(
-                line, student_id, email, first, last, source=self.source, guardian_id=guardian_id
+                line,
+                student_id,
+                email,
+                first,
+                last,
+                source=self.source,
+                guardian_id=guardian_id,
+                extra=extra,
             )
         )
 

@@ -15,6 +15,8 @@ class RosterRow:
     file name used in messages. ``notes`` are non-fatal remarks shown in the row's detail
     (e.g. the same guardian email given with other names elsewhere). ``guardian_id`` is the
     SIS's own id of the guardian (optional), which follows them when their email changes.
+    ``extra``: (column, value) of the other columns a command asked the reader to keep (the
+    letters' language and school), in the order asked; empty otherwise.
     """
 
     line: int
@@ -25,6 +27,7 @@ class RosterRow:
     source: str = ""
     notes: tuple[str, ...] = ()
     guardian_id: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
 
     @property
     def email_key(self) -> str:
@@ -56,7 +59,7 @@ class RowProblem:
     The guardian's names are kept when the row gave usable ones, so the report can name the
     person. ``no_email``: the row is fine but for the guardian's missing email, which is
     common in an SIS and no mistake to fix in the row: the sync reports it as ``no_email``
-    (not ``invalid_row``), and writes nothing for it.
+    (not ``invalid_row``), and writes nothing for it. ``extra`` as on ``RosterRow``.
     """
 
     line: int
@@ -69,10 +72,16 @@ class RowProblem:
     observer_last_name: str = ""
     guardian_id: str | None = None
     no_email: bool = False
+    extra: tuple[tuple[str, str], ...] = ()
 
     @property
     def observer_name(self) -> str:
         return f"{self.observer_first_name} {self.observer_last_name}".strip()
+
+
+def extra_value(extra: tuple[tuple[str, str], ...], column: str) -> str:
+    """The value a row holds in a kept column (``RosterRow.extra``); "" when not kept."""
+    return next((value for name, value in extra if name == column), "")
 
 
 @dataclass(frozen=True, slots=True)

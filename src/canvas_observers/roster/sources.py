@@ -28,6 +28,7 @@ from canvas_observers.roster.sds import read_sds
 from canvas_observers.roster.xlsx_reader import is_workbook, read_workbook
 
 FORMATS = ("csv", "oneroster", "sds")
+_FORMAT_NAMES = {"oneroster": "OneRoster", "sds": "School Data Sync"}
 DEFAULT_GUARDIAN_ROLES: tuple[str, ...] = ("parent", "guardian")
 
 
@@ -79,17 +80,27 @@ def read_source_detailed(
     delimiter: str = ",",
     own: bool = False,
     sheet: str | None = None,
+    keep: Sequence[str] = (),
 ) -> SourceRead:
     """Like ``read_source``, also returning the format and the guardians' sourcedIds.
 
     ``columns`` and ``delimiter`` (``--column``, ``--delimiter``) apply to the four-column
     CSV only: OneRoster and SDS files have fixed headers and commas. A four-column roster may
     also be an Excel workbook (``xlsx_reader``), its sheet ``sheet`` (default: the first).
-    ``own``: the bundle is one this tool wrote (``Bundle.own``).
+    ``own``: the bundle is one this tool wrote (``Bundle.own``). ``keep``: other columns of a
+    four-column roster (CSV or workbook) whose values each row keeps (``RosterRow.extra``);
+    OneRoster and SDS have fixed fields, so ``keep`` is refused for them.
     """
     fmt = (format or detect_format(path)).lower()
     if fmt not in FORMATS:
         raise RosterError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    if keep and fmt != "csv":
+        raise RosterError(
+            f"this is a {_FORMAT_NAMES.get(fmt, fmt)} roster, whose fields are fixed: the "
+            f"column{'s' if len(keep) > 1 else ''} {', '.join(repr(k) for k in keep)} can be "
+            "read only from a four-column CSV or Excel roster",
+            source=path.name,
+        )
     if not path.exists():
         raise RosterError("no such file or folder", source=str(path))
     roles = tuple(r.strip().lower() for r in guardian_roles if r.strip())
@@ -101,7 +112,7 @@ def read_source_detailed(
                 source=str(path),
             )
         if is_workbook(path):
-            roster = read_workbook(path, source=path.name, sheet=sheet, columns=columns)
+            roster = read_workbook(path, source=path.name, sheet=sheet, columns=columns, keep=keep)
             return SourceRead(roster, "csv")
         if sheet is not None:
             raise RosterError(
@@ -111,7 +122,12 @@ def read_source_detailed(
         try:
             with path.open("rb") as fp:
                 roster = read_roster(
-                    fp, source=path.name, encoding=encoding, columns=columns, delimiter=delimiter
+                    fp,
+                    source=path.name,
+                    encoding=encoding,
+                    columns=columns,
+                    delimiter=delimiter,
+                    keep=keep,
                 )
                 return SourceRead(roster, "csv")
         except OSError as exc:
@@ -185,6 +201,7 @@ class SourceOptions:
     delimiter: str = ","
     own_snapshot: bool = False  # the tool's own OneRoster API snapshot (Bundle.own)
     sheet: str | None = None  # an Excel roster's sheet (default: the first)
+    keep: tuple[str, ...] = ()  # other columns whose values each row keeps (RosterRow.extra)
 
     def read_detailed(self, path: Path) -> SourceRead:
         return read_source_detailed(
@@ -198,6 +215,7 @@ class SourceOptions:
             delimiter=self.delimiter,
             own=self.own_snapshot,
             sheet=self.sheet,
+            keep=self.keep,
         )
 
     def read(self, path: Path) -> Roster:

@@ -23,7 +23,7 @@ import dataclasses
 import datetime
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,11 @@ def read_workbook(
     source: str,
     sheet: str | None = None,
     columns: Mapping[str, str] | None = None,
+    keep: Sequence[str] = (),
 ) -> Roster:
     """Read the four-column roster from ``sheet`` (default: the first) of the workbook at
-    ``path``. Raises ``RosterError`` when it cannot be read as a roster at all."""
+    ``path``, each row keeping the values of the columns ``keep`` names. Raises
+    ``RosterError`` when it cannot be read as a roster at all."""
     book = _open(path, source, data_only=True)
     try:
         ws = _sheet(book, sheet, source)
@@ -74,6 +76,7 @@ def read_workbook(
                 _records(rows, blank, used),
                 source=source,
                 columns=columns,
+                keep=keep,
             )
         except RosterError as error:
             others = [repr(w.title) for w in book.worksheets if w is not ws]

@@ -6,6 +6,12 @@ own: two guardians of one child get two letters, one guardian of two children on
 child. Only Canvas is written to (a new code is a ``POST``); nothing is paired here: the
 parent pairs themself with the code.
 
+Who gets a letter: the guardians with no email (the sync's ``no_email`` rows), every
+(student, guardian) of the roster (``everyone``), or the guardians of the roster's students
+nobody observes in Canvas, as a provisioning report shows it (``unobserved``); a student
+whose every roster row is unusable for another reason than a missing email (no usable guardian)
+then gets one letter addressed to "the parent or guardian".
+
 A stored code is printed again only while it has ``REPRINT_DAYS`` left and no observer has been
 linked to the student since it was issued (the student's observers then and now, by Canvas
 id): a new observer may be this guardian, the code used. Otherwise, or with ``reissue``, a new
@@ -23,23 +29,28 @@ from canvas_observers.canvas.errors import NotAllowed, NotFound
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.roster.model import Roster
 from canvas_observers.store.letters import StoredCode
-from canvas_observers.sync.rules import can_get_pairing_code
+from canvas_observers.sync.rules import Found, can_get_pairing_code
+from canvas_observers.sync.snapshot import CanvasSnapshot
 
 REPRINT_DAYS = 3
 
 NOT_ENROLLED = "not_enrolled"
 STUDENT_NOT_FOUND = "student_not_found"
 CODE_REFUSED = "code_refused"
+ANY_GUARDIAN = "any"  # the guardian key of a letter to "the parent or guardian"
 
 
 @dataclass(frozen=True, slots=True)
 class Wanted:
-    """One letter asked for: a guardian of a roster student (``line`` of the roster)."""
+    """One letter asked for: a guardian of a roster student (``line`` of the roster), with the
+    row's kept columns (``RosterRow.extra``). ``guardian_name`` is empty for a letter to the
+    student's "parent or guardian" (``ANY_GUARDIAN``)."""
 
     line: int
     student_id: str
     guardian_name: str
     guardian: str  # guardian_key: who the code is remembered for
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,30 +90,64 @@ def guardian_key(guardian_id: str | None, first: str, last: str) -> str:
     return "name:" + " ".join(f"{first} {last}".split()).casefold()
 
 
-def wanted_letters(roster: Roster, *, everyone: bool) -> list[Wanted]:
-    """The guardians with no email (a sync's ``no_email`` rows), or with ``everyone`` every
-    (student, guardian) of the roster too; in roster order, each pair once."""
+def wanted_letters(
+    roster: Roster, *, everyone: bool = False, unobserved: CanvasSnapshot | None = None
+) -> list[Wanted]:
+    """The guardians with no email (a sync's ``no_email`` rows); with ``everyone`` every
+    (student, guardian) of the roster too; with ``unobserved`` (a snapshot of Canvas) every
+    guardian, with or without email, of the roster's students that nobody observes there, or
+    one letter to the "parent or guardian" of such a student with no usable guardian row.
+    In roster order, each pair once."""
     found: dict[tuple[str, str], Wanted] = {}
     people = [
-        (p.line, p.student_id, p.observer_first_name, p.observer_last_name, p.guardian_id)
+        (p.line, p.student_id, p.observer_first_name, p.observer_last_name, p.guardian_id, p.extra)
         for p in roster.problems
         if p.no_email and p.student_id
     ]
-    if everyone:
+    if everyone or unobserved is not None:
         people += [
-            (r.line, r.student_id, r.observer_first_name, r.observer_last_name, r.guardian_id)
+            (
+                r.line,
+                r.student_id,
+                r.observer_first_name,
+                r.observer_last_name,
+                r.guardian_id,
+                r.extra,
+            )
             for r in roster.rows
         ]
-    for line, student_id, first, last, guardian_id in sorted(people, key=lambda p: p[0]):
-        key = guardian_key(guardian_id, first, last)
+    if unobserved is not None:
+        with_guardian = {p[1] for p in people}
+        people += [
+            (p.line, p.student_id, "", "", None, p.extra)
+            for p in roster.problems
+            if p.student_id and p.field != "student_id" and p.student_id not in with_guardian
+        ]
+        observed = {kid for kids in unobserved.observees.values() for kid in kids}
+        people = [p for p in people if not _observed(unobserved, observed, p[1])]
+    for line, student_id, first, last, guardian_id, extra in sorted(people, key=lambda p: p[0]):
         name = f"{first} {last}".strip()
-        found.setdefault((student_id, key), Wanted(line, student_id, name, key))
+        key = guardian_key(guardian_id, first, last) if name or guardian_id else ANY_GUARDIAN
+        found.setdefault((student_id, key), Wanted(line, student_id, name, key, extra))
     return list(found.values())
 
 
+def _observed(snapshot: CanvasSnapshot, observed: set[int], student_id: str) -> bool:
+    """Whether Canvas shows someone observing the student; a student the snapshot cannot
+    name is kept, for the look-up to say it is not found."""
+    resolution = snapshot.student(student_id)
+    return isinstance(resolution, Found) and resolution.user.id in observed
+
+
 def may_reprint(stored: StoredCode, *, now: datetime, observers: Iterable[int]) -> bool:
-    """A stored code is printed again while it has ``REPRINT_DAYS`` left and nobody has been
-    linked to the student since it was issued."""
+    """Who gets a letter: the guardians with no email (the sync's ``no_email`` rows), every
+    (student, guardian) of the roster (``everyone``), or the guardians of the roster's students
+    nobody observes in Canvas, as a provisioning report shows it (``unobserved``); a student
+    whose every roster row is unusable for another reason than a missing email (no usable guardian)
+    then gets one letter addressed to "the parent or guardian".
+
+    A stored code is printed again while it has ``REPRINT_DAYS`` left and nobody has been
+        linked to the student since it was issued."""
     fresh = stored.expires_at - now >= timedelta(days=REPRINT_DAYS)
     return fresh and set(observers) <= stored.observers
 
