@@ -119,6 +119,8 @@ def test_totals_count_every_kind() -> None:
         "unlisted_observers": 3,
         "idle_accounts": 1,
         "managed_logins": 0,
+        "duplicate_accounts": 0,
+        "staff_observers": 0,
         "unlisted_by_this_tool": 1,
         "unlisted_by_sis_import": 1,
         "unlisted_by_person_or_parent": 1,

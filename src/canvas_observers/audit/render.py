@@ -36,6 +36,8 @@ TITLES = {
     "unlisted_observers": "Observers the SIS does not list for the student",
     "idle_accounts": "Accounts this tool created that observe nobody",
     "managed_logins": "Observer logins whose password Canvas manages (single sign-on only)",
+    "duplicate_accounts": "Accounts that look like one parent (merge by hand, if they are)",
+    "staff_observers": "Staff who observe students",
 }
 
 # The columns each section's terminal table shows (the others are always empty there).
@@ -46,6 +48,22 @@ COLUMNS = {
     "unlisted_observers": FINDING_FIELDS[1:],  # every field but the kind
     "idle_accounts": ("observer", "canvas_observer_id", "detail"),
     "managed_logins": ("observer", "canvas_observer_id", "detail"),
+    "duplicate_accounts": (
+        "observer",
+        "canvas_observer_id",
+        "other_account",
+        "canvas_other_account_id",
+        "detail",
+    ),
+    "staff_observers": ("observer", "canvas_observer_id", "detail"),
+}
+# What the observer column holds, by section (the rest: the SIS's guardian emails).
+ACCOUNT_HEADINGS = {
+    "unlisted_observers": "observer",
+    "idle_accounts": "account",
+    "managed_logins": "account",
+    "duplicate_accounts": "account (the SIS's, if one)",
+    "staff_observers": "staff account",
 }
 HEADINGS = {
     "student_id": "student",
@@ -54,6 +72,8 @@ HEADINGS = {
     "canvas_observer_id": "its Canvas id",
     "made_by": "link made by",
     "detail": "what it means",
+    "other_account": "other account",
+    "canvas_other_account_id": "its Canvas id",
 }
 
 
@@ -118,11 +138,7 @@ def audit_html(
             "name": name,
             "title": TITLES[name],
             "findings": audit.section(name),
-            "observer_heading": "Account"
-            if name in ("idle_accounts", "managed_logins")
-            else "Observer"
-            if name == "unlisted_observers"
-            else "SIS guardians",
+            "observer_heading": ACCOUNT_HEADINGS.get(name, "SIS guardians").capitalize(),
         }
         for name, _kind in SECTIONS
         if audit.section(name)
@@ -200,9 +216,8 @@ def render_audit(
         headings = []
         for column in columns:
             heading = HEADINGS[column]
-            if column == "observer" and name != "unlisted_observers":
-                account = name in ("idle_accounts", "managed_logins")
-                heading = "account" if account else "SIS guardians"
+            if column == "observer":
+                heading = ACCOUNT_HEADINGS.get(name, "SIS guardians")
             headings.append(Column(heading))
         table = Listing(Text(f"{TITLES[name]} ({len(findings)})"), headings)
         for finding in findings[:max_rows]:
