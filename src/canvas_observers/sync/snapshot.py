@@ -21,8 +21,8 @@ the one whose SIS id sorts first (the report does not say which Canvas would pic
 It gives the primary email only, where the API's search also matches other email channels:
 an account found only by a secondary address is found by the look-ups and not here.
 The enrollments also say who is staff (``staff``: a teacher, TA or designer enrollment in any
-state but rejected or deleted), for the audit. A link's ``created_by_sis`` (true when an SIS import made it) is kept in ``sis_links``; a
-report without that column simply has none.
+state but rejected or deleted), for the audit. A link's ``created_by_sis`` (true when an SIS
+import made it) is kept in ``sis_links``; a report without that column simply has none.
 """
 
 from __future__ import annotations
