@@ -124,6 +124,8 @@ def test_totals_count_every_kind() -> None:
         "idle_accounts": 1,
         "managed_logins": 0,
         "lost_observer_enrollments": 0,
+        "duplicate_accounts": 0,
+        "staff_observers": 0,
         "unlisted_by_this_tool": 1,
         "unlisted_by_sis_import": 1,
         "unlisted_by_person_or_parent": 1,
@@ -280,3 +282,103 @@ def test_lost_observer_enrollments_are_each_link_and_course_without_one() -> Non
 def test_no_enrollments_read_means_no_lost_enrollments() -> None:
     """The district above read without an enrollments table: nothing is called lost."""
     assert audit(ROWS, district()).lost_observer_enrollments == ()
+
+
+def families() -> CanvasSnapshot:
+    """Kids 1..3 (S1..S3); guardians: 21 "Ana Diaz" (login ana@h.test) observes 1, and 22
+    "Diaz, Ana" (login ana.d@work.test, email ana@h.test) observes nobody (pattern a); 23, made
+    by this tool for bo@h.test, observes nobody while 24 (email bo@h.test) observes 2 (pattern
+    b); 25 and 26, both "Cy Lee", observe 3 (pattern c); 27 "Dee Ray" shares 28's email and
+    observes 3, but 28 is "Ed Ray": another person."""
+    snap = CanvasSnapshot(observees={21: {1}, 24: {2}, 25: {3}, 26: {3}, 27: {3}, 28: {1}})
+    for i in range(1, 4):
+        snap.users[i] = CanvasUser(id=i, name=f"Kid {i}", sis_user_id=f"S{i}")
+        snap.by_sis[f"S{i}"] = {i}
+    accounts = [
+        (21, "Ana Diaz", None, "ana@h.test", None),
+        (22, "Ana Diaz", "Diaz, Ana", "ana.d@work.test", "ana@h.test"),
+        (23, "Bo Ng", None, "bo@h.test", "bo@h.test"),
+        (24, "Bo Ng-Smith", None, "bong", "bo@h.test"),
+        (25, "Cy Lee", None, "cy@h.test", None),
+        (26, "cy LEE", None, "c.lee", None),
+        (27, "Dee Ray", None, "dee", "rays@h.test"),
+        (28, "Ed Ray", None, "ed", "rays@h.test"),
+    ]
+    for uid, name, sortable, login, email in accounts:
+        snap.users[uid] = CanvasUser(
+            id=uid, name=name, sortable_name=sortable, login_id=login, email=email
+        )
+        snap.by_login.add(login, uid)
+        if email:
+            snap.by_email.add(email, uid)
+    return snap
+
+
+FAMILY_ROWS = [row(2, "S1", "ana@h.test"), row(3, "S2", "bo@h.test"), row(4, "S3", "cy@h.test")]
+
+
+def test_accounts_that_look_like_one_parent_are_paired_once_each() -> None:
+    """The three patterns, each pair once, both accounts named, the one the SIS points at
+    first; same-named accounts sharing nothing and differently named ones sharing an email are
+    not duplicates."""
+    created = [CreatedAccount(23, "bo@h.test", 4)]
+    found = audit(FAMILY_ROWS, families(), created=created).duplicate_accounts
+    assert [
+        (f.canvas_observer_id, f.canvas_other_account_id, f.canvas_student_id) for f in found
+    ] == [(21, 22, None), (23, 24, 2), (25, 26, 3)]
+    shared, idle, same_child = found
+    assert (shared.observer, shared.observer_name) == ("ana@h.test", "Ana Diaz")
+    assert (shared.other_account, shared.other_account_name) == ("ana.d@work.test", "Ana Diaz")
+    assert "ana@h.test is a login or email of both" in shared.detail
+    assert "The SIS points at ana@h.test (Canvas user 21): keep that one." in shared.detail
+    assert "Merge with another user" in shared.detail and "never merges" in shared.detail
+    assert "this tool created bo@h.test for bo@h.test (run 4)" in idle.detail
+    assert "observes Kid 2 (Canvas user 2)" in idle.detail
+    # bo@h.test is 23's login: the sync finds 23, so the SIS points at the idle one.
+    assert "The SIS points at bo@h.test (Canvas user 23)" in idle.detail
+    assert "both observe Kid 3 (Canvas user 3)" in same_child.detail
+    assert (same_child.student_id, same_child.student_name) == ("S3", "Kid 3")
+    assert same_child.as_json()["canvas_other_account_id"] == 26
+
+
+def test_a_pair_found_twice_is_one_finding_with_both_reasons() -> None:
+    """Same name, a shared email and the same child: one finding, both reasons."""
+    snap = families()
+    snap.observees[22] = {1}
+    found = audit(FAMILY_ROWS, snap).duplicate_accounts
+    pair = next(f for f in found if f.canvas_observer_id == 21)
+    assert pair.canvas_other_account_id == 22
+    assert "is a login or email of both" in pair.detail and "both observe Kid 1" in pair.detail
+    assert (
+        len([f for f in found if {f.canvas_observer_id, f.canvas_other_account_id} == {21, 22}])
+        == 1
+    )
+
+
+def test_accounts_that_are_not_parents_are_not_duplicates() -> None:
+    """Two same-named accounts sharing an address, neither observing anyone nor made by this
+    tool (a teacher's two logins, say), are none of the audit's business; the SIS pointing at
+    neither is said so."""
+    snap = families()
+    snap.observees = {25: {3}, 26: {3}}
+    found = audit([], snap).duplicate_accounts
+    assert [(f.canvas_observer_id, f.canvas_other_account_id) for f in found] == [(25, 26)]
+    assert "The SIS points at neither" in found[0].detail
+
+
+def test_staff_who_observe_students() -> None:
+    """An observer with a teacher enrollment is staff, with whether the SIS gives its login as
+    the guardian; a teacher who observes nobody and a parent with no staff role are not."""
+    snap = district()
+    snap.staff = {11: {"teacher"}, 13: {"TA", "designer"}, 14: {"teacher"}}
+    found = audit(ROWS, snap, owned=OWNED).staff_observers
+    assert [(f.canvas_observer_id, f.observer, f.student_id) for f in found] == [
+        (11, "g1@h.test", "S1"),
+        (13, "g3@h.test", "S1"),
+    ]
+    teacher, assistant = found
+    assert teacher.detail.startswith("staff: a teacher in Canvas who observes 1 student (Kid 1")
+    assert "the SIS gives this account's login or email as the guardian of each" in teacher.detail
+    assert "a TA and designer in Canvas" in assistant.detail
+    assert "guardian of none of them (linked by hand)" in assistant.detail
+    assert (teacher.observer_name, teacher.student_name) == ("G 1", "Kid 1")

@@ -65,6 +65,23 @@ def test_users_links_and_enrollments_from_a_zip() -> None:
     assert unsure.has_live_enrollment(11) is None  # course deleted, or the enrollment: unknown
 
 
+def test_staff_are_read_from_the_enrollments_by_base_role() -> None:
+    """A teacher, a custom role on the TA base and a concluded designer are staff; a rejected
+    invitation, a deleted course's teacher and students and observers are not; a report
+    without base_role_type is read by the built-in role's name."""
+    staff = ENROLLMENTS + (
+        "1,C1,12,,teacher,4,1,,active,,,false,TeacherEnrollment,false\n"
+        "2,C2,12,,Counsellor,9,2,,active,,,false,TaEnrollment,false\n"
+        "2,C2,13,,designer,6,2,,concluded,,,false,DesignerEnrollment,false\n"
+        "3,C3,11,,teacher,4,3,,rejected,,,false,TeacherEnrollment,false\n"
+        "4,C4,10,,teacher,4,4,,deleted,,,false,TeacherEnrollment,false\n"
+    )
+    snap = parse_snapshot(zipped(users=USERS, enrollments=staff))
+    assert snap.staff == {12: {"teacher", "TA"}, 13: {"designer"}}
+    bare = "canvas_course_id,canvas_user_id,role,status\n1,13,ta,active\n1,10,student,active\n"
+    assert parse_snapshot(zipped(users=USERS, enrollments=bare)).staff == {13: {"TA"}}
+
+
 def test_links_made_by_an_sis_import_are_kept_apart() -> None:
     """created_by_sis true marks a link as SIS-made; a links table without the column has none."""
     links = LINKS + "13,,11,S-1001,active,true\n" + "13,,11,S-1001,active,true\n"

@@ -24,7 +24,20 @@ Rules (docs/cli.md, "canvas-observers audit"):
   a provider that is not Canvas's, or bound to none with an SIS id on an account with single
   sign-on: its guardian can never set or reset a password in Canvas. The login judged is the
   one the report shows for the account (one with an SIS id first); the providers' types come
-  from the API (``CanvasSnapshot.providers``), and without them nothing is judged.
+  from the API (``CanvasSnapshot.providers``), and without them nothing is judged;
+* two accounts look like one parent (``duplicate_accounts``, each pair once, with every reason)
+  when (a) they have the same name (``rules.same_name``, the sync's name comparison) and one's
+  login or email is the other's login or email, (b) an account this tool created observes
+  nobody while another account with its guardian's email (as login or email) observes that
+  guardian's child, or (c) two accounts with the same name observe the same child. Only
+  accounts that observe someone or that this tool created are judged (parents, not staff or
+  students with a shared address). Which one the SIS points at is the account the sync finds
+  for the roster's guardian emails (``CanvasSnapshot.observer``). Nothing is merged: Canvas's
+  merge is a person's decision (Admin > People > the user > Merge with another user);
+* an observer is "staff" (``staff_observers``) when the report's enrollments give the account
+  a teacher, TA or designer enrollment (``CanvasSnapshot.staff``): a counsellor observing a
+  caseload, or a teacher who is also a parent. Account admin roles are not in the report's
+  users, links or enrollments, so an admin who teaches nothing is not named staff.
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ from dataclasses import dataclass, field
 from canvas_observers.canvas.models import CanvasUser
 from canvas_observers.roster.model import RosterRow, RowProblem, roster_pair
 from canvas_observers.store.history import CreatedAccount, OwnedLink
-from canvas_observers.sync.rules import Ambiguous, Found, Resolution
+from canvas_observers.sync.rules import Ambiguous, Found, Resolution, same_name
 from canvas_observers.sync.snapshot import CanvasSnapshot
 
 BY_TOOL = "this tool"
@@ -52,6 +65,8 @@ SECTIONS = (
     ("idle_accounts", "idle_account"),
     ("managed_logins", "managed_login"),
     ("lost_observer_enrollments", "lost_observer_enrollment"),
+    ("duplicate_accounts", "duplicate_account"),
+    ("staff_observers", "staff_observer"),
 )
 FINDING_FIELDS = (
     "kind",
@@ -63,6 +78,8 @@ FINDING_FIELDS = (
     "detail",
     "course",
     "canvas_course_id",
+    "other_account",
+    "canvas_other_account_id",
 )
 
 
@@ -79,10 +96,15 @@ class Finding:
     detail: str = ""
     course: str = ""  # the course's SIS id ('' without one), for an observer enrollment
     canvas_course_id: int | None = None
+    # The second account of a duplicate pair (``observer`` is the first: the one the SIS
+    # points at, when it points at one of them).
+    other_account: str = ""
+    canvas_other_account_id: int | None = None
     # The people's names as Canvas gives them, for the HTML page ('' when unknown); the JSON
     # and CSV reports keep FINDING_FIELDS.
     student_name: str = ""
     observer_name: str = ""
+    other_account_name: str = ""
 
     def as_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in FINDING_FIELDS}
@@ -151,6 +173,8 @@ class Audit:
     idle_accounts: tuple[Finding, ...] = ()
     managed_logins: tuple[Finding, ...] = ()
     lost_observer_enrollments: tuple[Finding, ...] = ()
+    duplicate_accounts: tuple[Finding, ...] = ()
+    staff_observers: tuple[Finding, ...] = ()
     counts: dict[str, int] = field(default_factory=dict, hash=False)
 
     def section(self, name: str) -> tuple[Finding, ...]:
@@ -304,6 +328,7 @@ def audit(
         if observer not in listed.get(kid, ())
     ]
     roster_emails = {row.email_key for row in rows}
+    created = list(created)
     idle = [
         _idle(account, snapshot.users[account.observer_id], roster_emails)
         for account in created
@@ -330,6 +355,8 @@ def audit(
         idle_accounts=tuple(idle),
         managed_logins=tuple(_managed(snapshot, created)),
         lost_observer_enrollments=tuple(lost_observer_enrollments(snapshot, canvas, roster_name)),
+        duplicate_accounts=tuple(_duplicates(snapshot, created, roster.values(), listed_emails)),
+        staff_observers=tuple(_staff(snapshot, listed, roster_name)),
         counts=counts,
     )
 
@@ -543,3 +570,188 @@ def _idle(account: CreatedAccount, user: CanvasUser, roster_emails: set[str]) ->
         detail=f"created in run {account.run_id}; {todo}",
         observer_name=user.name,
     )
+
+
+# -- accounts that look like one parent -------------------------------------------------------
+
+# The reasons two accounts look like one person, as the finding's detail words them.
+_SHARED = "the same name, and {address} is a login or email of both"
+_CREATED_IDLE = (
+    "this tool created {made} for {email} (run {run}); it observes nobody, while {other}, "
+    "which has that email, observes {kids}"
+)
+_SAME_CHILD = "the same name, and both observe {kids}"
+
+
+@dataclass
+class _Pair:
+    """Two accounts and why they look like one person; ``kids``: the children concerned."""
+
+    reasons: list[str] = field(default_factory=list)
+    kids: set[int] = field(default_factory=set)
+
+
+def _addresses(user: CanvasUser) -> set[str]:
+    return {a.lower() for a in (user.login_id, user.email) if a}
+
+
+def _duplicates(
+    snapshot: CanvasSnapshot,
+    created: Sequence[CreatedAccount],
+    roster: Iterable[_RosterStudent],
+    listed_emails: Mapping[int, Sequence[str]],
+) -> list[Finding]:
+    """Pairs of accounts that look like one parent (see the module docstring), each once."""
+    users = snapshot.users
+    made = {account.observer_id: account for account in created}
+    parents = {uid for uid, kids in snapshot.observees.items() if kids} | set(made)
+    pairs: dict[tuple[int, int], _Pair] = {}
+
+    def note(one: int, other: int, reason: str, kids: Iterable[int] = ()) -> None:
+        pair = pairs.setdefault((min(one, other), max(one, other)), _Pair())
+        if reason not in pair.reasons:
+            pair.reasons.append(reason)
+        pair.kids.update(kids)
+
+    # (a) a shared login or email and the same name
+    for address in {*snapshot.by_login.keys(), *snapshot.by_email.keys()}:
+        holders = sorted(snapshot.accounts_with(address) & users.keys())
+        for i, one in enumerate(holders):
+            for other in holders[i + 1 :]:
+                if {one, other} & parents and same_name(users[one], users[other]):
+                    note(one, other, _SHARED.format(address=address))
+    # (b) an account this tool made observes nobody; another with its email observes the child
+    for account in created:
+        mine = users.get(account.observer_id)
+        if mine is None or snapshot.observees.get(mine.id):
+            continue
+        emails = sorted(_addresses(mine) | {account.roster_email.lower()} - {""})
+        for email in emails:
+            for other in sorted(snapshot.accounts_with(email) - {mine.id}):
+                theirs = snapshot.observees.get(other, set())
+                kids = {k for k in theirs if email in listed_emails.get(k, ())} or theirs
+                if kids and other in users:
+                    reason = _CREATED_IDLE.format(
+                        made=shown(mine),
+                        email=email,
+                        run=account.run_id,
+                        other=shown(users[other]),
+                        kids=_names(snapshot, kids),
+                    )
+                    note(mine.id, other, reason, kids)
+    # (c) two accounts with the same name observe the same child
+    observers_of: dict[int, list[int]] = {}
+    for observer, kids in sorted(snapshot.observees.items()):
+        for kid in kids:
+            observers_of.setdefault(kid, []).append(observer)
+    same_child: dict[tuple[int, int], set[int]] = {}
+    for kid, observers in observers_of.items():
+        known = [o for o in observers if o in users]
+        for i, one in enumerate(known):
+            for other in known[i + 1 :]:
+                if same_name(users[one], users[other]):
+                    same_child.setdefault((one, other), set()).add(kid)
+    for (one, other), kids in same_child.items():
+        note(one, other, _SAME_CHILD.format(kids=_names(snapshot, kids)), kids)
+
+    guardians = {uid: s.emails for s in roster if (uid := s.canvas_id) is not None}
+    return [
+        _duplicate(snapshot, one, other, pair, guardians, made)
+        for (one, other), pair in sorted(pairs.items())
+    ]
+
+
+def _names(snapshot: CanvasSnapshot, kids: Iterable[int]) -> str:
+    """Students as a person reads them: "Ana Diaz (Canvas user 5)", joined."""
+    return ", ".join(
+        f"{_name(snapshot.users.get(kid)) or 'a student'} (Canvas user {kid})"
+        for kid in sorted(kids)
+    )
+
+
+def _duplicate(
+    snapshot: CanvasSnapshot,
+    one: int,
+    other: int,
+    pair: _Pair,
+    guardians: Mapping[int, Sequence[str]],
+    made: Mapping[int, CreatedAccount],
+) -> Finding:
+    """The finding for one pair: the account the SIS points at first, and what to do."""
+    users = snapshot.users
+    emails = {a for uid in (one, other) for a in _addresses(users[uid])}
+    emails |= {made[uid].roster_email.lower() for uid in (one, other) if uid in made}
+    emails |= {e for kid in pair.kids for e in guardians.get(kid, ())}
+    roster_emails = {e for s in guardians.values() for e in s}
+    pointed: set[int] = set()
+    for email in sorted(emails & roster_emails):
+        resolution = snapshot.observer(email).resolution
+        if isinstance(resolution, Found) and resolution.user.id in (one, other):
+            pointed.add(resolution.user.id)
+    first, second = (other, one) if pointed == {other} else (one, other)
+    a, b = users[first], users[second]
+    if len(pointed) == 1:
+        sis = f"The SIS points at {shown(a)} (Canvas user {first}): keep that one."
+    elif pointed:
+        sis = "The SIS points at both (by different guardian emails): keep the one the parent uses."
+    else:
+        sis = "The SIS points at neither: keep the one the parent uses."
+    todo = (
+        f"{sis} If they are one person, an admin can merge them in Canvas (Admin > People > "
+        f"{_name(a) or shown(a)} > Merge with another user, the kept account first); this tool "
+        "never merges. If they are two people, nothing is wrong."
+    )
+    kid = min(pair.kids) if pair.kids else None
+    return Finding(
+        "duplicate_account",
+        _student_key(users.get(kid)) if kid is not None else "",
+        kid,
+        shown(a),
+        first,
+        detail=f"{todo} Why they look like one person: {'; '.join(pair.reasons)}.",
+        other_account=shown(b),
+        canvas_other_account_id=second,
+        student_name=_name(users.get(kid)) if kid is not None else "",
+        observer_name=a.name,
+        other_account_name=b.name,
+    )
+
+
+# -- staff who observe students ---------------------------------------------------------------
+
+
+def _staff(
+    snapshot: CanvasSnapshot, listed: Mapping[int, set[int]], roster_name: Mapping[int, str]
+) -> list[Finding]:
+    """Observer accounts that also have a staff enrollment, one finding each."""
+    found: list[Finding] = []
+    for uid in sorted(snapshot.observees.keys() & snapshot.staff.keys()):
+        user, kids = snapshot.users.get(uid), sorted(snapshot.observees[uid])
+        if user is None or not kids:
+            continue
+        roles = " and ".join(sorted(snapshot.staff[uid]))
+        by_sis = [kid for kid in kids if uid in listed.get(kid, ())]
+        if len(by_sis) == len(kids):
+            whose = "the SIS gives this account's login or email as the guardian of each"
+        elif by_sis:
+            whose = f"the SIS gives it as the guardian of {len(by_sis)} of them"
+        else:
+            whose = "the SIS gives it as the guardian of none of them (linked by hand)"
+        first = kids[0]
+        found.append(
+            Finding(
+                "staff_observer",
+                roster_name.get(first) or _student_key(snapshot.users.get(first)),
+                first,
+                shown(user),
+                uid,
+                detail=f"staff: a {roles} in Canvas who observes "
+                f"{len(kids)} student{'s' if len(kids) != 1 else ''} ({_names(snapshot, kids)}); "
+                f"{whose}. Check that this person should see these students' grades: a "
+                "roster row whose guardian email is a staff login pairs that very account "
+                "(a login is one person), so take them out of the SIS's guardians if not.",
+                student_name=_name(snapshot.users.get(first)),
+                observer_name=user.name,
+            )
+        )
+    return found

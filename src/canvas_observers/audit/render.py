@@ -39,6 +39,8 @@ TITLES = {
     "managed_logins": "Observer logins whose password Canvas manages (single sign-on only)",
     "lost_observer_enrollments": "Links that show the parent nothing of a course (observer "
     "enrollment missing)",
+    "duplicate_accounts": "Accounts that look like one parent (merge by hand, if they are)",
+    "staff_observers": "Staff who observe students",
 }
 
 # The columns each section's terminal table shows (the others are always empty there).
@@ -58,6 +60,24 @@ COLUMNS = {
         "made_by",
         "detail",
     ),
+    "duplicate_accounts": (
+        "observer",
+        "canvas_observer_id",
+        "other_account",
+        "canvas_other_account_id",
+        "detail",
+    ),
+    "staff_observers": ("observer", "canvas_observer_id", "detail"),
+}
+# What the observer column holds, by section (the rest: the SIS's guardian emails).
+ACCOUNT_HEADINGS = {
+    "unlisted_observers": "observer",
+    "idle_accounts": "account",
+    "managed_logins": "account",
+    "duplicate_accounts": "account (the SIS's, if one)",
+    "staff_observers": "staff account",
+    "lost_observer_enrollments": "observer",
+    "guardians_without_email": "guardian",
 }
 HEADINGS = {
     "student_id": "student",
@@ -68,6 +88,8 @@ HEADINGS = {
     "detail": "what it means",
     "course": "course",
     "canvas_course_id": "course's Canvas id",
+    "other_account": "other account",
+    "canvas_other_account_id": "its Canvas id",
 }
 
 
@@ -132,13 +154,7 @@ def audit_html(
             "name": name,
             "title": TITLES[name],
             "findings": audit.section(name),
-            "observer_heading": "Account"
-            if name in ("idle_accounts", "managed_logins")
-            else "Observer"
-            if name in ("unlisted_observers", "lost_observer_enrollments")
-            else "Guardian"
-            if name == "guardians_without_email"
-            else "SIS guardians",
+            "observer_heading": ACCOUNT_HEADINGS.get(name, "SIS guardians").capitalize(),
             "no_email": name == "guardians_without_email",
         }
         for name, _kind in SECTIONS
@@ -217,12 +233,8 @@ def render_audit(
         headings = []
         for column in columns:
             heading = HEADINGS[column]
-            if column == "observer" and name not in (
-                "unlisted_observers",
-                "lost_observer_enrollments",
-            ):
-                account = name in ("idle_accounts", "managed_logins")
-                heading = "account" if account else "SIS guardians"
+            if column == "observer":
+                heading = ACCOUNT_HEADINGS.get(name, "SIS guardians")
             headings.append(Column(heading))
         table = Listing(Text(f"{TITLES[name]} ({len(findings)})"), headings)
         for finding in findings[:max_rows]:

@@ -140,8 +140,10 @@ def audit(
     """Audit who observes whom in Canvas against ROSTER; writes nothing to Canvas.
 
     Lists the students nobody observes (with and without a guardian in the SIS), roster
-    students not found, observers the SIS does not list (and who made each link), and
-    accounts this tool created that observe nobody. ROSTER is read as by `sync`.
+    students not found, observers the SIS does not list (and who made each link), accounts
+    this tool created that observe nobody, accounts that look like one parent (never merged:
+    that is a person's decision in Canvas) and staff who observe students. ROSTER is read as
+    by `sync`.
 
     Exit codes: 0 the audit ran (whatever it found); 2 bad usage, unreadable roster, token
     refused, Canvas unreachable or its report unavailable.

@@ -191,6 +191,14 @@ def names_match(user: CanvasUser, row: RosterRow) -> bool:
     return wanted in {_name_tokens(user.name), _name_tokens(user.sortable_name)}
 
 
+def same_name(one: CanvasUser, other: CanvasUser) -> bool:
+    """Whether two accounts carry one person's name, by the words ``names_match`` compares
+    (case, accents and order aside; the display or the sortable name of either). Two empty
+    names are not the same name."""
+    words = {_name_tokens(one.name), _name_tokens(one.sortable_name)} - {frozenset()}
+    return bool(words & {_name_tokens(other.name), _name_tokens(other.sortable_name)})
+
+
 def contact_email_mismatch(user: CanvasUser, row: RosterRow) -> str:
     """The detail of an ``observer_mismatch`` row: whose contact email it is, and why not used."""
     login = f", login {user.login_id}" if user.login_id else ""

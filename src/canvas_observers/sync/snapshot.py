@@ -20,8 +20,9 @@ login with an SIS id (Canvas's choice, ``SisPseudonym.for``), and among several 
 the one whose SIS id sorts first (the report does not say which Canvas would pick).
 It gives the primary email only, where the API's search also matches other email channels:
 an account found only by a secondary address is found by the look-ups and not here.
-A link's ``created_by_sis`` (true when an SIS import made it) is kept in ``sis_links``; a
-report without that column simply has none.
+The enrollments also say who is staff (``staff``: a teacher, TA or designer enrollment in any
+state but rejected or deleted), for the audit. A link's ``created_by_sis`` (true when an SIS
+import made it) is kept in ``sis_links``; a report without that column simply has none.
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ SHOWN_DELETED = "deleted"
 # (Enrollment.all_active_or_pending): "invited" is also how it shows creation_pending.
 FOLLOWED = frozenset({"active", "invited"})
 STUDENT_ROLES = frozenset({"student", "StudentEnrollment", "StudentViewEnrollment"})
+# Staff enrollments, by base role type (a custom role keeps its base type there) or, in a
+# report without that column, by the built-in role's SIS name, as the audit words them.
+STAFF_ROLES = {
+    "TeacherEnrollment": "teacher",
+    "TaEnrollment": "TA",
+    "DesignerEnrollment": "designer",
+    "teacher": "teacher",
+    "ta": "TA",
+    "designer": "designer",
+}
+# A staff enrollment counts in any state but these: a rejected invitation is no one's job.
+NOT_STAFF_STATUS = frozenset({"rejected", SHOWN_DELETED})
 # The columns each table must have for its look-ups to mean what they say: a users table
 # without `email` would find no guardian by their email, and say nothing of it.
 REQUIRED_COLUMNS = {
@@ -102,6 +115,9 @@ class IdIndex:
         for user_id in user_ids:
             self.add(key, user_id)
 
+    def keys(self) -> Iterable[str]:
+        return self._ids.keys()
+
     def __contains__(self, key: object) -> bool:
         return key in self._ids
 
@@ -130,6 +146,8 @@ class CanvasSnapshot:
     suspended: dict[int, str] = field(default_factory=dict)
     # user -> the authentication provider of the login shown for them, when it has one
     login_providers: dict[int, int] = field(default_factory=dict)
+    # user -> their staff roles ("teacher", "TA", "designer") from the enrollments read
+    staff: dict[int, set[str]] = field(default_factory=dict)
     # provider id -> type, when the caller could read them (the report does not say)
     providers: dict[int, str] | None = None
     # Observer enrollments, for the audit: student -> the courses they are enrolled in as
@@ -361,6 +379,8 @@ def _read_enrollments(snapshot: CanvasSnapshot, rows: Iterable[dict[str, str]]) 
             enrolled.add(int(row["canvas_user_id"]))
         elif role in STUDENT_ROLES and status == SHOWN_DELETED:
             snapshot.maybe_enrolled.add(int(row["canvas_user_id"]))
+        elif role in STAFF_ROLES and status not in NOT_STAFF_STATUS:
+            snapshot.staff.setdefault(int(row["canvas_user_id"]), set()).add(STAFF_ROLES[role])
         if status in FOLLOWED:
             _read_followed(snapshot, row, role)
 
