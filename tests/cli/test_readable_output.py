@@ -29,6 +29,7 @@ ORDER = [
     "runs",
     "show",
     "audit",
+    "letters",
     "undo",
     "export-sis",
     "forget-guardian",
