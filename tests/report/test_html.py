@@ -336,9 +336,7 @@ def test_each_group_and_bar_has_its_outcomes_tone(tmp_path: Path) -> None:
     path = tmp_path / "every.html"
     write_report(path, INFO, EVERY_OUTCOME)
     text = path.read_text(encoding="utf-8")
-    groups = dict(
-        re.findall(r'<tbody data-group="([a-z_]+)">\s*<tr class="group ([a-z]+)">', text)
-    )
+    groups = dict(re.findall(r'<tbody data-group="([a-z_]+)">\s*<tr class="group ([a-z]+)">', text))
     assert groups == {o.value: tone for o, tone in TONES.items()}
     svg = text.split("<svg", 1)[1].split("</svg>", 1)[0]
     bars = re.findall(r'<g class="bar ([a-z]+)">\s*<text [^>]*>([^<]+)</text>', svg)
