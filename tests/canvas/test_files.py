@@ -550,6 +550,20 @@ def test_a_zip_without_the_token_is_returned_as_it_came() -> None:
     assert files.redact_file(content, (TOKEN,)) == content
 
 
+@pytest.mark.parametrize(
+    ("token", "data"),
+    [
+        ("XXab~cd", b"ab~cd,1\n" * 10),  # a member that starts with the token's end
+        ("X", b"a,b\n" * 400_000),  # a one-character token, a member past the first megabyte
+    ],
+)
+def test_only_the_whole_token_makes_a_zip_rebuilt(token: str, data: bytes) -> None:
+    """A member holding part of the token, where it starts or where a megabyte ends, holds no
+    token: the file is returned as it came."""
+    content = zipped({"users.csv": data}, zipfile.ZIP_STORED)
+    assert files.redact_file(content, (token,)) == content
+
+
 @pytest.mark.parametrize("before", [files._CHUNK - len(TOKEN) + 1, files._CHUNK - 1])
 def test_a_token_across_the_megabyte_boundary_is_found_and_redacted(before: int) -> None:
     """A member is searched a megabyte at a time; a token whose bytes fall on both sides of a
