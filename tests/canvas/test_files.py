@@ -18,6 +18,7 @@ from canvas_observers.canvas import (
     ServerError,
     TransportError,
     UnsafeRequest,
+    files,
 )
 from canvas_observers.canvas.errors import FileBehindLogin
 from canvas_observers.canvas.files import BEHIND_LOGIN, MAX_REDIRECTS, first_hop, next_hop
@@ -484,3 +485,100 @@ async def test_a_file_behind_the_login_page_is_said_so(
         )
     assert (caught.value.method, caught.value.path, caught.value.status) == ("GET", shown, status)
     assert str(caught.value) == f"{BEHIND_LOGIN} (GET {shown} -> {status})"
+
+
+# -- what the download judges and redacts in a file, read directly --------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "login"),
+    [
+        ("/login", True),
+        ("/login/", True),
+        ("/login/canvas", True),
+        ("/login/saml/3", True),
+        ("/LOGIN", False),  # Canvas's routes are lower-case; this is some other page
+        ("/loginx", False),
+        ("/loginX", False),
+        ("/login%20", False),  # a path that only starts like it
+        ("/files/9/login", False),
+    ],
+)
+def test_a_hop_to_canvass_login_page_is_known_by_its_path(path: str, login: bool) -> None:
+    """``/login`` itself, with a trailing slash, or one of its providers' pages; only on Canvas
+    (a file store's /login is the store's business)."""
+    canvas = files.Hop(httpx.URL(f"https://school.instructure.com{path}?x=1"), with_token=True)
+    store = files.Hop(httpx.URL(f"https://store.example{path}"), with_token=False)
+    assert (files.is_login_page(canvas), files.is_login_page(store)) == (login, False)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "page"),
+    [
+        ("text/html; charset=utf-8; x=y", b"Sign in", True),  # the type, whatever follows
+        ("application/octet-stream", b"<!DOCTYPE html><title>Log in</title>", True),
+        ("application/octet-stream", b"\n\t  <!doctype HTML>", True),
+        ("text/csv", b"  <HTML lang=en>", True),
+        (None, b"<html>", True),
+        (None, b" " * 507 + b"<html>", True),
+        (None, b" " * 508 + b"<html>", False),  # only the first 512 bytes are looked at
+        ("text/csv", b"canvas_user_id,user_id\n1,<html>\n", False),
+        ("application/zip", b"PK\x03\x04<html>", False),
+    ],
+)
+def test_a_web_page_is_known_by_its_type_or_its_first_bytes(
+    content_type: str | None, body: bytes, page: bool
+) -> None:
+    assert files.looks_like_html(content_type, body) is page
+
+
+def zipped(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+TOKEN = "7~" + "k" * 62
+
+
+def test_a_zip_without_the_token_is_returned_as_it_came() -> None:
+    """The usual report file holds no secret: it is returned byte for byte, not rebuilt (which
+    would deflate its stored members), even a member longer than the megabyte read at a time."""
+    content = zipped({"users.csv": b"a,b\n" * 400_000, "logins.csv": b"x\n"}, zipfile.ZIP_STORED)
+    assert files.redact_file(content, (TOKEN,)) == content
+
+
+@pytest.mark.parametrize(
+    ("token", "data"),
+    [
+        ("XXab~cd", b"ab~cd,1\n" * 10),  # a member that starts with the token's end
+        ("X", b"a,b\n" * 400_000),  # a one-character token, a member past the first megabyte
+    ],
+)
+def test_only_the_whole_token_makes_a_zip_rebuilt(token: str, data: bytes) -> None:
+    """A member holding part of the token, where it starts or where a megabyte ends, holds no
+    token: the file is returned as it came."""
+    content = zipped({"users.csv": data}, zipfile.ZIP_STORED)
+    assert files.redact_file(content, (token,)) == content
+
+
+@pytest.mark.parametrize("before", [files._CHUNK - len(TOKEN) + 1, files._CHUNK - 1])
+def test_a_token_across_the_megabyte_boundary_is_found_and_redacted(before: int) -> None:
+    """A member is searched a megabyte at a time; a token whose bytes fall on both sides of a
+    boundary (all but one before it, or one) is found all the same."""
+    data = b"." * before + TOKEN.encode() + b"." * 10
+    content = zipped({"users.csv": data})
+    with zipfile.ZipFile(io.BytesIO(files.redact_file(content, (TOKEN,)))) as rebuilt:
+        assert rebuilt.read("users.csv") == b"." * before + b"[REDACTED]" + b"." * 10
+
+
+def test_a_rebuilt_zip_is_compressed_whatever_the_original_was() -> None:
+    """A zip rebuilt to redact a token is deflated member by member, even when Canvas stored
+    them: a report of a hundred thousand users stays small."""
+    content = zipped({"users.csv": b"id," + TOKEN.encode() + b"\n" * 1000}, zipfile.ZIP_STORED)
+    with zipfile.ZipFile(io.BytesIO(files.redact_file(content, (TOKEN,)))) as rebuilt:
+        (info,) = rebuilt.infolist()
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        assert rebuilt.read(info) == b"id,[REDACTED]" + b"\n" * 1000

@@ -16,6 +16,7 @@ from canvas_observers.core.timezone import FROM_CANVAS, chosen
 from canvas_observers.report import RunInfo, write_report
 from canvas_observers.report.advice import WHAT_TO_DO
 from canvas_observers.report.pages import sha256
+from canvas_observers.report.words import OUTCOME_WORDS
 from canvas_observers.roster.model import RemovalCandidate
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
@@ -346,3 +347,114 @@ def test_a_dry_run_says_would(tmp_path: Path) -> None:
     )
     assert "<h1>Dry run (nothing written) of " in text
     assert "Times are UTC" in text  # no zone given
+
+
+# Each outcome's tone: the class that colours its group's head and its bar in the chart. Red
+# for what a person must fix, amber for what fixes itself (a student not enrolled yet, a
+# guardian the SIS has no email for), green for done, grey for removals, done or pending.
+TONES = {
+    Outcome.CREATED: "done",
+    Outcome.PAIRED: "done",
+    Outcome.ALREADY_PAIRED: "done",
+    Outcome.STUDENT_NOT_FOUND: "attention",
+    Outcome.STUDENT_AMBIGUOUS: "attention",
+    Outcome.OBSERVER_AMBIGUOUS: "attention",
+    Outcome.OBSERVER_MISMATCH: "attention",
+    Outcome.NOT_ENROLLED: "waiting",
+    Outcome.INVALID_ROW: "attention",
+    Outcome.NO_EMAIL: "waiting",
+    Outcome.CONFLICT: "attention",
+    Outcome.GUARDIAN_EMAIL_CHANGED: "attention",
+    Outcome.GUARDIAN_UPDATED: "done",
+    Outcome.GUARDIAN_ACCOUNT_DELETED: "attention",
+    Outcome.FAILED: "attention",
+    Outcome.NOT_PROCESSED: "waiting",
+    Outcome.WOULD_CREATE: "done",
+    Outcome.WOULD_PAIR: "done",
+    Outcome.EXCLUDED: "done",
+    Outcome.REMOVED: "neutral",
+    Outcome.WOULD_REMOVE: "neutral",
+    Outcome.REMOVAL_PENDING: "neutral",
+}
+EVERY_OUTCOME = [
+    RowResult(
+        0 if o in (Outcome.REMOVED, Outcome.WOULD_REMOVE, Outcome.REMOVAL_PENDING) else n + 2,
+        f"S{n}",
+        f"g{n}@example.org",
+        o,
+    )
+    for n, o in enumerate(Outcome)
+]
+
+
+def test_each_group_and_bar_has_its_outcomes_tone(tmp_path: Path) -> None:
+    """A group's head and its bar in the chart carry their outcome's tone, the class that
+    colours them: a person reads red as "fix this", amber as "fixes itself", green as done."""
+    assert list(TONES) == list(Outcome)
+    path = tmp_path / "every.html"
+    write_report(path, INFO, EVERY_OUTCOME)
+    text = path.read_text(encoding="utf-8")
+    groups = dict(re.findall(r'<tbody data-group="([a-z_]+)">\s*<tr class="group ([a-z]+)">', text))
+    assert groups == {o.value: tone for o, tone in TONES.items()}
+    svg = text.split("<svg", 1)[1].split("</svg>", 1)[0]
+    bars = re.findall(r'<g class="bar ([a-z]+)">\s*<text [^>]*>([^<]+)</text>', svg)
+    shown = sorted((tone, html.unescape(words)) for tone, words in bars)
+    assert shown == sorted((TONES[o], words) for o, words in OUTCOME_WORDS.items())
+
+
+def test_the_filter_offers_the_outcomes_of_the_page(tmp_path: Path) -> None:
+    """The filter's menu lists the outcomes the page's rows have, in outcome order, and no
+    other: choosing one must show rows."""
+    _, parsed = page(tmp_path)
+    options = [a["value"] for tag, a in parsed.tags if tag == "option"]
+    assert options == [
+        *("", "attention", "waiting", "created", "already_paired", "student_not_found"),
+        *("failed", "removed"),
+    ]
+    path = tmp_path / "one.html"
+    write_report(path, INFO, [RESULTS[0]])
+    one = Page()
+    one.feed(path.read_text(encoding="utf-8"))
+    assert [a["value"] for tag, a in one.tags if tag == "option"] == [
+        *("", "attention", "waiting", "created")
+    ]
+
+
+def test_the_title_kicker_and_zone_name_the_run(tmp_path: Path) -> None:
+    """The browser tab names the run; the line above the heading names the Canvas it ran
+    against; the folded internals say which time zone the times are in."""
+    text = named_page(tmp_path)
+    assert "<title>canvas-observers run 7</title>" in text
+    assert '<p class="kicker">Canvas parent accounts · https://school.instructure.com</p>' in text
+    internals = text.split('<details id="internals">', 1)[1]
+    assert "<p>Times above are America/Chicago, from Canvas.</p>" in internals
+
+
+def test_a_page_without_a_start_time_is_headed_by_its_title(tmp_path: Path) -> None:
+    """A run with no start time known (an old journal) has no time to head the page with: the
+    heading is the page's title."""
+    text, _ = page(tmp_path, started_at="")
+    assert "<h1>canvas-observers run 7</h1>" in text
+
+
+def test_a_stopped_run_says_so_first_and_a_complete_one_does_not(tmp_path: Path) -> None:
+    """A stopped run's page says, under its first sentence, that it stopped and why; a run that
+    completed says nothing of a stop, even with a reason left over in its facts."""
+    text, _ = page(tmp_path)
+    assert (
+        '<p class="banner" id="stopped"><strong>The run stopped before it finished:</strong> '
+        "Canvas refused the token &lt;401&gt;. The next run picks up where it left off.</p>"
+    ) in text
+    done, _ = page(tmp_path, state="complete")
+    assert 'id="stopped"' not in done and "The run stopped" not in done
+
+
+def test_held_removals_are_said_at_the_top(tmp_path: Path) -> None:
+    """Removals held by a safety stop are said at the top of the page, with why."""
+    held = "the roster lists 40% fewer rows than the last whole run"
+    text, _ = page(tmp_path, removals_held=held)
+    assert f'<p class="banner held" id="held"><strong>Removals were held:</strong> {held}</p>' in (
+        text
+    )
+    plain, _ = page(tmp_path)
+    assert 'id="held"' not in plain

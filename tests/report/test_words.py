@@ -158,6 +158,20 @@ def test_waiting_clause() -> None:
     )
 
 
+def test_lead_sentence_of_one_already_paired_beside_new_pairings() -> None:
+    """One already-paired row beside new ones is "(1 already was)", in the singular."""
+    assert lead_sentence({"created": 2, "already_paired": 1}, dry_run=False) == (
+        "2 parents were given Canvas accounts (1 already was); no row needs your attention."
+    )
+
+
+def test_a_run_is_not_a_dry_run_unless_said() -> None:
+    """Without ``dry_run``, the sentence says what was done, not what would be."""
+    assert lead_sentence({"paired": 1}) == (
+        "1 parent was paired with their existing account; no row needs your attention."
+    )
+
+
 def test_every_outcome_has_words_and_none_is_its_code_name() -> None:
     assert list(OUTCOME_WORDS) == list(Outcome)
     for outcome, words in OUTCOME_WORDS.items():

@@ -48,12 +48,14 @@ def write(
     url: str = URL,
     student_id: str = "S1",
     email: str = "pat@home.test",
+    names: tuple[str, str] = ("", ""),
 ) -> None:
-    """One row of the run (when ``line``) and one write about ``link`` with its result."""
+    """One row of the run (when ``line``), naming the student and the guardian when ``names``
+    does, and one write about ``link`` with its result."""
     recorder = journal.for_run(run, canvas_url=url)
     if line:
         outcome = Outcome.PAIRED if result in ("ok", "recovered") else Outcome.FAILED
-        row = RowResult(line, student_id, email, outcome, "", link[1], link[0])
+        row = RowResult(line, student_id, email, outcome, "", link[1], link[0], *names)
         recorder.record_row(row, at=T0)
     recorder.record_action(
         ActionRecord(kind, line, T0, result, canvas_observer_id=link[0], canvas_student_id=link[1])
@@ -167,12 +169,13 @@ def test_removing_a_link_the_tool_never_made_leaves_ownership_as_it_was(tmp_path
 
 
 def test_an_owned_link_keeps_the_roster_text_that_named_it(tmp_path: Path) -> None:
-    """The student id and email of the row that made the link stay with it through a removal
-    and a restore by `undo` (a write with no row); a link no row ever named has none. Links
-    made by a run of a source carry no pre-source roster string."""
+    """The student id and email of the row that made the link, and the names it gave the
+    student and the guardian, stay with it through a removal and a restore by `undo` (a write
+    with no row); a link no row ever named has none. Links made by a run of a source carry no
+    pre-source roster string."""
     with Journal.open(tmp_path / "j.sqlite3") as journal:
         run = start(journal)
-        write(journal, run, "pair_direct", "ok", (11, 1), student_id="S1", email="pat@home.test")
+        write(journal, run, "pair_direct", "ok", (11, 1), names=("Ada Park", "Pat Park"))
         finish(journal, run)
         removal = start(journal)
         write(journal, removal, "remove_link", "ok", (11, 1), line=0)
@@ -193,16 +196,18 @@ def test_an_owned_link_keeps_the_roster_text_that_named_it(tmp_path: Path) -> No
         assert set(links) == {(11, 1), (12, 2)}
         restored, unnamed = links[(11, 1)], links[(12, 2)]
         assert (restored.roster_student_id, restored.roster_email) == ("S1", "pat@home.test")
+        assert (restored.student_name, restored.guardian_name) == ("Ada Park", "Pat Park")
         assert (restored.source, restored.run_id, restored.legacy) == ("nightly", undo, "")
         assert (unnamed.roster_student_id, unnamed.roster_email) == ("", "")
+        assert (unnamed.student_name, unnamed.guardian_name) == ("", "")
 
 
 def test_a_moved_link_keeps_its_roster_text_and_a_removal_still_ends_it(tmp_path: Path) -> None:
-    """A link whose ownership moved to another source keeps the row's student id and email;
-    removed later, it is no one's, move or not."""
+    """A link whose ownership moved to another source keeps the row's student id and email,
+    and the names it gave the people; removed later, it is no one's, move or not."""
     with Journal.open(tmp_path / "j.sqlite3") as journal:
         run = start(journal, source="a")
-        write(journal, run, "pair_direct", "ok", (11, 1), student_id="S1", email="pat@home.test")
+        write(journal, run, "pair_direct", "ok", (11, 1), names=("Ada Park", "Pat Park"))
         finish(journal, run)
         later = start(journal, source="a")
         journal.move_owner(canvas_url=URL, link=(11, 1), source="b", run_id=later)
@@ -210,6 +215,7 @@ def test_a_moved_link_keeps_its_roster_text_and_a_removal_still_ends_it(tmp_path
         (moved,) = journal.owned_links(canvas_url=URL)
         assert (moved.source, moved.run_id) == ("b", later)
         assert (moved.roster_student_id, moved.roster_email) == ("S1", "pat@home.test")
+        assert (moved.student_name, moved.guardian_name) == ("Ada Park", "Pat Park")
         removal = start(journal, source="b")
         write(journal, removal, "remove_link", "ok", (11, 1), line=0)
         finish(journal, removal)

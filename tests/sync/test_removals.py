@@ -310,6 +310,7 @@ def test_without_the_rosters_text_canvas_names_the_link() -> None:
     snap.users[14] = CanvasUser(id=14, name="G 4")
     del snap.users[1], snap.users[11]
     links = [OwnedLink(10 + i, i, "", "", run_id=1, source=A) for i in (1, 2, 3, 4)]
+    links[0] = dataclasses.replace(links[0], student_name="Ada One")  # the journal's, no more
     result = plan(snapshot=snap, owned=links, listed=set(), history=[seen(5)])
     names = sorted((p.student_id, p.roster_student_id, p.roster_email) for p in result.removals)
     assert names == [
@@ -318,6 +319,9 @@ def test_without_the_rosters_text_canvas_names_the_link() -> None:
         (3, "kid3@s.test", "g3@mail.test"),
         (4, "Kid 4", "G 4"),
     ]
+    # Accounts Canvas no longer lists have no name from Canvas: the journal's, else none.
+    gone = next(p for p in result.removals if p.student_id == 1)
+    assert (gone.student_name, gone.guardian_name) == ("Ada One", "")
 
 
 def test_the_removal_limit_is_a_maximum_and_a_forced_run_says_what_it_forced() -> None:
