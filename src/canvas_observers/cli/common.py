@@ -172,7 +172,16 @@ def setup_logging(
     stamina.instrumentation.set_on_retry_hooks([])
     # httpx/httpcore narrate every request at INFO/DEBUG; keep them for --log-level debug only.
     noisy = logging.DEBUG if level == "debug" else logging.WARNING
-    for name in ("httpx", "httpcore", "hpack", "uvicorn", "uvicorn.access"):
+    # weasyprint and fontTools (the letters' PDF) narrate each step at INFO.
+    for name in (
+        "httpx",
+        "httpcore",
+        "hpack",
+        "uvicorn",
+        "uvicorn.access",
+        "weasyprint",
+        "fontTools",
+    ):
         logging.getLogger(name).setLevel(noisy)
 
 
