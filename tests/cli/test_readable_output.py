@@ -41,6 +41,7 @@ ORDER = [
 SYNC_GROUPS = [
     "Canvas",
     "Pairing",
+    "Who is eligible",
     "Roster file (ROSTER)",
     "OneRoster and SDS rosters, files or API",
     "OneRoster API, instead of a ROSTER file",

@@ -372,6 +372,7 @@ TONES = {
     Outcome.WOULD_CREATE: "done",
     Outcome.WOULD_PAIR: "done",
     Outcome.EXCLUDED: "done",
+    Outcome.NOT_ELIGIBLE: "done",
     Outcome.REMOVED: "neutral",
     Outcome.WOULD_REMOVE: "neutral",
     Outcome.REMOVAL_PENDING: "neutral",

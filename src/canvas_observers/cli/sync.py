@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -61,6 +63,13 @@ from canvas_observers.cli.wiring import (
 )
 from canvas_observers.core.outcomes import DEFAULT_FAIL_ON, Outcome
 from canvas_observers.core.timezone import TimeZoneChoice
+from canvas_observers.roster.eligibility import (
+    Rule,
+    RuleError,
+    apply_rules,
+    parse_rules,
+    rule_columns,
+)
 from canvas_observers.roster.exclude import read_exclusions
 from canvas_observers.roster.sources import SourceOptions
 from canvas_observers.store.journal import Journal, default_state_path
@@ -83,6 +92,21 @@ def login_provider(value: str | None) -> str | None:
     )
 
 
+def eligibility_rules(only: Sequence[str], skip: Sequence[str], *, api: bool) -> tuple[Rule, ...]:
+    """``--only`` and ``--skip`` as rules; a usage error (exit 2, nothing read or sent) for a
+    rule that is not COLUMN=VALUE, or for rules on the OneRoster API, whose fields are fixed."""
+    try:
+        rules = parse_rules(only, skip)
+    except RuleError as exc:
+        raise click.UsageError(str(exc)) from None
+    if rules and api:
+        raise click.UsageError(
+            "--only and --skip read columns of a four-column CSV or Excel roster; OneRoster "
+            "and SDS have fixed fields, so eligibility rules are not supported for them yet"
+        )
+    return rules
+
+
 @click.command(cls=Command)
 @help_groups(
     ("Canvas", (*CANVAS_GROUP, "--canvas-state", "--report-timeout", "--concurrency")),
@@ -99,6 +123,7 @@ def login_provider(value: str | None) -> str | None:
             "--exclude",
         ),
     ),
+    ("Who is eligible", ("--only", "--skip")),
     *ROSTER_GROUPS,
     (
         "Removing links the SIS has ended",
@@ -199,6 +224,24 @@ def login_provider(value: str | None) -> str | None:
     "linked (outcome excluded); with --remove-ended a listed pair linked in Canvas is removed "
     "whoever made the link.",
 )
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="'COLUMN=VALUE[|VALUE...]'",
+    help="Pair only the rows whose roster column COLUMN holds one of the VALUEs (any case), "
+    "e.g. --only 'Portal Access=Y' or --only 'Contact Priority=1|2'; the others are "
+    "not_eligible. Repeatable: a row must pass every --only. Four-column CSV or Excel "
+    "rosters only.",
+)
+@click.option(
+    "--skip",
+    "skip",
+    multiple=True,
+    metavar="'COLUMN=VALUE[|VALUE...]'",
+    help="Leave out the rows whose roster column COLUMN holds one of the VALUEs (any case), "
+    "e.g. --skip 'Relationship=Emergency Contact' (outcome not_eligible). Repeatable.",
+)
 @outcomes_option(
     "--fail-on",
     "fail_on",
@@ -298,6 +341,8 @@ def sync(
     max_removals: int | None,
     force_removals: bool,
     exclude_path: Path | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
     fail_on: tuple[str, ...],
     notify_url: str | None,
     observer_id_template: str,
@@ -332,6 +377,8 @@ def sync(
         ensure_folder("--state", state_path)
     state = state_path or default_state_path(canvas_url)
     fail_set = frozenset(Outcome(name) for name in fail_on) if fail_on else DEFAULT_FAIL_ON
+    rules = eligibility_rules(only, skip, api=api is not None)
+    source = dataclasses.replace(source, keep=(*source.keep, *rule_columns(rules)))
     # The lock comes first: a second cron run stops before it reads the SIS (or the roster).
     # What stops the run before it starts (the lock held, no roster, the SIS's API down, the
     # journal) reaches the webhook too: a night without a run needs a person as much.
@@ -349,7 +396,7 @@ def sync(
             )
             excluded = read_exclusions(exclude_path) if exclude_path is not None else {}
             journal = held.enter_context(open_journal(state))
-        data = read.roster
+        data = apply_rules(read.roster, rules)
         location = str(roster.resolve()) if roster is not None else data.source
         run_source = source_name.strip() if source_name and source_name.strip() else location
         options = SyncOptions(
@@ -380,6 +427,8 @@ def sync(
             "grace_runs": grace_runs,
             "force_removals": force_removals,
             "exclude": str(exclude_path) if exclude_path else None,
+            "only": [rule.text for rule in rules if rule.only],
+            "skip": [rule.text for rule in rules if not rule.only],
             "observer_id_template": observer_id_template,
             "update_guardians": update_guardians,
             "login_provider": login_provider or "none",

@@ -36,6 +36,8 @@ class Outcome(StrEnum):
     WOULD_CREATE = "would_create"  # dry run
     WOULD_PAIR = "would_pair"  # dry run
     EXCLUDED = "excluded"  # the do-not-pair list names this pair: never linked
+    # An eligibility rule (--only, --skip) leaves the row out: nothing written, no link listed.
+    NOT_ELIGIBLE = "not_eligible"
     REMOVED = "removed"  # a link the SIS ended, or the do-not-pair list names, was removed
     WOULD_REMOVE = "would_remove"  # dry run
     # An owned link the roster no longer lists, removed after more runs without it (line 0).
@@ -56,6 +58,7 @@ _SUCCESS = frozenset(
         Outcome.WOULD_CREATE,
         Outcome.WOULD_PAIR,
         Outcome.EXCLUDED,
+        Outcome.NOT_ELIGIBLE,
         Outcome.REMOVED,
         Outcome.WOULD_REMOVE,
         Outcome.REMOVAL_PENDING,

@@ -51,6 +51,9 @@ WHAT_TO_DO: dict[Outcome, str] = {
     Outcome.WOULD_PAIR: "Nothing: a dry run; a real run pairs them.",
     Outcome.EXCLUDED: "Nothing: the pair is on the `--exclude` do-not-pair list and is "
     "never linked.",
+    Outcome.NOT_ELIGIBLE: "Nothing, if the rule is right: an eligibility rule (`--only`, "
+    "`--skip`) leaves this contact out, so nothing is written for them. To pair them, change "
+    "the contact in the SIS or the rule.",
     Outcome.REMOVED: "Nothing, unless the link should stay: `canvas-observers undo RUN` "
     "puts back the links this run removed.",
     Outcome.WOULD_REMOVE: "Check the list: a real run with `--remove-ended` removes these links.",

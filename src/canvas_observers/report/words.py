@@ -32,6 +32,7 @@ OUTCOME_WORDS: dict[Outcome, str] = {
     Outcome.WOULD_CREATE: "Would create an account and pair",
     Outcome.WOULD_PAIR: "Would pair with their existing account",
     Outcome.EXCLUDED: "On the do-not-pair list",
+    Outcome.NOT_ELIGIBLE: "Left out by an eligibility rule",
     Outcome.REMOVED: "Link removed",
     Outcome.WOULD_REMOVE: "Link would be removed",
     Outcome.REMOVAL_PENDING: "Link to be removed after more runs",

@@ -104,6 +104,21 @@ class Roster:
     duplicates: int = 0
     source: str = ""
     removal_candidates: tuple[RemovalCandidate, ...] = field(default_factory=tuple)
+    ineligible: tuple[NotEligible, ...] = ()  # rows an eligibility rule left out (--only/--skip)
+
+
+@dataclass(frozen=True, slots=True)
+class NotEligible:
+    """A roster row an eligibility rule (``--only``, ``--skip``) left out: nothing is written
+    for it and it lists no link, so with ``--remove-ended`` a link made for it earlier goes as
+    one whose row left the roster. ``reason`` names the rule and the row's value."""
+
+    line: int
+    student_id: str
+    observer_email: str
+    reason: str
+    source: str = ""
+    guardian_name: str = ""
 
 
 class RosterError(CanvasObserversError):

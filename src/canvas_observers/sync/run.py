@@ -79,6 +79,22 @@ def invalid_row_results(roster: Roster) -> list[RowResult]:
     ]
 
 
+def not_eligible_results(roster: Roster) -> list[RowResult]:
+    """Rows an eligibility rule left out (``Roster.ineligible``), as report rows: successes
+    that write nothing and list no link."""
+    return [
+        RowResult(
+            line=n.line,
+            student_id=n.student_id,
+            observer_email=n.observer_email,
+            outcome=Outcome.NOT_ELIGIBLE,
+            detail=f"{n.source}:{n.line}: {n.reason}" if n.source else n.reason,
+            guardian_name=n.guardian_name,
+        )
+        for n in roster.ineligible
+    ]
+
+
 NO_EMAIL_DETAIL = (
     "the SIS has no email for this guardian, so there is no login to pair; nothing was written. "
     "Add the guardian's email in the SIS, or give the family the student's Canvas pairing code"
@@ -168,7 +184,7 @@ async def run_sync(
             dry_run=options.dry_run,
             started_at=iso_timestamp(started),
             source=source,
-            valid_rows=len(roster.rows),
+            valid_rows=_valid_rows(roster),
             fail_on=fail_on,
         )
         recorder = journal.for_run(run_id, canvas_url=canvas_url)
@@ -190,7 +206,7 @@ async def run_sync(
         excluded=dict(excluded or {}),
         guardians=guardians,
     )
-    for result in invalid_row_results(roster):
+    for result in (*invalid_row_results(roster), *not_eligible_results(roster)):
         engine.emit(result)
     skip = _excluded_lines(roster, engine.excluded)  # rows on the do-not-pair list list nothing
     keeps_listing = journal is not None and not options.dry_run
@@ -268,7 +284,7 @@ async def run_sync(
         retries=counts.retries,
         stop_reason=aborted or "",
         roster=roster.source,
-        rows_read=len(roster.rows) + len(roster.problems) + roster.duplicates,
+        rows_read=_valid_rows(roster) + len(roster.problems) + roster.duplicates,
         rows_rejected=sum(not p.no_email for p in roster.problems),
         duplicates=roster.duplicates,
         state="stopped" if aborted else "complete",
@@ -433,7 +449,7 @@ def _plan_removals(
         source=source,
         owned=owned,
         listed={row.link for row in listed},
-        valid_rows=len(roster.rows),
+        valid_rows=_valid_rows(roster),
         ended={
             roster_pair(c.student_id, c.observer_email): c.reason for c in roster.removal_candidates
         },
@@ -455,6 +471,13 @@ def _plan_removals(
             "one run is" if options.grace_runs == 1 else f"{options.grace_runs} runs in a row are",
         )
     return plan
+
+
+def _valid_rows(roster: Roster) -> int:
+    """The roster's valid rows, those an eligibility rule left out included: the removal
+    safety stops compare this with earlier runs to catch a truncated export, and a rule is no
+    truncation (a rule that would remove many links meets the removal limit instead)."""
+    return len(roster.rows) + len(roster.ineligible)
 
 
 def _excluded_lines(roster: Roster, excluded: Mapping[tuple[str, str], str]) -> set[int]:
