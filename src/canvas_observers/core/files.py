@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import IO
 
 from canvas_observers.core.errors import CanvasObserversError
 
@@ -49,13 +51,14 @@ def csv_safe(value: str) -> str:
     return "'" + value if formula_risk(value) else value
 
 
-def write_private_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, as a file only its owner can read (0600): a PDF
-    of letters holds live pairing codes."""
+def _replace_privately(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Put what ``write`` writes at ``path`` atomically (a temporary file beside it, synced,
+    then renamed), as a file only its owner can read (0600); nothing is left on failure."""
+    # mkstemp creates the file with O_EXCL and mode 0600, whatever the umask.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
@@ -64,26 +67,28 @@ def write_private_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, as a file only its owner can read (0600): a PDF
+    of letters holds live pairing codes."""
+    _replace_privately(path, lambda f: f.write(data))
 
 
 def write_private(path: Path, text: str | Iterable[str], *, encoding: str = "utf-8") -> None:
     """Write ``text`` (a string, or its pieces) to ``path`` atomically, as a file only its
     owner can read (0600). ``encoding="utf-8-sig"`` adds the byte-order mark Excel needs to
     read a CSV as UTF-8."""
-    # mkstemp creates the file with O_EXCL and mode 0600, whatever the umask.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as f:
-            for piece in [text] if isinstance(text, str) else text:
-                f.write(piece)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    def write(raw: IO[bytes]) -> None:
+        # newline="": the pieces' own line ends are written as they are (CSV's \r\n)
+        f = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        for piece in [text] if isinstance(text, str) else text:
+            f.write(piece)
+        f.flush()
+        f.detach()  # the file stays open for _replace_privately's fsync and close
+
+    _replace_privately(path, write)
 
 
 def private_folder(folder: Path) -> None:
